@@ -1,0 +1,43 @@
+# Everyday entry points. Every target installs what it needs into .venv first.
+PYTHON_SYS ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+DAYS       ?= 30
+SEED       ?= 7
+ROWS       ?= 1000000
+# Empty: real AWS. Set it to LocalStack or any emulator URL to deploy there.
+AWS_ENDPOINT_URL ?=
+PACKAGING  ?= layer
+
+.PHONY: setup test demo deploy destroy package bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements/runtime.txt requirements/dev.txt
+	$(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/dev.txt
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) -m deployment.local.demo --days $(DAYS) --seed $(SEED)
+
+package: $(STAMP)
+	$(PY) -m layers.build --out build/packages
+
+deploy: package
+	$(PY) -m deployment.deploy apply --packaging $(PACKAGING) --endpoint "$(AWS_ENDPOINT_URL)"
+
+destroy: $(STAMP)
+	$(PY) -m deployment.deploy destroy --endpoint "$(AWS_ENDPOINT_URL)"
+
+bench: $(STAMP)
+	$(PY) bench/bench_scoring.py --rows $(ROWS)
+	$(PY) bench/bench_monitoring.py --rows $(ROWS)
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,78 @@
+"""Start and stop a moto_server process: the AWS endpoint on machines without Docker.
+
+The same Terraform and the same boto3 calls go to it as to LocalStack or AWS; only
+the endpoint URL differs.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+# LocalStack's fixed dummy credentials: the only credentials this project knows.
+EMULATOR_ENV = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _moto_server_command() -> list[str]:
+    beside_python = Path(sys.executable).with_name("moto_server")
+    if beside_python.exists():
+        return [str(beside_python)]
+    found = shutil.which("moto_server")
+    if found:
+        return [found]
+    raise RuntimeError("moto_server not found: run `make setup` (it installs moto[server])")
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto_server exited with code {process.returncode} before serving {url}")
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"moto_server did not answer on {url} within {timeout_s:.0f}s")
+
+
+@contextlib.contextmanager
+def running_emulator(port: int | None = None, log_path: Path | None = None, timeout_s: float = 30.0):
+    """Yield the endpoint URL of a fresh moto_server; stop it on exit, even on error."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    env = {**os.environ, **EMULATOR_ENV}
+    process = subprocess.Popen(
+        [*_moto_server_command(), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    try:
+        _wait_until_up(url, process, timeout_s)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log_path:
+            log.close()

@@ -1,0 +1,65 @@
+"""Where a batch stands, and moving it: incoming -> held / quarantine.
+
+A batch is `incoming/<batch_id>/<source>.csv` for every configured source. It is
+ready when all are there, whichever upload came last; one still missing a source
+past the deadline is quarantined rather than waiting forever.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from mlcycle import storage
+from mlcycle.config import ModelConfig
+from mlcycle.storage import Buckets, ObjectStore
+
+
+@dataclass
+class BatchStatus:
+    batch_id: str
+    present: list[str]
+    missing: list[str]
+    oldest_upload: dt.datetime | None
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def batch_status(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str) -> BatchStatus:
+    objects = {o["Key"]: o for o in store.list(buckets.data, storage.incoming_prefix(batch_id))}
+    present, missing, times = [], [], []
+    for source in cfg.sources:
+        obj = objects.get(storage.incoming_key(batch_id, source.name))
+        (present if obj else missing).append(source.name)
+        if obj:
+            times.append(obj["LastModified"])
+    return BatchStatus(batch_id, present, missing, min(times) if times else None)
+
+
+def incoming_batches(store: ObjectStore, buckets: Buckets) -> list[str]:
+    return sorted(b for b in store.list_folders(buckets.data, "incoming/") if storage.BATCH_ID.match(b))
+
+
+def past_deadline(status: BatchStatus, cfg: ModelConfig, now: dt.datetime | None = None) -> bool:
+    if status.complete or status.oldest_upload is None:
+        return False
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now - status.oldest_upload > dt.timedelta(minutes=cfg.batch_deadline_minutes)
+
+
+def quarantine(store: ObjectStore, buckets: Buckets, batch_id: str, reason: dict, stage: str) -> dict:
+    """Move the batch's inputs aside with a reason.json: rejected input is kept, never silently dropped."""
+    moved = store.move_prefix(buckets.data, storage.incoming_prefix(batch_id), storage.quarantine_prefix(batch_id))
+    doc = {"batch_id": batch_id, "stage": stage, "reason": reason, "files": moved,
+           "quarantined_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    store.put_json(buckets.data, storage.quarantine_prefix(batch_id) + "reason.json", doc)
+    return doc
+
+
+def hold(store: ObjectStore, buckets: Buckets, batch_id: str, why: str) -> dict:
+    """Park the batch under held/ while the breaker is open; it is scored after recovery."""
+    moved = store.move_prefix(buckets.data, storage.incoming_prefix(batch_id), storage.held_prefix(batch_id))
+    doc = {"batch_id": batch_id, "reason": why, "files": moved, "held_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    store.put_json(buckets.data, storage.held_prefix(batch_id) + "held.json", doc)
+    return doc

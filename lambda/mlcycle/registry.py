@@ -1,0 +1,110 @@
+"""The model store on S3: immutable versions, verified loading, and race-safe aliases.
+
+Versions are claimed with `IfNoneMatch='*'` (two trainings never get the same number)
+and aliases move with `IfMatch` on the ETag read (two promotions never both win: the
+loser re-reads the new champion and decides again).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import joblib
+
+from mlcycle import storage
+from mlcycle.errors import ModelIntegrityError, MLCycleError
+from mlcycle.storage import ObjectStore, PreconditionFailed
+
+VERSION = re.compile(r"^v(\d{4,})$")
+
+
+@dataclass
+class Decision:
+    promote: bool
+    reason: str
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ModelRegistry:
+    def __init__(self, store: ObjectStore, bucket: str, model_name: str):
+        self.store, self.bucket, self.name = store, bucket, model_name
+        self._loaded: dict[str, object] = {}
+
+    def versions(self) -> list[str]:
+        found = [v for v in self.store.list_folders(self.bucket, storage.model_prefix(self.name)) if VERSION.match(v)]
+        return sorted(found, key=lambda v: int(VERSION.match(v).group(1)))
+
+    def register(self, model, metadata: dict, attempts: int = 20) -> tuple[str, dict]:
+        """Store a new immutable version; returns (version, metadata as stored)."""
+        buf = io.BytesIO()
+        joblib.dump(model, buf, compress=3)
+        blob = buf.getvalue()
+        for _ in range(attempts):
+            existing = self.versions()
+            number = int(VERSION.match(existing[-1]).group(1)) + 1 if existing else 1
+            version = f"v{number:04d}"
+            try:
+                # The model file claims the number; metadata follows, so a version without
+                # metadata is an interrupted registration and is never loaded.
+                self.store.put_bytes(self.bucket, storage.model_file_key(self.name, version), blob, if_none_match=True)
+            except PreconditionFailed:
+                continue
+            stored = {**metadata, "name": self.name, "version": version, "model_sha256": sha256_hex(blob),
+                      "model_bytes": len(blob), "registered_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+            self.store.put_json(self.bucket, storage.metadata_key(self.name, version), stored, if_none_match=True)
+            return version, stored
+        raise MLCycleError(f"could not claim a version number for {self.name} after {attempts} attempts")
+
+    def metadata(self, version: str) -> dict:
+        doc, _ = self.store.get_json(self.bucket, storage.metadata_key(self.name, version))
+        if doc is None:
+            raise MLCycleError(f"model {self.name} has no version {version} (no metadata.json)")
+        return doc
+
+    def load(self, version: str):
+        """Load a version after checking its sha256: a pickle runs code, so only verified files are opened."""
+        if version in self._loaded:
+            return self._loaded[version]
+        meta = self.metadata(version)
+        blob = self.store.get_bytes(self.bucket, storage.model_file_key(self.name, version))
+        actual = sha256_hex(blob)
+        if actual != meta["model_sha256"]:
+            raise ModelIntegrityError(f"models/{self.name}/{version}/model.joblib: sha256 {actual} does not match "
+                                      f"metadata {meta['model_sha256']}; refusing to load it")
+        model = joblib.load(io.BytesIO(blob))
+        self._loaded[version] = model
+        return model
+
+    def aliases(self) -> tuple[dict, str | None]:
+        doc, etag = self.store.get_json(self.bucket, storage.aliases_key(self.name))
+        return doc or {}, etag
+
+    def champion(self) -> str | None:
+        return self.aliases()[0].get("champion")
+
+    def promote(self, version: str, decide: Callable[[str | None], Decision], actor: str = "training",
+                attempts: int = 20) -> Decision:
+        """Make `version` champion if decide(current champion) says so, without losing a concurrent update."""
+        for _ in range(attempts):
+            current, etag = self.aliases()
+            decision = decide(current.get("champion"))
+            if not decision.promote:
+                return decision
+            history = (current.get("history") or [])[-49:]
+            history.append({"champion": version, "previous": current.get("champion"), "actor": actor,
+                            "reason": decision.reason, "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+            doc = {"champion": version, "previous": current.get("champion"), "history": history}
+            try:
+                self.store.put_json(self.bucket, storage.aliases_key(self.name), doc,
+                                    if_match=etag, if_none_match=etag is None)
+                return decision
+            except PreconditionFailed:
+                continue
+        raise MLCycleError(f"aliases of {self.name} kept changing; gave up promoting {version} after {attempts} attempts")

@@ -1,0 +1,132 @@
+"""Batch inference: chunked, idempotent, published atomically.
+
+predictions.csv is streamed as a multipart upload, so memory stays flat whatever the
+batch size, and nothing appears under the key until the upload completes. The
+`_SUCCESS` manifest is written last: consumers trust a batch only when it exists.
+A data-contract failure in any chunk aborts the upload and quarantines the batch.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlcycle import storage
+from mlcycle.batches import quarantine
+from mlcycle.config import ModelConfig
+from mlcycle.datasets import SourceReader, feature_frame, index_attributes, join
+from mlcycle.errors import DataContractError
+from mlcycle.logs import bound, get_logger, log
+from mlcycle.output import PredictionWriter
+from mlcycle.plugin import Plugin
+from mlcycle.registry import ModelRegistry
+from mlcycle.storage import Buckets, MultipartWriter, ObjectStore
+
+logger = get_logger("mlcycle.scoring")
+
+
+@dataclass
+class Timings:
+    seconds: dict[str, float] = field(default_factory=lambda: {"read_validate": 0.0, "join": 0.0, "predict": 0.0, "write": 0.0})
+
+    def add(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] += now - since
+        return now
+
+
+def published_manifest(store: ObjectStore, buckets: Buckets, batch_id: str, probation: bool = False) -> dict | None:
+    """The batch's _SUCCESS manifest (published, or in probation when asked), if any."""
+    for key in [storage.success_key(batch_id)] + ([storage.success_key(batch_id, True)] if probation else []):
+        doc, _ = store.get_json(buckets.predictions, key)
+        if doc:
+            return doc
+    return None
+
+
+def score_batch(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, batch_id: str,
+                input_prefix: str | None = None, probation: bool = False, version: str | None = None) -> dict:
+    """Score one complete batch with the champion (or `version`) and publish it.
+
+    Returns a JSON-able summary whose `status` is published, already_published,
+    quarantined or no_model.
+    """
+    storage.check_batch_id(batch_id)
+    prefix = input_prefix or storage.incoming_prefix(batch_id)
+    done = published_manifest(store, buckets, batch_id, probation)
+    if done:  # a re-delivered event: the batch is already out, rewrite nothing
+        return {"status": "already_published", "batch_id": batch_id, "model_version": done.get("model_version")}
+    registry = ModelRegistry(store, buckets.models, cfg.name)
+    version = version or registry.champion()
+    if version is None:
+        return {"status": "no_model", "batch_id": batch_id, "reason": f"model {cfg.name} has no champion yet; batch waits"}
+    with bound(batch_id=batch_id, model_version=version):
+        try:
+            return _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, registry)
+        except DataContractError as exc:
+            log(logger, "batch rejected", level=40, reason=exc.as_dict())
+            moved = quarantine(store, buckets, batch_id, exc.as_dict(), stage="inference") if prefix == \
+                storage.incoming_prefix(batch_id) else None
+            return {"status": "quarantined", "batch_id": batch_id, "error": str(exc), "reason": exc.as_dict(),
+                    "files": (moved or {}).get("files", [])}
+
+
+def _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, registry) -> dict:
+    started = time.perf_counter()
+    timings = Timings()
+    model = registry.load(version)
+    tick = time.perf_counter()
+    attributes, notes, violations = [], [], {}
+    for spec in cfg.attribute_sources:
+        key = f"{prefix}{spec.name}.csv"
+        reader = SourceReader(store.open(buckets.data, key), spec, f"s3://{buckets.data}/{key}", cfg.join_key, cfg.chunk_rows)
+        attributes.append(index_attributes(spec.name, reader.read_all(), cfg.join_key))
+        notes += reader.summary.notes
+        violations.update(reader.summary.violations)
+    tick = timings.add("read_validate", tick)
+    key = f"{prefix}{cfg.input_spec.name}.csv"
+    reader = SourceReader(store.open(buckets.data, key), cfg.input_spec, f"s3://{buckets.data}/{key}", cfg.join_key, cfg.chunk_rows)
+    out_key = storage.predictions_key(batch_id, probation)
+    sink = MultipartWriter(store, buckets.predictions, out_key)
+    writer = PredictionWriter(batch_id, version, cfg)
+    matched = {a.name: 0 for a in attributes}
+    rows, label_counts = 0, dict.fromkeys(cfg.classes, 0)
+    try:
+        sink.write(writer.header())
+        for checked in reader:
+            tick = timings.add("read_validate", tick)
+            joined, coverage = join(checked.frame, attributes, cfg.join_key)
+            for name, share in coverage.items():
+                matched[name] += int(round(share * len(joined)))
+            tick = timings.add("join", tick)
+            predictions = plugin.predict(model, feature_frame(joined, cfg))
+            tick = timings.add("predict", tick)
+            sink.write(writer.rows(joined[cfg.join_key].to_numpy(), predictions))
+            for label, count in zip(*np.unique(predictions.labels.astype(str), return_counts=True)):
+                label_counts[label] = label_counts.get(label, 0) + int(count)
+            rows += len(joined)
+            tick = timings.add("write", tick)
+        notes += reader.summary.notes
+        for rule, count in reader.summary.violations.items():
+            violations[rule] = violations.get(rule, 0) + count
+        size = sink.complete()
+    except BaseException:
+        sink.abort()  # nothing half-written stays behind under the predictions key
+        raise
+    timings.add("write", tick)
+    coverage = {name: (count / rows if rows else 0.0) for name, count in matched.items()}
+    manifest = {
+        "batch_id": batch_id, "model_name": cfg.name, "model_version": version, "rows": rows,
+        "predictions_key": out_key, "bytes": size, "probation": probation,
+        "join_coverage": coverage, "join_coverage_min": min(coverage.values(), default=1.0),
+        "predicted_counts": label_counts, "schema_violations": violations, "notes": notes,
+        "input_prefix": prefix, "confidence_metrics": writer.has_proba,
+        "timings": {k: round(v, 3) for k, v in timings.seconds.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+        "published_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+    }
+    store.put_json(buckets.predictions, storage.success_key(batch_id, probation), manifest)
+    log(logger, "batch published", rows=rows, key=out_key, join_coverage=coverage, probation=probation)
+    return {"status": "published", **manifest}

@@ -1,0 +1,251 @@
+"""Every S3 key the platform uses, and the object I/O it needs, in one place.
+
+Keys are deterministic (a re-delivered event rewrites the same objects) and their
+layout is documented in the design: changing one here changes it everywhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import boto3
+from botocore.exceptions import ClientError
+
+CONFLICT_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412")
+BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Buckets:
+    data: str
+    models: str
+    predictions: str
+    monitoring: str
+
+    @classmethod
+    def from_env(cls) -> "Buckets":
+        names = {v: os.environ.get(v) for v in ("DATA_BUCKET", "MODEL_BUCKET", "PREDICTIONS_BUCKET", "MONITORING_BUCKET")}
+        missing = [k for k, v in names.items() if not v]
+        if missing:
+            raise RuntimeError(f"environment variables not set: {', '.join(missing)}")
+        return cls(names["DATA_BUCKET"], names["MODEL_BUCKET"], names["PREDICTIONS_BUCKET"], names["MONITORING_BUCKET"])
+
+
+def check_batch_id(batch_id: str) -> str:
+    if not BATCH_ID.match(batch_id or ""):
+        raise ValueError(f"batch_id {batch_id!r} must match {BATCH_ID.pattern}")
+    return batch_id
+
+
+# data bucket
+def training_prefix(source: str) -> str:
+    return f"training/{source}/"
+
+
+def incoming_prefix(batch_id: str) -> str:
+    return f"incoming/{batch_id}/"
+
+
+def incoming_key(batch_id: str, source: str) -> str:
+    return f"incoming/{batch_id}/{source}.csv"
+
+
+def labels_key(batch_id: str) -> str:
+    return f"labels/{batch_id}.csv"
+
+
+def held_prefix(batch_id: str) -> str:
+    return f"held/{batch_id}/"
+
+
+def quarantine_prefix(batch_id: str) -> str:
+    return f"quarantine/{batch_id}/"
+
+
+def parse_incoming_key(key: str) -> tuple[str, str] | None:
+    """`incoming/<batch_id>/<source>.csv` -> (batch_id, source); anything else -> None."""
+    parts = key.split("/")
+    if len(parts) == 3 and parts[0] == "incoming" and parts[2].endswith(".csv") and BATCH_ID.match(parts[1]):
+        return parts[1], parts[2][: -len(".csv")]
+    return None
+
+
+# model bucket
+def model_prefix(name: str) -> str:
+    return f"models/{name}/"
+
+
+def model_file_key(name: str, version: str) -> str:
+    return f"models/{name}/{version}/model.joblib"
+
+
+def metadata_key(name: str, version: str) -> str:
+    return f"models/{name}/{version}/metadata.json"
+
+
+def aliases_key(name: str) -> str:
+    return f"models/{name}/aliases.json"
+
+
+# predictions bucket
+def predictions_key(batch_id: str, probation: bool = False) -> str:
+    return f"{'probation' if probation else 'predictions'}/{batch_id}/predictions.csv"
+
+
+def success_key(batch_id: str, probation: bool = False) -> str:
+    return f"{'probation' if probation else 'predictions'}/{batch_id}/_SUCCESS"
+
+
+# monitoring bucket
+def report_key(batch_id: str) -> str:
+    return f"reports/{batch_id}.json"
+
+
+BREAKER_STATE_KEY = "breaker/state.json"
+BREAKER_EVENTS_KEY = "breaker/events.jsonl"
+
+
+class PreconditionFailed(Exception):
+    """A conditional write lost the race: somebody else wrote the object first."""
+
+
+class ObjectStore:
+    """Thin wrapper over one boto3 S3 client: the only place that talks to S3."""
+
+    def __init__(self, client=None):
+        # boto3 honours AWS_ENDPOINT_URL itself: the same code runs on AWS, LocalStack and moto.
+        self.s3 = client or boto3.client("s3")
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def list(self, bucket: str, prefix: str) -> Iterator[dict]:
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            yield from page.get("Contents", [])
+
+    def list_folders(self, bucket: str, prefix: str) -> list[str]:
+        names = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            names += [p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", [])]
+        return names
+
+    def open(self, bucket: str, key: str):
+        """A streaming body: readers pull it in chunks, memory does not grow with the file."""
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        return self.open(bucket, key).read()
+
+    def get_json(self, bucket: str, key: str) -> tuple[dict | None, str | None]:
+        """(document, etag), or (None, None) when the object does not exist."""
+        try:
+            obj = self.s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None, None
+            raise
+        return json.loads(obj["Body"].read()), obj["ETag"]
+
+    def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str = "application/octet-stream",
+                  if_match: str | None = None, if_none_match: bool = False) -> str:
+        """Write an object; with if_match / if_none_match the write fails if somebody else got there first."""
+        extra = {}
+        if if_match:
+            extra["IfMatch"] = if_match
+        elif if_none_match:
+            extra["IfNoneMatch"] = "*"
+        try:
+            return self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)["ETag"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in CONFLICT_CODES:
+                raise PreconditionFailed(f"s3://{bucket}/{key} changed since it was read") from None
+            raise
+
+    def put_json(self, bucket: str, key: str, doc: dict, if_match: str | None = None, if_none_match: bool = False) -> str:
+        body = json.dumps(doc, indent=1, default=str).encode()
+        return self.put_bytes(bucket, key, body, "application/json", if_match, if_none_match)
+
+    def append_line(self, bucket: str, key: str, line: dict, attempts: int = 20) -> None:
+        """Append one JSON line; S3 has no append, so read-modify-write under IfMatch and retry."""
+        for _ in range(attempts):
+            try:
+                obj = self.s3.get_object(Bucket=bucket, Key=key)
+                body, etag = obj["Body"].read(), obj["ETag"]
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                    raise
+                body, etag = b"", None
+            try:
+                self.put_bytes(bucket, key, body + json.dumps(line, default=str).encode() + b"\n",
+                               "application/x-ndjson", if_match=etag, if_none_match=etag is None)
+                return
+            except PreconditionFailed:
+                continue
+        raise PreconditionFailed(f"s3://{bucket}/{key}: gave up appending after {attempts} conflicting writers")
+
+    def move_prefix(self, bucket: str, src_prefix: str, dst_prefix: str) -> list[str]:
+        """Copy every object under src_prefix to dst_prefix, then delete the originals: nothing is lost."""
+        moved = []
+        for obj in list(self.list(bucket, src_prefix)):
+            dst = dst_prefix + obj["Key"][len(src_prefix):]
+            self.s3.copy_object(Bucket=bucket, Key=dst, CopySource={"Bucket": bucket, "Key": obj["Key"]})
+            self.s3.delete_object(Bucket=bucket, Key=obj["Key"])
+            moved.append(dst)
+        return moved
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.s3.delete_object(Bucket=bucket, Key=key)
+
+
+class MultipartWriter:
+    """Streams one object in parts so a large predictions file never sits in memory whole.
+
+    Nothing is visible under the key until complete(); abort() leaves no object behind.
+    """
+
+    PART_BYTES = 8 * 1024 * 1024
+
+    def __init__(self, store: ObjectStore, bucket: str, key: str, content_type: str = "text/csv"):
+        self.s3, self.bucket, self.key = store.s3, bucket, key
+        self.upload_id = self.s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+        self.parts: list[dict] = []
+        self.buffer: list[bytes] = []
+        self.buffered = 0
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> None:
+        self.buffer.append(data)
+        self.buffered += len(data)
+        if self.buffered >= self.PART_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        body = b"".join(self.buffer)
+        number = len(self.parts) + 1
+        resp = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body)
+        self.parts.append({"ETag": resp["ETag"], "PartNumber": number})
+        self.bytes_written += len(body)
+        self.buffer, self.buffered = [], 0
+
+    def complete(self) -> int:
+        self._flush()
+        if not self.parts:  # S3 refuses a multipart upload with no parts
+            resp = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=1, Body=b"")
+            self.parts.append({"ETag": resp["ETag"], "PartNumber": 1})
+        self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                                          MultipartUpload={"Parts": self.parts})
+        return self.bytes_written
+
+    def abort(self) -> None:
+        self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)

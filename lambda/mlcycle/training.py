@@ -1,0 +1,117 @@
+"""Train -> evaluate on a time-based holdout -> register -> promote through the gate.
+
+A new version is always stored (its metrics are evidence), but it becomes champion
+only if it clears the class-prior floor and beats the champion on the same fresh
+holdout by the configured margin.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from mlcycle.config import ModelConfig
+from mlcycle.datasets import feature_frame, time_split
+from mlcycle.errors import DataContractError, MLCycleError
+from mlcycle.evaluation import prior_baseline, score
+from mlcycle.logs import get_logger, log
+from mlcycle.plugin import Plugin
+from mlcycle.registry import Decision, ModelRegistry
+from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.training_data import load_training_set
+
+logger = get_logger("mlcycle.training")
+
+
+def code_version(plugin: Plugin, config_path: Path | None) -> str:
+    """Fingerprint of the plug-in files: metadata says exactly which code made a version."""
+    digest = hashlib.sha256()
+    for path in (plugin.train_file, plugin.infer_file, config_path):
+        if path and Path(path).exists():
+            digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _check_target(target: pd.Series, classes: list[str], min_rows: int) -> None:
+    if len(target) < min_rows:
+        raise DataContractError("training set", target.name, f"at least {min_rows} rows", f"only {len(target)} rows")
+    absent = [c for c in classes if c not in set(target.unique())]
+    if absent:
+        raise DataContractError("training set", target.name, "every class present", f"no rows of class(es) {absent}")
+
+
+def _holdout_fingerprint(holdout: pd.DataFrame, cfg: ModelConfig) -> str:
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(holdout[[cfg.join_key, cfg.target]], index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: dict, baseline: dict,
+          holdout_x: pd.DataFrame, holdout_y: pd.Series):
+    """Return decide(champion) for ModelRegistry.promote: re-run if a concurrent promotion moved the champion."""
+    metric, margin = cfg.promotion.metric, cfg.promotion.min_improvement
+
+    def decide(champion: str | None) -> Decision:
+        if cfg.promotion.require_beat_baseline:
+            worse = [m for m, better in (("accuracy", candidate["accuracy"] > baseline["accuracy"]),
+                                         ("log_loss", candidate.get("log_loss", 0) < baseline["log_loss"])) if not better]
+            if worse:
+                return Decision(False, f"does not beat the class-prior baseline on {', '.join(worse)} "
+                                       f"(accuracy {candidate['accuracy']:.4f} vs {baseline['accuracy']:.4f})")
+        if champion is None:
+            return Decision(True, f"first champion ({metric} {candidate[metric]:.4f}, baseline {baseline[metric]:.4f})")
+        try:
+            champ_score = score(holdout_y, plugin.predict(registry.load(champion), holdout_x), cfg.classes)[metric]
+        except MLCycleError as exc:
+            return Decision(True, f"champion {champion} cannot score the holdout ({exc}); replacing it")
+        if candidate[metric] >= champ_score + margin:
+            return Decision(True, f"{metric} {candidate[metric]:.4f} >= champion {champion} {champ_score:.4f} + margin {margin}")
+        return Decision(False, f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} + margin {margin}")
+
+    return decide
+
+
+def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, config_path: Path | None = None,
+                 since: str | None = None, force: bool = False, reason: str = "", actor: str = "training") -> dict:
+    from mlcycle.monitoring.profile import build_reference_profile
+
+    started = time.monotonic()
+    data = load_training_set(store, buckets, cfg, since=since)
+    _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
+    train_part, holdout = time_split(data.frame, cfg.time_column, cfg.holdout_fraction)
+    train_x, holdout_x = feature_frame(train_part, cfg), feature_frame(holdout, cfg)
+    model = plugin.train(train_x, train_part[cfg.target], cfg.params)
+    predictions = plugin.predict(model, holdout_x)
+    metrics = score(holdout[cfg.target], predictions, cfg.classes)
+    baseline = prior_baseline(train_part[cfg.target], holdout[cfg.target], cfg.classes)
+    kinds = {name: col.kind for name, col in cfg.feature_columns.items()}
+    profile = build_reference_profile(holdout_x, kinds, predictions.proba, labels=holdout[cfg.target],
+                                      holdout_metrics=metrics)
+    registry = ModelRegistry(store, buckets.models, cfg.name)
+    version, _ = registry.register(model, {
+        "metrics": metrics, "baseline": baseline, "classes": cfg.classes, "target": cfg.target,
+        "feature_schema": {name: col.type for name, col in cfg.feature_columns.items()},
+        "holdout": {"rows": len(holdout), "fingerprint": _holdout_fingerprint(holdout, cfg),
+                    "from": str(holdout[cfg.time_column].min()), "to": str(holdout[cfg.time_column].max())},
+        "training": {"rows": len(train_part), "parts": data.parts, "join_coverage": data.coverage, "since": since,
+                     "notes": data.notes},
+        "reference_profile": profile, "code_version": code_version(plugin, config_path),
+        "confidence_metrics": predictions.proba is not None,
+    })
+    if force:
+        decide = lambda _champion: Decision(True, f"forced by {actor}: {reason or 'no reason given'}")  # noqa: E731
+    else:
+        decide = _gate(cfg, registry, plugin, metrics, baseline, holdout_x, holdout[cfg.target])
+    decision = registry.promote(version, decide, actor=actor)
+    summary = {
+        "status": "promoted" if decision.promote else "stored_not_promoted",
+        "model": cfg.name, "version": version, "champion": registry.champion(), "reason": decision.reason,
+        "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "log_loss") if k in metrics},
+        "baseline": {k: baseline[k] for k in ("accuracy", "macro_f1", "log_loss")},
+        "rows": {"train": len(train_part), "holdout": len(holdout)}, "join_coverage": data.coverage,
+        "labelled_batches": len(data.parts) - 1, "seconds": round(time.monotonic() - started, 2),
+    }
+    log(logger, "training finished", **summary)
+    return summary

@@ -1,0 +1,99 @@
+"""Assemble the training set: the training sources plus every labelled production batch.
+
+The labelled batches are the Inference -> Training leg of the cycle: yesterday's
+scored inputs, joined to the ground truth that arrived since, become today's
+training rows. Each part is joined with its own attribute files, then stacked.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from mlcycle import storage
+from mlcycle.config import ModelConfig, SourceSpec, ColumnSpec
+from mlcycle.datasets import SourceReader, index_attributes, join
+from mlcycle.errors import DataContractError
+from mlcycle.storage import Buckets, ObjectStore
+
+
+@dataclass
+class TrainingSet:
+    frame: pd.DataFrame
+    coverage: dict[str, float]
+    parts: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _read(store: ObjectStore, bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig, notes: list[str]) -> pd.DataFrame:
+    reader = SourceReader(store.open(bucket, key), spec, f"s3://{bucket}/{key}", cfg.join_key, cfg.chunk_rows)
+    frame = reader.read_all()
+    notes += reader.summary.notes
+    return frame
+
+
+def _read_source_files(store, bucket, spec, cfg, notes) -> pd.DataFrame:
+    keys = [o["Key"] for o in store.list(bucket, storage.training_prefix(spec.name)) if o["Key"].endswith(".csv")]
+    if not keys:
+        raise DataContractError(f"s3://{bucket}/{storage.training_prefix(spec.name)}", None, "training files present",
+                                f"no CSV file for source '{spec.name}'")
+    frame = pd.concat([_read(store, bucket, k, spec, cfg, notes) for k in sorted(keys)], ignore_index=True)
+    if len(keys) > 1 and spec.name != cfg.target_source.name:
+        # Attribute files from several drops may repeat a key; the newest file's row wins.
+        frame = frame.drop_duplicates(cfg.join_key, keep="last")
+    return frame
+
+
+def _joined(cfg: ModelConfig, base: pd.DataFrame, attrs: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict[str, float]]:
+    indexed = [index_attributes(name, frame, cfg.join_key) for name, frame in attrs.items()]
+    return join(base, indexed, cfg.join_key)
+
+
+def _labels_spec(cfg: ModelConfig) -> SourceSpec:
+    key = ColumnSpec(cfg.join_key, "string", unique=True)
+    return SourceSpec("labels", (key, cfg.target_source.column(cfg.target)))
+
+
+def _input_prefix(store: ObjectStore, buckets: Buckets, batch_id: str, cfg: ModelConfig) -> str | None:
+    """A labelled batch's inputs stay in incoming/ after scoring, or wait in held/ while the breaker is open."""
+    for prefix in (storage.incoming_prefix(batch_id), storage.held_prefix(batch_id)):
+        if all(store.exists(buckets.data, f"{prefix}{s.name}.csv") for s in cfg.sources):
+            return prefix
+    return None
+
+
+def _labelled_batch(store, buckets, cfg, batch_id, notes) -> tuple[pd.DataFrame, dict] | None:
+    prefix = _input_prefix(store, buckets, batch_id, cfg)
+    if prefix is None:
+        notes.append(f"labels/{batch_id}.csv: no inputs under incoming/ or held/ (quarantined or deleted); skipped")
+        return None
+    labels = _read(store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg, notes)
+    base = _read(store, buckets.data, f"{prefix}{cfg.input_spec.name}.csv", cfg.input_spec, cfg, notes)
+    base = base.merge(labels[[cfg.join_key, cfg.target]], on=cfg.join_key, how="inner")
+    attrs = {s.name: _read(store, buckets.data, f"{prefix}{s.name}.csv", s, cfg, notes) for s in cfg.attribute_sources}
+    joined, coverage = _joined(cfg, base, attrs)
+    return joined, {"part": f"batch {batch_id}", "rows": len(joined), "coverage": coverage}
+
+
+def load_training_set(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, since: str | None = None) -> TrainingSet:
+    """All training rows, checked under the data contract; `since` keeps only rows at or after a date."""
+    notes: list[str] = []
+    base = _read_source_files(store, buckets.data, cfg.target_source, cfg, notes)
+    attrs = {s.name: _read_source_files(store, buckets.data, s, cfg, notes) for s in cfg.attribute_sources}
+    joined, coverage = _joined(cfg, base, attrs)
+    frames = [joined]
+    parts = [{"part": "training sources", "rows": len(joined), "coverage": coverage}]
+    for obj in store.list(buckets.data, "labels/"):
+        batch_id = obj["Key"][len("labels/"):].removesuffix(".csv")
+        if not obj["Key"].endswith(".csv") or not storage.BATCH_ID.match(batch_id):
+            continue
+        found = _labelled_batch(store, buckets, cfg, batch_id, notes)
+        if found:
+            frames.append(found[0])
+            parts.append(found[1])
+    frame = pd.concat(frames, ignore_index=True)
+    if since:
+        frame = frame[frame[cfg.time_column] >= pd.Timestamp(since)].reset_index(drop=True)
+    total = max(len(frame), 1)
+    overall = {name: sum(p["rows"] * p["coverage"].get(name, 0.0) for p in parts) / total for name in attrs}
+    return TrainingSet(frame, overall, parts, notes)

@@ -1,0 +1,51 @@
+"""Shared fixtures: a real moto_server over HTTP, fresh buckets per test, the model folder."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from deployment.local.emulator import EMULATOR_ENV, running_emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = ROOT / "model"
+VIO_DATA = ROOT.parent / "shared" / "vio-data"
+
+
+@pytest.fixture(scope="session")
+def emulator_url(tmp_path_factory):
+    """One moto_server process for the session, on a free port; stopped at the end."""
+    log = tmp_path_factory.mktemp("emulator") / "moto_server.log"
+    with running_emulator(log_path=log) as url:
+        yield url
+
+
+@pytest.fixture
+def aws_env(emulator_url, monkeypatch):
+    """Point boto3 at the emulator the way a deployed function is pointed: environment only."""
+    for name, value in {**EMULATOR_ENV, "AWS_ENDPOINT_URL": emulator_url}.items():
+        monkeypatch.setenv(name, value)
+    return emulator_url
+
+
+@pytest.fixture
+def buckets(aws_env, monkeypatch):
+    """Four fresh buckets per test, named in the env vars the handlers read."""
+    from mlcycle.storage import Buckets
+
+    s3 = boto3.client("s3")
+    suffix = uuid.uuid4().hex[:8]
+    names = Buckets(f"data-{suffix}", f"models-{suffix}", f"predictions-{suffix}", f"monitoring-{suffix}")
+    for env, name in zip(("DATA_BUCKET", "MODEL_BUCKET", "PREDICTIONS_BUCKET", "MONITORING_BUCKET"),
+                         (names.data, names.models, names.predictions, names.monitoring)):
+        s3.create_bucket(Bucket=name)
+        monkeypatch.setenv(env, name)
+    monkeypatch.setenv("MODEL_DIR", str(MODEL_DIR))
+    return names
+
+
+@pytest.fixture
+def s3(aws_env):
+    return boto3.client("s3")
