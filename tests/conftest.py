@@ -1,6 +1,7 @@
 """Shared fixtures: a real moto_server over HTTP, fresh buckets per test, the model folder."""
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -8,6 +9,9 @@ import boto3
 import pytest
 
 from deployment.local.emulator import EMULATOR_ENV, running_emulator
+
+# Same reason as the Makefile: OpenMP spin-waits make 2-thread fits far slower here.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "model"

@@ -26,7 +26,6 @@ def store() -> ObjectStore:
     return ObjectStore()
 
 
-@functools.lru_cache(maxsize=1)
 def buckets() -> Buckets:
     return Buckets.from_env()
 

@@ -106,7 +106,7 @@ def _check_calculated(frame: pd.DataFrame, spec: SourceSpec, file: str, offset: 
         days = (frame[end] - frame[start]).dt.days
         before = (days < 0).to_numpy()
         if before.any():
-            raise DataContractError(file, end, f"{end} not before {start}", f"{end} is before {start}", _lines(before, offset))
+            raise DataContractError(file, end, f"{end} on or after {start}", f"{end} is before {start}", _lines(before, offset))
         if col.name in frame.columns:
             given = frame[col.name]
             wrong = (given.notna() & days.notna() & (given != days)).to_numpy()

@@ -41,7 +41,8 @@ class SourceReader:
                 if not header_checked:
                     self.summary.notes += check_header(list(chunk.columns), self.spec, self.file)
                     header_checked = True
-                yield chunk
+                if len(chunk):  # a header-only file yields one empty chunk; the end-of-file rule reports it
+                    yield chunk
             if not header_checked:  # header only: read_csv yields no chunk at all
                 columns = list(reader.orig_names or [])
                 check_header(columns, self.spec, self.file)

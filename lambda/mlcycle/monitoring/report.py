@@ -1,0 +1,127 @@
+"""One monitoring report per batch, and the headline numbers that go to CloudWatch.
+
+The report is the full story (JSON, stored per batch); the headline metrics are the few
+numbers alarms and the dashboard watch. Both come from the same computation so they can
+never disagree.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .business import business_kpis
+from .columns import as_float, predicted_labels
+from .drift import feature_drift, prediction_drift
+from .performance import estimated_performance, realised_performance
+from .quality import data_quality
+
+REPORT_FORMAT = "mlcycle.monitoring_report/1"
+
+# CloudWatch metric name -> path in the report (docs/CONTRACTS.md, "CloudWatch metrics").
+HEADLINE_PATHS = {
+    "RowCount": ("quality", "row_count"),
+    "JoinCoverage": ("quality", "join_coverage"),
+    "MaxNullRate": ("quality", "max_null_rate"),
+    "SchemaViolations": ("quality", "schema_violations"),
+    "UnseenCategoryRate": ("quality", "unseen_category_rate"),
+    "DriftedFeatureShare": ("feature_drift", "drifted_share"),
+    "MaxPSI": ("feature_drift", "max_psi"),
+    "PredictionDrift": ("prediction_drift", "distance"),
+    "EstimatedAccuracy": ("performance", "estimated", "expected_accuracy"),
+    "RealisedAccuracy": ("performance", "realised", "accuracy"),
+    "RealisedMacroF1": ("performance", "realised", "macro_f1"),
+    "LabelCoverage": ("performance", "realised", "label_coverage"),
+    "AccuracyGap": ("performance", "accuracy_gap"),
+    "PredictedCancellationRate": ("business", "predicted_cancellation_rate"),
+    "RealisedCancellationRate": ("business", "realised_cancellation_rate"),
+    "CancellationRateGap": ("business", "cancellation_rate_gap"),
+    "VolumeRatio": ("business", "volume_ratio"),
+}
+
+
+def build_report(batch_id: str, model_name: str, model_version: str, features: pd.DataFrame,
+                 feature_kinds: dict[str, str], proba: pd.DataFrame | None,
+                 predicted: pd.Series | None, labels: pd.Series | None, profile: dict,
+                 join_coverage: float | None, schema_violations: int = 0,
+                 positive_class="cancelled", *, expected_rows: int | None = None) -> dict:
+    """Everything the monitor knows about one batch, as one JSON-serialisable dict.
+
+    ``predicted`` may be None when ``proba`` is given (the arg-max is used); ``proba`` is
+    None for a labels-only plug-in, and the confidence-based sections then say so in
+    ``skipped``. ``labels`` (NaN where not yet known) and ``predicted`` align with the rows
+    of ``features`` by position. The report holds no timestamp: the caller adds one, and the
+    same inputs always give the same report.
+    """
+    if predicted is None:
+        if proba is None:
+            raise ValueError("build_report needs proba or predicted labels")
+        predicted = predicted_labels(proba)
+    classes = profile["predictions"]["classes"]
+    performance = _performance(proba, predicted, labels, classes, profile)
+    report = {
+        "format": REPORT_FORMAT,
+        "batch_id": batch_id,
+        "model_name": model_name,
+        "model_version": model_version,
+        "quality": data_quality(features, feature_kinds, profile, join_coverage, schema_violations),
+        "feature_drift": feature_drift(features, feature_kinds, profile),
+        "prediction_drift": prediction_drift(proba, profile, predicted),
+        "performance": performance,
+        "business": business_kpis(proba if proba is not None else predicted, labels, profile,
+                                  positive_class, expected_rows, features),
+    }
+    report["skipped"] = _skipped(report, positive_class)
+    return report
+
+
+def headline_metrics(report: dict) -> dict[str, float]:
+    """The CloudWatch metrics of a report; a metric that could not be computed is left out.
+
+    Omitting beats publishing 0: "no labels yet" must not look like "accuracy fell to 0"
+    to an alarm (alarms treat missing data as not breaching).
+    """
+    metrics = {}
+    for name, path in HEADLINE_PATHS.items():
+        value = report
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and as_float(value) is not None:
+            metrics[name] = float(value)
+    return metrics
+
+
+def _performance(proba: pd.DataFrame | None, predicted: pd.Series, labels: pd.Series | None,
+                 classes: list, profile: dict) -> dict:
+    estimated = estimated_performance(proba)
+    realised = realised_performance(predicted, labels, classes)
+    on_labelled = None
+    if estimated["available"] and realised["available"]:
+        # The estimate is compared on the rows that have labels, so a partly labelled batch
+        # measures calibration rather than the difference between two row sets.
+        labelled = labels.notna().to_numpy() & predicted.notna().to_numpy()
+        on_labelled = estimated_performance(proba[labelled]).get("expected_accuracy")
+    gap = on_labelled - realised["accuracy"] if on_labelled is not None else None
+    return {
+        "estimated": estimated,
+        "realised": realised,
+        "estimated_accuracy_on_labelled": on_labelled,
+        "accuracy_gap": as_float(gap),
+        "reference": {
+            "mean_confidence": profile["predictions"].get("mean_confidence"),
+            "realised": profile.get("reference_performance"),
+            "holdout_metrics": profile.get("holdout_metrics", {}),
+        },
+    }
+
+
+def _skipped(report: dict, positive_class) -> list[str]:
+    """Human-readable reasons for every section or KPI that could not be computed."""
+    sections = {
+        "prediction_drift": report["prediction_drift"],
+        "estimated_performance": report["performance"]["estimated"],
+        "realised_performance": report["performance"]["realised"],
+    }
+    skipped = [f"{name}: {section['reason']}" for name, section in sections.items()
+               if not section["available"]]
+    if report["business"]["predicted_cancellation_rate"] is None:
+        skipped.append(f"predicted_cancellation_rate: no probability or prediction of class {positive_class!r}")
+    return skipped

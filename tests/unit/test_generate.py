@@ -1,0 +1,217 @@
+"""The generator: exact file layout, determinism, incidents that do what they claim,
+and a signal a model can learn (the platform's promotion gate depends on it)."""
+import filecmp
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import accuracy_score, f1_score
+from threadpoolctl import threadpool_limits
+
+from data import generate, signal
+from data.generate import (BATCH_COLUMNS, BOOKING_COLUMNS, HOTEL_COLUMNS, make_batch,
+                           make_training, write_batch, write_large_batch, write_training)
+
+DAY = "2026-01-10"
+
+
+def coverage(bookings, hotels):
+    return bookings["hotel_id"].isin(hotels["hotel_id"]).mean()
+
+
+def features(bookings, hotels):
+    """The example model's inputs: LEFT join, lead, stay, check-in month/weekday, country."""
+    joined = bookings.merge(hotels, on="hotel_id", how="left")
+    check_in = pd.to_datetime(joined["check_in"])
+    return joined, pd.DataFrame({
+        "day_distance": joined["day_distance"], "length_of_stay": joined["length_of_stay"],
+        "month": check_in.dt.month, "weekday": check_in.dt.weekday,
+        "country_code": pd.Categorical(joined["country_code"], categories=signal.COUNTRY_CODES)})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """HistGradientBoosting's OpenMP threads spin for tens of seconds when the two cores
+    are busy with other work; one thread fits these 16k rows in well under a second."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def training():
+    return make_training(20_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def trained(training):
+    """Model on the first 80% of training by booking date; the rest is the holdout."""
+    joined, x = features(*training)
+    order = np.argsort(pd.to_datetime(joined["date"]).to_numpy(), kind="stable")
+    fit, holdout = order[:16_000], order[16_000:]
+    model = HistGradientBoostingClassifier(categorical_features=["country_code"], random_state=0)
+    model.fit(x.iloc[fit], joined["status"].iloc[fit])
+    majority = joined["status"].iloc[fit].value_counts().idxmax()
+    return model, majority, x.iloc[holdout], joined["status"].iloc[holdout]
+
+
+def test_written_files_have_the_original_layout_and_parse(tmp_path):
+    paths = write_training(tmp_path, 2000, seed=1)
+    bookings = pd.read_csv(paths["bookings"], dtype=str, keep_default_na=False)
+    hotels = pd.read_csv(paths["hotels"], dtype=str, keep_default_na=False)
+    assert list(bookings.columns) == BOOKING_COLUMNS
+    assert list(hotels.columns) == HOTEL_COLUMNS
+    for ids in (bookings["hotel_id"], hotels["hotel_id"]):
+        assert ids.str.fullmatch(r"[1-9]\d{9}").all() and ids.is_unique
+    for column in ("day_distance", "length_of_stay"):
+        assert bookings[column].str.fullmatch(r"\d+").all()
+    for column in ("date", "check_in", "check_out"):
+        pd.to_datetime(bookings[column], format="%Y-%m-%d")  # raises if any is not ISO
+    assert set(bookings["status"]) == set(signal.CLASSES)
+    codes = hotels["country_code"]
+    assert codes.str.fullmatch(r"[A-Z]{2}|").all()
+    assert 0 < (codes == "").mean() < 0.05
+    typed = pd.read_csv(paths["bookings"])  # the default parse gives the types a reader expects
+    assert typed["day_distance"].dtype == typed["length_of_stay"].dtype == np.int64
+    assert typed["hotel_id"].dtype == np.int64
+
+
+def test_derived_columns_agree_with_the_dates(training):
+    bookings = training[0]
+    date, check_in, check_out = (pd.to_datetime(bookings[column])
+                                 for column in ("date", "check_in", "check_out"))
+    assert ((check_in - date).dt.days == bookings["day_distance"]).all()
+    assert ((check_out - check_in).dt.days == bookings["length_of_stay"]).all()
+    assert bookings["day_distance"].min() >= 0 and bookings["length_of_stay"].min() >= 1
+    assert date.min() >= pd.Timestamp("2025-01-01") and date.max() <= pd.Timestamp("2025-12-31")
+
+
+def test_every_class_is_well_represented(training):
+    shares = training[0]["status"].value_counts(normalize=True)
+    assert set(shares.index) == set(signal.CLASSES) and shares.min() > 0.2
+
+
+def test_same_seed_same_data_other_seed_or_day_other_data():
+    pd.testing.assert_frame_equal(make_training(500, 3)[0], make_training(500, 3)[0])
+    assert not make_training(500, 3)[0].equals(make_training(500, 4)[0])
+    first, again = make_batch(DAY, 300, 3), make_batch(DAY, 300, 3)
+    for name in ("bookings", "hotels", "labels"):
+        pd.testing.assert_frame_equal(getattr(first, name), getattr(again, name))
+    assert not first.bookings.equals(make_batch("2026-01-11", 300, 3).bookings)
+
+
+def test_batch_holds_recent_bookings_and_their_labels():
+    batch = make_batch(DAY, 1000, seed=2)
+    assert list(batch.bookings.columns) == BATCH_COLUMNS and batch.day == DAY
+    dates = pd.to_datetime(batch.bookings["date"])
+    assert dates.min() >= pd.Timestamp(DAY) - pd.Timedelta(days=3)
+    assert dates.max() <= pd.Timestamp(DAY) - pd.Timedelta(days=1)
+    assert list(batch.labels.columns) == ["hotel_id", "status"]
+    assert batch.labels["hotel_id"].equals(batch.bookings["hotel_id"])
+
+
+def test_hotels_cover_most_but_not_all_bookings(training):
+    batch = make_batch(DAY, 5000, seed=2)
+    for bookings, hotels in (training, (batch.bookings, batch.hotels)):
+        assert 0.95 < coverage(bookings, hotels) < 0.99
+        assert hotels["hotel_id"].is_unique
+        assert (~hotels["hotel_id"].isin(bookings["hotel_id"])).any()  # hotels without bookings
+
+
+def test_source_outage_collapses_join_coverage_only():
+    clean, outage = make_batch(DAY, 5000, 4), make_batch(DAY, 5000, 4, "source_outage")
+    assert 0.03 < coverage(outage.bookings, outage.hotels) < 0.12
+    pd.testing.assert_frame_equal(outage.bookings, clean.bookings)
+    pd.testing.assert_frame_equal(outage.labels, clean.labels)
+
+
+def expected_class_shares(batch, drift=False):
+    """Mean class probabilities under the labelling function, over the rows whose
+    country the hotels file states (the file only omits or blanks countries)."""
+    joined = batch.bookings.merge(batch.hotels, on="hotel_id", how="left")
+    known = joined[joined["country_code"].notna()]
+    lead, stay = known["day_distance"].to_numpy(), known["length_of_stay"].to_numpy()
+    country = pd.Categorical(known["country_code"], categories=signal.COUNTRY_CODES).codes
+    cancel = signal.cancel_probability(lead, stay, country,
+                                       pd.to_datetime(known["check_in"]).dt.month.to_numpy(), drift)
+    booked = (1 - cancel) * signal.booked_probability(lead, stay)
+    expected = pd.Series({"cancelled": cancel.mean(), "booked": booked.mean(),
+                          "fulfilled": (1 - cancel - booked).mean()})
+    realised = batch.labels.loc[known.index, "status"].value_counts(normalize=True)
+    return expected, realised.reindex(expected.index)
+
+
+def test_covariate_shift_floods_last_minute_bookings_under_the_same_labels():
+    clean, shifted = make_batch(DAY, 5000, 5), make_batch(DAY, 5000, 5, "covariate_shift")
+    assert (clean.bookings["day_distance"] <= 7).mean() < 0.2
+    assert (shifted.bookings["day_distance"] <= 7).mean() > 0.8
+    expected, realised = expected_class_shares(shifted)
+    assert (expected - realised).abs().max() < 0.03, (expected, realised)
+
+
+def test_concept_drift_keeps_inputs_and_raises_cancellations(trained):
+    clean, drifted = make_batch(DAY, 5000, 6), make_batch(DAY, 5000, 6, "concept_drift")
+    pd.testing.assert_frame_equal(drifted.bookings, clean.bookings)
+    pd.testing.assert_frame_equal(drifted.hotels, clean.hotels)
+    clean_rate = (clean.labels["status"] == "cancelled").mean()
+    drifted_rate = (drifted.labels["status"] == "cancelled").mean()
+    assert clean_rate < 0.4 and drifted_rate > 0.5
+    expected, realised = expected_class_shares(drifted, drift=True)
+    assert (expected - realised).abs().max() < 0.03, (expected, realised)
+    assert (drifted.labels["status"][clean.labels["status"] == "cancelled"] == "cancelled").all()
+    model = trained[0]
+    accuracy = {name: accuracy_score(batch.labels["status"],
+                                     model.predict(features(batch.bookings, batch.hotels)[1]))
+                for name, batch in (("clean", clean), ("drifted", drifted))}
+    assert accuracy["clean"] - accuracy["drifted"] >= 0.15, accuracy
+
+
+def test_schema_break_renames_a_required_column():
+    clean, broken = make_batch(DAY, 200, 7), make_batch(DAY, 200, 7, "schema_break")
+    assert "check_in" not in broken.bookings.columns
+    renamed = [c.replace("check_in", "checkin_date") for c in BATCH_COLUMNS]
+    assert list(broken.bookings.columns) == renamed
+    assert broken.bookings["checkin_date"].equals(clean.bookings["check_in"])
+
+
+def test_unknown_incident_is_refused():
+    with pytest.raises(ValueError, match="unknown incident"):
+        make_batch(DAY, 10, 1, "meteor")
+
+
+def test_a_model_beats_the_class_prior_on_a_later_holdout(trained):
+    model, majority, x, y = trained
+    predicted = model.predict(x)
+    prior = (y == majority).mean()
+    assert accuracy_score(y, predicted) - prior >= 0.15
+    prior_f1 = f1_score(y, np.full(len(y), majority), average="macro")
+    assert f1_score(y, predicted, average="macro") >= prior_f1 + 0.3
+
+
+def test_large_batch_streams_the_same_rows_as_a_batch(tmp_path):
+    small = write_batch(make_batch(DAY, 3000, 8), tmp_path / "frame")
+    large = write_large_batch(tmp_path / "stream", 3000, 8, chunk_rows=5000, day=DAY,
+                              with_labels=True)
+    for name in ("bookings", "hotels", "labels"):
+        assert filecmp.cmp(small[name], large[name], shallow=False), name
+    chunked = write_large_batch(tmp_path / "stream", 3000, 8, chunk_rows=700, day=DAY)
+    assert not (tmp_path / "stream" / "labels.csv").exists()  # stale labels would mislead
+    bookings, hotels = pd.read_csv(chunked["bookings"]), pd.read_csv(chunked["hotels"])
+    assert len(bookings) == 3000 and bookings["hotel_id"].is_unique and hotels["hotel_id"].is_unique
+    assert 0.95 < coverage(bookings, hotels) < 0.99
+    check_in = pd.to_datetime(bookings["check_in"])
+    assert ((check_in - pd.to_datetime(bookings["date"])).dt.days == bookings["day_distance"]).all()
+
+
+def test_committed_sample_is_small_and_regenerates_identically(tmp_path):
+    written = generate.write_sample(tmp_path)
+    committed = [generate.SAMPLE_DIR / path.relative_to(tmp_path) for path in written]
+    assert all(filecmp.cmp(a, b, shallow=False) for a, b in zip(written, committed))
+    assert sum(path.stat().st_size for path in committed) < 1_000_000
+
+
+def test_cli_writes_a_batch_with_an_incident(tmp_path, capsys):
+    generate.main(["batch", "--out", str(tmp_path), "--day", DAY, "--rows", "50",
+                   "--seed", "1", "--incident", "schema_break"])
+    assert "checkin_date" in pd.read_csv(tmp_path / "bookings.csv").columns
+    assert len(capsys.readouterr().out.splitlines()) == 3
