@@ -1,8 +1,15 @@
 """Train Lambda: train -> evaluate -> register -> promote.
 
-Event (all optional): {"since": "YYYY-MM-DD", "force": true, "reason": "...", "actor": "..."}.
-Scheduled EventBridge events and the breaker's retrain requests arrive here too.
+Event (all optional): {"since": "YYYY-MM-DD", "recent_days": N, "force": true, "reason": "...",
+"actor": "..."}. Scheduled EventBridge events and the breaker's retrain requests arrive here too.
 """
+import json
+import os
+
+import boto3
+
+from mlcycle import storage
+from mlcycle.breaker import CLOSED
 from mlcycle.errors import MLCycleError
 from mlcycle.logs import get_logger, log
 from mlcycle.training import run_training
@@ -12,6 +19,19 @@ from handlers import runtime
 logger = get_logger("handlers.train")
 
 
+def _tell_breaker(version: str) -> None:
+    """A promotion while the breaker is not CLOSED starts probation; the breaker function owns that move."""
+    state, _ = runtime.store().get_json(runtime.buckets().monitoring, storage.BREAKER_STATE_KEY)
+    if (state or {}).get("state", CLOSED) == CLOSED:
+        return
+    function = os.environ.get("BREAKER_FUNCTION_NAME")
+    if not function:
+        log(logger, "breaker not told of the promotion: BREAKER_FUNCTION_NAME is not set", level=30)
+        return
+    boto3.client("lambda").invoke(FunctionName=function, InvocationType="Event",
+                                  Payload=json.dumps({"action": "model_promoted", "version": version}).encode())
+
+
 def handler(event, context):
     event = event if isinstance(event, dict) else {}
     actor = str(event.get("actor") or ("schedule" if event.get("source") == "aws.events" else "invoke"))
@@ -19,9 +39,11 @@ def handler(event, context):
     try:
         summary = run_training(cfg, runtime.plugin(), runtime.store(), runtime.buckets(),
                                config_path=runtime.model_dir() / "model_config.yml",
-                               since=event.get("since"), force=bool(event.get("force")),
-                               reason=str(event.get("reason", "")), actor=actor)
+                               since=event.get("since"), recent_days=event.get("recent_days"),
+                               force=bool(event.get("force")), reason=str(event.get("reason", "")), actor=actor)
     except MLCycleError as exc:
         log(logger, "training refused; champion untouched", level=40, error=str(exc))
-        return runtime.rejected(exc)
+        return runtime.jsonable(runtime.rejected(exc))
+    if summary["status"] == "promoted":
+        _tell_breaker(summary["version"])
     return runtime.jsonable(summary)

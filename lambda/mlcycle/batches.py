@@ -48,9 +48,11 @@ def past_deadline(status: BatchStatus, cfg: ModelConfig, now: dt.datetime | None
     return now - status.oldest_upload > dt.timedelta(minutes=cfg.batch_deadline_minutes)
 
 
-def quarantine(store: ObjectStore, buckets: Buckets, batch_id: str, reason: dict, stage: str) -> dict:
+def quarantine(store: ObjectStore, buckets: Buckets, batch_id: str, reason: dict, stage: str,
+               from_prefix: str | None = None) -> dict:
     """Move the batch's inputs aside with a reason.json: rejected input is kept, never silently dropped."""
-    moved = store.move_prefix(buckets.data, storage.incoming_prefix(batch_id), storage.quarantine_prefix(batch_id))
+    source = from_prefix or storage.incoming_prefix(batch_id)
+    moved = store.move_prefix(buckets.data, source, storage.quarantine_prefix(batch_id))
     doc = {"batch_id": batch_id, "stage": stage, "reason": reason, "files": moved,
            "quarantined_at": dt.datetime.now(dt.timezone.utc).isoformat()}
     store.put_json(buckets.data, storage.quarantine_prefix(batch_id) + "reason.json", doc)

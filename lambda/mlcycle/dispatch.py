@@ -9,7 +9,8 @@ from __future__ import annotations
 import urllib.parse
 
 from mlcycle import storage
-from mlcycle.batches import batch_status, incoming_batches, past_deadline, quarantine
+from mlcycle.batches import batch_status, hold, incoming_batches, past_deadline, quarantine
+from mlcycle.breaker import CLOSED, HALF_OPEN, OPEN
 from mlcycle.config import ModelConfig
 from mlcycle.logs import get_logger, log
 from mlcycle.plugin import Plugin
@@ -33,6 +34,8 @@ def batches_in_event(event: dict) -> tuple[str, list[str]]:
         return "request", [storage.check_batch_id(str(event["batch_id"]))]
     if event.get("source") == "aws.events" or event.get("action") == "rescan":
         return "rescan", []
+    if event.get("action") == "score_held":
+        return "score_held", []
     raise ValueError(f"unrecognised inference event (keys {sorted(event)}): expected an S3 notification, "
                      "a scheduled event or {\"batch_id\": ...}")
 
@@ -57,11 +60,46 @@ def process_batch(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets:
     return score_batch(cfg, plugin, store, buckets, batch_id)
 
 
-def handle_event(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, event: dict, gate=None) -> dict:
+def breaker_gate(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets):
+    """OPEN: park the batch in held/. HALF_OPEN: score it on probation. CLOSED: no diversion."""
+    state, _ = store.get_json(buckets.monitoring, storage.BREAKER_STATE_KEY)
+    mode = (state or {}).get("state", CLOSED)
+
+    def gate(batch_id: str) -> dict | None:
+        if mode == OPEN:
+            held = hold(store, buckets, batch_id, f"breaker OPEN since {state.get('since')}: {state.get('cause')}")
+            log(logger, "batch held: breaker open", batch_id=batch_id)
+            return {"status": "held", "batch_id": batch_id, "files": held["files"]}
+        if mode == HALF_OPEN:
+            return score_batch(cfg, plugin, store, buckets, batch_id, probation=True)
+        return None
+
+    return gate
+
+
+def score_held(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, probation: bool) -> list[dict]:
+    """Score every held batch from held/ (on probation, or straight to publication after a close)."""
+    results = []
+    for batch_id in sorted(store.list_folders(buckets.data, "held/")):
+        if published_manifest(store, buckets, batch_id, probation):
+            continue
+        results.append(score_batch(cfg, plugin, store, buckets, batch_id, input_prefix=storage.held_prefix(batch_id),
+                                   probation=probation))
+    return results
+
+
+def handle_event(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, event: dict) -> dict:
     trigger, ids = batches_in_event(event)
+    if trigger == "score_held":
+        results = score_held(cfg, plugin, store, buckets, probation=bool(event.get("probation", True)))
+        return _summary(trigger, results)
     if trigger == "rescan":
         ids = [b for b in incoming_batches(store, buckets) if not published_manifest(store, buckets, b)]
-    results = [process_batch(cfg, plugin, store, buckets, b, gate) for b in ids]
+    gate = breaker_gate(cfg, plugin, store, buckets)
+    return _summary(trigger, [process_batch(cfg, plugin, store, buckets, b, gate) for b in ids])
+
+
+def _summary(trigger: str, results: list[dict]) -> dict:
     counts: dict[str, int] = {}
     for r in results:
         counts[r["status"]] = counts.get(r["status"], 0) + 1

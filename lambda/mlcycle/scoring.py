@@ -16,7 +16,7 @@ import numpy as np
 from mlcycle import storage
 from mlcycle.batches import quarantine
 from mlcycle.config import ModelConfig
-from mlcycle.datasets import SourceReader, feature_frame, index_attributes, join
+from mlcycle.datasets import SourceReader, attributes_from_frames, feature_frame, join
 from mlcycle.errors import DataContractError
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.output import PredictionWriter
@@ -67,10 +67,9 @@ def score_batch(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: B
             return _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, registry)
         except DataContractError as exc:
             log(logger, "batch rejected", level=40, reason=exc.as_dict())
-            moved = quarantine(store, buckets, batch_id, exc.as_dict(), stage="inference") if prefix == \
-                storage.incoming_prefix(batch_id) else None
+            moved = quarantine(store, buckets, batch_id, exc.as_dict(), stage="inference", from_prefix=prefix)
             return {"status": "quarantined", "batch_id": batch_id, "error": str(exc), "reason": exc.as_dict(),
-                    "files": (moved or {}).get("files", [])}
+                    "files": moved["files"]}
 
 
 def _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, registry) -> dict:
@@ -82,7 +81,7 @@ def _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, re
     for spec in cfg.attribute_sources:
         key = f"{prefix}{spec.name}.csv"
         reader = SourceReader(store.open(buckets.data, key), spec, f"s3://{buckets.data}/{key}", cfg.join_key, cfg.chunk_rows)
-        attributes.append(index_attributes(spec.name, reader.read_all(), cfg.join_key))
+        attributes.append(attributes_from_frames(spec.name, (c.frame for c in reader), cfg.join_key))
         notes += reader.summary.notes
         violations.update(reader.summary.violations)
     tick = timings.add("read_validate", tick)

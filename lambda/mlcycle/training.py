@@ -74,11 +74,12 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
 
 
 def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, config_path: Path | None = None,
-                 since: str | None = None, force: bool = False, reason: str = "", actor: str = "training") -> dict:
+                 since: str | None = None, recent_days: int | None = None, force: bool = False, reason: str = "",
+                 actor: str = "training") -> dict:
     from mlcycle.monitoring.profile import build_reference_profile
 
     started = time.monotonic()
-    data = load_training_set(store, buckets, cfg, since=since)
+    data = load_training_set(store, buckets, cfg, since=since, recent_days=recent_days)
     _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
     train_part, holdout = time_split(data.frame, cfg.time_column, cfg.holdout_fraction)
     train_x, holdout_x = feature_frame(train_part, cfg), feature_frame(holdout, cfg)
@@ -88,7 +89,7 @@ def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
     baseline = prior_baseline(train_part[cfg.target], holdout[cfg.target], cfg.classes)
     kinds = {name: col.kind for name, col in cfg.feature_columns.items()}
     profile = build_reference_profile(holdout_x, kinds, predictions.proba, labels=holdout[cfg.target],
-                                      holdout_metrics=metrics)
+                                      holdout_metrics=metrics, predicted=predictions.labels)
     registry = ModelRegistry(store, buckets.models, cfg.name)
     version, _ = registry.register(model, {
         "metrics": metrics, "baseline": baseline, "classes": cfg.classes, "target": cfg.target,
@@ -96,6 +97,7 @@ def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
         "holdout": {"rows": len(holdout), "fingerprint": _holdout_fingerprint(holdout, cfg),
                     "from": str(holdout[cfg.time_column].min()), "to": str(holdout[cfg.time_column].max())},
         "training": {"rows": len(train_part), "parts": data.parts, "join_coverage": data.coverage, "since": since,
+                     "recent_days": recent_days,
                      "notes": data.notes},
         "reference_profile": profile, "code_version": code_version(plugin, config_path),
         "confidence_metrics": predictions.proba is not None,

@@ -75,8 +75,13 @@ def _labelled_batch(store, buckets, cfg, batch_id, notes) -> tuple[pd.DataFrame,
     return joined, {"part": f"batch {batch_id}", "rows": len(joined), "coverage": coverage}
 
 
-def load_training_set(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, since: str | None = None) -> TrainingSet:
-    """All training rows, checked under the data contract; `since` keeps only rows at or after a date."""
+def load_training_set(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, since: str | None = None,
+                      recent_days: int | None = None) -> TrainingSet:
+    """All training rows, checked under the data contract.
+
+    `since` keeps rows at or after a date; `recent_days` keeps the newest N days, which is
+    what a retrain after a behaviour change needs: the old behaviour no longer holds.
+    """
     notes: list[str] = []
     base = _read_source_files(store, buckets.data, cfg.target_source, cfg, notes)
     attrs = {s.name: _read_source_files(store, buckets.data, s, cfg, notes) for s in cfg.attribute_sources}
@@ -94,6 +99,9 @@ def load_training_set(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, si
     frame = pd.concat(frames, ignore_index=True)
     if since:
         frame = frame[frame[cfg.time_column] >= pd.Timestamp(since)].reset_index(drop=True)
+    if recent_days:
+        cutoff = frame[cfg.time_column].max() - pd.Timedelta(days=recent_days)
+        frame = frame[frame[cfg.time_column] >= cutoff].reset_index(drop=True)
     total = max(len(frame), 1)
     overall = {name: sum(p["rows"] * p["coverage"].get(name, 0.0) for p in parts) / total for name in attrs}
     return TrainingSet(frame, overall, parts, notes)

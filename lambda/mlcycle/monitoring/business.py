@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .columns import as_float, category_counts, ratio
+from .columns import as_float, category_counts, plain, ratio
 
 TOP_SEGMENTS = 10
 
@@ -42,7 +42,7 @@ def business_kpis(proba_or_predicted: pd.DataFrame | pd.Series, labels: pd.Serie
                         or reference_predictions["class_shares"])
     reference_labels = (profile.get("reference_performance") or {}).get("label_shares", {})
     return {
-        "positive_class": positive_class,
+        "positive_class": plain(positive_class),
         "predicted_cancellation_rate": _mean(positive),
         "realised_cancellation_rate": _mean(realised),
         "cancellation_rate_gap": _gap(predicted_on_labelled, realised),

@@ -42,6 +42,14 @@ def ratio(numerator, denominator) -> float | None:
     return as_float(numerator / denominator) if denominator else None
 
 
+def as_series(values) -> pd.Series | None:
+    """Labels or predictions as a Series (plug-ins hand over arrays); None stays None.
+
+    Rows are matched by position everywhere in monitoring, so the index does not matter.
+    """
+    return values if values is None or isinstance(values, pd.Series) else pd.Series(values)
+
+
 def numeric_values(series: pd.Series) -> np.ndarray:
     """The finite values of a numeric column as float64."""
     if pd.api.types.is_numeric_dtype(series.dtype):

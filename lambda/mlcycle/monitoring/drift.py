@@ -17,6 +17,8 @@ Evidently uses there instead of chi-square.
 
 PSI is reported for every tested feature as a second opinion that does not grow more
 sensitive with batch size (a 1M-row batch makes every p-value tiny): 0.1 warn, 0.25 alert.
+Numeric PSI uses the reference's decile bins fixed at training time (Evidently bins both
+samples together with equal widths, which needs the reference rows at monitoring time).
 
 Missing values are not part of any drift test (null rates belong to data quality).
 Datetime columns are never drift-tested: time always moves, so a batch's dates always look
@@ -50,6 +52,9 @@ def feature_drift(features: pd.DataFrame, feature_kinds: dict[str, str], profile
         reference = profile["features"].get(name)
         if reference is None:
             results[name] = _untested(kind, "column not in the reference profile")
+        elif reference["kind"] != kind:
+            results[name] = _untested(
+                kind, f"kind changed since the reference ({reference['kind']} -> {kind})")
         elif name not in features:
             results[name] = _untested(kind, "column missing from the batch")
         elif kind == "datetime":

@@ -32,7 +32,8 @@ def estimated_performance(proba: pd.DataFrame | None) -> dict:
         "available": True,
         "rows": len(values),
         "expected_accuracy": as_float(values.max(axis=1).mean()),
-        "expected_class_shares": {str(label): as_float(share) for label, share in zip(proba.columns, expected)},
+        "expected_class_shares": {str(label): as_float(share)
+                                  for label, share in zip(proba.columns, expected)},
     }
 
 
@@ -46,10 +47,8 @@ def realised_performance(predicted: pd.Series, labels: pd.Series | None, classes
     label is counted as a miss, never dropped silently.
     """
     rows = len(predicted)
-    if labels is not None and len(labels) != rows:
-        raise ValueError(f"labels has {len(labels)} rows, predictions {rows}: they must align row by row")
-    labelled = labels.notna().to_numpy() & predicted.notna().to_numpy() if labels is not None else None
-    labelled_rows = int(labelled.sum()) if labelled is not None else 0
+    labelled = labelled_mask(predicted, labels)
+    labelled_rows = int(labelled.sum())
     result = {"rows": rows, "labelled_rows": labelled_rows, "label_coverage": ratio(labelled_rows, rows)}
     if labelled_rows == 0:
         return {"available": False, "reason": "no labelled rows yet", **result}
@@ -75,6 +74,16 @@ def realised_performance(predicted: pd.Series, labels: pd.Series | None, classes
         "support": {str(label): int(true_counts[i]) for i, label in enumerate(categories)},
         "unknown_labels": [plain(label) for label in categories[len(classes):]],
     }
+
+
+def labelled_mask(predicted: pd.Series, labels: pd.Series | None) -> np.ndarray:
+    """Rows with both a label and a prediction; labels align with predictions by position."""
+    if labels is None:
+        return np.zeros(len(predicted), dtype=bool)
+    if len(labels) != len(predicted):
+        raise ValueError(f"labels has {len(labels)} rows, predictions {len(predicted)}: "
+                         "they must align row by row")
+    return labels.notna().to_numpy() & predicted.notna().to_numpy()
 
 
 def _extra_classes(classes: list, *columns: pd.Series) -> list:

@@ -40,14 +40,12 @@ in "__other__" (present, possibly 0). When the sample is the whole reference (at
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 
 from . import distances
-from .columns import (KINDS, OTHER, as_float, category_counts, class_shares, missing_share,
-                      numeric_values, plain, predicted_labels)
+from .columns import (KINDS, OTHER, as_float, as_series, category_counts, class_shares,
+                      missing_share, numeric_values, plain, predicted_labels)
 from .drift import LOW_CARDINALITY
 from .performance import estimated_performance, realised_performance
 
@@ -64,7 +62,9 @@ def build_reference_profile(features: pd.DataFrame, feature_kinds: dict[str, str
                             max_categories: int = 1000) -> dict:
     """Summarise reference features and predictions into the JSON profile described above.
 
-    ``proba`` is None for a labels-only plug-in; pass its ``predicted`` labels instead.
+    ``proba`` is None for a labels-only plug-in; pass its ``predicted`` labels instead (or
+    as well: the plug-in's own labels then set the predicted class shares). ``labels`` and
+    ``predicted`` may be arrays or Series and align with the rows of ``features`` by position.
     ``seed`` makes the KS sample reproducible, so retraining on the same data yields the
     same profile. Raises ValueError for a column or kind the reference cannot describe:
     a profile with a hole would silently disable monitoring for that feature.
@@ -74,6 +74,7 @@ def build_reference_profile(features: pd.DataFrame, feature_kinds: dict[str, str
     if missing or unknown:
         raise ValueError(f"cannot profile: columns missing {missing}, unknown kinds {unknown} "
                          f"(kinds are {KINDS})")
+    predicted, labels = as_series(predicted), as_series(labels)
     if proba is None and predicted is None:
         raise ValueError("cannot profile predictions: pass proba or, for a labels-only plug-in, predicted")
     if predicted is None:
@@ -87,8 +88,7 @@ def build_reference_profile(features: pd.DataFrame, feature_kinds: dict[str, str
                      for name, kind in feature_kinds.items()},
         "predictions": _prediction_profile(proba, predicted, classes),
         "reference_performance": _reference_performance(predicted, labels, classes),
-        "holdout_metrics": {str(key): as_float(value) if isinstance(value, numbers.Real) else value
-                            for key, value in (holdout_metrics or {}).items()},
+        "holdout_metrics": {str(key): _json_scalar(value) for key, value in (holdout_metrics or {}).items()},
     }
 
 
@@ -155,3 +155,9 @@ def _reference_performance(predicted: pd.Series, labels: pd.Series | None,
     realised = realised_performance(predicted, labels, classes)
     return {"accuracy": realised.get("accuracy"), "macro_f1": realised.get("macro_f1"),
             "label_coverage": realised["label_coverage"], "label_shares": class_shares(labels)}
+
+
+def _json_scalar(value):
+    # Training may hand over numpy scalars (np.float32 is not JSON) or NaN (not strict JSON).
+    value = plain(value)
+    return as_float(value) if isinstance(value, float) else value

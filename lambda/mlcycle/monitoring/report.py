@@ -9,9 +9,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .business import business_kpis
-from .columns import as_float, predicted_labels
+from .columns import as_float, as_series, predicted_labels
 from .drift import feature_drift, prediction_drift
-from .performance import estimated_performance, realised_performance
+from .performance import estimated_performance, labelled_mask, realised_performance
 from .quality import data_quality
 
 REPORT_FORMAT = "mlcycle.monitoring_report/1"
@@ -47,14 +47,19 @@ def build_report(batch_id: str, model_name: str, model_version: str, features: p
 
     ``predicted`` may be None when ``proba`` is given (the arg-max is used); ``proba`` is
     None for a labels-only plug-in, and the confidence-based sections then say so in
-    ``skipped``. ``labels`` (NaN where not yet known) and ``predicted`` align with the rows
-    of ``features`` by position. The report holds no timestamp: the caller adds one, and the
-    same inputs always give the same report.
+    ``skipped``. ``labels`` (NaN where not yet known) and ``predicted`` (arrays or Series)
+    align with the rows of ``features`` by position. The report holds no timestamp: the
+    caller adds one, and the same inputs always give the same report. ``expected_rows`` is
+    the batch volume VolumeRatio compares with (default: the reference's row count).
     """
+    predicted, labels = as_series(predicted), as_series(labels)
     if predicted is None:
         if proba is None:
             raise ValueError("build_report needs proba or predicted labels")
         predicted = predicted_labels(proba)
+    if len(predicted) != len(features):
+        raise ValueError(f"{len(features)} feature rows but {len(predicted)} predictions: "
+                         "they must align row by row")
     classes = profile["predictions"]["classes"]
     performance = _performance(proba, predicted, labels, classes, profile)
     report = {
@@ -97,8 +102,7 @@ def _performance(proba: pd.DataFrame | None, predicted: pd.Series, labels: pd.Se
     if estimated["available"] and realised["available"]:
         # The estimate is compared on the rows that have labels, so a partly labelled batch
         # measures calibration rather than the difference between two row sets.
-        labelled = labels.notna().to_numpy() & predicted.notna().to_numpy()
-        on_labelled = estimated_performance(proba[labelled]).get("expected_accuracy")
+        on_labelled = estimated_performance(proba[labelled_mask(predicted, labels)]).get("expected_accuracy")
     gap = on_labelled - realised["accuracy"] if on_labelled is not None else None
     return {
         "estimated": estimated,
@@ -123,5 +127,6 @@ def _skipped(report: dict, positive_class) -> list[str]:
     skipped = [f"{name}: {section['reason']}" for name, section in sections.items()
                if not section["available"]]
     if report["business"]["predicted_cancellation_rate"] is None:
-        skipped.append(f"predicted_cancellation_rate: no probability or prediction of class {positive_class!r}")
+        skipped.append("predicted_cancellation_rate: no probability or prediction of class "
+                       f"{positive_class!r}")
     return skipped

@@ -1,0 +1,105 @@
+"""Scoring throughput and memory: the full pipeline against raw predict_proba.
+
+    python bench/bench_scoring.py --rows 1000000
+
+Data is generated in a child process (its memory is not ours), uploaded to a fresh
+moto_server, and scored through the same code the infer Lambda runs: read both CSVs
+from S3, validate, join, predict, write predictions + manifest. The raw figure is
+`model.predict_proba` on features already in memory. Last line, for scripts:
+
+    rows_per_s_pipeline=<int> rows_per_s_raw=<int> ratio=<float> peak_rss_mb=<int>
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "lambda"), str(ROOT)]
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import boto3  # noqa: E402
+
+from deployment.local.emulator import EMULATOR_ENV, running_emulator  # noqa: E402
+
+RAW_ROWS_MAX = 1_000_000  # raw throughput is per row: a 1M-row sample measures it without 10M rows in memory
+
+
+def generate(folder: Path, rows: int, seed: int) -> None:
+    code = ("import sys; from data.generate import write_training, write_large_batch; "
+            f"write_training(sys.argv[1] + '/training', 20000, {seed}); "
+            f"write_large_batch(sys.argv[1] + '/batch', {rows}, {seed}, chunk_rows=250000)")
+    subprocess.run([sys.executable, "-c", code, str(folder)], check=True, cwd=ROOT)
+
+
+def peak_rss_mb() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, running_emulator() as url:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        generate(folder, args.rows, args.seed)
+        print(f"generated {args.rows:,} rows in {time.perf_counter() - started:.1f}s", flush=True)
+        os.environ.update({**EMULATOR_ENV, "AWS_ENDPOINT_URL": url, "MODEL_DIR": str(ROOT / "model")})
+        from mlcycle.config import load_config
+        from mlcycle.datasets import SourceReader, feature_frame, index_attributes, join
+        from mlcycle.plugin import load_plugin
+        from mlcycle.registry import ModelRegistry
+        from mlcycle.scoring import score_batch
+        from mlcycle.storage import Buckets, ObjectStore
+        from mlcycle.training import run_training
+
+        buckets = Buckets("bench-data", "bench-models", "bench-predictions", "bench-monitoring")
+        s3 = boto3.client("s3")
+        for name in (buckets.data, buckets.models, buckets.predictions, buckets.monitoring):
+            s3.create_bucket(Bucket=name)
+        for source in ("bookings", "hotels"):
+            s3.upload_file(str(folder / "training" / source / f"{source}.csv"), buckets.data, f"training/{source}/{source}.csv")
+            s3.upload_file(str(folder / "batch" / f"{source}.csv"), buckets.data, f"incoming/bench/{source}.csv")
+        cfg = load_config(ROOT / "model" / "model_config.yml")
+        plugin, store = load_plugin(cfg), ObjectStore()
+        trained = run_training(cfg, plugin, store, buckets)
+        print(f"trained {trained['version']}: accuracy {trained['metrics']['accuracy']:.3f}", flush=True)
+        rss_before = peak_rss_mb()
+
+        started = time.perf_counter()
+        result = score_batch(cfg, plugin, store, buckets, "bench")
+        pipeline_s = time.perf_counter() - started
+        rss = peak_rss_mb()
+        assert result["status"] == "published" and result["rows"] == args.rows, result
+        print(f"pipeline: {args.rows:,} rows in {pipeline_s:.2f}s, stages {result['timings']}, "
+              f"peak RSS {rss} MB (before scoring {rss_before} MB)", flush=True)
+
+        raw_rows = min(args.rows, RAW_ROWS_MAX)
+        with open(folder / "batch" / "bookings.csv", "rb") as f:
+            bookings = SourceReader(f, cfg.input_spec, "bookings.csv", cfg.join_key, raw_rows)
+            base = next(iter(bookings)).frame
+        with open(folder / "batch" / "hotels.csv", "rb") as f:
+            hotels = SourceReader(f, cfg.attribute_sources[0], "hotels.csv", cfg.join_key).read_all()
+        features = feature_frame(join(base, [index_attributes("hotels", hotels, cfg.join_key)], cfg.join_key)[0], cfg)
+        model = ModelRegistry(store, buckets.models, cfg.name).load(trained["version"])
+        started = time.perf_counter()
+        model.predict_proba(features)
+        raw_s = time.perf_counter() - started
+        print(f"raw predict_proba: {raw_rows:,} rows in {raw_s:.2f}s", flush=True)
+
+    pipeline_rate, raw_rate = args.rows / pipeline_s, raw_rows / raw_s
+    print(f"rows_per_s_pipeline={int(pipeline_rate)} rows_per_s_raw={int(raw_rate)} "
+          f"ratio={pipeline_rate / raw_rate:.3f} peak_rss_mb={rss}")
+
+
+if __name__ == "__main__":
+    main()

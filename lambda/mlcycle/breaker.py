@@ -1,0 +1,146 @@
+"""The circuit breaker: CLOSED -> OPEN -> HALF_OPEN -> CLOSED, held in one S3 object.
+
+Every change is a conditional write on the ETag that was read (two writers never
+both win: the loser re-reads and decides again), and every transition appends one
+line to breaker/events.jsonl. The side effects - disabling the inference rule, asking
+for a retrain, releasing probation output - go through `BreakerActions`, so the state
+machine itself is testable without AWS.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from mlcycle import storage
+from mlcycle.errors import MLCycleError
+from mlcycle.storage import ObjectStore, PreconditionFailed
+
+CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
+STATE_VALUE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}  # the BreakerState metric
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def initial_state() -> dict:
+    return {"state": CLOSED, "revision": 0, "since": None, "cause": None, "model_version": None, "probation": None}
+
+
+class BreakerActions(Protocol):
+    def disable_inference(self) -> None: ...
+    def enable_inference(self) -> None: ...
+    def request_retrain(self, cause: dict) -> None: ...
+    def score_held(self, probation: bool) -> None: ...
+    def release_probation(self) -> list[str]: ...
+    def publish_state(self, state: str) -> None: ...
+
+
+@dataclass
+class Transition:
+    changed: bool
+    state: dict
+    event: dict | None = None
+    effects: list[str] = field(default_factory=list)
+
+
+class Breaker:
+    def __init__(self, store: ObjectStore, bucket: str, actions: BreakerActions, probation_batches: int = 2):
+        self.store, self.bucket, self.actions, self.probation_batches = store, bucket, actions, probation_batches
+
+    def read(self) -> tuple[dict, str | None]:
+        doc, etag = self.store.get_json(self.bucket, storage.BREAKER_STATE_KEY)
+        return (doc or initial_state()), etag
+
+    def _write(self, change: Callable[[dict], dict | None], cause: dict, actor: str, attempts: int = 10) -> Transition:
+        """Apply change(state) -> new state (or None: nothing to do) with a conditional write."""
+        for _ in range(attempts):
+            current, etag = self.read()
+            new = change(dict(current))
+            if new is None:
+                return Transition(False, current)
+            new.update(revision=current["revision"] + 1, since=now_iso())
+            try:
+                self.store.put_json(self.bucket, storage.BREAKER_STATE_KEY, new, if_match=etag, if_none_match=etag is None)
+            except PreconditionFailed:
+                continue
+            event = {"time": new["since"], "from": current["state"], "to": new["state"], "cause": cause,
+                     "model_version": new.get("model_version"), "actor": actor, "revision": new["revision"]}
+            self.store.append_line(self.bucket, storage.BREAKER_EVENTS_KEY, event)
+            return Transition(True, new, event)
+        raise MLCycleError(f"breaker state kept changing under us; gave up after {attempts} attempts")
+
+    def trip(self, cause: dict, actor: str, model_version: str | None = None) -> Transition:
+        """CLOSED or HALF_OPEN -> OPEN: stop publishing, hold new batches, ask for a retrain."""
+        def change(state):
+            if state["state"] == OPEN:
+                return None
+            return {**state, "state": OPEN, "cause": cause, "probation": None,
+                    "model_version": model_version or state.get("model_version")}
+
+        result = self._write(change, cause, actor)
+        if result.changed:
+            self.actions.disable_inference()
+            self.actions.request_retrain(cause)
+            self.actions.publish_state(OPEN)
+            result.effects = ["inference rule disabled", "retrain requested"]
+        return result
+
+    def model_promoted(self, version: str, actor: str) -> Transition:
+        """OPEN -> HALF_OPEN when a retrained model passed the gate: held batches go to probation."""
+        def change(state):
+            if state["state"] != OPEN:
+                return None
+            return {**state, "state": HALF_OPEN, "model_version": version,
+                    "probation": {"model_version": version, "healthy": [], "required": self.probation_batches}}
+
+        result = self._write(change, {"reason": "retrained model promoted", "version": version}, actor)
+        if result.changed:
+            self.actions.publish_state(HALF_OPEN)
+            self.actions.score_held(probation=True)
+            result.effects = ["held batches scored on probation"]
+        return result
+
+    def probation_report(self, batch_id: str, healthy: bool, breaches: list[dict], actor: str) -> Transition:
+        """In HALF_OPEN: a breach re-opens; the Nth healthy batch closes and publishes probation output."""
+        current, _ = self.read()
+        if current["state"] != HALF_OPEN:
+            return Transition(False, current)
+        if not healthy:
+            return self.trip({"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}, actor)
+
+        def change(state):
+            if state["state"] != HALF_OPEN:
+                return None
+            probation = dict(state["probation"])
+            probation["healthy"] = sorted(set(probation["healthy"]) | {batch_id})
+            if len(probation["healthy"]) < probation["required"]:
+                return {**state, "probation": probation}
+            return {**state, "state": CLOSED, "probation": None, "cause": None}
+
+        result = self._write(change, {"reason": "healthy probation batch", "batch_id": batch_id}, actor)
+        if result.changed and result.state["state"] == CLOSED:
+            result.effects = self._close_effects()
+        return result
+
+    def force(self, target: str, reason: str, actor: str) -> Transition:
+        """An operator's open / close, with a reason that lands in the event log."""
+        cause = {"reason": reason or "no reason given", "manual": True}
+        if target == OPEN:
+            return self.trip(cause, actor)
+        if target != CLOSED:
+            raise ValueError(f"can force 'open' or 'close', not {target!r}")
+        result = self._write(lambda s: None if s["state"] == CLOSED else {**s, "state": CLOSED, "probation": None,
+                                                                             "cause": cause}, cause, actor)
+        if result.changed:
+            result.effects = self._close_effects()
+            self.actions.score_held(probation=False)  # batches held while open are scored and published now
+            result.effects.append("held batches scored")
+        return result
+
+    def _close_effects(self) -> list[str]:
+        released = self.actions.release_probation()
+        self.actions.enable_inference()
+        self.actions.publish_state(CLOSED)
+        return ["inference rule enabled", f"published {len(released)} probation batch(es)"]
