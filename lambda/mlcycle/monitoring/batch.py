@@ -1,0 +1,98 @@
+"""Monitor one scored batch: gather its inputs, predictions and labels from S3, report, publish.
+
+Runs when a batch is published (the `_SUCCESS` manifest), when its labels arrive, and
+on the monitoring schedule for anything missed. The report is rewritten each time, so
+the latest one always includes whatever labels exist by then.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import numpy as np
+import pandas as pd
+
+from mlcycle import storage
+from mlcycle.config import ModelConfig
+from mlcycle.datasets import SourceReader, attributes_from_frames, feature_frame, join
+from mlcycle.registry import ModelRegistry
+from mlcycle.storage import Buckets, ObjectStore
+
+from .publish import metric_data, namespace, put_metrics
+from .report import build_report, headline_metrics
+from .thresholds import breaches, parse_alarms
+
+
+def find_manifest(store: ObjectStore, buckets: Buckets, batch_id: str) -> dict | None:
+    """The published manifest, else the probation one: what was scored, by which version, from where."""
+    for probation in (False, True):
+        doc, _ = store.get_json(buckets.predictions, storage.success_key(batch_id, probation))
+        if doc:
+            return doc
+    return None
+
+
+def _features(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: str) -> pd.DataFrame:
+    def reader(spec):
+        key = f"{prefix}{spec.name}.csv"
+        return SourceReader(store.open(buckets.data, key), spec, key, cfg.join_key, cfg.chunk_rows)
+
+    attributes = [attributes_from_frames(s.name, (c.frame for c in reader(s)), cfg.join_key) for s in cfg.attribute_sources]
+    base = reader(cfg.input_spec).read_all()
+    return join(base, attributes, cfg.join_key)[0]
+
+
+def _labels(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, keys: pd.Series) -> pd.Series | None:
+    key = storage.labels_key(batch_id)
+    if not store.exists(buckets.data, key):
+        return None
+    labels = pd.read_csv(io.BytesIO(store.get_bytes(buckets.data, key)), dtype=str, keep_default_na=False, na_values=[""])
+    by_key = labels.drop_duplicates(cfg.join_key).set_index(cfg.join_key)[cfg.target]
+    return pd.Series(by_key.reindex(keys.to_numpy()).to_numpy(), index=keys.index)
+
+
+def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_id: str, cloudwatch=None,
+                  now: dt.datetime | None = None) -> dict:
+    """Report on a batch and publish its metrics; returns a summary with the threshold breaches."""
+    manifest = find_manifest(store, buckets, batch_id)
+    if manifest is None:
+        return {"status": "not_scored", "batch_id": batch_id}
+    version = manifest["model_version"]
+    profile = ModelRegistry(store, buckets.models, cfg.name).metadata(version)["reference_profile"]
+    features = _features(store, buckets, cfg, manifest["input_prefix"])
+    predictions = pd.read_csv(io.BytesIO(store.get_bytes(buckets.predictions, manifest["predictions_key"])),
+                              dtype={cfg.join_key: str})
+    proba_columns = [f"p_{c}" for c in cfg.classes]
+    proba = None
+    if manifest.get("confidence_metrics", True):
+        proba = predictions[proba_columns].set_axis(cfg.classes, axis=1)
+    labels = _labels(store, buckets, cfg, batch_id, predictions[cfg.join_key])
+    report = build_report(
+        batch_id, cfg.name, version, feature_frame(features, cfg).reset_index(drop=True),
+        {n: c.kind for n, c in cfg.feature_columns.items()}, proba,
+        predictions[f"predicted_{cfg.target}"].to_numpy(), None if labels is None else labels.to_numpy(),
+        profile, manifest.get("join_coverage_min"), int(sum(manifest.get("schema_violations", {}).values())),
+        cfg.positive_class, expected_rows=cfg.monitoring.get("expected_batch_rows"))
+    now = now or dt.datetime.now(dt.timezone.utc)
+    headline = headline_metrics(report)
+    found = breaches(headline, parse_alarms(cfg.monitoring.get("alarms")))
+    report.update(monitored_at=now.isoformat(), probation=bool(manifest.get("probation")), headline=headline,
+                  breaches=found, labels_available=labels is not None)
+    store.put_json(buckets.monitoring, storage.report_key(batch_id), report)
+    if cloudwatch is not None:
+        put_metrics(cloudwatch, namespace(cfg.name), metric_data(headline, cfg.name, version, now))
+    return {"status": "monitored", "batch_id": batch_id, "model_version": version, "probation": report["probation"],
+            "labels": labels is not None, "healthy": not found, "breaches": found,
+            "metrics": {k: round(v, 4) for k, v in headline.items() if np.isfinite(v)}}
+
+
+def batches_needing_a_report(store: ObjectStore, buckets: Buckets) -> list[str]:
+    """Scored batches without a report, or whose labels arrived after the last report."""
+    due = []
+    for prefix in ("predictions/", "probation/"):
+        for batch_id in store.list_folders(buckets.predictions, prefix):
+            report, _ = store.get_json(buckets.monitoring, storage.report_key(batch_id))
+            labels_now = store.exists(buckets.data, storage.labels_key(batch_id))
+            if (report is None or (labels_now and not report.get("labels_available"))) and batch_id not in due:
+                due.append(batch_id)
+    return sorted(due)

@@ -1,0 +1,133 @@
+"""Every breaker edge, with its state in real S3 (moto_server) and its side effects recorded."""
+import json
+import threading
+
+import pytest
+
+from mlcycle.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
+from mlcycle.storage import ObjectStore, PreconditionFailed
+
+
+class RecordingActions:
+    def __init__(self):
+        self.calls = []
+
+    def disable_inference(self):
+        self.calls.append("disable")
+
+    def enable_inference(self):
+        self.calls.append("enable")
+
+    def request_retrain(self, cause):
+        self.calls.append("retrain")
+
+    def score_held(self, probation):
+        self.calls.append(f"score_held(probation={probation})")
+
+    def release_probation(self):
+        self.calls.append("release")
+        return ["b1"]
+
+    def publish_state(self, state):
+        self.calls.append(f"metric {state}")
+
+
+@pytest.fixture
+def actions():
+    return RecordingActions()
+
+
+@pytest.fixture
+def breaker(buckets, actions):
+    return Breaker(ObjectStore(), buckets.monitoring, actions, probation_batches=2)
+
+
+def events(s3, buckets):
+    body = s3.get_object(Bucket=buckets.monitoring, Key="breaker/events.jsonl")["Body"].read().decode()
+    return [json.loads(line) for line in body.splitlines()]
+
+
+ALARM = {"reason": "alarm", "alarm": "mlcycle-JoinCoverage", "metric": "JoinCoverage", "threshold": 0.8}
+
+
+def test_alarm_opens_disables_inference_and_asks_for_a_retrain(breaker, actions, s3, buckets):
+    result = breaker.trip(ALARM, actor="alarm:mlcycle-JoinCoverage", model_version="v0001")
+    assert result.changed and result.state["state"] == OPEN and result.state["revision"] == 1
+    assert actions.calls == ["disable", "retrain", "metric OPEN"]
+    [line] = events(s3, buckets)
+    assert (line["from"], line["to"], line["actor"], line["model_version"]) == (CLOSED, OPEN, "alarm:mlcycle-JoinCoverage", "v0001")
+    assert line["cause"]["metric"] == "JoinCoverage" and line["time"]
+
+
+def test_a_second_alarm_while_open_changes_nothing(breaker, actions):
+    breaker.trip(ALARM, actor="alarm")
+    actions.calls.clear()
+    assert breaker.trip(ALARM, actor="alarm").changed is False and actions.calls == []
+
+
+def test_promotion_only_matters_while_open(breaker, actions):
+    assert breaker.model_promoted("v0002", actor="training").changed is False
+    breaker.trip(ALARM, actor="alarm")
+    result = breaker.model_promoted("v0002", actor="training")
+    assert result.state["state"] == HALF_OPEN and result.state["probation"]["model_version"] == "v0002"
+    assert actions.calls[-2:] == ["metric HALF_OPEN", "score_held(probation=True)"]
+
+
+def test_healthy_probation_batches_close_and_publish(breaker, actions, s3, buckets):
+    breaker.trip(ALARM, actor="alarm")
+    breaker.model_promoted("v0002", actor="training")
+    first = breaker.probation_report("b1", True, [], actor="monitor")
+    assert first.state["state"] == HALF_OPEN and first.state["probation"]["healthy"] == ["b1"]
+    again = breaker.probation_report("b1", True, [], actor="monitor")  # a re-delivered report counts once
+    assert again.state["state"] == HALF_OPEN
+    closed = breaker.probation_report("b2", True, [], actor="monitor")
+    assert closed.state["state"] == CLOSED
+    assert actions.calls[-3:] == ["release", "enable", "metric CLOSED"]
+    assert [(e["from"], e["to"]) for e in events(s3, buckets)][-1] == (HALF_OPEN, CLOSED)
+
+
+def test_a_breach_on_probation_reopens(breaker, actions):
+    breaker.trip(ALARM, actor="alarm")
+    breaker.model_promoted("v0002", actor="training")
+    actions.calls.clear()
+    result = breaker.probation_report("b1", False, [{"metric": "PredictionDrift", "value": 0.4}], actor="monitor")
+    assert result.state["state"] == OPEN and result.state["cause"]["reason"] == "breach on probation"
+    assert actions.calls == ["disable", "retrain", "metric OPEN"]
+
+
+def test_operator_can_force_open_and_close_with_a_reason(breaker, actions, s3, buckets):
+    opened = breaker.force(OPEN, "vendor says feed is broken", actor="alice")
+    assert opened.state["state"] == OPEN
+    closed = breaker.force(CLOSED, "feed fixed", actor="alice")
+    assert closed.state["state"] == CLOSED and "score_held(probation=False)" in actions.calls
+    log = events(s3, buckets)
+    assert [e["actor"] for e in log] == ["alice", "alice"]
+    assert log[1]["cause"] == {"reason": "feed fixed", "manual": True}
+    with pytest.raises(ValueError):
+        breaker.force("SIDEWAYS", "", actor="alice")
+
+
+def test_a_stale_write_loses(breaker, buckets):
+    breaker.trip(ALARM, actor="alarm")
+    _, etag = breaker.read()
+    breaker.force(CLOSED, "first writer", actor="a")
+    with pytest.raises(PreconditionFailed):
+        ObjectStore().put_json(buckets.monitoring, "breaker/state.json", {"state": OPEN}, if_match=etag)
+
+
+def test_two_writers_never_both_win(buckets, s3):
+    barrier = threading.Barrier(6)
+    results = []
+
+    def trip(i):
+        b = Breaker(ObjectStore(), buckets.monitoring, RecordingActions())
+        barrier.wait()
+        results.append(b.trip({"reason": f"writer {i}"}, actor=f"w{i}"))
+
+    threads = [threading.Thread(target=trip, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.changed for r in results) == 1
+    assert len(events(s3, buckets)) == 1
