@@ -1,7 +1,8 @@
 """Train Lambda: train -> evaluate -> register -> promote.
 
 Event (all optional): {"since": "YYYY-MM-DD", "recent_days": N, "force": true, "reason": "...",
-"actor": "..."}. Scheduled EventBridge events and the breaker's retrain requests arrive here too.
+"actor": "...", "recovery": true}. `recovery` (the breaker's retrain) skips the beat-the-champion
+check, not the baseline floor. Scheduled EventBridge events and the breaker's retrain requests arrive here too.
 """
 import json
 import os
@@ -40,7 +41,8 @@ def handler(event, context):
         summary = run_training(cfg, runtime.plugin(), runtime.store(), runtime.buckets(),
                                config_path=runtime.model_dir() / "model_config.yml",
                                since=event.get("since"), recent_days=event.get("recent_days"),
-                               force=bool(event.get("force")), reason=str(event.get("reason", "")), actor=actor)
+                               force=bool(event.get("force")), reason=str(event.get("reason", "")), actor=actor,
+                               recovery=bool(event.get("recovery")))
     except MLCycleError as exc:
         log(logger, "training refused; champion untouched", level=40, error=str(exc))
         return runtime.jsonable(runtime.rejected(exc))

@@ -25,7 +25,8 @@ def now_iso() -> str:
 
 
 def initial_state() -> dict:
-    return {"state": CLOSED, "revision": 0, "since": None, "cause": None, "model_version": None, "probation": None}
+    return {"state": CLOSED, "revision": 0, "since": None, "cause": None, "model_version": None, "probation": None,
+            "rejected": {}}
 
 
 class BreakerActions(Protocol):
@@ -33,7 +34,8 @@ class BreakerActions(Protocol):
     def enable_inference(self) -> None: ...
     def request_retrain(self, cause: dict) -> None: ...
     def score_held(self, probation: bool) -> None: ...
-    def release_probation(self) -> list[str]: ...
+    def release_probation(self, batch_ids: list[str]) -> list[str]: ...
+    def reject_batch(self, batch_id: str, reason: dict) -> None: ...
     def publish_state(self, state: str) -> None: ...
 
 
@@ -103,12 +105,20 @@ class Breaker:
         return result
 
     def probation_report(self, batch_id: str, healthy: bool, breaches: list[dict], actor: str) -> Transition:
-        """In HALF_OPEN: a breach re-opens; the Nth healthy batch closes and publishes probation output."""
+        """In HALF_OPEN: a breach re-opens and sets the batch aside; the Nth healthy batch closes.
+
+        Only batches judged healthy under the current candidate are published on close;
+        a batch that breached stays held with its reason, and is not offered to the next
+        candidate (bad input would otherwise re-open the breaker forever).
+        """
         current, _ = self.read()
         if current["state"] != HALF_OPEN:
             return Transition(False, current)
         if not healthy:
-            return self.trip({"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}, actor)
+            cause = {"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}
+            self._write(lambda s: {**s, "rejected": {**(s.get("rejected") or {}), batch_id: cause}}, cause, actor)
+            self.actions.reject_batch(batch_id, cause)
+            return self.trip(cause, actor)
 
         def change(state):
             if state["state"] != HALF_OPEN:
@@ -117,11 +127,11 @@ class Breaker:
             probation["healthy"] = sorted(set(probation["healthy"]) | {batch_id})
             if len(probation["healthy"]) < probation["required"]:
                 return {**state, "probation": probation}
-            return {**state, "state": CLOSED, "probation": None, "cause": None}
+            return {**state, "state": CLOSED, "probation": {**probation, "closed": True}, "cause": None}
 
         result = self._write(change, {"reason": "healthy probation batch", "batch_id": batch_id}, actor)
         if result.changed and result.state["state"] == CLOSED:
-            result.effects = self._close_effects()
+            result.effects = self._close_effects(result.state["probation"]["healthy"])
         return result
 
     def force(self, target: str, reason: str, actor: str) -> Transition:
@@ -131,16 +141,18 @@ class Breaker:
             return self.trip(cause, actor)
         if target != CLOSED:
             raise ValueError(f"can force 'open' or 'close', not {target!r}")
+        current, _ = self.read()
+        healthy = (current.get("probation") or {}).get("healthy", [])
         result = self._write(lambda s: None if s["state"] == CLOSED else {**s, "state": CLOSED, "probation": None,
                                                                              "cause": cause}, cause, actor)
         if result.changed:
-            result.effects = self._close_effects()
+            result.effects = self._close_effects(healthy)
             self.actions.score_held(probation=False)  # batches held while open are scored and published now
             result.effects.append("held batches scored")
         return result
 
-    def _close_effects(self) -> list[str]:
-        released = self.actions.release_probation()
+    def _close_effects(self, healthy: list[str]) -> list[str]:
+        released = self.actions.release_probation(healthy)
         self.actions.enable_inference()
         self.actions.publish_state(CLOSED)
         return ["inference rule enabled", f"published {len(released)} probation batch(es)"]

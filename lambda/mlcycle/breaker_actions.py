@@ -9,6 +9,7 @@ import boto3
 
 from mlcycle import storage
 from mlcycle.breaker import STATE_VALUE
+from mlcycle.batches import hold
 from mlcycle.logs import get_logger, log
 from mlcycle.monitoring.publish import namespace
 from mlcycle.storage import Buckets, ObjectStore
@@ -23,10 +24,10 @@ def _env(name: str) -> str:
     return value
 
 
-def release_probation(store: ObjectStore, buckets: Buckets) -> list[str]:
-    """Publish every probation batch: predictions.csv first, then the _SUCCESS manifest, as scoring does."""
+def release_probation(store: ObjectStore, buckets: Buckets, batch_ids: list[str]) -> list[str]:
+    """Publish probation batches judged healthy: predictions.csv first, then the _SUCCESS manifest."""
     released = []
-    for batch_id in store.list_folders(buckets.predictions, "probation/"):
+    for batch_id in batch_ids:
         manifest, _ = store.get_json(buckets.predictions, storage.success_key(batch_id, probation=True))
         if manifest is None or store.exists(buckets.predictions, storage.success_key(batch_id)):
             continue
@@ -57,14 +58,18 @@ class AwsBreakerActions:
         log(logger, "asynchronous invoke", function=os.environ[function_env], payload=payload)
 
     def request_retrain(self, cause: dict) -> None:
-        self._invoke_async("TRAIN_FUNCTION_NAME", {**self.retrain_payload, "actor": "breaker",
+        self._invoke_async("TRAIN_FUNCTION_NAME", {**self.retrain_payload, "actor": "breaker", "recovery": True,
                                                    "reason": f"breaker opened: {cause.get('reason') or cause}"})
 
     def score_held(self, probation: bool) -> None:
         self._invoke_async("INFER_FUNCTION_NAME", {"action": "score_held", "probation": probation})
 
-    def release_probation(self) -> list[str]:
-        return release_probation(self.store, self.buckets)
+    def release_probation(self, batch_ids: list[str]) -> list[str]:
+        return release_probation(self.store, self.buckets, batch_ids)
+
+    def reject_batch(self, batch_id: str, reason: dict) -> None:
+        """A batch that breached on probation is held with its reason: kept, never published."""
+        hold(self.store, self.buckets, batch_id, f"breached on probation: {reason.get('breaches')}")
 
     def publish_state(self, state: str) -> None:
         self.cloudwatch.put_metric_data(Namespace=namespace(self.model_name), MetricData=[{

@@ -78,10 +78,15 @@ def breaker_gate(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
 
 
 def score_held(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, probation: bool) -> list[dict]:
-    """Score every held batch from held/ (on probation, or straight to publication after a close)."""
+    """Score every held batch from held/ (on probation, or straight to publication after a close).
+
+    Batches the breaker rejected on probation stay held: their input is what was wrong.
+    """
+    state, _ = store.get_json(buckets.monitoring, storage.BREAKER_STATE_KEY)
+    rejected = set(((state or {}).get("rejected") or {}))
     results = []
     for batch_id in sorted(store.list_folders(buckets.data, "held/")):
-        if published_manifest(store, buckets, batch_id, probation):
+        if batch_id in rejected or published_manifest(store, buckets, batch_id, probation):
             continue
         results.append(score_batch(cfg, plugin, store, buckets, batch_id, input_prefix=storage.held_prefix(batch_id),
                                    probation=probation))

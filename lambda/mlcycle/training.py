@@ -49,8 +49,12 @@ def _holdout_fingerprint(holdout: pd.DataFrame, cfg: ModelConfig) -> str:
 
 
 def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: dict, baseline: dict,
-          holdout_x: pd.DataFrame, holdout_y: pd.Series):
-    """Return decide(champion) for ModelRegistry.promote: re-run if a concurrent promotion moved the champion."""
+          holdout_x: pd.DataFrame, holdout_y: pd.Series, recovery: bool):
+    """Return decide(champion) for ModelRegistry.promote: re-run if a concurrent promotion moved the champion.
+
+    In recovery (the breaker asked for this retrain) the champion is the suspect, so the
+    challenger need only clear the floor; probation then judges it on live batches.
+    """
     metric, margin = cfg.promotion.metric, cfg.promotion.min_improvement
 
     def decide(champion: str | None) -> Decision:
@@ -62,6 +66,9 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
                                        f"(accuracy {candidate['accuracy']:.4f} vs {baseline['accuracy']:.4f})")
         if champion is None:
             return Decision(True, f"first champion ({metric} {candidate[metric]:.4f}, baseline {baseline[metric]:.4f})")
+        if recovery:
+            return Decision(True, f"recovery retrain replaces suspect champion {champion} ({metric} {candidate[metric]:.4f}, "
+                                  f"baseline {baseline[metric]:.4f}); probation follows")
         try:
             champ_score = score(holdout_y, plugin.predict(registry.load(champion), holdout_x), cfg.classes)[metric]
         except MLCycleError as exc:
@@ -75,7 +82,7 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
 
 def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, config_path: Path | None = None,
                  since: str | None = None, recent_days: int | None = None, force: bool = False, reason: str = "",
-                 actor: str = "training") -> dict:
+                 actor: str = "training", recovery: bool = False) -> dict:
     from mlcycle.monitoring.profile import build_reference_profile
 
     started = time.monotonic()
@@ -105,7 +112,7 @@ def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
     if force:
         decide = lambda _champion: Decision(True, f"forced by {actor}: {reason or 'no reason given'}")  # noqa: E731
     else:
-        decide = _gate(cfg, registry, plugin, metrics, baseline, holdout_x, holdout[cfg.target])
+        decide = _gate(cfg, registry, plugin, metrics, baseline, holdout_x, holdout[cfg.target], recovery)
     decision = registry.promote(version, decide, actor=actor)
     summary = {
         "status": "promoted" if decision.promote else "stored_not_promoted",

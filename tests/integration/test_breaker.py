@@ -24,9 +24,12 @@ class RecordingActions:
     def score_held(self, probation):
         self.calls.append(f"score_held(probation={probation})")
 
-    def release_probation(self):
-        self.calls.append("release")
-        return ["b1"]
+    def release_probation(self, batch_ids):
+        self.calls.append(f"release {batch_ids}")
+        return batch_ids
+
+    def reject_batch(self, batch_id, reason):
+        self.calls.append(f"reject {batch_id}")
 
     def publish_state(self, state):
         self.calls.append(f"metric {state}")
@@ -82,7 +85,7 @@ def test_healthy_probation_batches_close_and_publish(breaker, actions, s3, bucke
     assert again.state["state"] == HALF_OPEN
     closed = breaker.probation_report("b2", True, [], actor="monitor")
     assert closed.state["state"] == CLOSED
-    assert actions.calls[-3:] == ["release", "enable", "metric CLOSED"]
+    assert actions.calls[-3:] == ["release ['b1', 'b2']", "enable", "metric CLOSED"]
     assert [(e["from"], e["to"]) for e in events(s3, buckets)][-1] == (HALF_OPEN, CLOSED)
 
 
@@ -92,7 +95,8 @@ def test_a_breach_on_probation_reopens(breaker, actions):
     actions.calls.clear()
     result = breaker.probation_report("b1", False, [{"metric": "PredictionDrift", "value": 0.4}], actor="monitor")
     assert result.state["state"] == OPEN and result.state["cause"]["reason"] == "breach on probation"
-    assert actions.calls == ["disable", "retrain", "metric OPEN"]
+    assert actions.calls == ["reject b1", "disable", "retrain", "metric OPEN"]
+    assert "b1" in result.state["rejected"]
 
 
 def test_operator_can_force_open_and_close_with_a_reason(breaker, actions, s3, buckets):
