@@ -79,9 +79,16 @@ def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_
     report.update(monitored_at=now.isoformat(), probation=bool(manifest.get("probation")), headline=headline,
                   breaches=found, labels_available=labels is not None)
     store.put_json(buckets.monitoring, storage.report_key(batch_id), report)
+    live = version == ModelRegistry(store, buckets.models, cfg.name).champion()
     if cloudwatch is not None:
-        put_metrics(cloudwatch, namespace(cfg.name), metric_data(headline, cfg.name, version, now))
+        datums = metric_data(headline, cfg.name, version, now)
+        if not live:
+            # Late labels for a batch a retired model scored must not trip the alarms that
+            # guard the live model: they go to the per-version dimension only.
+            datums = [d for d in datums if len(d["Dimensions"]) > 1]
+        put_metrics(cloudwatch, namespace(cfg.name), datums)
     return {"status": "monitored", "batch_id": batch_id, "model_version": version, "probation": report["probation"],
+            "live_model": live,
             "labels": labels is not None, "healthy": not found, "breaches": found,
             "metrics": {k: round(v, 4) for k, v in headline.items() if np.isfinite(v)}}
 
