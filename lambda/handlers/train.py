@@ -20,10 +20,14 @@ from handlers import runtime
 logger = get_logger("handlers.train")
 
 
+def _breaker_state() -> str:
+    state, _ = runtime.store().get_json(runtime.buckets().monitoring, storage.BREAKER_STATE_KEY)
+    return (state or {}).get("state", CLOSED)
+
+
 def _tell_breaker(version: str) -> None:
     """A promotion while the breaker is not CLOSED starts probation; the breaker function owns that move."""
-    state, _ = runtime.store().get_json(runtime.buckets().monitoring, storage.BREAKER_STATE_KEY)
-    if (state or {}).get("state", CLOSED) == CLOSED:
+    if _breaker_state() == CLOSED:
         return
     function = os.environ.get("BREAKER_FUNCTION_NAME")
     if not function:
@@ -36,6 +40,11 @@ def _tell_breaker(version: str) -> None:
 def handler(event, context):
     event = event if isinstance(event, dict) else {}
     actor = str(event.get("actor") or ("schedule" if event.get("source") == "aws.events" else "invoke"))
+    if actor == "schedule" and _breaker_state() != CLOSED:
+        # While the breaker is open its own retrain and probation decide the champion; a routine
+        # run promoting another version mid-probation would change the model under test.
+        log(logger, "scheduled training deferred: breaker is not CLOSED")
+        return {"status": "deferred", "reason": f"breaker is {_breaker_state()}"}
     cfg = runtime.config()
     try:
         summary = run_training(cfg, runtime.plugin(), runtime.store(), runtime.buckets(),

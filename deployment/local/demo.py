@@ -1,0 +1,186 @@
+"""`make demo`: a month of production on the deployed stack, incidents included.
+
+    python -m deployment.local.demo --days 30 --seed 7
+
+Starts moto_server, applies the real Terraform to it, and drives the local executor:
+each simulated day the labels of an earlier batch arrive and a new batch is uploaded
+through S3, and the clock moves on so the schedules fire. Every function run is the
+deployed handler code; the runner only uploads data, moves the clock and reads
+results back. It ends with a timeline and writes build/demo/report.json + report.html.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import boto3
+
+from deployment import deploy
+from deployment.local import demo_report, report_html, scenario as plan
+from deployment.local.emulator import EMULATOR_ENV, running_emulator
+from deployment.local.executor import Executor
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ROOT / "build" / "packages"
+LABELS_AT, BATCH_AT = dt.timedelta(hours=6), dt.timedelta(hours=12)
+
+
+def _client(service: str, url: str):
+    return boto3.client(service, endpoint_url=url, region_name=EMULATOR_ENV["AWS_REGION"],
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _read_json(s3, bucket: str, key: str) -> dict:
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return {}
+
+
+def _thresholds() -> dict:
+    sys.path.insert(0, str(ROOT / "lambda"))
+    from mlcycle.config import load_config
+    from mlcycle.monitoring.thresholds import comparison_of, parse_alarms
+
+    cfg = load_config(ROOT / "model" / "model_config.yml")
+    return {m: {"threshold": e["threshold"], "comparison": comparison_of(e)}
+            for m, e in parse_alarms(cfg.monitoring.get("alarms")).items()}
+
+
+def _progress(rec: demo_report.DayRecord, sc: plan.Scenario, status: dict) -> str:
+    incident = sc.incident_on(rec.day)
+    flags = f" [{incident.type}]" if incident else ""
+    return (f"day {rec.day:2d} {sc.date(rec.day)}  breaker {rec.breaker_state:9s} champion {rec.champion}  "
+            f"batch {status.get('status', '-'):10s}{flags}  " + "; ".join(rec.notes))
+
+
+class Run:
+    def __init__(self, sc: plan.Scenario, url: str, outputs: dict, out_dir: Path):
+        self.sc, self.url, self.out_dir = sc, url, out_dir
+        self.buckets = outputs["buckets"]
+        self.functions = outputs["function_names"]
+        self.s3 = _client("s3", url)
+        self.start = dt.datetime.combine(sc.start, dt.time(0), dt.timezone.utc)
+        self.executor = Executor(url, PACKAGES, self.start)
+        self.records: list[demo_report.DayRecord] = []
+
+    def _put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.buckets["data"], Key=key, Body=body)
+
+    def _state(self) -> tuple[str, str | None]:
+        state = _read_json(self.s3, self.buckets["monitoring"], "breaker/state.json").get("state", "CLOSED")
+        champion = _read_json(self.s3, self.buckets["models"], "models/booking_status/aliases.json").get("champion")
+        return state, champion
+
+    def _notes(self, invocations) -> list[str]:
+        notes = []
+        for inv in invocations:
+            if not inv.ok:
+                notes.append(f"{inv.function} FAILED: {(inv.error or {}).get('errorMessage', '')[:80]}")
+            elif inv.function == self.functions["train"] and isinstance(inv.result, dict) and inv.result.get("version"):
+                notes.append(f"trained {inv.result['version']} ({inv.result['status']})")
+            elif inv.function == self.functions["monitor"] and isinstance(inv.result, dict):
+                for r in inv.result.get("results", []):
+                    if r.get("breaches"):
+                        notes.append(f"{r['batch_id']}: " + ", ".join(f"{b['metric']} {b['value']:.2f}" for b in r["breaches"]))
+        return notes
+
+    def bootstrap(self) -> dict:
+        for key, body in plan.training_files(self.sc).items():
+            self._put(key, body)
+        return self.executor.invoke(self.functions["train"], {"actor": "demo bootstrap"})
+
+    def day(self, day: int) -> demo_report.DayRecord:
+        rec = demo_report.DayRecord(day, started=_now())
+        ran = self.executor.advance(LABELS_AT)
+        labelled = self.sc.labels_due(day)
+        if labelled:
+            self._put(f"labels/{self.sc.batch_id(labelled)}.csv", plan.csv_bytes(plan.day_batch(self.sc, labelled).labels))
+            ran += self.executor.settle()
+        ran += self.executor.advance(BATCH_AT - LABELS_AT)
+        batch = plan.day_batch(self.sc, day)
+        prefix = f"incoming/{self.sc.batch_id(day)}/"
+        self._put(prefix + "bookings.csv", plan.csv_bytes(batch.bookings))
+        self._put(prefix + "hotels.csv", plan.csv_bytes(batch.hotels))
+        ran += self.executor.settle()
+        ran += self.executor.advance(dt.timedelta(days=1) - BATCH_AT)
+        rec.ended = _now()
+        rec.breaker_state, rec.champion = self._state()
+        rec.notes = self._notes(ran)
+        rec.breaches = [n for n in rec.notes if ":" in n and "FAILED" not in n and not n.startswith("trained")]
+        self.records.append(rec)
+        return rec
+
+
+def run(days: int, seed: int, out_dir: Path) -> dict:
+    sc = plan.build(days, seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    print(f"mlcycle demo: {days} days, seed {seed}, incidents: "
+          + ", ".join(f"{i.type} day {i.day}" + (f"-{i.last_day}" if i.last_day > i.day else "") for i in sc.incidents),
+          flush=True)
+    with running_emulator(log_path=out_dir / "moto_server.log") as url:
+        state_dir = out_dir / "terraform"
+        shutil.rmtree(state_dir, ignore_errors=True)
+        outputs = deploy.apply(url, "layer", state_dir=state_dir, quiet=True)
+        print(f"stack applied to {url} in {time.monotonic() - started:.0f}s: "
+              + ", ".join(sorted(outputs["function_names"].values())), flush=True)
+        r = Run(sc, url, outputs, out_dir)
+        first = r.bootstrap()
+        print(f"first training: {first.get('version')} {first.get('status')} "
+              f"(accuracy {first.get('metrics', {}).get('accuracy', 0):.3f}, prior {first.get('baseline', {}).get('accuracy', 0):.3f})",
+              flush=True)
+        for day in range(1, days + 1):
+            rec = r.day(day)
+            status = {"status": demo_report.batch_outcome(r.s3, r.buckets, sc.batch_id(day))}
+            print(_progress(rec, sc, status), flush=True)
+        report = demo_report.collect(r.s3, r.buckets, sc, r.records, _thresholds())
+    report["seconds"] = round(time.monotonic() - started, 1)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    paths = report_html.render(report, out_dir)
+    print(timeline(report))
+    print(f"\nreport: {out_dir / 'report.json'}  {paths['html']}  ({report['seconds']:.0f}s)")
+    return report
+
+
+def timeline(report: dict) -> str:
+    head = f"{'day':>3} {'rows':>5} {'champion':8} {'breaker':9} {'batch':21} {'JoinCov':>7} {'MaxPSI':>6} {'PredDr':>6} " \
+           f"{'EstAcc':>6} {'RealAcc':>7}  events"
+    lines = ["", head, "-" * len(head)]
+    for d in report["days"]:
+        m = d["metrics"]
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        lines.append(f"{d['day']:>3} {d['rows'] or '-':>5} {d['champion'] or '-':8} {d['breaker_state']:9} {d['batch_status']:21} "
+                     f"{fmt(m['JoinCoverage']):>7} {fmt(m['MaxPSI']):>6} {fmt(m['PredictionDrift']):>6} "
+                     f"{fmt(m['EstimatedAccuracy']):>6} {fmt(m['RealisedAccuracy']):>7}  {'; '.join(d['events'])[:120]}")
+    lines.append("")
+    for i in report["incidents"]:
+        lines.append(f"incident {i['type']:16} day {i['day']:>2}: detected {i['detected_day']}, breaker opened "
+                     f"{i['breaker_opened_day']}, recovered {i['recovered_day']}")
+    lines.append(f"published bad predictions after a trip: {report['published_bad_predictions_after_trip']}; "
+                 f"false trips: {report['false_trips']}; outcome: {report['outcome']}; "
+                 f"estimated vs realised accuracy MAE: {report['accuracy_estimate_mae']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deployment.local.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "demo")
+    args = parser.parse_args(argv)
+    run(args.days, args.seed, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
