@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from layers.build import FUNCTIONS, REPO_ROOT, build
 from layers.deps import prepare_runtime_standin
 from layers.measure_import import HANDLER_ENV, handler_modules
 from layers.sandbox import SandboxPaths, cold_import, extract, run_python
+from layers.trim import KEEP_FILES
 from layers.zips import FIXED_DATE
 
 TARGET_UNZIPPED = 200_000_000  # project target for function + layer (issue 3)
@@ -31,20 +34,22 @@ SOURCE_HANDLERS = sorted(f"handlers.{p.stem}" for p in (REPO_ROOT / "lambda" / "
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory) -> tuple[Path, dict]:
+def packages(tmp_path_factory):
     out = tmp_path_factory.mktemp("packages")
-    return out, build(out)
+    yield out, build(out)
+    shutil.rmtree(out)  # ~350 MB of archives; pytest would keep three runs of them
 
 
 @pytest.fixture(scope="module")
-def sandbox(packages, tmp_path_factory) -> SandboxPaths:
+def sandbox(packages, tmp_path_factory):
     out, _ = packages
     root = tmp_path_factory.mktemp("sandbox")
     runtime = prepare_runtime_standin(REPO_ROOT / "requirements" / "dev.txt",
                                       REPO_ROOT / "build" / "cache")
-    return SandboxPaths(task=extract(out / "functions" / "train.zip", root / "task"),
-                        layer=extract(out / "layer.zip", root / "opt") / "python",
-                        runtime=runtime)
+    yield SandboxPaths(task=extract(out / "functions" / "train.zip", root / "task"),
+                       layer=extract(out / "layer.zip", root / "opt") / "python",
+                       runtime=runtime)
+    shutil.rmtree(root)
 
 
 def test_manifest_describes_every_archive(packages):
@@ -72,6 +77,7 @@ def test_function_and_layer_fit_the_size_target(packages, capsys):
 def test_archives_are_reproducible(packages, tmp_path):
     _, first = packages
     second = build(tmp_path / "again")
+    shutil.rmtree(tmp_path / "again")
     digests = [(kind, name, entry["sha256"]) for kind in ("functions", "bundled")
                for name, entry in first[kind].items()]
     assert [(k, n, second[k][n]["sha256"]) for k, n, _ in digests] == digests
@@ -96,7 +102,8 @@ def test_layer_holds_dependencies_only(packages):
     assert all(name.startswith("python/") for name in names)
     assert {"numpy", "pandas", "sklearn", "scipy", "joblib", "yaml"} <= tops
     assert not tops & {"boto3", "botocore", "mlcycle", "handlers"}
-    assert not [n for n in names if n.endswith(".py") or "/tests/" in n]
+    kept = {f"python/{name}c" for name in KEEP_FILES}
+    assert not [n for n in names if n.endswith(".py") or ("/tests/" in n and n not in kept)]
 
 
 def test_function_package_holds_code_only(packages):
@@ -118,6 +125,32 @@ def test_handler_imports_in_a_lambda_sandbox(sandbox, module, capsys):
     with capsys.disabled():
         print(f"\n  cold import {module}: {result['seconds']:.2f} s")
     assert result["seconds"] < COLD_IMPORT_BOUND_S
+
+
+def test_bundled_package_imports_without_a_layer(packages, sandbox, tmp_path):
+    """LocalStack Community runs the bundled zip alone: /var/task holds everything."""
+    out, _ = packages
+    task = extract(out / "bundled" / "infer.zip", tmp_path / "task")
+    empty_layer = tmp_path / "opt" / "python"
+    empty_layer.mkdir(parents=True)
+    paths = SandboxPaths(task=task, layer=empty_layer, runtime=sandbox.runtime)
+    for module in ("handlers.infer", "sklearn.ensemble", "scipy.stats"):
+        assert Path(cold_import(paths, module, HANDLER_ENV)["file"]).is_relative_to(task.resolve())
+    shutil.rmtree(task)
+
+
+def test_shipped_bytecode_is_valid_for_python311(sandbox):
+    """Stale or foreign .pyc would be skipped silently and cost a recompile per cold start."""
+    magic = importlib.util.MAGIC_NUMBER
+    for source in sandbox.task.rglob("*.py"):
+        pyc = Path(importlib.util.cache_from_source(str(source))).read_bytes()
+        assert pyc[:4] == magic and pyc[4:8] == (0b11).to_bytes(4, "little"), source
+        assert pyc[8:16] == importlib.util.source_hash(source.read_bytes()), source
+    layer_pyc = list(sandbox.layer.rglob("*.pyc"))
+    assert len(layer_pyc) > 1000
+    for pyc in layer_pyc:
+        header = pyc.open("rb").read(8)
+        assert header == magic + (0b01).to_bytes(4, "little"), pyc
 
 
 LAYER_SMOKE = """
@@ -149,14 +182,16 @@ def test_trimmed_layer_still_trains_and_predicts(sandbox):
 IMPORT_EVERY_MODULE = """
 import importlib, io, contextlib, json, os, warnings
 layer = {layer!r}
-PLATFORM_ONLY = {{"joblib.externals.loky.backend._win_reduction"}}  # Windows pipes
+PLATFORM_ONLY = {{"joblib.externals.loky.backend._win_reduction", "dateutil.tzwin",
+                 "dateutil.tz.win"}}  # Windows pipes and registry
 shipped = {{name.split(".")[0] for name in os.listdir(layer)}}
 modules = []
-for top in sorted(n for n in os.listdir(layer) if os.path.isdir(os.path.join(layer, n, ""))):
+for top in sorted(n for n in os.listdir(layer) if os.path.exists(f"{{layer}}/{{n}}/__init__.pyc")):
     for folder, dirs, files in os.walk(os.path.join(layer, top)):
         dirs.sort()
         package = os.path.relpath(folder, layer).replace(os.sep, ".")
-        for name in sorted({{f.split(".")[0] for f in files if f.endswith((".pyc", ".so"))}}):
+        python = [f for f in files if f.endswith(".pyc") or ".cpython-" in f]
+        for name in sorted({{f.split(".")[0] for f in python}}):
             if name != "__main__":
                 modules.append(package if name == "__init__" else f"{{package}}.{{name}}")
 

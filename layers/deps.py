@@ -1,0 +1,148 @@
+"""Install, trim, compile and archive the Lambda dependencies, once per recipe.
+
+A cold build downloads ~100 MB of wheels and deflates ~200 MB; the tests build
+the packages on every run, so the result is cached under ``build/cache`` keyed by
+everything that decides its bytes: the requirements, the pins in
+``constraints.txt``, the source of the modules below (the recipe) and the exact
+interpreter version (it writes the .pyc). Change any of them and the next build
+is a cold one; otherwise it reuses two archives: ``layer.zip`` (files under
+``python/``, Lambda's /opt/python) and ``dependencies.zip`` (the same modules at
+the root, the start of every bundled package, so at /var/task). Each is compiled
+for its own run-time directory (see ``layers.bytecode``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from layers.bytecode import compile_dependencies, compile_own_code
+from layers.trim import trim_tree
+from layers.zips import tree_entries, write_zip
+
+HERE = Path(__file__).parent
+CONSTRAINTS = HERE / "constraints.txt"
+RECIPE = ("deps.py", "trim.py", "elf.py", "bytecode.py", "pyc_writer.py", "zips.py",
+          "constraints.txt")
+LAYER_ROOT = "/opt/python"
+TASK_ROOT = "/var/task"
+# archive -> (run-time directory of its files, folder they sit under in the zip)
+ARCHIVES = {"layer.zip": (LAYER_ROOT, "python/"), "dependencies.zip": (TASK_ROOT, "")}
+# Lambda python3.11 x86_64 runs on Amazon Linux 2 (glibc 2.26): manylinux2014 wheels
+# (glibc 2.17) load there, manylinux_2_28 wheels would not.
+PIP_TARGET_PLATFORM = ("--platform", "manylinux2014_x86_64", "--implementation", "cp",
+                       "--python-version", "3.11", "--only-binary=:all:")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """The cached archives of one recipe."""
+
+    layer_zip: Path
+    root_zip: Path
+
+
+def recipe_key(requirements: Path) -> str:
+    digest = hashlib.sha256()
+    digest.update(sys.version.encode())
+    for path in [requirements, *(HERE / name for name in RECIPE)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def pip_install(target: Path, *requirement_args: str) -> None:
+    """``pip install --target`` manylinux wheels for the Lambda runtime."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+               "--no-warn-conflicts", "--disable-pip-version-check",
+               *PIP_TARGET_PLATFORM, "--target", str(target), *requirement_args]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"pip install failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _tree_size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def _replace_stale(cache_dir: Path, prefix: str, keep: Path) -> None:
+    """One entry per kind: an old recipe's 300 MB is never read again."""
+    for stale in cache_dir.glob(prefix + "*"):
+        if stale != keep:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _publish(staging: Path, entry: Path) -> None:
+    """Move a finished staging directory into place; a crashed build leaves no entry."""
+    if entry.exists():  # another build finished the same recipe first
+        shutil.rmtree(staging)
+    else:
+        staging.rename(entry)
+
+
+def prepare_dependencies(requirements: Path, cache_dir: Path) -> Dependencies:
+    """Return the cached archives for ``requirements``, building them if needed."""
+    key = recipe_key(requirements)
+    entry = cache_dir / f"deps-{key}"
+    done = entry / "report.json"
+    if not done.exists():
+        log.info("dependencies: cold build for recipe %s", key)
+        staging = cache_dir / f".staging-deps-{key}"
+        shutil.rmtree(staging, ignore_errors=True)
+        installed = staging / "installed"
+        pip_install(installed, "-r", str(requirements), "-c", str(CONSTRAINTS))
+        report = {"key": key, "installed_bytes": _tree_size(installed)}
+        report.update(trim_tree(installed).__dict__)
+        for archive, (location, prefix) in ARCHIVES.items():
+            tree = staging / location.strip("/").replace("/", "-")
+            shutil.copytree(installed, tree)
+            report["compiled_modules"] = compile_dependencies(tree, location)
+            report[f"{archive}_unzipped_bytes"] = _tree_size(tree)
+            write_zip(staging / archive, tree_entries(tree, prefix))
+            shutil.rmtree(tree)  # the archives are the product; the tests unzip them
+        shutil.rmtree(installed)
+        (staging / "report.json").write_text(json.dumps(report, indent=2))
+        log.info("dependencies: %.1f MB installed, %.1f MB removed, %.1f MB stripped, "
+                 "layer %.1f MB unzipped", report["installed_bytes"] / 1e6,
+                 report["removed_bytes"] / 1e6, report["stripped_bytes"] / 1e6,
+                 report["layer.zip_unzipped_bytes"] / 1e6)
+        _publish(staging, entry)
+        _replace_stale(cache_dir, "deps-", entry)
+    return Dependencies(entry / "layer.zip", entry / "dependencies.zip")
+
+
+def pinned(requirements: Path, name: str) -> str:
+    """The ``name==version`` line of a requirements file."""
+    pattern = re.compile(rf"^{re.escape(name)}==\S+", re.IGNORECASE)
+    for line in requirements.read_text().splitlines():
+        match = pattern.match(line.strip())
+        if match:
+            return match.group(0)
+    raise ValueError(f"{requirements} does not pin {name}")
+
+
+def prepare_runtime_standin(dev_requirements: Path, cache_dir: Path) -> Path:
+    """boto3 as the Lambda runtime provides it, for import tests outside Lambda.
+
+    The layer leaves boto3 out on purpose; a sandbox that imports our handlers
+    needs it from somewhere other than the venv. Pinned like the dev venv's and
+    compiled, as the runtime's copy is, so it does not inflate import timings.
+    """
+    requirement = pinned(dev_requirements, "boto3")
+    key = hashlib.sha256(f"{requirement}|{sys.version}".encode()).hexdigest()[:16]
+    entry = cache_dir / f"runtime-{key}"
+    if not (entry / "boto3").is_dir():
+        staging = cache_dir / f".staging-runtime-{key}"
+        shutil.rmtree(staging, ignore_errors=True)
+        pip_install(staging, requirement)
+        compile_own_code(staging, str(entry))
+        _publish(staging, entry)
+        _replace_stale(cache_dir, "runtime-", entry)
+    return entry
