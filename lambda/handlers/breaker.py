@@ -13,6 +13,7 @@ from mlcycle import storage
 from mlcycle.breaker import CLOSED, OPEN, Breaker
 from mlcycle.breaker_actions import AwsBreakerActions
 from mlcycle.logs import get_logger, log
+from mlcycle.registry import ModelRegistry
 
 from handlers import runtime
 
@@ -53,7 +54,8 @@ def handler(event, context):
         for record in event["Records"]:
             alarm = _alarm(record)
             if alarm:
-                results.append(breaker.trip(alarm[0], actor=alarm[1]))
+                champion = ModelRegistry(runtime.store(), runtime.buckets().models, runtime.config().name).champion()
+                results.append(breaker.trip(alarm[0], actor=alarm[1], model_version=champion))
         return runtime.jsonable({"results": [{"changed": r.changed, "state": r.state["state"], "effects": r.effects}
                                              for r in results]})
     action = event.get("action")
@@ -61,7 +63,8 @@ def handler(event, context):
     if action == "status":
         return runtime.jsonable(_status())
     if action in ("open", "close"):
-        result = breaker.force(OPEN if action == "open" else CLOSED, str(event.get("reason", "")), actor)
+        champion = ModelRegistry(runtime.store(), runtime.buckets().models, runtime.config().name).champion()
+        result = breaker.force(OPEN if action == "open" else CLOSED, str(event.get("reason", "")), actor, champion)
     elif action == "model_promoted":
         result = breaker.model_promoted(str(event["version"]), actor=str(event.get("actor") or "training"))
     elif action == "probation_report":

@@ -134,11 +134,11 @@ class Breaker:
             result.effects = self._close_effects(result.state["probation"]["healthy"])
         return result
 
-    def force(self, target: str, reason: str, actor: str) -> Transition:
+    def force(self, target: str, reason: str, actor: str, model_version: str | None = None) -> Transition:
         """An operator's open / close, with a reason that lands in the event log."""
         cause = {"reason": reason or "no reason given", "manual": True}
         if target == OPEN:
-            return self.trip(cause, actor)
+            return self.trip(cause, actor, model_version)
         if target != CLOSED:
             raise ValueError(f"can force 'open' or 'close', not {target!r}")
         current, _ = self.read()

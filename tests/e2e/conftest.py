@@ -1,0 +1,36 @@
+"""The real stack: packages built, Terraform applied to a fresh moto_server, the executor on top."""
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+
+from deployment import deploy
+from deployment.local.emulator import EMULATOR_ENV, running_emulator
+from layers.build import build
+
+ROOT = Path(__file__).resolve().parents[2]
+START = datetime(2026, 2, 2, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def live_stack(tmp_path_factory):
+    """(outputs, endpoint, packages dir) of the real build applied with layer packaging."""
+    packages = ROOT / "build" / "packages"
+    build(packages)
+    tmp = tmp_path_factory.mktemp("live")
+    with running_emulator(log_path=tmp / "moto_server.log") as url:
+        outputs = deploy.apply(url, "layer", tmp / "state", packages_dir=packages, quiet=True)
+        yield outputs, url, packages
+
+
+@pytest.fixture(scope="module")
+def client(live_stack):
+    _, url, _ = live_stack
+    return lambda service: boto3.client(service, endpoint_url=url, region_name=EMULATOR_ENV["AWS_REGION"],
+                                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def retrain_delay() -> dict:
+    """A retrain takes hours in production: modelling that on the virtual clock lets a batch arrive meanwhile."""
+    return {"mlcycle-train": timedelta(hours=2)}
