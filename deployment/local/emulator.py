@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -59,7 +60,15 @@ def running_emulator(port: int | None = None, log_path: Path | None = None, time
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    env = {**os.environ, **EMULATOR_ENV}
+    scratch = tempfile.mkdtemp(prefix="moto-")
+    env = {
+        **os.environ, **EMULATOR_ENV,
+        # moto's request recorder file: the local executor reads handlers' async invokes from it.
+        "MOTO_RECORDER_FILEPATH": os.path.join(scratch, "recording.jsonl"),
+        # moto would run Lambda code in Docker where an engine exists (S3/SNS triggers included),
+        # twice with the local executor; here moto is the control plane only.
+        "DOCKER_HOST": "unix://" + os.path.join(scratch, "no-docker.sock"),
+    }
     process = subprocess.Popen(
         [*_moto_server_command(), "-H", "127.0.0.1", "-p", str(port)],
         stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -76,3 +85,4 @@ def running_emulator(port: int | None = None, log_path: Path | None = None, time
             process.wait()
         if log_path:
             log.close()
+        shutil.rmtree(scratch, ignore_errors=True)

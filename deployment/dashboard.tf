@@ -1,0 +1,170 @@
+# One dashboard: the alarmed metrics with their thresholds, the alarm states, the
+# breaker state, the other model/business metrics, and the functions' health.
+
+locals {
+  dimension = ["ModelName", var.model_name]
+
+  alarm_widgets = [
+    for i, name in sort(keys(local.alarms)) : {
+      type   = "metric"
+      x      = (i % 3) * 8
+      y      = 6 + floor(i / 3) * 6
+      width  = 8
+      height = 6
+      properties = {
+        title   = "${name} (alarm ${local.alarms[name].comparison_operator} ${local.alarms[name].threshold})"
+        region  = var.region
+        view    = "timeSeries"
+        stat    = local.alarms[name].statistic
+        period  = local.alarms[name].period
+        metrics = [concat([local.metric_namespace, name], local.dimension)]
+        annotations = {
+          horizontal = [{
+            label = "alarm threshold"
+            value = local.alarms[name].threshold
+            fill  = startswith(local.alarms[name].comparison_operator, "Less") ? "below" : "above"
+            color = "#d62728"
+          }]
+        }
+      }
+    }
+  ]
+
+  alarm_rows = ceil(length(local.alarms) / 3)
+  lower_y    = 6 + local.alarm_rows * 6
+
+  dashboard_widgets = concat(
+    [
+      {
+        type   = "alarm"
+        x      = 0
+        y      = 0
+        width  = 16
+        height = 6
+        properties = {
+          title  = "Emergency alarms (-> breaker)"
+          alarms = [for a in aws_cloudwatch_metric_alarm.emergency : a.arn]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 16
+        y      = 0
+        width  = 8
+        height = 6
+        properties = {
+          title   = "BreakerState (0 CLOSED, 1 HALF_OPEN, 2 OPEN)"
+          region  = var.region
+          view    = "timeSeries"
+          stat    = "Maximum"
+          period  = 300
+          metrics = [concat([local.metric_namespace, "BreakerState"], local.dimension)]
+          yAxis   = { left = { min = 0, max = 2 } }
+          annotations = {
+            horizontal = [
+              { label = "HALF_OPEN", value = 1, color = "#ff7f0e" },
+              { label = "OPEN", value = 2, color = "#d62728" },
+            ]
+          }
+        }
+      },
+    ],
+    local.alarm_widgets,
+    [
+      {
+        type   = "metric"
+        x      = 0
+        y      = local.lower_y
+        width  = 8
+        height = 6
+        properties = {
+          title  = "Accuracy: estimated vs realised"
+          region = var.region
+          stat   = "Average"
+          period = 3600
+          metrics = [
+            concat([local.metric_namespace, "EstimatedAccuracy"], local.dimension),
+            concat([local.metric_namespace, "RealisedAccuracy"], local.dimension),
+            concat([local.metric_namespace, "RealisedMacroF1"], local.dimension),
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 8
+        y      = local.lower_y
+        width  = 8
+        height = 6
+        properties = {
+          title  = "Business: cancellation rate and volume"
+          region = var.region
+          stat   = "Average"
+          period = 3600
+          metrics = [
+            concat([local.metric_namespace, "PredictedCancellationRate"], local.dimension),
+            concat([local.metric_namespace, "RealisedCancellationRate"], local.dimension),
+            concat([local.metric_namespace, "VolumeRatio"], local.dimension),
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 16
+        y      = local.lower_y
+        width  = 8
+        height = 6
+        properties = {
+          title  = "Data: rows, PSI, unseen categories"
+          region = var.region
+          stat   = "Maximum"
+          period = 3600
+          metrics = [
+            concat([local.metric_namespace, "RowCount"], local.dimension),
+            concat([local.metric_namespace, "MaxPSI"], local.dimension),
+            concat([local.metric_namespace, "UnseenCategoryRate"], local.dimension),
+            concat([local.metric_namespace, "SchemaViolations"], local.dimension),
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 0
+        y      = local.lower_y + 6
+        width  = 12
+        height = 6
+        properties = {
+          title  = "Lambda errors and throttles"
+          region = var.region
+          stat   = "Sum"
+          period = 300
+          metrics = concat(
+            [for fn in sort(tolist(local.function_keys)) : ["AWS/Lambda", "Errors", "FunctionName", local.function_names[fn]]],
+            [for fn in sort(tolist(local.function_keys)) : ["AWS/Lambda", "Throttles", "FunctionName", local.function_names[fn]]],
+          )
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = local.lower_y + 6
+        width  = 12
+        height = 6
+        properties = {
+          title  = "Dead-letter queues: failed asynchronous events"
+          region = var.region
+          stat   = "Maximum"
+          period = 300
+          metrics = [
+            for fn in sort(tolist(local.function_keys)) :
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.dead_letter[fn].name]
+          ]
+        }
+      },
+    ],
+  )
+}
+
+resource "aws_cloudwatch_dashboard" "main" {
+  dashboard_name = "${var.name_prefix}-${var.model_name}"
+  dashboard_body = jsonencode({ widgets = local.dashboard_widgets })
+}

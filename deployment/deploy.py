@@ -1,0 +1,225 @@
+"""Apply or destroy the Terraform stack in deployment/ on AWS or on any emulator endpoint.
+
+    python -m deployment.deploy apply   --endpoint URL --packaging layer|bundled [--state-dir DIR]
+    python -m deployment.deploy destroy --endpoint URL [--state-dir DIR]
+    python -m deployment.deploy outputs --endpoint URL [--state-dir DIR]
+
+An empty endpoint is real AWS (credentials from the usual AWS chain). Anything else is an
+emulator URL (LocalStack, moto_server): every provider endpoint points there and the
+fixed test/test credentials are used. Each endpoint gets its own working directory
+(CLI config, tfvars, Terraform data dir, state) under deployment/.state/, or `--state-dir`:
+tests against a throwaway emulator never touch a user's state.
+
+Terraform gets the aws provider from a local filesystem mirror when the machine has one
+and from the public registry otherwise (terraform_cli.py).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from deployment.terraform_cli import DeployError, cli_config, find_provider_mirror  # noqa: F401 (re-exported)
+from deployment.terraform_cli import environment as _environment, init as _init, run as _terraform
+
+REPO = Path(__file__).resolve().parents[1]
+LAMBDA_ROOT = REPO / "lambda"
+TERRAFORM_DIR = REPO / "deployment"
+DEFAULT_PACKAGES = REPO / "build" / "packages"
+DEFAULT_MODEL_CONFIG = REPO / "model" / "model_config.yml"
+STATE_ROOT = TERRAFORM_DIR / ".state"
+FUNCTIONS = ("train", "infer", "monitor", "breaker")
+# --- variables ------------------------------------------------------------------------
+
+def default_state_dir(endpoint: str) -> Path:
+    """deployment/.state/aws for AWS, deployment/.state/<host>-<port> for an emulator."""
+    if not endpoint:
+        return STATE_ROOT / "aws"
+    parsed = urlparse(endpoint)
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"{parsed.hostname}-{parsed.port or ''}").strip("-")
+    return STATE_ROOT / slug
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _package(entry: dict, packages_dir: Path, what: str) -> dict:
+    path = Path(entry["path"])
+    if not path.is_absolute():
+        path = packages_dir / path
+        if not path.exists():  # a path relative to the repo root, as the build may write it
+            path = REPO / entry["path"]
+    if not path.exists():
+        raise DeployError(f"{what}: {path} does not exist (run `make package`)")
+    actual = _sha256(path)
+    actual_b64 = base64.b64encode(bytes.fromhex(actual)).decode()
+    # The manifest may carry the digest as hex or base64 (Lambda's CodeSha256 form), or both.
+    claimed = [entry[k] for k in ("sha256", "sha256_hex", "base64sha256") if entry.get(k)]
+    if claimed and not all(c in (actual, actual_b64) for c in claimed):
+        raise DeployError(f"{what}: {path} has sha256 {actual}, the manifest says {claimed}: rebuild with `make package`")
+    return {"path": str(path.resolve()), "sha256": actual, "base64sha256": actual_b64}
+
+
+def package_vars(packages_dir: Path, packaging: str) -> dict:
+    """The `packages` variable from build/packages/manifest.json, hashes checked against the files."""
+    manifest_path = packages_dir / "manifest.json"
+    if not manifest_path.exists():
+        raise DeployError(f"{manifest_path} not found: run `make package` (python -m layers.build --out {packages_dir})")
+    manifest = json.loads(manifest_path.read_text())
+    section = "functions" if packaging == "layer" else "bundled"
+    zips = manifest.get(section) or {}
+    missing = [fn for fn in FUNCTIONS if fn not in zips]
+    if missing:
+        raise DeployError(f"{manifest_path}: no {section} package for {', '.join(missing)}")
+    result: dict = {section: {fn: _package(zips[fn], packages_dir, f"{section}/{fn}") for fn in FUNCTIONS}}
+    if packaging == "layer":
+        if not manifest.get("layer"):
+            raise DeployError(f"{manifest_path}: no layer entry (packaging=layer needs it)")
+        result["layer"] = _package(manifest["layer"], packages_dir, "layer")
+    return result
+
+
+def model_settings(model_config: Path) -> dict:
+    """model_name and alarm_overrides from model_config.yml, read by the platform's own code
+    (mlcycle.config, mlcycle.monitoring.thresholds): the alarms and the monitor's per-batch
+    verdicts use the same thresholds and comparisons."""
+    if str(LAMBDA_ROOT) not in sys.path:
+        sys.path.insert(0, str(LAMBDA_ROOT))
+    from mlcycle.config import load_config
+    from mlcycle.errors import ConfigError
+    from mlcycle.monitoring.thresholds import comparison_of, parse_alarms
+
+    try:
+        cfg = load_config(model_config)
+        alarms = parse_alarms(cfg.monitoring.get("alarms"), where=f"{model_config}: monitoring.alarms")
+    except ConfigError as exc:
+        raise DeployError(str(exc)) from None
+    settings: dict = {"model_name": cfg.name}
+    if alarms:
+        settings["alarm_overrides"] = {metric: {**entry, "comparison_operator": comparison_of(entry)}
+                                       for metric, entry in alarms.items()}
+    return settings
+
+
+def tf_variables(endpoint: str, packaging: str, packages_dir: Path, model_config: Path | None,
+                 extra: dict | None = None) -> dict:
+    variables: dict = {
+        "endpoint_url": endpoint,
+        "packaging": packaging,
+        "packages": package_vars(packages_dir, packaging),
+        # Throwaway emulators: let destroy empty the buckets. On AWS data is never deleted implicitly.
+        "force_destroy_buckets": bool(endpoint),
+    }
+    if endpoint:
+        # Version expiry means nothing on a throwaway emulator, and the provider waits about a
+        # minute for lifecycle rules to settle. Pass extra_vars to have them anyway.
+        variables["noncurrent_version_retention_days"] = 0
+    if model_config and model_config.exists():
+        variables.update(model_settings(model_config))
+    variables.update(extra or {})
+    return variables
+
+
+def _prepare(endpoint: str, state_dir: Path | None) -> tuple[Path, dict]:
+    state_dir = Path(state_dir or default_state_dir(endpoint)).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if state_dir.parent == STATE_ROOT.resolve():
+        (STATE_ROOT / ".gitignore").write_text("*\n")
+    (state_dir / "terraform.tfrc").write_text(cli_config(find_provider_mirror()))
+    return state_dir, _environment(endpoint, state_dir)
+
+
+def outputs(endpoint: str = "", state_dir: Path | None = None) -> dict:
+    """The stack's outputs as plain values ({} when nothing is deployed there)."""
+    state_dir, env = _prepare(endpoint, state_dir)
+    if not (state_dir / "terraform.tfstate").exists():
+        return {}
+    if not (state_dir / ".terraform").exists():
+        _init(state_dir, env, quiet=True)
+    raw = json.loads(_terraform(["output", "-json"], env, quiet=True) or "{}")
+    return {name: item["value"] for name, item in raw.items()}
+
+
+def apply(endpoint: str = "", packaging: str = "layer", state_dir: Path | None = None, *,
+          packages_dir: Path = DEFAULT_PACKAGES, model_config: Path | None = DEFAULT_MODEL_CONFIG,
+          extra_vars: dict | None = None, quiet: bool = False) -> dict:
+    """`terraform init` + `apply -auto-approve`; returns the outputs (bucket, function, rule names...)."""
+    if packaging not in ("layer", "bundled"):
+        raise DeployError(f"packaging must be 'layer' or 'bundled', not {packaging!r}")
+    state_dir, env = _prepare(endpoint, state_dir)
+    variables = tf_variables(endpoint, packaging, Path(packages_dir), Path(model_config) if model_config else None, extra_vars)
+    var_file = state_dir / "deploy.tfvars.json"
+    var_file.write_text(json.dumps(variables, indent=2))
+    started = time.monotonic()
+    _init(state_dir, env, quiet)
+    _terraform(["apply", "-auto-approve", "-input=false", "-parallelism=20", f"-var-file={var_file}"], env, quiet)
+    if not quiet:
+        sys.stderr.write(f"deploy: applied to {endpoint or 'AWS'} in {time.monotonic() - started:.1f}s (state: {state_dir})\n")
+    return outputs(endpoint, state_dir)
+
+
+def pending_changes(endpoint: str = "", state_dir: Path | None = None) -> list[str]:
+    """`terraform plan` with the variables of the last apply: the resources it would change
+    ([] right after an apply, unless the endpoint drifts or answers inconsistently)."""
+    state_dir, env = _prepare(endpoint, state_dir)
+    var_file = state_dir / "deploy.tfvars.json"
+    if not var_file.exists():
+        raise DeployError(f"nothing applied from {state_dir}")
+    _init(state_dir, env, quiet=True)
+    text = _terraform(["plan", "-input=false", "-parallelism=20", f"-var-file={var_file}"], env, quiet=True)
+    return re.findall(r"^\s*# (\S+) (?:will|must) be ", text, re.M)
+
+
+def destroy(endpoint: str = "", state_dir: Path | None = None, *, quiet: bool = False) -> None:
+    """`terraform destroy` with the variables of the last apply to this endpoint / state dir."""
+    state_dir, env = _prepare(endpoint, state_dir)
+    var_file = state_dir / "deploy.tfvars.json"
+    if not (state_dir / "terraform.tfstate").exists() or not var_file.exists():
+        sys.stderr.write(f"deploy: nothing deployed to {endpoint or 'AWS'} from {state_dir}\n")
+        return
+    _init(state_dir, env, quiet)
+    _terraform(["destroy", "-auto-approve", "-input=false", "-parallelism=20", f"-var-file={var_file}"], env, quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deployment.deploy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["apply", "destroy", "outputs"])
+    parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", ""),
+                        help="emulator URL; empty = real AWS (default: $AWS_ENDPOINT_URL)")
+    parser.add_argument("--packaging", choices=["layer", "bundled"], default="layer")
+    parser.add_argument("--state-dir", type=Path, default=None, help="working/state directory (default: deployment/.state/<endpoint>)")
+    parser.add_argument("--packages-dir", type=Path, default=DEFAULT_PACKAGES)
+    parser.add_argument("--model-config", type=Path, default=DEFAULT_MODEL_CONFIG)
+    parser.add_argument("--function-endpoint", default="",
+                        help="AWS_ENDPOINT_URL inside the functions (only for emulators that do not inject one)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "apply":
+            extra = {"function_endpoint_url": args.function_endpoint} if args.function_endpoint else None
+            result = apply(args.endpoint, args.packaging, args.state_dir, packages_dir=args.packages_dir,
+                           model_config=args.model_config, extra_vars=extra)
+            print(json.dumps(result, indent=2))
+        elif args.command == "destroy":
+            destroy(args.endpoint, args.state_dir)
+        else:
+            print(json.dumps(outputs(args.endpoint, args.state_dir), indent=2))
+    except DeployError as exc:
+        print(f"deploy: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

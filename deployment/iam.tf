@@ -1,0 +1,174 @@
+# One role per function, least privilege: each may touch only the bucket prefixes,
+# rule, functions and queue it needs. The table `s3_access` is the whole S3 story:
+#   function -> list of { bucket, prefixes, read, write (put + delete) }.
+
+locals {
+  s3_access = {
+    train = [
+      # held/ too: a retrain after the breaker opened learns from the labelled batches it holds.
+      { bucket = "data", prefixes = ["training/", "incoming/", "held/", "labels/"], read = true, write = false },
+      { bucket = "models", prefixes = ["models/"], read = true, write = true },
+      # a promotion while the breaker is not CLOSED is reported to the breaker.
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false },
+    ]
+    infer = [
+      # held/ is read too: in HALF_OPEN the breaker asks infer to re-score held batches.
+      { bucket = "data", prefixes = ["incoming/", "held/", "quarantine/"], read = true, write = true },
+      { bucket = "models", prefixes = ["models/"], read = true, write = false },
+      # read as well as write: deterministic keys, a re-delivered event checks what exists.
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = true },
+    ]
+    monitor = [
+      { bucket = "data", prefixes = ["incoming/", "labels/", "held/"], read = true, write = false },
+      { bucket = "models", prefixes = ["models/"], read = true, write = false },
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = false },
+      # reports are read back by the scheduled sweep to skip batches already reported.
+      { bucket = "monitoring", prefixes = ["reports/"], read = true, write = true },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false },
+    ]
+    breaker = [
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = true },
+      # a batch that breaches on probation is moved from incoming/ to held/.
+      { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true },
+      # probation output is published: probation/ -> predictions/.
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true },
+    ]
+  }
+
+  # Which functions each function may invoke (asynchronously).
+  invokes = {
+    train   = ["breaker"]
+    infer   = []
+    monitor = ["breaker"]
+    breaker = ["train", "infer"]
+  }
+
+  # ARNs built from names: the policies need not wait for the functions and rule.
+  function_arns      = { for fn in local.function_keys : fn => "arn:${local.partition}:lambda:${var.region}:${local.account_id}:function:${local.function_names[fn]}" }
+  inference_rule_arn = "arn:${local.partition}:events:${var.region}:${local.account_id}:rule/${local.rule_names.inference}"
+
+  # Flatten into one statement list per function.
+  s3_statements = {
+    for fn, grants in local.s3_access : fn => flatten([
+      for i, g in grants : concat(
+        [{
+          sid       = "List${title(g.bucket)}${i}"
+          actions   = ["s3:ListBucket"]
+          resources = [aws_s3_bucket.this[g.bucket].arn]
+          prefixes  = [for p in g.prefixes : "${p}*"]
+        }],
+        g.read ? [{
+          sid       = "Read${title(g.bucket)}${i}"
+          actions   = ["s3:GetObject"]
+          resources = [for p in g.prefixes : "${aws_s3_bucket.this[g.bucket].arn}/${p}*"]
+          prefixes  = []
+        }] : [],
+        g.write ? [{
+          sid       = "Write${title(g.bucket)}${i}"
+          actions   = ["s3:PutObject", "s3:DeleteObject"]
+          resources = [for p in g.prefixes : "${aws_s3_bucket.this[g.bucket].arn}/${p}*"]
+          prefixes  = []
+        }] : [],
+      )
+    ])
+  }
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = local.function_keys
+
+  name               = "${local.function_names[each.key]}-role"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.function_keys
+
+  # Its own log group only.
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${local.function_names[each.key]}:*"]
+  }
+
+  # Failed asynchronous events go to its own dead-letter queue. (The ARN is built from the
+  # name: queue creation waits ~25 s for its attributes to settle; the functions need not.)
+  statement {
+    sid       = "DeadLetterQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = ["arn:${local.partition}:sqs:${var.region}:${local.account_id}:${local.dead_letter_queue_names[each.key]}"]
+  }
+
+  dynamic "statement" {
+    for_each = local.s3_statements[each.key]
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+      dynamic "condition" {
+        for_each = length(statement.value.prefixes) > 0 ? [1] : []
+        content {
+          # IfExists: GetObject/HeadObject of a missing key asks for ListBucket without a
+          # prefix; S3 then answers 404 (the handlers rely on it) instead of 403.
+          test     = "StringLikeIfExists"
+          variable = "s3:prefix"
+          values   = statement.value.prefixes
+        }
+      }
+    }
+  }
+
+  # Monitor and breaker publish metrics, only into the model's namespace.
+  dynamic "statement" {
+    for_each = contains(["monitor", "breaker"], each.key) ? [1] : []
+    content {
+      sid       = "PutMetrics"
+      actions   = ["cloudwatch:PutMetricData"]
+      resources = ["*"] # PutMetricData supports no resource ARNs; the namespace condition scopes it.
+      condition {
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = [local.metric_namespace]
+      }
+    }
+  }
+
+  # The breaker switches the inference trigger.
+  dynamic "statement" {
+    for_each = each.key == "breaker" ? [1] : []
+    content {
+      sid       = "SwitchInferenceTrigger"
+      actions   = ["events:EnableRule", "events:DisableRule", "events:DescribeRule"]
+      resources = [local.inference_rule_arn]
+    }
+  }
+
+  # Asynchronous requests between functions (retrain, re-score held batches, probation verdicts).
+  dynamic "statement" {
+    for_each = length(local.invokes[each.key]) > 0 ? [1] : []
+    content {
+      sid       = "InvokeFunctions"
+      actions   = ["lambda:InvokeFunction"]
+      resources = flatten([for fn in local.invokes[each.key] : [local.function_arns[fn], "${local.function_arns[fn]}:*"]])
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.function_keys
+
+  name   = "${local.function_names[each.key]}-access"
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
+}

@@ -1,0 +1,307 @@
+"""The local executor: what moto cannot do, done from the wiring Terraform deployed.
+
+moto_server stores the stack (functions, notifications, rules, subscriptions, alarms) but
+runs no Lambda code and evaluates no alarm. The executor reads that wiring back with boto3
+and runs the deployed handler code (matched by CodeSha256 to the built packages) in a
+subprocess, as Lambda would:
+
+    ex = Executor(endpoint_url, packages_dir, start_time)
+    ex.invoke("mlcycle-train", {})        # synchronous, returns the handler's result
+    s3.put_object(... "incoming/b1/bookings.csv" ...)
+    ex.pump()                             # S3 notifications + async invokes, until quiet
+    ex.advance(timedelta(hours=6))        # ENABLED schedule rules fire when due
+    ex.evaluate_alarms()                  # alarm transitions -> SNS -> subscribed functions
+    ex.invocations                        # every run, in order
+
+It never calls project code directly: only the handlers Terraform deployed, with their
+deployed environment. See moto_recorder.py for how handlers' async invokes are picked up,
+and alarms.py for how alarms are evaluated on the virtual clock.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from deployment.local import lambda_events
+from deployment.local.alarms import AlarmEvaluator, reason_data
+from deployment.local.emulator import EMULATOR_ENV
+from deployment.local.moto_recorder import Recorder
+from deployment.local.runtime import Invocation, PackageStore, run_handler
+from deployment.local.schedules import parse_schedule
+
+log = logging.getLogger("deployment.local.executor")
+CREDENTIALS = {k: EMULATOR_ENV[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+
+
+class InvocationError(RuntimeError):
+    """A synchronous invoke failed; the message carries the error and the function's output."""
+
+    def __init__(self, invocation: Invocation):
+        self.invocation = invocation
+        error = invocation.error or {}
+        tail = "\n".join(invocation.logs.splitlines()[-60:])
+        super().__init__(f"{invocation.function}: {error.get('errorType')}: {error.get('errorMessage')}\n"
+                         f"--- function output (last lines) ---\n{tail}")
+
+
+def _function_name(arn_or_name: str) -> str:
+    return arn_or_name.split(":")[6] if arn_or_name.startswith("arn:") else arn_or_name
+
+
+def _matches(config: dict, key: str) -> bool:
+    rules = {r["Name"].lower(): r["Value"] for r in config.get("Filter", {}).get("Key", {}).get("FilterRules", [])}
+    created = any(e in ("s3:ObjectCreated:*", "s3:ObjectCreated:Put") for e in config.get("Events", []))
+    return created and key.startswith(rules.get("prefix", "")) and key.endswith(rules.get("suffix", ""))
+
+
+class Executor:
+    def __init__(self, endpoint_url: str, packages_dir: Path, start_time: datetime | None = None, *,
+                 region: str = "us-east-1", cache_dir: Path | None = None, deliver_existing_objects: bool = False,
+                 auto_alarms: bool = True, enforce_timeouts: bool = True, python: str = sys.executable):
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.clock = (start_time or datetime.now(timezone.utc).replace(second=0, microsecond=0)).astimezone(timezone.utc)
+        self.auto_alarms = auto_alarms
+        self.enforce_timeouts = enforce_timeouts
+        self.python = python
+        self.invocations: list[Invocation] = []
+        packages_dir = Path(packages_dir)
+        self.packages = PackageStore(packages_dir, Path(cache_dir) if cache_dir else packages_dir.parent / "executor-cache")
+        session = boto3.session.Session(region_name=region, **{k.lower(): v for k, v in CREDENTIALS.items()})
+        config = Config(retries={"max_attempts": 2, "mode": "standard"})
+        self._client = {s: session.client(s, endpoint_url=endpoint_url, config=config)
+                        for s in ("s3", "lambda", "events", "sns", "sqs", "cloudwatch", "logs")}
+        self._pending: deque[tuple[str, object, str]] = deque()
+        self._seen_versions: set[tuple[str, str, str]] = set()
+        self._sequence = 0
+        self._rule_anchor: dict[str, datetime] = {}
+        self._metric_puts = 0  # PutMetricData calls seen since the last alarm evaluation
+        self.recorder = Recorder(endpoint_url)
+        self.recorder.start()
+        self.alarm_evaluator = AlarmEvaluator(self._client["cloudwatch"])
+        if not deliver_existing_objects:
+            self._new_object_events()  # what is already stored was delivered before we started
+            self._pending.clear()
+        self._schedule_rules()  # anchor rate() rules at start_time
+
+    # --- running functions -------------------------------------------------------------
+
+    def _run(self, function: str, event: object, source: str, attempt: int = 1) -> Invocation:
+        lam = self._client["lambda"]
+        config = lam.get_function(FunctionName=function)["Configuration"]
+        task_dir = self.packages.unpacked(config["CodeSha256"])
+        layer_dirs = []
+        for layer in config.get("Layers", []):
+            _, _, _, _, _, _, layer_name, version = layer["Arn"].split(":")
+            content = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))["Content"]
+            layer_dirs.append(self.packages.unpacked(content["CodeSha256"]))
+        invocation = Invocation(config["FunctionName"], source, event, self.clock, attempt=attempt)
+        run_handler(config, task_dir, layer_dirs, self.packages.runtime_dir(), self.packages.bootstrap(),
+                    self.endpoint_url, self.region, CREDENTIALS, event, invocation, self.python, self.enforce_timeouts)
+        self.invocations.append(invocation)
+        self._write_logs(invocation)
+        if not invocation.ok:
+            log.warning("%s (%s) failed: %s", invocation.function, source, invocation.error.get("errorMessage"))
+        return invocation
+
+    def _write_logs(self, invocation: Invocation) -> None:
+        """Best effort: the output into the function's log group, as Lambda would write it."""
+        logs = self._client["logs"]
+        group, stream = f"/aws/lambda/{invocation.function}", f"local/{invocation.request_id}"
+        lines = [f"START RequestId: {invocation.request_id} Version: $LATEST", *invocation.logs.splitlines(),
+                 f"END RequestId: {invocation.request_id}",
+                 f"REPORT RequestId: {invocation.request_id}\tDuration: {invocation.duration_s * 1000:.2f} ms"]
+        now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+        try:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            logs.put_log_events(logGroupName=group, logStreamName=stream,
+                                logEvents=[{"timestamp": now_ms, "message": line or " "} for line in lines])
+        except Exception as exc:  # a missing log group must not fail the run
+            log.debug("could not write logs for %s: %s", invocation.function, exc)
+
+    def invoke(self, function_name: str, event: object | None = None) -> object:
+        """Synchronous invoke (RequestResponse): the handler's result, or InvocationError."""
+        invocation = self._run(function_name, {} if event is None else event, "direct")
+        if not invocation.ok:
+            raise InvocationError(invocation)
+        return invocation.result
+
+    def _deliver_async(self, function: str, event: object, source: str) -> Invocation:
+        """An asynchronous delivery: retried as the event invoke config says, then to the DLQ."""
+        name = _function_name(function)
+        lam = self._client["lambda"]
+        try:
+            lam.get_function(FunctionName=name)
+        except lam.exceptions.ResourceNotFoundException:
+            log.warning("%s event for unknown function %s dropped", source, name)
+            return Invocation(name, source, event, self.clock, error={"errorType": "ResourceNotFoundException",
+                                                                       "errorMessage": f"Function not found: {name}"})
+        try:
+            invoke_config = lam.get_function_event_invoke_config(FunctionName=name)
+        except lam.exceptions.ResourceNotFoundException:
+            invoke_config = {}
+        attempts = 1 + int(invoke_config.get("MaximumRetryAttempts", 2))
+        for attempt in range(1, attempts + 1):
+            invocation = self._run(name, event, source, attempt)
+            if invocation.ok:
+                return invocation
+        self._dead_letter(name, event, invocation, invoke_config, attempts)
+        return invocation
+
+    def _dead_letter(self, name: str, event: object, invocation: Invocation, invoke_config: dict, attempts: int) -> None:
+        config = self._client["lambda"].get_function_configuration(FunctionName=name)
+        record = lambda_events.async_failure_record(config["FunctionArn"], event, invocation.error or {}, attempts, self.clock)
+        targets = [(invoke_config.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination"),
+                   (config.get("DeadLetterConfig") or {}).get("TargetArn")]
+        for arn in filter(None, targets):
+            service = arn.split(":")[2]
+            if service == "sqs":
+                url = self._client["sqs"].get_queue_url(QueueName=arn.split(":")[5])["QueueUrl"]
+                self._client["sqs"].send_message(QueueUrl=url, MessageBody=record)
+            elif service == "sns":
+                self._client["sns"].publish(TopicArn=arn, Message=record)
+            else:
+                log.warning("failure destination %s of %s is not supported locally", arn, name)
+
+    # --- S3 notifications and async invokes ----------------------------------------------
+
+    def _new_object_events(self) -> None:
+        """Queue an S3 event for every object version created since the last look, oldest first."""
+        s3 = self._client["s3"]
+        fresh = []
+        for bucket in s3.list_buckets().get("Buckets", []):
+            name = bucket["Name"]
+            configs = s3.get_bucket_notification_configuration(Bucket=name).get("LambdaFunctionConfigurations", [])
+            if not configs:
+                continue
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+                for version in page.get("Versions", []):
+                    vid = version.get("VersionId") or "null"
+                    ident = (name, version["Key"], vid if vid != "null" else f"{version['ETag']}@{version['LastModified']}")
+                    if ident not in self._seen_versions:
+                        self._seen_versions.add(ident)
+                        fresh.append((version["LastModified"], name, version, configs))
+        for _, name, version, configs in sorted(fresh, key=lambda f: (f[0], f[1], f[2]["Key"])):
+            for config in configs:
+                if _matches(config, version["Key"]):
+                    self._sequence += 1
+                    event = lambda_events.s3_object_created(
+                        name, version["Key"], version["Size"], version["ETag"], version.get("VersionId"),
+                        self.region, config.get("Id", "notification"), self.clock, self._sequence)
+                    self._pending.append((config["LambdaFunctionArn"], event, "s3"))
+
+    def _collect(self) -> None:
+        drained = self.recorder.drain()
+        self._metric_puts += drained.metric_puts
+        for item in drained.invokes:
+            self._pending.append((item.function, item.payload, "async"))
+        self._new_object_events()
+
+    def pump(self) -> list[Invocation]:
+        """Deliver S3 notifications and handlers' async invokes, one at a time, until none are left."""
+        done: list[Invocation] = []
+        self._collect()
+        while self._pending:
+            function, event, source = self._pending.popleft()
+            done.append(self._deliver_async(function, event, source))
+            self._collect()
+        return done
+
+    # --- schedules ----------------------------------------------------------------------
+
+    def _schedule_rules(self) -> list[dict]:
+        events = self._client["events"]
+        rules = [r for page in events.get_paginator("list_rules").paginate() for r in page.get("Rules", [])
+                 if r.get("ScheduleExpression")]
+        for rule in rules:
+            self._rule_anchor.setdefault(rule["Arn"], self.clock)
+        return rules
+
+    def _next_fire(self, rule: dict) -> datetime | None:
+        return parse_schedule(rule["ScheduleExpression"]).next_after(self.clock, self._rule_anchor[rule["Arn"]])
+
+    def _fire(self, rule: dict) -> None:
+        events = self._client["events"]
+        for target in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
+            if ":lambda:" not in target["Arn"]:
+                log.warning("rule %s: target %s is not a Lambda function; skipped", rule["Name"], target["Arn"])
+                continue
+            if target.get("InputPath") or target.get("InputTransformer"):
+                log.warning("rule %s: InputPath/InputTransformer are not supported locally; default event sent", rule["Name"])
+            event = (json.loads(target["Input"]) if target.get("Input")
+                     else lambda_events.scheduled(rule["Arn"], self.region, self.clock))
+            self._pending.append((target["Arn"], event, "schedule"))
+
+    def advance(self, delta: timedelta) -> list[Invocation]:
+        """Move the virtual clock; every ENABLED schedule rule fires at each due time on the way.
+
+        Rule states are read again before each firing: a rule a handler (the breaker)
+        DISABLED on the way does not fire any more. After each firing the S3 events and
+        async invokes it caused are delivered and (auto_alarms) the alarms evaluated.
+        """
+        target = self.clock + delta
+        done: list[Invocation] = []
+        while True:
+            due = [(self._next_fire(r), r) for r in self._schedule_rules() if r.get("State") == "ENABLED"]
+            due = [(t, r) for t, r in due if t is not None and t <= target]
+            if not due:
+                break
+            self.clock = min(t for t, _ in due)
+            for _, rule in sorted((d for d in due if d[0] == self.clock), key=lambda d: d[1]["Name"]):
+                current = self._client["events"].describe_rule(Name=rule["Name"])
+                if current.get("State") == "ENABLED":
+                    self._fire(rule)
+            done += self.pump()
+            if self.auto_alarms:
+                done += self.evaluate_alarms()
+        self.clock = target
+        return done
+
+    # --- alarms ---------------------------------------------------------------------------
+
+    def evaluate_alarms(self) -> list[Invocation]:
+        """One evaluation period for every alarm (see alarms.py); transitions are set in the
+        emulator and delivered over SNS to the subscribed functions, whose effects are pumped.
+        Metric data is only queried when PutMetricData calls arrived since the last period
+        (moto's recorder tells); otherwise the period is simply missing data."""
+        drained = self.recorder.drain()
+        self._metric_puts += drained.metric_puts
+        self._pending.extend((item.function, item.payload, "async") for item in drained.invokes)
+        query = self._metric_puts > 0 or not self.recorder.available
+        self._metric_puts = 0
+        cloudwatch, sns = self._client["cloudwatch"], self._client["sns"]
+        done: list[Invocation] = []
+        for change in self.alarm_evaluator.evaluate(query=query):
+            alarm = change.alarm
+            cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=change.new_state,
+                                       StateReason=change.reason[:1023], StateReasonData=reason_data(change, self.clock))
+            actions = {"ALARM": alarm.get("AlarmActions", []), "OK": alarm.get("OKActions", []),
+                       "INSUFFICIENT_DATA": alarm.get("InsufficientDataActions", [])}[change.new_state]
+            message = json.dumps(lambda_events.alarm_message(
+                alarm, change.old_state, change.new_state, change.reason, self.region, self.clock))
+            subject = lambda_events.alarm_subject(change.new_state, alarm["AlarmName"], self.region)
+            for topic in (a for a in actions if a.split(":")[2] == "sns"):
+                for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
+                    for sub in page.get("Subscriptions", []):
+                        if sub["Protocol"] == "lambda":
+                            event = lambda_events.sns_notification(topic, sub["SubscriptionArn"], subject, message, self.clock)
+                            self._pending.append((sub["Endpoint"], event, "sns"))
+        done += self.pump()
+        return done
+
+    def settle(self, max_rounds: int = 20) -> list[Invocation]:
+        """pump + evaluate_alarms until a round runs nothing: the system has come to rest."""
+        done: list[Invocation] = []
+        for _ in range(max_rounds):
+            ran = self.pump() + self.evaluate_alarms()
+            done += ran
+            if not ran:
+                return done
+        raise RuntimeError(f"still busy after {max_rounds} rounds of pump + evaluate_alarms")

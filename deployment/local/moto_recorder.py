@@ -1,0 +1,106 @@
+"""Pick up the asynchronous Lambda invokes that handlers send to moto_server.
+
+What moto does with `lambda.invoke(InvocationType='Event')` (moto 5.2, server mode):
+* default (`lambda.use_docker` true): it tries to run the function in Docker. Without a
+  Docker engine it answers 202 all the same and writes one line "error running docker: ..."
+  into the function's log group: the payload is kept nowhere.
+* with `/moto-api/config` {"lambda": {"use_docker": false}}: a different backend answers
+  (functions created before the switch become invisible to it), echoes the payload back
+  and keeps no record either. `/moto-api/data.json` lists model attributes, not
+  invocations (and in moto 5.2.1 it fails with HTTP 500 once Lambda functions exist).
+* moto's request recorder (`/moto-api/recorder/start-recording`, `download-recording`,
+  `reset-recording`) appends every request it serves, headers and body, to a file
+  (MOTO_RECORDER_FILEPATH, set by emulator.running_emulator). That is the readable record:
+  the executor starts it, and after each handler run drains it for
+  `POST /2015-03-31/functions/<name>/invocations` with `X-Amz-Invocation-Type: Event`
+  (and the legacy `invoke-async`), then runs those invocations itself. It also counts
+  PutMetricData calls, so alarms are only queried when metrics actually arrived.
+The recording holds every request body (S3 uploads too), so it is reset at each drain.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlparse
+
+_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+_INVOKE_ASYNC = re.compile(r"^/2014-11-13/functions/(?P<name>[^/]+)/invoke-async/?$")
+
+
+@dataclass(frozen=True)
+class AsyncInvoke:
+    function: str  # name or ARN, as the caller gave it
+    payload: object
+
+
+@dataclass
+class Drained:
+    invokes: list[AsyncInvoke] = field(default_factory=list)
+    metric_puts: int = 0  # PutMetricData calls (their CBOR bodies are not read, only counted)
+
+
+def _is_put_metric_data(path: str, headers: dict, raw: bytes) -> bool:
+    return (path.endswith("/operation/PutMetricData")                          # smithy-rpc-v2-cbor
+            or headers.get("x-amz-target", "").endswith(".PutMetricData")      # awsJson
+            or b"Action=PutMetricData" in raw)                                 # query
+
+
+def _function_name(raw: str) -> str:
+    name = unquote(raw)
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        name = parts[6] if len(parts) > 6 else name  # arn:aws:lambda:region:acct:function:NAME[:qualifier]
+    return name
+
+
+class Recorder:
+    def __init__(self, endpoint_url: str):
+        self.base = endpoint_url.rstrip("/") + "/moto-api/recorder"
+        self.available = True
+
+    def _call(self, action: str, method: str = "POST") -> bytes:
+        request = urllib.request.Request(f"{self.base}/{action}", method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+
+    def start(self) -> None:
+        """Reset and start the recording; without moto's recorder, async invokes are not picked up."""
+        try:
+            self._call("reset-recording")
+            self._call("start-recording")
+        except (urllib.error.URLError, OSError):
+            self.available = False
+
+    def drain(self) -> Drained:
+        """Async invokes (in arrival order) and metric puts recorded since the last drain; the
+        recording is reset."""
+        drained = Drained()
+        if not self.available:
+            return drained
+        text = self._call("download-recording", method="GET").decode()
+        self._call("reset-recording")
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            if entry.get("method") != "POST":
+                continue
+            path = urlparse(entry.get("url", "")).path
+            headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
+            body = entry.get("body") or ""
+            raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
+            if _is_put_metric_data(path, headers, raw):
+                drained.metric_puts += 1
+                continue
+            match = _INVOKE.match(path)
+            if match and headers.get("x-amz-invocation-type") != "Event":
+                continue
+            match = match or _INVOKE_ASYNC.match(path)
+            if match:
+                payload = json.loads(raw) if raw.strip() else {}
+                drained.invokes.append(AsyncInvoke(_function_name(match.group("name")), payload))
+        return drained

@@ -1,0 +1,216 @@
+"""Run a deployed function's handler in a subprocess, the way the Lambda runtime would.
+
+The code comes from the built packages, matched to what is deployed by hash: a function's
+CodeSha256 (and each layer's) is the base64 sha256 of its zip, so the zip in build/packages
+with that hash is exactly the deployed code. Zips are unpacked once into a cache keyed by
+that hash. The import path mirrors Lambda's: the function root (/var/task), the layer's
+`python/lib/python3.11/site-packages` and `python/` (/opt/python), then the runtime's boto3
+(here: links to this interpreter's boto3, botocore and their dependencies, nothing else:
+a dependency missing from the package fails here as it would on Lambda). The interpreter
+runs with -S, so this virtualenv's site-packages is not on the path.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# What the Lambda python3.11 runtime itself provides.
+RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+BOOTSTRAP = '''\
+"""Local stand-in for the Lambda runtime's bootstrap: import the handler, call it once."""
+import importlib, json, os, sys, time, traceback, uuid
+sys.path.pop(0)  # this file's folder is no part of the function's path
+
+class Context:
+    def __init__(self):
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = os.environ["_FUNCTION_ARN"]
+        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+        self.aws_request_id = os.environ["_REQUEST_ID"]
+        self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
+        self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.time() + float(os.environ["_TIMEOUT_S"])
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+def main(event_path, result_path):
+    with open(event_path) as fh:
+        event = json.load(fh)
+    module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    try:
+        handler = getattr(importlib.import_module(module_name), function_name)
+    except Exception as exc:
+        out = {"errorType": "Runtime.ImportModuleError", "errorMessage": f"Unable to import module '{module_name}': {exc}",
+               "stackTrace": traceback.format_exception(exc)}
+    else:
+        try:
+            out = {"result": json.loads(json.dumps(handler(event, Context())))}
+        except TypeError as exc:
+            out = {"errorType": "Runtime.MarshalError", "errorMessage": f"Unable to marshal response: {exc}",
+                   "stackTrace": traceback.format_exception(exc)}
+        except Exception as exc:
+            out = {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": traceback.format_exception(exc)}
+    with open(result_path, "w") as fh:
+        json.dump(out, fh)
+
+main(sys.argv[1], sys.argv[2])
+'''
+
+
+class PackageNotFound(LookupError):
+    """The deployed code matches no zip in the packages directory."""
+
+
+def base64_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
+
+
+class PackageStore:
+    """Find a zip in packages_dir by Lambda's CodeSha256 and unpack it (once) into cache_dir."""
+
+    def __init__(self, packages_dir: Path, cache_dir: Path):
+        self.packages_dir = Path(packages_dir)
+        self.cache_dir = Path(cache_dir)
+        self._hashes: dict[tuple[str, int, int], str] = {}
+
+    def find(self, code_sha256: str) -> Path:
+        for path in sorted(self.packages_dir.rglob("*.zip")):
+            stat = path.stat()
+            key = (str(path), stat.st_size, stat.st_mtime_ns)
+            if key not in self._hashes:
+                self._hashes[key] = base64_sha256(path)
+            if self._hashes[key] == code_sha256:
+                return path
+        raise PackageNotFound(f"no zip under {self.packages_dir} has CodeSha256 {code_sha256}: "
+                              "the deployed code was built elsewhere; run `make package` and redeploy")
+
+    def unpacked(self, code_sha256: str) -> Path:
+        target = self.cache_dir / base64.b16encode(base64.b64decode(code_sha256)).decode().lower()
+        if not target.exists():
+            source = self.find(code_sha256)
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix="unpack-", dir=self.cache_dir))
+            with zipfile.ZipFile(source) as zf:
+                zf.extractall(staging)
+            try:
+                staging.rename(target)
+            except OSError:  # somebody else unpacked it meanwhile
+                shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    def runtime_dir(self) -> Path:
+        """A folder with links to this interpreter's boto3 and its dependencies only."""
+        target = self.cache_dir / "runtime"
+        target.mkdir(parents=True, exist_ok=True)
+        for name in RUNTIME_MODULES:
+            link = target / name if name != "six" else target / "six.py"
+            if link.exists() or link.is_symlink():
+                continue
+            spec = importlib.util.find_spec(name)
+            if spec is None:
+                continue
+            source = Path(spec.submodule_search_locations[0]) if spec.submodule_search_locations else Path(spec.origin)
+            link.symlink_to(source, target_is_directory=source.is_dir())
+        return target
+
+    def bootstrap(self) -> Path:
+        folder = self.cache_dir / "bootstrap"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "bootstrap.py"
+        if not path.exists() or path.read_text() != BOOTSTRAP:
+            path.write_text(BOOTSTRAP)
+        return path
+
+
+@dataclass
+class Invocation:
+    """One run of one function: what it got, what it returned or raised, and its output."""
+    function: str
+    source: str  # "direct", "s3", "schedule", "sns", "async"
+    event: object
+    virtual_time: object
+    result: object = None
+    error: dict | None = None
+    logs: str = ""
+    duration_s: float = 0.0
+    attempt: int = 1
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_handler(config: dict, task_dir: Path, layer_dirs: list[Path], runtime_dir: Path, bootstrap: Path,
+                endpoint_url: str, region: str, credentials: dict, event: object, invocation: Invocation,
+                python: str = sys.executable, enforce_timeout: bool = True) -> Invocation:
+    """Run the handler of `config` (get_function's Configuration) on `event`; fill `invocation`."""
+    name = config["FunctionName"]
+    path = [str(task_dir)]
+    for layer in layer_dirs:
+        path += [str(layer / "python" / "lib" / "python3.11" / "site-packages"), str(layer / "python")]
+    path.append(str(runtime_dir))
+    timeout_s = int(config.get("Timeout", 3))
+    stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{invocation.request_id.replace('-', '')}"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8", "TZ": "UTC",
+        "LAMBDA_TASK_ROOT": str(task_dir), "LAMBDA_RUNTIME_DIR": str(runtime_dir),
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.get('Runtime', 'python3.11')}",
+        "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}", "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+        "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+        # No host AWS configuration leaks in: only the emulator and its test credentials.
+        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+        **(config.get("Environment") or {}).get("Variables", {}),
+        **credentials,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "_HANDLER": config["Handler"], "_FUNCTION_ARN": config["FunctionArn"], "_REQUEST_ID": invocation.request_id,
+        "_TIMEOUT_S": str(timeout_s),
+        "PYTHONPATH": os.pathsep.join(path),
+        "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only on Lambda
+        "PYTHONUNBUFFERED": "1",
+    }
+    with tempfile.TemporaryDirectory(prefix="lambda-") as tmp:
+        event_path, result_path = Path(tmp) / "event.json", Path(tmp) / "result.json"
+        event_path.write_text(json.dumps(event))
+        started = time.monotonic()
+        try:
+            proc = subprocess.run([python, "-S", str(bootstrap), str(event_path), str(result_path)],
+                                  env={**env, "HOME": tmp, "TMPDIR": tmp}, cwd=str(task_dir),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  timeout=timeout_s if enforce_timeout else None)
+            invocation.logs = proc.stdout.decode(errors="replace")
+            if result_path.exists():
+                outcome = json.loads(result_path.read_text())
+                invocation.result, invocation.error = outcome.get("result"), (outcome if "errorType" in outcome else None)
+            else:
+                invocation.error = {"errorType": "Runtime.ExitError",
+                                    "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error: exit status {proc.returncode}"}
+        except subprocess.TimeoutExpired as exc:
+            invocation.logs = (exc.stdout or b"").decode(errors="replace")
+            invocation.error = {"errorType": "Sandbox.Timedout",
+                                "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out after {timeout_s:.2f} seconds"}
+        invocation.duration_s = time.monotonic() - started
+    return invocation

@@ -1,0 +1,106 @@
+# Every name a user (or deploy.py, the tests, the demo) needs after `apply`.
+
+output "region" {
+  description = "Region of the stack."
+  value       = var.region
+}
+
+output "endpoint_url" {
+  description = "Endpoint the stack was applied to (empty: AWS)."
+  value       = var.endpoint_url
+}
+
+output "packaging" {
+  description = "\"layer\" or \"bundled\"."
+  value       = var.packaging
+}
+
+output "buckets" {
+  description = "Bucket names by purpose: data, models, predictions, monitoring, artifacts."
+  value       = { for k, b in aws_s3_bucket.this : k => b.id }
+}
+
+output "data_bucket" {
+  description = "training/, incoming/<batch_id>/<source>.csv (triggers inference), labels/, held/, quarantine/."
+  value       = aws_s3_bucket.this["data"].id
+}
+
+output "model_bucket" {
+  description = "Model store: models/<name>/<version>/, models/<name>/aliases.json."
+  value       = aws_s3_bucket.this["models"].id
+}
+
+output "predictions_bucket" {
+  description = "predictions/<batch_id>/predictions.csv + _SUCCESS, probation/<batch_id>/."
+  value       = aws_s3_bucket.this["predictions"].id
+}
+
+output "monitoring_bucket" {
+  description = "reports/<batch_id>.json, breaker/state.json, breaker/events.jsonl."
+  value       = aws_s3_bucket.this["monitoring"].id
+}
+
+output "artifacts_bucket" {
+  description = "Deployed zips and the layer."
+  value       = aws_s3_bucket.this["artifacts"].id
+}
+
+output "function_names" {
+  description = "Function names by role: train, infer, monitor, breaker (`aws lambda invoke --function-name ...`)."
+  value       = { for k, f in aws_lambda_function.this : k => f.function_name }
+}
+
+output "function_arns" {
+  description = "Function ARNs by role."
+  value       = { for k, f in aws_lambda_function.this : k => f.arn }
+}
+
+output "layer_arn" {
+  description = "Dependency layer version ARN (null with bundled packaging)."
+  value       = local.use_layer ? aws_lambda_layer_version.dependencies[0].arn : null
+}
+
+output "rule_names" {
+  description = "EventBridge rule names: training, inference, monitoring."
+  value       = { for k, t in local.schedule_targets : k => t.rule.name }
+}
+
+output "inference_rule_name" {
+  description = "The inference trigger the circuit breaker disables while OPEN."
+  value       = aws_cloudwatch_event_rule.inference.name
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the emergency alarms notify; the breaker function is subscribed."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "alarm_names" {
+  description = "Emergency alarm names by metric."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.emergency : k => a.alarm_name }
+}
+
+output "metric_namespace" {
+  description = "CloudWatch namespace of the model's metrics."
+  value       = local.metric_namespace
+}
+
+output "dead_letter_queue_urls" {
+  description = "Dead-letter queue URL per function (failed asynchronous invocations)."
+  value       = { for k, q in aws_sqs_queue.dead_letter : k => q.url }
+}
+
+output "dead_letter_queue_arns" {
+  description = "Dead-letter queue ARN per function."
+  value       = { for k, q in aws_sqs_queue.dead_letter : k => q.arn }
+}
+
+output "log_group_names" {
+  description = "CloudWatch log group per function."
+  value       = { for k, g in aws_cloudwatch_log_group.function : k => g.name }
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard with the metrics, thresholds, alarm states and BreakerState."
+  value       = aws_cloudwatch_dashboard.main.dashboard_name
+}

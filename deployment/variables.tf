@@ -1,0 +1,251 @@
+# Inputs. `deploy.py` writes most of them into a tfvars JSON file (package paths and
+# hashes from build/packages/manifest.json, alarm thresholds from model_config.yml);
+# the defaults below are what a plain `terraform apply` gets.
+
+# --- where to deploy ---------------------------------------------------------------
+
+variable "endpoint_url" {
+  description = "Empty: real AWS. Otherwise the URL of an emulator (LocalStack, moto_server) that every AWS service endpoint of the provider points to; credential, account and metadata checks are then skipped and S3 uses path-style addressing."
+  type        = string
+  default     = ""
+}
+
+variable "region" {
+  description = "AWS region of every resource."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (functions, rules, queues, topic, dashboard, buckets). Lower case letters, digits and hyphens, so it is valid in bucket names."
+  type        = string
+  default     = "mlcycle"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name_prefix))
+    error_message = "name_prefix: 2-21 characters, lower case letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags on every resource (merged over Project and ManagedBy)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "force_destroy_buckets" {
+  description = "Let `terraform destroy` delete non-empty buckets (and every object version in them). deploy.py sets it for emulator endpoints only; keep it false on AWS so data is never deleted by accident."
+  type        = bool
+  default     = false
+}
+
+variable "noncurrent_version_retention_days" {
+  description = "Days an overwritten or deleted object version is kept in the versioned buckets before S3 expires it; 0 keeps them forever (no lifecycle rule)."
+  type        = number
+  default     = 90
+}
+
+# --- packages ----------------------------------------------------------------------
+
+variable "packaging" {
+  description = "\"layer\": code-only function zips plus one dependency layer (AWS). \"bundled\": dependencies inside each function zip, no layer (LocalStack Community does not apply layers)."
+  type        = string
+  default     = "layer"
+
+  validation {
+    condition     = contains(["layer", "bundled"], var.packaging)
+    error_message = "packaging must be \"layer\" or \"bundled\"."
+  }
+}
+
+variable "packages" {
+  description = "The built zips (python -m layers.build --out build/packages): for the layer and for each function (code only) and bundled function, its absolute path, hex sha256 and base64 sha256 (Lambda's CodeSha256). deploy.py fills it from build/packages/manifest.json. `layer` may be null and `bundled` empty when packaging = \"bundled\" / \"layer\" respectively."
+  type = object({
+    layer = optional(object({
+      path         = string
+      sha256       = string
+      base64sha256 = string
+    }))
+    functions = optional(map(object({
+      path         = string
+      sha256       = string
+      base64sha256 = string
+    })), {})
+    bundled = optional(map(object({
+      path         = string
+      sha256       = string
+      base64sha256 = string
+    })), {})
+  })
+}
+
+# --- functions ---------------------------------------------------------------------
+
+variable "function_memory_mb" {
+  description = "Memory (MB) per function, overriding the defaults train = 2048, infer = 2048, monitor = 1024, breaker = 256. Give only the functions you want to change."
+  type        = map(number)
+  default     = {}
+}
+
+variable "function_timeout_s" {
+  description = "Timeout (seconds) per function, overriding the defaults train = 900, infer = 600, monitor = 300, breaker = 60. Give only the functions you want to change."
+  type        = map(number)
+  default     = {}
+}
+
+variable "function_endpoint_url" {
+  description = "When not empty, set as AWS_ENDPOINT_URL in every function's environment (boto3's standard endpoint override) so the handlers talk to an emulator. Empty on AWS. LocalStack injects its own endpoint into its Lambdas, so it is usually empty there too."
+  type        = string
+  default     = ""
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function."
+  type        = string
+  default     = "INFO"
+}
+
+variable "extra_environment" {
+  description = "Extra environment variables for every function (for example MODEL_DIR)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_retention_days" {
+  description = "Retention of each function's CloudWatch log group."
+  type        = number
+  default     = 30
+}
+
+variable "async_max_retry_attempts" {
+  description = "Retries Lambda makes for a failed asynchronous invocation (S3, EventBridge, SNS, async invoke) before the event goes to the function's dead-letter queue."
+  type        = number
+  default     = 2
+}
+
+variable "async_max_event_age_s" {
+  description = "Maximum age (seconds) of an asynchronous event before Lambda stops retrying it and sends it to the dead-letter queue."
+  type        = number
+  default     = 21600
+}
+
+variable "dlq_message_retention_s" {
+  description = "How long a failed event stays in a dead-letter queue (seconds; 14 days is the SQS maximum)."
+  type        = number
+  default     = 1209600
+}
+
+# --- schedules ---------------------------------------------------------------------
+
+variable "training_schedule" {
+  description = "EventBridge schedule of the daily training run (train function)."
+  type        = string
+  default     = "cron(0 3 * * ? *)"
+}
+
+variable "inference_schedule" {
+  description = "EventBridge schedule of the inference rescan (infer function): picks up batches whose S3 event was missed. This rule is the inference trigger the circuit breaker disables."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
+variable "monitoring_schedule" {
+  description = "EventBridge schedule of the monitoring sweep (monitor function): late labels, missed batches, metrics."
+  type        = string
+  default     = "rate(6 hours)"
+}
+
+# --- monitoring --------------------------------------------------------------------
+
+variable "model_name" {
+  description = "Model name (model_config.yml `name`): CloudWatch namespace MLCycle/<model_name> and the ModelName dimension the alarms watch."
+  type        = string
+  default     = "booking_status"
+}
+
+variable "alarms" {
+  description = <<-EOT
+    Emergency alarms, keyed by CloudWatch metric name (namespace MLCycle/<model_name>, single
+    dimension ModelName). Each: comparison_operator (CloudWatch name), threshold, and optionally
+    statistic, period (s), evaluation_periods, datapoints_to_alarm and description. deploy.py
+    overrides thresholds from model_config.yml `monitoring.alarms`. Missing data is never breaching.
+  EOT
+  type = map(object({
+    comparison_operator = string
+    threshold           = number
+    statistic           = optional(string, "Maximum")
+    period              = optional(number, 300)
+    evaluation_periods  = optional(number, 1)
+    datapoints_to_alarm = optional(number, 1)
+    description         = optional(string, "")
+  }))
+  default = {
+    JoinCoverage = {
+      comparison_operator = "LessThanThreshold"
+      threshold           = 0.8
+      statistic           = "Minimum"
+      description         = "Too few rows found their join partner: a source is missing or stale."
+    }
+    MaxNullRate = {
+      comparison_operator = "GreaterThanThreshold"
+      threshold           = 0.5
+      description         = "A feature column is mostly empty."
+    }
+    DriftedFeatureShare = {
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = 0.5
+      description         = "Half or more of the features drifted from the training reference."
+    }
+    PredictionDrift = {
+      comparison_operator = "GreaterThanThreshold"
+      threshold           = 0.2
+      description         = "Predicted class shares moved away from the reference."
+    }
+    RealisedAccuracy = {
+      comparison_operator = "LessThanThreshold"
+      threshold           = 0.5
+      statistic           = "Minimum"
+      description         = "Accuracy on arrived labels fell below the floor."
+    }
+  }
+
+  validation {
+    condition = alltrue([for a in values(var.alarms) : contains([
+      "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"
+    ], a.comparison_operator)])
+    error_message = "alarms: comparison_operator must be one of GreaterThanThreshold, GreaterThanOrEqualToThreshold, LessThanThreshold, LessThanOrEqualToThreshold."
+  }
+}
+
+variable "alarm_overrides" {
+  description = <<-EOT
+    Per-metric changes to `alarms`, as deploy.py derives them from model_config.yml
+    `monitoring.alarms` (e.g. `join_coverage_min: 0.8` -> JoinCoverage = { threshold = 0.8,
+    direction = "min" }). direction "min" means the metric must stay at or above the threshold
+    (a Less* comparison), "max" at or below it (a Greater* comparison). A known alarm keeps its
+    comparison operator unless one is given; a new metric gets LessThanThreshold ("min") or
+    GreaterThanThreshold ("max").
+  EOT
+  type = map(object({
+    threshold           = number
+    direction           = optional(string)
+    comparison_operator = optional(string)
+    statistic           = optional(string)
+    period              = optional(number)
+    evaluation_periods  = optional(number)
+    datapoints_to_alarm = optional(number)
+    description         = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for o in values(var.alarm_overrides) : o.direction == null || contains(["min", "max"], coalesce(o.direction, "min"))])
+    error_message = "alarm_overrides: direction must be \"min\" or \"max\"."
+  }
+}
+
+variable "notify_ok_transitions" {
+  description = "Also send ALARM -> OK transitions to the alarm topic (the breaker logs them; it never closes on them alone)."
+  type        = bool
+  default     = true
+}

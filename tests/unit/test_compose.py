@@ -1,0 +1,77 @@
+"""docker-compose.yaml and Dockerfile cannot run here (no Docker engine): check their shape."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+
+
+def _command(service: dict) -> str:
+    command = service.get("command", "")
+    return " ".join(command) if isinstance(command, list) else command
+
+
+def test_localstack_is_pinned_to_the_last_tag_without_an_auth_token(compose):
+    assert compose["services"]["localstack"]["image"] == "localstack/localstack:4.14.0"
+
+
+def test_localstack_can_start_lambda_containers(compose):
+    volumes = compose["services"]["localstack"]["volumes"]
+    assert "/var/run/docker.sock:/var/run/docker.sock" in volumes
+    env = compose["services"]["localstack"]["environment"]
+    network = env["LAMBDA_DOCKER_NETWORK"]
+    assert compose["networks"][network]["name"] == network
+    assert network in compose["services"]["localstack"]["networks"]
+    assert network in compose["services"]["deploy"]["networks"]
+    for service in ("s3", "lambda", "events", "iam", "sqs", "sns", "cloudwatch", "logs"):
+        assert service in env["SERVICES"].split(",")
+
+
+def test_localstack_is_health_checked_on_its_health_endpoint(compose):
+    check = compose["services"]["localstack"]["healthcheck"]
+    assert any("/_localstack/health" in part for part in check["test"])
+    assert check["retries"] >= 10
+
+
+def test_deploy_waits_for_a_healthy_localstack(compose):
+    deploy = compose["services"]["deploy"]
+    assert deploy["depends_on"]["localstack"]["condition"] == "service_healthy"
+    assert deploy["build"] in (".", {"context": "."})
+
+
+def test_deploy_runs_the_make_target_with_bundled_packages_then_seeds(compose):
+    command = _command(compose["services"]["deploy"])
+    assert re.search(r"make deploy\b.*AWS_ENDPOINT_URL=http://localstack:4566", command)
+    assert "PACKAGING=bundled" in command
+    assert "deployment.seed --endpoint http://localstack:4566" in command
+    assert command.index("make deploy") < command.index("deployment.seed")
+
+
+def test_deploy_uses_the_fixed_test_credentials(compose):
+    env = compose["services"]["deploy"]["environment"]
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("test", "test")
+
+
+def test_the_make_targets_the_compose_file_uses_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^deploy:", makefile, re.M)
+    assert re.search(r"^setup:", makefile, re.M)
+
+
+def test_dockerfile_brings_python_311_terraform_and_the_project():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11", text, re.M)
+    assert "releases.hashicorp.com/terraform" in text
+    assert "make setup" in text
+    for folder in ("lambda/", "layers/", "model/", "data/", "deployment/"):
+        assert f"COPY {folder}" in text
+    assert ".venv" not in re.findall(r"^COPY (.*)$", text, re.M)
