@@ -37,6 +37,7 @@ locals {
       PREDICTIONS_BUCKET = aws_s3_bucket.this["predictions"].id
       MONITORING_BUCKET  = aws_s3_bucket.this["monitoring"].id
       LOG_LEVEL          = var.log_level
+      OMP_NUM_THREADS    = tostring(var.omp_num_threads)
     },
     var.function_endpoint_url != "" ? { AWS_ENDPOINT_URL = var.function_endpoint_url } : {},
     var.extra_environment,

@@ -105,6 +105,12 @@ variable "log_level" {
   default     = "INFO"
 }
 
+variable "omp_num_threads" {
+  description = "OpenMP threads for scikit-learn in the functions. Below 1,769 MB a function has less than one vCPU, and a second OpenMP thread there only spins."
+  type        = number
+  default     = 1
+}
+
 variable "extra_environment" {
   description = "Extra environment variables for every function (for example MODEL_DIR)."
   type        = map(string)

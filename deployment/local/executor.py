@@ -34,6 +34,7 @@ from deployment.local.alarms import AlarmEvaluator, reason_data
 from deployment.local.emulator import EMULATOR_ENV
 from deployment.local.moto_recorder import Recorder
 from deployment.local.runtime import Invocation, PackageStore, run_handler
+from deployment.local.warm import WarmPool
 from deployment.local.schedules import parse_schedule
 
 log = logging.getLogger("deployment.local.executor")
@@ -64,7 +65,8 @@ def _matches(config: dict, key: str) -> bool:
 class Executor:
     def __init__(self, endpoint_url: str, packages_dir: Path, start_time: datetime | None = None, *,
                  region: str = "us-east-1", cache_dir: Path | None = None, deliver_existing_objects: bool = False,
-                 auto_alarms: bool = True, enforce_timeouts: bool = True, python: str = sys.executable):
+                 auto_alarms: bool = True, enforce_timeouts: bool = True, python: str = sys.executable,
+                 warm: bool = True, async_delays: dict[str, timedelta] | None = None):
         self.endpoint_url = endpoint_url
         self.region = region
         self.clock = (start_time or datetime.now(timezone.utc).replace(second=0, microsecond=0)).astimezone(timezone.utc)
@@ -73,7 +75,13 @@ class Executor:
         self.python = python
         self.invocations: list[Invocation] = []
         packages_dir = Path(packages_dir)
-        self.packages = PackageStore(packages_dir, Path(cache_dir) if cache_dir else packages_dir.parent / "executor-cache")
+        cache = Path(cache_dir) if cache_dir else packages_dir.parent / "executor-cache"
+        self.packages = PackageStore(packages_dir, cache)
+        self.pool = WarmPool(python, cache / "sandboxes", warm=warm)
+        # A function's modelled run time on the virtual clock (a retrain takes hours in
+        # production): its asynchronous invocations complete that much later.
+        self.async_delays = async_delays or {}
+        self._delayed: list[tuple[datetime, int, str, object, str]] = []
         session = boto3.session.Session(region_name=region, **{k.lower(): v for k, v in CREDENTIALS.items()})
         config = Config(retries={"max_attempts": 2, "mode": "standard"})
         self._client = {s: session.client(s, endpoint_url=endpoint_url, config=config)
@@ -103,8 +111,8 @@ class Executor:
             content = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))["Content"]
             layer_dirs.append(self.packages.unpacked(content["CodeSha256"]))
         invocation = Invocation(config["FunctionName"], source, event, self.clock, attempt=attempt)
-        run_handler(config, task_dir, layer_dirs, self.packages.runtime_dir(), self.packages.bootstrap(),
-                    self.endpoint_url, self.region, CREDENTIALS, event, invocation, self.python, self.enforce_timeouts)
+        run_handler(config, task_dir, layer_dirs, self.packages.runtime_dir(), self.pool,
+                    self.endpoint_url, self.region, CREDENTIALS, event, invocation, self.enforce_timeouts)
         self.invocations.append(invocation)
         self._write_logs(invocation)
         if not invocation.ok:
@@ -197,12 +205,30 @@ class Executor:
                         self.region, config.get("Id", "notification"), self.clock, self._sequence)
                     self._pending.append((config["LambdaFunctionArn"], event, "s3"))
 
+    def _queue_async(self, invokes) -> None:
+        for item in invokes:
+            delay = self.async_delays.get(_function_name(item.function))
+            if delay:
+                self._sequence += 1
+                self._delayed.append((self.clock + delay, self._sequence, item.function, item.payload, "async"))
+            else:
+                self._pending.append((item.function, item.payload, "async"))
+
+    def _release_due(self) -> None:
+        due = sorted(d for d in self._delayed if d[0] <= self.clock)
+        self._delayed = [d for d in self._delayed if d[0] > self.clock]
+        self._pending.extend((function, payload, source) for _, _, function, payload, source in due)
+
     def _collect(self) -> None:
         drained = self.recorder.drain()
         self._metric_puts += drained.metric_puts
-        for item in drained.invokes:
-            self._pending.append((item.function, item.payload, "async"))
+        self._queue_async(drained.invokes)
+        self._release_due()
         self._new_object_events()
+
+    def close(self) -> None:
+        """Stop the warm sandboxes."""
+        self.pool.close()
 
     def pump(self) -> list[Invocation]:
         """Deliver S3 notifications and handlers' async invokes, one at a time, until none are left."""
@@ -245,15 +271,18 @@ class Executor:
         Rule states are read again before each firing: a rule a handler (the breaker)
         DISABLED on the way does not fire any more. After each firing the S3 events and
         async invokes it caused are delivered and (auto_alarms) the alarms evaluated.
+        Asynchronous invocations of a function with a modelled run time (async_delays)
+        are delivered when the clock reaches their completion time.
         """
         target = self.clock + delta
         done: list[Invocation] = []
         while True:
             due = [(self._next_fire(r), r) for r in self._schedule_rules() if r.get("State") == "ENABLED"]
             due = [(t, r) for t, r in due if t is not None and t <= target]
-            if not due:
+            waking = [d[0] for d in self._delayed if d[0] <= target]
+            if not due and not waking:
                 break
-            self.clock = min(t for t, _ in due)
+            self.clock = min([t for t, _ in due] + waking)
             for _, rule in sorted((d for d in due if d[0] == self.clock), key=lambda d: d[1]["Name"]):
                 current = self._client["events"].describe_rule(Name=rule["Name"])
                 if current.get("State") == "ENABLED":
@@ -273,7 +302,7 @@ class Executor:
         (moto's recorder tells); otherwise the period is simply missing data."""
         drained = self.recorder.drain()
         self._metric_puts += drained.metric_puts
-        self._pending.extend((item.function, item.payload, "async") for item in drained.invokes)
+        self._queue_async(drained.invokes)
         query = self._metric_puts > 0 or not self.recorder.available
         self._metric_puts = 0
         cloudwatch, sns = self._client["cloudwatch"], self._client["sns"]

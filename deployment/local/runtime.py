@@ -17,8 +17,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -26,52 +24,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deployment.local.warm import WarmPool
+
 # What the Lambda python3.11 runtime itself provides.
 RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
-
-BOOTSTRAP = '''\
-"""Local stand-in for the Lambda runtime's bootstrap: import the handler, call it once."""
-import importlib, json, os, sys, time, traceback, uuid
-sys.path.pop(0)  # this file's folder is no part of the function's path
-
-class Context:
-    def __init__(self):
-        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.invoked_function_arn = os.environ["_FUNCTION_ARN"]
-        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
-        self.aws_request_id = os.environ["_REQUEST_ID"]
-        self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
-        self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
-        self.identity = None
-        self.client_context = None
-        self._deadline = time.time() + float(os.environ["_TIMEOUT_S"])
-    def get_remaining_time_in_millis(self):
-        return max(0, int((self._deadline - time.time()) * 1000))
-
-def main(event_path, result_path):
-    with open(event_path) as fh:
-        event = json.load(fh)
-    module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
-    try:
-        handler = getattr(importlib.import_module(module_name), function_name)
-    except Exception as exc:
-        out = {"errorType": "Runtime.ImportModuleError", "errorMessage": f"Unable to import module '{module_name}': {exc}",
-               "stackTrace": traceback.format_exception(exc)}
-    else:
-        try:
-            out = {"result": json.loads(json.dumps(handler(event, Context())))}
-        except TypeError as exc:
-            out = {"errorType": "Runtime.MarshalError", "errorMessage": f"Unable to marshal response: {exc}",
-                   "stackTrace": traceback.format_exception(exc)}
-        except Exception as exc:
-            out = {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": traceback.format_exception(exc)}
-    with open(result_path, "w") as fh:
-        json.dump(out, fh)
-
-main(sys.argv[1], sys.argv[2])
-'''
-
 
 class PackageNotFound(LookupError):
     """The deployed code matches no zip in the packages directory."""
@@ -133,14 +89,6 @@ class PackageStore:
             link.symlink_to(source, target_is_directory=source.is_dir())
         return target
 
-    def bootstrap(self) -> Path:
-        folder = self.cache_dir / "bootstrap"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "bootstrap.py"
-        if not path.exists() or path.read_text() != BOOTSTRAP:
-            path.write_text(BOOTSTRAP)
-        return path
-
 
 @dataclass
 class Invocation:
@@ -161,17 +109,16 @@ class Invocation:
         return self.error is None
 
 
-def run_handler(config: dict, task_dir: Path, layer_dirs: list[Path], runtime_dir: Path, bootstrap: Path,
+def run_handler(config: dict, task_dir: Path, layer_dirs: list[Path], runtime_dir: Path, pool: WarmPool,
                 endpoint_url: str, region: str, credentials: dict, event: object, invocation: Invocation,
-                python: str = sys.executable, enforce_timeout: bool = True) -> Invocation:
-    """Run the handler of `config` (get_function's Configuration) on `event`; fill `invocation`."""
+                enforce_timeout: bool = True) -> Invocation:
+    """Run the handler of `config` (get_function's Configuration) on `event` in a sandbox; fill `invocation`."""
     name = config["FunctionName"]
     path = [str(task_dir)]
     for layer in layer_dirs:
         path += [str(layer / "python" / "lib" / "python3.11" / "site-packages"), str(layer / "python")]
     path.append(str(runtime_dir))
     timeout_s = int(config.get("Timeout", 3))
-    stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{invocation.request_id.replace('-', '')}"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8", "TZ": "UTC",
@@ -179,38 +126,37 @@ def run_handler(config: dict, task_dir: Path, layer_dirs: list[Path], runtime_di
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.get('Runtime', 'python3.11')}",
         "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}", "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
         "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
         # No host AWS configuration leaks in: only the emulator and its test credentials.
         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
         **(config.get("Environment") or {}).get("Variables", {}),
         **credentials,
         "AWS_ENDPOINT_URL": endpoint_url,
-        "_HANDLER": config["Handler"], "_FUNCTION_ARN": config["FunctionArn"], "_REQUEST_ID": invocation.request_id,
+        "_HANDLER": config["Handler"], "_FUNCTION_ARN": config["FunctionArn"],
         "_TIMEOUT_S": str(timeout_s),
         "PYTHONPATH": os.pathsep.join(path),
         "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only on Lambda
         "PYTHONUNBUFFERED": "1",
     }
+    # A sandbox serves the same code and configuration only: anything else starts a new one.
+    identity = json.dumps([config["FunctionArn"], config.get("CodeSha256"), [str(d) for d in layer_dirs],
+                           {k: v for k, v in env.items() if k != "AWS_LAMBDA_LOG_STREAM_NAME"}], sort_keys=True)
     with tempfile.TemporaryDirectory(prefix="lambda-") as tmp:
-        event_path, result_path = Path(tmp) / "event.json", Path(tmp) / "result.json"
+        event_path, result_path, log_path = Path(tmp) / "event.json", Path(tmp) / "result.json", Path(tmp) / "output.log"
         event_path.write_text(json.dumps(event))
-        started = time.monotonic()
-        try:
-            proc = subprocess.run([python, "-S", str(bootstrap), str(event_path), str(result_path)],
-                                  env={**env, "HOME": tmp, "TMPDIR": tmp}, cwd=str(task_dir),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  timeout=timeout_s if enforce_timeout else None)
-            invocation.logs = proc.stdout.decode(errors="replace")
-            if result_path.exists():
-                outcome = json.loads(result_path.read_text())
-                invocation.result, invocation.error = outcome.get("result"), (outcome if "errorType" in outcome else None)
-            else:
-                invocation.error = {"errorType": "Runtime.ExitError",
-                                    "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error: exit status {proc.returncode}"}
-        except subprocess.TimeoutExpired as exc:
-            invocation.logs = (exc.stdout or b"").decode(errors="replace")
+        invocation.duration_s = pool.run(identity, {**env, "HOME": str(pool.home), "TMPDIR": str(pool.home)},
+                                         str(task_dir), event_path, result_path, log_path, invocation.request_id,
+                                         timeout_s if enforce_timeout else None)
+        invocation.logs = log_path.read_text(errors="replace") if log_path.exists() else ""
+        if result_path.exists():
+            outcome = json.loads(result_path.read_text())
+            invocation.result, invocation.error = outcome.get("result"), (outcome if "errorType" in outcome else None)
+        elif invocation.duration_s >= timeout_s and enforce_timeout:
             invocation.error = {"errorType": "Sandbox.Timedout",
                                 "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out after {timeout_s:.2f} seconds"}
-        invocation.duration_s = time.monotonic() - started
+        else:
+            invocation.error = {"errorType": "Runtime.ExitError",
+                                "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error"}
     return invocation

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.integration.helpers import SAMPLE, keys, sample_batch_files, upload_batch, upload_training
+from tests.integration.helpers import SAMPLE, keys, sample_batch_files, upload_batch
 
 
 def _edit_csv(body: bytes, edit) -> bytes:
