@@ -14,9 +14,9 @@ moto stores alarms and metric data but never evaluates them. Each call to
   `DatapointsToAlarm` of them breach, else OK. Missing periods follow TreatMissingData:
   notBreaching (good), breaching (bad), ignore (state unchanged), missing (INSUFFICIENT_DATA
   when all are missing, else evaluated on the present ones).
-* moto matches dimensions as a subset (a [ModelName, ModelVersion] datapoint also counts
-  for a [ModelName] alarm); Minimum/Maximum/Average are unaffected when both are put with
-  the same value, Sum/SampleCount would double.
+* datapoints are read with GetMetricData, which matches the alarm's dimensions exactly as
+  CloudWatch does (moto's GetMetricStatistics matches a subset: a [ModelName, ModelVersion]
+  datapoint would count for a [ModelName] alarm).
 """
 from __future__ import annotations
 
@@ -45,19 +45,19 @@ class Transition:
     value: float | None
 
 
-def _combine(stat: str, points: list[dict]) -> float | None:
-    """One value for the window from moto's per-bucket statistics."""
-    if not points:
+def _combine(stat: str, values: dict[str, list[float]]) -> float | None:
+    """One value for the window from the per-period values of each statistic queried."""
+    if not values.get(stat if stat != "Average" else "Sum"):
         return None
     if stat == "Maximum":
-        return max(p["Maximum"] for p in points)
+        return max(values[stat])
     if stat == "Minimum":
-        return min(p["Minimum"] for p in points)
+        return min(values[stat])
     if stat in ("Sum", "SampleCount"):
-        return sum(p[stat] for p in points)
+        return sum(values[stat])
     if stat == "Average":
-        count = sum(p["SampleCount"] for p in points)
-        return sum(p["Sum"] for p in points) / count if count else None
+        count = sum(values["SampleCount"])
+        return sum(values["Sum"]) / count if count else None
     raise ValueError(f"statistic {stat} is not supported by the local alarm evaluator")
 
 
@@ -79,10 +79,14 @@ class AlarmEvaluator:
         wanted = ["Sum", "SampleCount"] if stat == "Average" else [stat]
         seconds = max(60, int((end - start).total_seconds()) + 60)
         period = ((seconds + 59) // 60) * 60
-        response = self.cloudwatch.get_metric_statistics(
-            Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm.get("Dimensions", []),
-            StartTime=start, EndTime=end, Period=period, Statistics=wanted)
-        return _combine(stat, response.get("Datapoints", []))
+        metric = {"Namespace": alarm["Namespace"], "MetricName": alarm["MetricName"],
+                  "Dimensions": alarm.get("Dimensions", [])}
+        response = self.cloudwatch.get_metric_data(
+            MetricDataQueries=[{"Id": f"q{i}", "MetricStat": {"Metric": metric, "Period": period, "Stat": s}}
+                               for i, s in enumerate(wanted)],
+            StartTime=start, EndTime=end)
+        by_id = {r["Id"]: r.get("Values", []) for r in response.get("MetricDataResults", [])}
+        return _combine(stat, {s: by_id.get(f"q{i}", []) for i, s in enumerate(wanted)})
 
     def evaluate(self, query: bool = True) -> list[Transition]:
         """Close one evaluation period for every metric alarm; return the state changes.

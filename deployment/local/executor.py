@@ -66,7 +66,8 @@ class Executor:
     def __init__(self, endpoint_url: str, packages_dir: Path, start_time: datetime | None = None, *,
                  region: str = "us-east-1", cache_dir: Path | None = None, deliver_existing_objects: bool = False,
                  auto_alarms: bool = True, enforce_timeouts: bool = True, python: str = sys.executable,
-                 warm: bool = True, async_delays: dict[str, timedelta] | None = None):
+                 warm: bool = True, async_delays: dict[str, timedelta] | None = None,
+                 coalesce_schedules: bool = False):
         self.endpoint_url = endpoint_url
         self.region = region
         self.clock = (start_time or datetime.now(timezone.utc).replace(second=0, microsecond=0)).astimezone(timezone.utc)
@@ -81,7 +82,11 @@ class Executor:
         # A function's modelled run time on the virtual clock (a retrain takes hours in
         # production): its asynchronous invocations complete that much later.
         self.async_delays = async_delays or {}
+        # Catch-up semantics for long clock jumps: a rule due several times within one
+        # advance() fires once, like a scheduler resuming after a pause.
+        self.coalesce_schedules = coalesce_schedules
         self._delayed: list[tuple[datetime, int, str, object, str]] = []
+        self._s3_writes = 0
         session = boto3.session.Session(region_name=region, **{k.lower(): v for k, v in CREDENTIALS.items()})
         config = Config(retries={"max_attempts": 2, "mode": "standard"})
         self._client = {s: session.client(s, endpoint_url=endpoint_url, config=config)
@@ -222,9 +227,12 @@ class Executor:
     def _collect(self) -> None:
         drained = self.recorder.drain()
         self._metric_puts += drained.metric_puts
+        self._s3_writes += drained.s3_writes
         self._queue_async(drained.invokes)
         self._release_due()
-        self._new_object_events()
+        if self._s3_writes or not self.recorder.available:
+            self._s3_writes = 0
+            self._new_object_events()
 
     def close(self) -> None:
         """Stop the warm sandboxes."""
@@ -272,12 +280,15 @@ class Executor:
         DISABLED on the way does not fire any more. After each firing the S3 events and
         async invokes it caused are delivered and (auto_alarms) the alarms evaluated.
         Asynchronous invocations of a function with a modelled run time (async_delays)
-        are delivered when the clock reaches their completion time.
+        are delivered when the clock reaches their completion time. With
+        coalesce_schedules, a rule fires at most once per call.
         """
         target = self.clock + delta
         done: list[Invocation] = []
+        fired: set[str] = set()
         while True:
-            due = [(self._next_fire(r), r) for r in self._schedule_rules() if r.get("State") == "ENABLED"]
+            due = [(self._next_fire(r), r) for r in self._schedule_rules()
+                   if r.get("State") == "ENABLED" and r["Name"] not in fired]
             due = [(t, r) for t, r in due if t is not None and t <= target]
             waking = [d[0] for d in self._delayed if d[0] <= target]
             if not due and not waking:
@@ -287,6 +298,8 @@ class Executor:
                 current = self._client["events"].describe_rule(Name=rule["Name"])
                 if current.get("State") == "ENABLED":
                     self._fire(rule)
+                    if self.coalesce_schedules:
+                        fired.add(rule["Name"])
             done += self.pump()
             if self.auto_alarms:
                 done += self.evaluate_alarms()
@@ -302,6 +315,7 @@ class Executor:
         (moto's recorder tells); otherwise the period is simply missing data."""
         drained = self.recorder.drain()
         self._metric_puts += drained.metric_puts
+        self._s3_writes += drained.s3_writes
         self._queue_async(drained.invokes)
         query = self._metric_puts > 0 or not self.recorder.available
         self._metric_puts = 0

@@ -14,7 +14,8 @@ What moto does with `lambda.invoke(InvocationType='Event')` (moto 5.2, server mo
   the executor starts it, and after each handler run drains it for
   `POST /2015-03-31/functions/<name>/invocations` with `X-Amz-Invocation-Type: Event`
   (and the legacy `invoke-async`), then runs those invocations itself. It also counts
-  PutMetricData calls, so alarms are only queried when metrics actually arrived.
+  PutMetricData calls, so alarms are only queried when metrics actually arrived, and S3
+  writes, so buckets are only listed for new objects when something was written.
 The recording holds every request body (S3 uploads too), so it is reset at each drain.
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ class AsyncInvoke:
 class Drained:
     invokes: list[AsyncInvoke] = field(default_factory=list)
     metric_puts: int = 0  # PutMetricData calls (their CBOR bodies are not read, only counted)
+    s3_writes: int = 0  # S3 PUT/POST/DELETE requests: only then can new objects need notifying
 
 
 def _is_put_metric_data(path: str, headers: dict, raw: bytes) -> bool:
@@ -87,10 +89,12 @@ class Recorder:
             if not line.strip():
                 continue
             entry = json.loads(line)
+            headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
+            if "/s3/aws4_request" in headers.get("authorization", "") and entry.get("method") != "GET":
+                drained.s3_writes += 1
             if entry.get("method") != "POST":
                 continue
             path = urlparse(entry.get("url", "")).path
-            headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
             body = entry.get("body") or ""
             raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
             if _is_put_metric_data(path, headers, raw):
