@@ -69,7 +69,7 @@ def handler(event, context):
         result = breaker.model_promoted(str(event["version"]), actor=str(event.get("actor") or "training"))
     elif action == "probation_report":
         result = breaker.probation_report(str(event["batch_id"]), bool(event["healthy"]), event.get("breaches") or [],
-                                          actor=str(event.get("actor") or "monitor"))
+                                          actor=str(event.get("actor") or "monitor"), model_version=event.get("model_version"))
     else:
         raise ValueError(f"unknown breaker event: expected an SNS alarm or action open|close|status|model_promoted|"
                          f"probation_report, got {sorted(event)}")

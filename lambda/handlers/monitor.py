@@ -43,7 +43,7 @@ def _report_probation(result: dict) -> None:
         log(logger, "probation verdict not sent: BREAKER_FUNCTION_NAME is not set", level=30)
         return
     payload = {"action": "probation_report", "batch_id": result["batch_id"], "healthy": result["healthy"],
-               "breaches": result["breaches"]}
+               "breaches": result["breaches"], "model_version": result["model_version"]}
     boto3.client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(payload).encode())
 
 
@@ -51,9 +51,17 @@ def handler(event, context):
     event = event if isinstance(event, dict) else {}
     cfg, cloudwatch = runtime.config(), boto3.client("cloudwatch")
     results = []
+    sweep = not event.get("Records") and not event.get("batch_id")
     for batch_id in batch_ids(event):
         with bound(batch_id=batch_id):
-            result = monitor_batch(cfg, runtime.store(), runtime.buckets(), batch_id, cloudwatch)
+            try:
+                result = monitor_batch(cfg, runtime.store(), runtime.buckets(), batch_id, cloudwatch)
+            except Exception as exc:  # noqa: BLE001 - a sweep reports a broken batch and goes on with the rest
+                if not sweep:
+                    raise
+                log(logger, "batch could not be monitored", level=40, error=f"{type(exc).__name__}: {exc}")
+                results.append({"status": "error", "batch_id": batch_id, "error": f"{type(exc).__name__}: {exc}"})
+                continue
             log(logger, "batch monitored", **{k: v for k, v in result.items() if k != "batch_id"})
             if result.get("probation"):
                 _report_probation(result)

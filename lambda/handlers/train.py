@@ -1,6 +1,6 @@
 """Train Lambda: train -> evaluate -> register -> promote.
 
-Event (all optional): {"since": "YYYY-MM-DD", "recent_days": N, "force": true, "reason": "...",
+Event (all optional): {"since": "YYYY-MM-DD", "recent_batches": N, "force": true, "reason": "...",
 "actor": "...", "recovery": true}. `recovery` (the breaker's retrain) skips the beat-the-champion
 check, not the baseline floor. Scheduled EventBridge events and the breaker's retrain requests arrive here too.
 """
@@ -49,7 +49,7 @@ def handler(event, context):
     try:
         summary = run_training(cfg, runtime.plugin(), runtime.store(), runtime.buckets(),
                                config_path=runtime.model_dir() / "model_config.yml",
-                               since=event.get("since"), recent_days=event.get("recent_days"),
+                               since=event.get("since"), recent_batches=event.get("recent_batches"),
                                force=bool(event.get("force")), reason=str(event.get("reason", "")), actor=actor,
                                recovery=bool(event.get("recovery")))
     except MLCycleError as exc:

@@ -104,7 +104,8 @@ class Breaker:
             result.effects = ["held batches scored on probation"]
         return result
 
-    def probation_report(self, batch_id: str, healthy: bool, breaches: list[dict], actor: str) -> Transition:
+    def probation_report(self, batch_id: str, healthy: bool, breaches: list[dict], actor: str,
+                         model_version: str | None = None) -> Transition:
         """In HALF_OPEN: a breach re-opens and sets the batch aside; the Nth healthy batch closes.
 
         Only batches judged healthy under the current candidate are published on close;
@@ -112,8 +113,10 @@ class Breaker:
         candidate (bad input would otherwise re-open the breaker forever).
         """
         current, _ = self.read()
-        if current["state"] != HALF_OPEN:
-            return Transition(False, current)
+        candidate = (current.get("probation") or {}).get("model_version")
+        stale = model_version is not None and model_version != candidate
+        if current["state"] != HALF_OPEN or stale or batch_id in (current.get("rejected") or {}):
+            return Transition(False, current)  # a verdict on another model, or a batch already set aside
         if not healthy:
             cause = {"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}
             self._write(lambda s: {**s, "rejected": {**(s.get("rejected") or {}), batch_id: cause}}, cause, actor)

@@ -72,13 +72,13 @@ class ModelConfig:
     batch_deadline_minutes: float = 60.0
     positive_class: str = "cancelled"
     probation_batches: int = 2
-    retrain_recent_days: int | None = None
+    retrain_recent_batches: int | None = 1
     monitoring: dict = field(default_factory=dict)
 
     @property
     def retrain_payload(self) -> dict:
         """What the breaker asks the train function for: the newest data, when a window is configured."""
-        return {"recent_days": self.retrain_recent_days} if self.retrain_recent_days else {}
+        return {"recent_batches": self.retrain_recent_batches} if self.retrain_recent_batches else {}
 
     @property
     def target_source(self) -> SourceSpec:
@@ -214,7 +214,7 @@ def parse_config(raw: dict) -> ModelConfig:
         batch_deadline_minutes=float(inference.get("batch_deadline_minutes", 60)),
         positive_class=str(raw.get("positive_class", "cancelled")),
         probation_batches=int(breaker.get("probation_batches", 2)),
-        retrain_recent_days=int(breaker["retrain_recent_days"]) if breaker.get("retrain_recent_days") else None,
+        retrain_recent_batches=int(breaker.get("retrain_recent_batches", 1)) or None,
         monitoring=dict(raw.get("monitoring") or {}),
     )
     _check(cfg)

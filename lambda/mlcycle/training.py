@@ -81,12 +81,12 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
 
 
 def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, config_path: Path | None = None,
-                 since: str | None = None, recent_days: int | None = None, force: bool = False, reason: str = "",
+                 since: str | None = None, recent_batches: int | None = None, force: bool = False, reason: str = "",
                  actor: str = "training", recovery: bool = False) -> dict:
     from mlcycle.monitoring.profile import build_reference_profile
 
     started = time.monotonic()
-    data = load_training_set(store, buckets, cfg, since=since, recent_days=recent_days)
+    data = load_training_set(store, buckets, cfg, since=since, recent_batches=recent_batches)
     _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
     train_part, holdout = time_split(data.frame, cfg.time_column, cfg.holdout_fraction)
     train_x, holdout_x = feature_frame(train_part, cfg), feature_frame(holdout, cfg)
@@ -104,7 +104,7 @@ def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
         "holdout": {"rows": len(holdout), "fingerprint": _holdout_fingerprint(holdout, cfg),
                     "from": str(holdout[cfg.time_column].min()), "to": str(holdout[cfg.time_column].max())},
         "training": {"rows": len(train_part), "parts": data.parts, "join_coverage": data.coverage, "since": since,
-                     "recent_days": recent_days,
+                     "recent_batches": recent_batches,
                      "notes": data.notes},
         "reference_profile": profile, "code_version": code_version(plugin, config_path),
         "confidence_metrics": predictions.proba is not None,

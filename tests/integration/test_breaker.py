@@ -135,3 +135,13 @@ def test_two_writers_never_both_win(buckets, s3):
         t.join()
     assert sum(r.changed for r in results) == 1
     assert len(events(s3, buckets)) == 1
+
+
+def test_verdicts_on_another_model_or_a_rejected_batch_are_ignored(breaker, actions):
+    breaker.trip(ALARM, actor="alarm")
+    breaker.model_promoted("v0002", actor="training")
+    assert breaker.probation_report("b1", False, [], actor="monitor", model_version="v0001").changed is False
+    breaker.probation_report("b1", False, [{"metric": "MaxPSI"}], actor="monitor", model_version="v0002")
+    breaker.model_promoted("v0003", actor="training")
+    again = breaker.probation_report("b1", False, [], actor="monitor", model_version="v0003")
+    assert again.changed is False and again.state["state"] == HALF_OPEN

@@ -42,6 +42,14 @@ def _features(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: st
     return join(base, attributes, cfg.join_key)[0]
 
 
+def _inputs_now(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, scored_from: str) -> str:
+    """Where the batch's inputs are now: the breaker may have held them since they were scored."""
+    for prefix in (scored_from, storage.held_prefix(batch_id), storage.incoming_prefix(batch_id)):
+        if all(store.exists(buckets.data, f"{prefix}{s.name}.csv") for s in cfg.sources):
+            return prefix
+    raise FileNotFoundError(f"batch {batch_id}: inputs are neither under {scored_from} nor held/ (quarantined or deleted?)")
+
+
 def _labels(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, keys: pd.Series) -> pd.Series | None:
     key = storage.labels_key(batch_id)
     if not store.exists(buckets.data, key):
@@ -59,7 +67,7 @@ def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_
         return {"status": "not_scored", "batch_id": batch_id}
     version = manifest["model_version"]
     profile = ModelRegistry(store, buckets.models, cfg.name).metadata(version)["reference_profile"]
-    features = _features(store, buckets, cfg, manifest["input_prefix"])
+    features = _features(store, buckets, cfg, _inputs_now(store, buckets, cfg, batch_id, manifest["input_prefix"]))
     predictions = pd.read_csv(io.BytesIO(store.get_bytes(buckets.predictions, manifest["predictions_key"])),
                               dtype={cfg.join_key: str})
     proba_columns = [f"p_{c}" for c in cfg.classes]
