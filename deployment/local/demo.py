@@ -184,7 +184,8 @@ def timeline(report: dict) -> str:
                      f"{i['breaker_opened_day']}, recovered {i['recovered_day']}")
     lines.append(f"published bad predictions after a trip: {report['published_bad_predictions_after_trip']}; "
                  f"false trips: {report['false_trips']}; outcome: {report['outcome']}; "
-                 f"estimated vs realised accuracy MAE: {report['accuracy_estimate_mae']}")
+                 f"estimated vs realised accuracy MAE: {report['accuracy_estimate_mae']} "
+                 f"(clean days {report['accuracy_estimate_mae_clean_days']})")
     return "\n".join(lines)
 
 

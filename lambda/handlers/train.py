@@ -10,7 +10,7 @@ import os
 import boto3
 
 from mlcycle import storage
-from mlcycle.breaker import CLOSED
+from mlcycle.breaker import CLOSED, HALF_OPEN, OPEN
 from mlcycle.errors import MLCycleError
 from mlcycle.logs import get_logger, log
 from mlcycle.training import run_training
@@ -40,12 +40,14 @@ def _tell_breaker(version: str) -> None:
 def handler(event, context):
     event = event if isinstance(event, dict) else {}
     actor = str(event.get("actor") or ("schedule" if event.get("source") == "aws.events" else "invoke"))
-    if actor == "schedule" and _breaker_state() != CLOSED:
-        # While the breaker is open its own retrain and probation decide the champion; a routine
-        # run promoting another version mid-probation would change the model under test.
-        log(logger, "scheduled training deferred: breaker is not CLOSED")
-        return {"status": "deferred", "reason": f"breaker is {_breaker_state()}"}
     cfg = runtime.config()
+    if actor == "schedule" and _breaker_state() == HALF_OPEN:
+        # A routine run promoting another version mid-probation would change the model under test.
+        log(logger, "scheduled training deferred: breaker is HALF_OPEN")
+        return {"status": "deferred", "reason": "breaker is HALF_OPEN: probation decides"}
+    if actor == "schedule" and _breaker_state() == OPEN:
+        # The breaker's own retrain did not pass the gate: try again, with newer labels.
+        event = {**event, **cfg.retrain_payload, "recovery": True}
     try:
         summary = run_training(cfg, runtime.plugin(), runtime.store(), runtime.buckets(),
                                config_path=runtime.model_dir() / "model_config.yml",

@@ -59,11 +59,16 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
 
     def decide(champion: str | None) -> Decision:
         if cfg.promotion.require_beat_baseline:
-            worse = [m for m, better in (("accuracy", candidate["accuracy"] > baseline["accuracy"]),
-                                         ("log_loss", candidate.get("log_loss", 0) < baseline["log_loss"])) if not better]
+            # Log loss and macro-F1, not accuracy: when one class dominates (cancellations
+            # after a behaviour change) "always say the majority class" has high accuracy
+            # and is still useless.
+            worse = [m for m, better in (("log_loss", candidate.get("log_loss", 0) < baseline["log_loss"]),
+                                         ("macro_f1", candidate["macro_f1"] > baseline["macro_f1"])) if not better]
             if worse:
                 return Decision(False, f"does not beat the class-prior baseline on {', '.join(worse)} "
-                                       f"(accuracy {candidate['accuracy']:.4f} vs {baseline['accuracy']:.4f})")
+                                       f"(log loss {candidate.get('log_loss', float('nan')):.4f} vs "
+                                       f"{baseline['log_loss']:.4f}, macro-F1 {candidate['macro_f1']:.4f} vs "
+                                       f"{baseline['macro_f1']:.4f})")
         if champion is None:
             return Decision(True, f"first champion ({metric} {candidate[metric]:.4f}, baseline {baseline[metric]:.4f})")
         if recovery:
@@ -96,7 +101,8 @@ def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
     baseline = prior_baseline(train_part[cfg.target], holdout[cfg.target], cfg.classes)
     kinds = {name: col.kind for name, col in cfg.feature_columns.items()}
     profile = build_reference_profile(holdout_x, kinds, predictions.proba, labels=holdout[cfg.target],
-                                      holdout_metrics=metrics, predicted=predictions.labels)
+                                      holdout_metrics=metrics, predicted=predictions.labels,
+                                      reference_features=pd.concat([train_x, holdout_x], ignore_index=True))
     registry = ModelRegistry(store, buckets.models, cfg.name)
     version, _ = registry.register(model, {
         "metrics": metrics, "baseline": baseline, "classes": cfg.classes, "target": cfg.target,

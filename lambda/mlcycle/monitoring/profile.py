@@ -59,14 +59,16 @@ def build_reference_profile(features: pd.DataFrame, feature_kinds: dict[str, str
                             proba: pd.DataFrame | None, labels: pd.Series | None = None,
                             holdout_metrics: dict | None = None, max_sample: int = 1000,
                             seed: int = 0, *, predicted: pd.Series | None = None,
-                            max_categories: int = 1000) -> dict:
+                            max_categories: int = 1000, reference_features: pd.DataFrame | None = None) -> dict:
     """Summarise reference features and predictions into the JSON profile described above.
 
     ``proba`` is None for a labels-only plug-in; pass its ``predicted`` labels instead (or
     as well: the plug-in's own labels then set the predicted class shares). ``labels`` and
     ``predicted`` may be arrays or Series and align with the rows of ``features`` by position.
     ``seed`` makes the KS sample reproducible, so retraining on the same data yields the
-    same profile. Raises ValueError for a column or kind the reference cannot describe:
+    same profile. ``reference_features`` (all the rows the model learned from) replaces
+    ``features`` for the feature distributions: a small holdout makes PSI and chi-square
+    noisy enough to trip on clean batches, while predictions must stay out-of-sample. Raises ValueError for a column or kind the reference cannot describe:
     a profile with a hole would silently disable monitoring for that feature.
     """
     missing = [name for name in feature_kinds if name not in features]
@@ -81,10 +83,11 @@ def build_reference_profile(features: pd.DataFrame, feature_kinds: dict[str, str
         predicted = predicted_labels(proba)
     classes = list(proba.columns) if proba is not None else sorted(predicted.dropna().unique(), key=str)
     rng = np.random.default_rng(seed)
+    distributions = features if reference_features is None else reference_features
     return {
         "format": PROFILE_FORMAT,
-        "row_count": len(features),
-        "features": {name: _feature_profile(features[name], kind, rng, max_sample, max_categories)
+        "row_count": len(distributions),
+        "features": {name: _feature_profile(distributions[name], kind, rng, max_sample, max_categories)
                      for name, kind in feature_kinds.items()},
         "predictions": _prediction_profile(proba, predicted, classes),
         "reference_performance": _reference_performance(predicted, labels, classes),
