@@ -1,4 +1,5 @@
-# The deploy container of docker-compose.yaml: Python 3.11 + terraform + make + the project.
+# The deploy container of docker-compose.yaml: Python 3.11 + terraform + make + the project
+# (binutils: the layer build strips debug symbols from the packages' own .so files).
 # It builds the Lambda packages, applies deployment/ to LocalStack and seeds the data.
 FROM python:3.11-slim-bookworm
 
@@ -6,7 +7,7 @@ ARG TERRAFORM_VERSION=1.11.4
 ARG TARGETARCH=amd64
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends make curl unzip ca-certificates \
+ && apt-get install -y --no-install-recommends make curl unzip ca-certificates binutils \
  && rm -rf /var/lib/apt/lists/* \
  && curl -fsSL -o /tmp/terraform.zip \
       "https://releases.hashicorp.com/terraform/${TERRAFORM_VERSION}/terraform_${TERRAFORM_VERSION}_linux_${TARGETARCH}.zip" \

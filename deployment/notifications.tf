@@ -28,28 +28,14 @@ resource "aws_lambda_permission" "s3" {
   source_account = local.account_id
 }
 
-resource "aws_s3_bucket_notification" "data" {
-  bucket = aws_s3_bucket.this["data"].id
+# S3 allows one notification configuration per bucket: one resource per bucket with triggers.
+resource "aws_s3_bucket_notification" "this" {
+  for_each = toset([for t in local.s3_triggers : t.bucket])
+
+  bucket = aws_s3_bucket.this[each.key].id
 
   dynamic "lambda_function" {
-    for_each = { for k, t in local.s3_triggers : k => t if t.bucket == "data" }
-    content {
-      id                  = lambda_function.key
-      lambda_function_arn = aws_lambda_function.this[lambda_function.value.function].arn
-      events              = ["s3:ObjectCreated:*"]
-      filter_prefix       = lambda_function.value.prefix != "" ? lambda_function.value.prefix : null
-      filter_suffix       = lambda_function.value.suffix != "" ? lambda_function.value.suffix : null
-    }
-  }
-
-  depends_on = [aws_lambda_permission.s3]
-}
-
-resource "aws_s3_bucket_notification" "predictions" {
-  bucket = aws_s3_bucket.this["predictions"].id
-
-  dynamic "lambda_function" {
-    for_each = { for k, t in local.s3_triggers : k => t if t.bucket == "predictions" }
+    for_each = { for k, t in local.s3_triggers : k => t if t.bucket == each.key }
     content {
       id                  = lambda_function.key
       lambda_function_arn = aws_lambda_function.this[lambda_function.value.function].arn

@@ -63,10 +63,10 @@ def batch_outcome(s3, buckets: dict, batch_id: str) -> str:
         return "published_after_hold" if held else "published"
     if _keys(s3, buckets["data"], f"quarantine/{batch_id}/reason.json"):
         return "quarantined"
+    if _keys(s3, buckets["data"], f"held/{batch_id}/"):
+        return "held"  # held while open, or set aside after breaching on probation
     if _keys(s3, buckets["predictions"], f"probation/{batch_id}/_SUCCESS"):
         return "probation"
-    if _keys(s3, buckets["data"], f"held/{batch_id}/"):
-        return "held"
     return "lost"
 
 

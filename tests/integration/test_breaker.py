@@ -145,3 +145,11 @@ def test_verdicts_on_another_model_or_a_rejected_batch_are_ignored(breaker, acti
     breaker.model_promoted("v0003", actor="training")
     again = breaker.probation_report("b1", False, [], actor="monitor", model_version="v0003")
     assert again.changed is False and again.state["state"] == HALF_OPEN
+
+
+def test_the_versions_it_tripped_on_are_remembered(breaker):
+    breaker.trip(ALARM, actor="alarm", model_version="v0001")
+    breaker.model_promoted("v0002", actor="training")
+    breaker.probation_report("b1", False, [], actor="monitor", model_version="v0002")
+    state, _ = breaker.read()
+    assert state["suspect_versions"] == ["v0001", "v0002"]

@@ -87,12 +87,13 @@ def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_
     report.update(monitored_at=now.isoformat(), probation=bool(manifest.get("probation")), headline=headline,
                   breaches=found, labels_available=labels is not None)
     store.put_json(buckets.monitoring, storage.report_key(batch_id), report)
-    live = version == ModelRegistry(store, buckets.models, cfg.name).champion()
+    breaker, _ = store.get_json(buckets.monitoring, storage.BREAKER_STATE_KEY)
+    live = version not in ((breaker or {}).get("suspect_versions") or [])
     if cloudwatch is not None:
         datums = metric_data(headline, cfg.name, version, now)
         if not live:
-            # Late labels for a batch a retired model scored must not trip the alarms that
-            # guard the live model: they go to the per-version dimension only.
+            # Late labels for a batch scored by a model the breaker already took out must not
+            # trip the alarms again: they go to the per-version dimension only.
             datums = [d for d in datums if len(d["Dimensions"]) > 1]
         put_metrics(cloudwatch, namespace(cfg.name), datums)
     return {"status": "monitored", "batch_id": batch_id, "model_version": version, "probation": report["probation"],
