@@ -102,13 +102,17 @@ def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_
             "metrics": {k: round(v, 4) for k, v in headline.items() if np.isfinite(v)}}
 
 
+def _modified(store: ObjectStore, bucket: str, prefix: str, suffix: str) -> dict[str, dt.datetime]:
+    return {o["Key"][len(prefix):-len(suffix)]: o["LastModified"] for o in store.list(bucket, prefix)
+            if o["Key"].endswith(suffix)}
+
+
 def batches_needing_a_report(store: ObjectStore, buckets: Buckets) -> list[str]:
-    """Scored batches without a report, or whose labels arrived after the last report."""
-    due = []
-    for prefix in ("predictions/", "probation/"):
-        for batch_id in store.list_folders(buckets.predictions, prefix):
-            report, _ = store.get_json(buckets.monitoring, storage.report_key(batch_id))
-            labels_now = store.exists(buckets.data, storage.labels_key(batch_id))
-            if (report is None or (labels_now and not report.get("labels_available"))) and batch_id not in due:
-                due.append(batch_id)
-    return sorted(due)
+    """Scored batches without a report, or whose labels arrived after the last report.
+
+    Listings and their timestamps only, so a sweep costs a few calls however many batches exist.
+    """
+    reports = _modified(store, buckets.monitoring, "reports/", ".json")
+    labels = _modified(store, buckets.data, "labels/", ".csv")
+    scored = {b for prefix in ("predictions/", "probation/") for b in store.list_folders(buckets.predictions, prefix)}
+    return sorted(b for b in scored if b not in reports or (b in labels and labels[b] > reports[b]))
