@@ -26,7 +26,7 @@ def now_iso() -> str:
 
 def initial_state() -> dict:
     return {"state": CLOSED, "revision": 0, "since": None, "cause": None, "model_version": None, "probation": None,
-            "rejected": {}, "suspect_versions": []}
+            "rejected": {}, "tripped_at": None}
 
 
 class BreakerActions(Protocol):
@@ -78,9 +78,8 @@ class Breaker:
         def change(state):
             if state["state"] == OPEN:
                 return None
-            suspect = model_version or state.get("model_version")
-            return {**state, "state": OPEN, "cause": cause, "probation": None, "model_version": suspect,
-                    "suspect_versions": sorted(set(state.get("suspect_versions") or []) | ({suspect} - {None}))}
+            return {**state, "state": OPEN, "cause": cause, "probation": None, "tripped_at": now_iso(),
+                    "model_version": model_version or state.get("model_version")}
 
         result = self._write(change, cause, actor)
         if result.changed:

@@ -147,9 +147,9 @@ def test_verdicts_on_another_model_or_a_rejected_batch_are_ignored(breaker, acti
     assert again.changed is False and again.state["state"] == HALF_OPEN
 
 
-def test_the_versions_it_tripped_on_are_remembered(breaker):
+def test_a_trip_records_when_it_happened(breaker):
+    assert breaker.read()[0]["tripped_at"] is None
     breaker.trip(ALARM, actor="alarm", model_version="v0001")
-    breaker.model_promoted("v0002", actor="training")
-    breaker.probation_report("b1", False, [], actor="monitor", model_version="v0002")
     state, _ = breaker.read()
-    assert state["suspect_versions"] == ["v0001", "v0002"]
+    assert state["tripped_at"] == state["since"][:len(state["tripped_at"])] or state["tripped_at"] <= state["since"]
+    assert state["model_version"] == "v0001"

@@ -88,12 +88,12 @@ def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_
                   breaches=found, labels_available=labels is not None)
     store.put_json(buckets.monitoring, storage.report_key(batch_id), report)
     breaker, _ = store.get_json(buckets.monitoring, storage.BREAKER_STATE_KEY)
-    live = version not in ((breaker or {}).get("suspect_versions") or [])
+    live = manifest["published_at"] > ((breaker or {}).get("tripped_at") or "")
     if cloudwatch is not None:
         datums = metric_data(headline, cfg.name, version, now)
         if not live:
-            # Late labels for a batch scored by a model the breaker already took out must not
-            # trip the alarms again: they go to the per-version dimension only.
+            # Late labels for a batch scored before the breaker's last trip are evidence it
+            # already acted on: they go to the per-version dimension, not to the alarms.
             datums = [d for d in datums if len(d["Dimensions"]) > 1]
         put_metrics(cloudwatch, namespace(cfg.name), datums)
     return {"status": "monitored", "batch_id": batch_id, "model_version": version, "probation": report["probation"],
