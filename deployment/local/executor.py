@@ -99,7 +99,9 @@ class Executor:
         self.recorder = Recorder(endpoint_url)
         self.recorder.start()
         self.alarm_evaluator = AlarmEvaluator(self._client["cloudwatch"])
-        if not deliver_existing_objects:
+        if deliver_existing_objects:
+            self._s3_writes = 1  # the first pump lists the buckets whatever the recorder saw
+        else:
             self._new_object_events()  # what is already stored was delivered before we started
             self._pending.clear()
         self._schedule_rules()  # anchor rate() rules at start_time

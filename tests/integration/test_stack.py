@@ -102,7 +102,7 @@ def test_function_environments_follow_the_contract(stack, aws):
     outputs, *_ = stack
     buckets = {"DATA_BUCKET": outputs["data_bucket"], "MODEL_BUCKET": outputs["model_bucket"],
                "PREDICTIONS_BUCKET": outputs["predictions_bucket"], "MONITORING_BUCKET": outputs["monitoring_bucket"],
-               "LOG_LEVEL": "INFO"}
+               "LOG_LEVEL": "INFO", "OMP_NUM_THREADS": "1"}
     names = outputs["function_names"]
     extra = {
         "train": {"BREAKER_FUNCTION_NAME": names["breaker"]},
