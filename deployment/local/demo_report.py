@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from deployment.local.scenario import Scenario
 
+SEVERITY = {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}
 KEY_METRICS = ("JoinCoverage", "MaxNullRate", "DriftedFeatureShare", "MaxPSI", "PredictionDrift", "EstimatedAccuracy",
                "RealisedAccuracy", "PredictedCancellationRate", "RealisedCancellationRate", "VolumeRatio")
 
@@ -105,7 +106,7 @@ def collect(s3, buckets: dict, scenario: Scenario, records: list[DayRecord], thr
     for event in events:
         event["day"] = day_of(event["time"], records)
     trips = [e for e in events if e["to"] == "OPEN" and e["from"] != "OPEN"]
-    days = []
+    days, prev_state = [], "CLOSED"
     for rec in records:
         batch_id = scenario.batch_id(rec.day)
         report = _json(s3, buckets["monitoring"], f"reports/{batch_id}.json") or {}
@@ -113,7 +114,10 @@ def collect(s3, buckets: dict, scenario: Scenario, records: list[DayRecord], thr
         day_events = [f"{e['from']} -> {e['to']}: {e['cause'].get('reason')}"
                       + (f" ({e['cause'].get('alarm')})" if e["cause"].get("alarm") else "")
                       for e in events if e["day"] == rec.day and e["from"] != e["to"]]
+        seen = [prev_state] + [e["to"] for e in events if e["day"] == rec.day]
+        prev_state = rec.breaker_state
         days.append({
+            "worst_state": max(seen, key=lambda s: SEVERITY.get(s, 0)),
             "day": rec.day, "date": scenario.date(rec.day).isoformat(), "batch_id": batch_id,
             "rows": (report.get("headline") or {}).get("RowCount"), "incident": incident.type if incident else None,
             "champion": rec.champion, "breaker_state": rec.breaker_state,

@@ -58,10 +58,14 @@ def series(days: list[dict], metric: str) -> np.ndarray:
 
 
 def state_runs(days: list[dict]) -> list[tuple[str, int, int]]:
-    """Consecutive OPEN / HALF_OPEN days merged into (state, first day, last day) bands."""
+    """Consecutive OPEN / HALF_OPEN days merged into (state, first day, last day) bands.
+
+    A day is shaded by the most severe state it saw (`worst_state`), so an OPEN spell
+    that began and ended within a day still shows.
+    """
     runs: list[tuple[str, int, int]] = []
     for day in days:
-        state, number = day.get("breaker_state"), day.get("day")
+        state, number = day.get("worst_state", day.get("breaker_state")), day.get("day")
         if state not in BAND_COLORS or number is None:
             continue
         if runs and runs[-1][0] == state and runs[-1][2] == number - 1:
