@@ -34,6 +34,7 @@ from deployment.local.alarms import AlarmEvaluator, reason_data
 from deployment.local.emulator import EMULATOR_ENV
 from deployment.local.moto_recorder import Recorder
 from deployment.local.runtime import Invocation, PackageStore, run_handler
+from deployment.local.s3_notifications import NotificationScanner
 from deployment.local.warm import WarmPool
 from deployment.local.schedules import parse_schedule
 
@@ -54,12 +55,6 @@ class InvocationError(RuntimeError):
 
 def _function_name(arn_or_name: str) -> str:
     return arn_or_name.split(":")[6] if arn_or_name.startswith("arn:") else arn_or_name
-
-
-def _matches(config: dict, key: str) -> bool:
-    rules = {r["Name"].lower(): r["Value"] for r in config.get("Filter", {}).get("Key", {}).get("FilterRules", [])}
-    created = any(e in ("s3:ObjectCreated:*", "s3:ObjectCreated:Put") for e in config.get("Events", []))
-    return created and key.startswith(rules.get("prefix", "")) and key.endswith(rules.get("suffix", ""))
 
 
 class Executor:
@@ -92,7 +87,7 @@ class Executor:
         self._client = {s: session.client(s, endpoint_url=endpoint_url, config=config)
                         for s in ("s3", "lambda", "events", "sns", "sqs", "cloudwatch", "logs")}
         self._pending: deque[tuple[str, object, str]] = deque()
-        self._seen_versions: set[tuple[str, str, str]] = set()
+        self.notifications = NotificationScanner(self._client["s3"])
         self._sequence = 0
         self._rule_anchor: dict[str, datetime] = {}
         self._metric_puts = 0  # PutMetricData calls seen since the last alarm evaluation
@@ -189,28 +184,12 @@ class Executor:
 
     def _new_object_events(self) -> None:
         """Queue an S3 event for every object version created since the last look, oldest first."""
-        s3 = self._client["s3"]
-        fresh = []
-        for bucket in s3.list_buckets().get("Buckets", []):
-            name = bucket["Name"]
-            configs = s3.get_bucket_notification_configuration(Bucket=name).get("LambdaFunctionConfigurations", [])
-            if not configs:
-                continue
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-                for version in page.get("Versions", []):
-                    vid = version.get("VersionId") or "null"
-                    ident = (name, version["Key"], vid if vid != "null" else f"{version['ETag']}@{version['LastModified']}")
-                    if ident not in self._seen_versions:
-                        self._seen_versions.add(ident)
-                        fresh.append((version["LastModified"], name, version, configs))
-        for _, name, version, configs in sorted(fresh, key=lambda f: (f[0], f[1], f[2]["Key"])):
-            for config in configs:
-                if _matches(config, version["Key"]):
-                    self._sequence += 1
-                    event = lambda_events.s3_object_created(
-                        name, version["Key"], version["Size"], version["ETag"], version.get("VersionId"),
-                        self.region, config.get("Id", "notification"), self.clock, self._sequence)
-                    self._pending.append((config["LambdaFunctionArn"], event, "s3"))
+        for function_arn, bucket, version, notification_id in self.notifications.new_objects():
+            self._sequence += 1
+            event = lambda_events.s3_object_created(
+                bucket, version["Key"], version["Size"], version["ETag"], version.get("VersionId"),
+                self.region, notification_id, self.clock, self._sequence)
+            self._pending.append((function_arn, event, "s3"))
 
     def _queue_async(self, invokes) -> None:
         for item in invokes:
