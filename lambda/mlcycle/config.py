@@ -52,6 +52,8 @@ class PromotionPolicy:
     metric: str = "macro_f1"
     min_improvement: float = 0.0
     require_beat_baseline: bool = True
+    fresh_days: float | None = None
+    fresh_min_rows: int = 500
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,8 @@ def parse_config(raw: dict) -> ModelConfig:
             metric=str(promotion.get("metric", "macro_f1")),
             min_improvement=float(promotion.get("min_improvement", 0.0)),
             require_beat_baseline=bool(promotion.get("require_beat_baseline", True)),
+            fresh_days=float(promotion["fresh_days"]) if promotion.get("fresh_days") else None,
+            fresh_min_rows=int(promotion.get("fresh_min_rows", 500)),
         ),
         chunk_rows=int(inference.get("chunk_rows", 250_000)),
         batch_deadline_minutes=float(inference.get("batch_deadline_minutes", 60)),

@@ -10,6 +10,7 @@ import hashlib
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mlcycle.config import ModelConfig
@@ -17,7 +18,7 @@ from mlcycle.datasets import feature_frame, time_split
 from mlcycle.errors import DataContractError, MLCycleError
 from mlcycle.evaluation import prior_baseline, score
 from mlcycle.logs import get_logger, log
-from mlcycle.plugin import Plugin
+from mlcycle.plugin import Plugin, Predictions
 from mlcycle.registry import Decision, ModelRegistry
 from mlcycle.storage import Buckets, ObjectStore
 from mlcycle.training_data import load_training_set
@@ -48,12 +49,29 @@ def _holdout_fingerprint(holdout: pd.DataFrame, cfg: ModelConfig) -> str:
     return digest.hexdigest()
 
 
+def fresh_rows(cfg: ModelConfig, holdout: pd.DataFrame) -> np.ndarray:
+    """The newest `promotion.fresh_days` of the holdout, where challenger and champion meet.
+
+    The holdout is a share of all the data, so after a change in behaviour it mixes old and
+    new days, and a model of the old world can win on it; the newest days are the world
+    the champion now serves. Too few rows there: the whole holdout.
+    """
+    everything = np.ones(len(holdout), dtype=bool)
+    if not cfg.promotion.fresh_days or not len(holdout):
+        return everything
+    times = holdout[cfg.time_column]
+    newest = (times >= times.max() - pd.Timedelta(days=cfg.promotion.fresh_days)).to_numpy()
+    return newest if newest.sum() >= cfg.promotion.fresh_min_rows else everything
+
+
 def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: dict, baseline: dict,
           holdout_x: pd.DataFrame, holdout_y: pd.Series, recovery: bool):
     """Return decide(champion) for ModelRegistry.promote: re-run if a concurrent promotion moved the champion.
 
-    In recovery (the breaker asked for this retrain) the champion is the suspect, so the
-    challenger need only clear the floor; probation then judges it on live batches.
+    `candidate` is scored on `holdout_x` / `holdout_y` (the fresh rows); `baseline` is the
+    floor from the whole holdout. In recovery (the breaker asked for this retrain) the
+    champion is the suspect, so the challenger need only clear the floor; probation then
+    judges it on live batches.
     """
     metric, margin = cfg.promotion.metric, cfg.promotion.min_improvement
 
@@ -78,9 +96,12 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
             champ_score = score(holdout_y, plugin.predict(registry.load(champion), holdout_x), cfg.classes)[metric]
         except MLCycleError as exc:
             return Decision(True, f"champion {champion} cannot score the holdout ({exc}); replacing it")
+        where = f"on the newest {len(holdout_y)} holdout rows"
         if candidate[metric] >= champ_score + margin:
-            return Decision(True, f"{metric} {candidate[metric]:.4f} >= champion {champion} {champ_score:.4f} + margin {margin}")
-        return Decision(False, f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} + margin {margin}")
+            return Decision(True, f"{metric} {candidate[metric]:.4f} >= champion {champion} {champ_score:.4f} + margin {margin} "
+                                  f"{where}")
+        return Decision(False, f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} + margin "
+                               f"{margin} {where}")
 
     return decide
 
@@ -118,7 +139,12 @@ def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
     if force:
         decide = lambda _champion: Decision(True, f"forced by {actor}: {reason or 'no reason given'}")  # noqa: E731
     else:
-        decide = _gate(cfg, registry, plugin, metrics, baseline, holdout_x, holdout[cfg.target], recovery)
+        fresh = fresh_rows(cfg, holdout)
+        on_fresh = Predictions(predictions.labels[fresh], None if predictions.proba is None else
+                               predictions.proba[fresh].reset_index(drop=True))
+        fresh_metrics = {**metrics, **score(holdout[cfg.target][fresh], on_fresh, cfg.classes)}
+        decide = _gate(cfg, registry, plugin, fresh_metrics, baseline, holdout_x[fresh].reset_index(drop=True),
+                       holdout[cfg.target][fresh].reset_index(drop=True), recovery)
     decision = registry.promote(version, decide, actor=actor)
     summary = {
         "status": "promoted" if decision.promote else "stored_not_promoted",
