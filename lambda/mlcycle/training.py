@@ -24,6 +24,7 @@ from mlcycle.storage import Buckets, ObjectStore
 from mlcycle.training_data import load_training_set
 
 logger = get_logger("mlcycle.training")
+LOWER_IS_BETTER = {"log_loss"}
 
 
 def code_version(plugin: Plugin, config_path: Path | None) -> str:
@@ -74,6 +75,8 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
     judges it on live batches.
     """
     metric, margin = cfg.promotion.metric, cfg.promotion.min_improvement
+    if metric not in candidate:  # log loss needs probabilities; a labels-only plug-in is judged on macro-F1
+        metric = "macro_f1"
 
     def decide(champion: str | None) -> Decision:
         if cfg.promotion.require_beat_baseline:
@@ -97,6 +100,12 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
         except MLCycleError as exc:
             return Decision(True, f"champion {champion} cannot score the holdout ({exc}); replacing it")
         where = f"on the newest {len(holdout_y)} holdout rows"
+        if metric in LOWER_IS_BETTER:
+            if candidate[metric] <= champ_score - margin:
+                return Decision(True, f"{metric} {candidate[metric]:.4f} <= champion {champion} {champ_score:.4f} - margin "
+                                      f"{margin} {where}")
+            return Decision(False, f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} "
+                                   f"- margin {margin} {where}")
         if candidate[metric] >= champ_score + margin:
             return Decision(True, f"{metric} {candidate[metric]:.4f} >= champion {champion} {champ_score:.4f} + margin {margin} "
                                   f"{where}")
