@@ -9,8 +9,7 @@ import os
 
 import boto3
 
-from mlcycle import storage
-from mlcycle.breaker import CLOSED, HALF_OPEN, OPEN
+from mlcycle.breaker import CLOSED, HALF_OPEN, OPEN, read_state
 from mlcycle.errors import MLCycleError
 from mlcycle.logs import get_logger, log
 from mlcycle.training import run_training
@@ -21,8 +20,7 @@ logger = get_logger("handlers.train")
 
 
 def _breaker_state() -> str:
-    state, _ = runtime.store().get_json(runtime.buckets().monitoring, storage.BREAKER_STATE_KEY)
-    return (state or {}).get("state", CLOSED)
+    return read_state(runtime.store(), runtime.buckets().monitoring)[0]["state"]
 
 
 def _tell_breaker(version: str) -> None:
@@ -41,11 +39,12 @@ def handler(event, context):
     event = event if isinstance(event, dict) else {}
     actor = str(event.get("actor") or ("schedule" if event.get("source") == "aws.events" else "invoke"))
     cfg = runtime.config()
-    if actor == "schedule" and _breaker_state() == HALF_OPEN:
+    breaker = _breaker_state() if actor == "schedule" else CLOSED
+    if breaker == HALF_OPEN:
         # A routine run promoting another version mid-probation would change the model under test.
         log(logger, "scheduled training deferred: breaker is HALF_OPEN")
         return {"status": "deferred", "reason": "breaker is HALF_OPEN: probation decides"}
-    if actor == "schedule" and _breaker_state() == OPEN:
+    if breaker == OPEN:
         # The breaker's own retrain did not pass the gate: try again, with newer labels.
         event = {**event, **cfg.retrain_payload, "recovery": True}
     try:

@@ -29,6 +29,12 @@ def initial_state() -> dict:
             "rejected": {}, "tripped_at": None}
 
 
+def read_state(store: ObjectStore, bucket: str) -> tuple[dict, str | None]:
+    """(state, etag); a breaker never written is CLOSED (etag None)."""
+    doc, etag = store.get_json(bucket, storage.BREAKER_STATE_KEY)
+    return (doc or initial_state()), etag
+
+
 class BreakerActions(Protocol):
     def disable_inference(self) -> None: ...
     def enable_inference(self) -> None: ...
@@ -52,8 +58,7 @@ class Breaker:
         self.store, self.bucket, self.actions, self.probation_batches = store, bucket, actions, probation_batches
 
     def read(self) -> tuple[dict, str | None]:
-        doc, etag = self.store.get_json(self.bucket, storage.BREAKER_STATE_KEY)
-        return (doc or initial_state()), etag
+        return read_state(self.store, self.bucket)
 
     def _write(self, change: Callable[[dict], dict | None], cause: dict, actor: str, attempts: int = 10) -> Transition:
         """Apply change(state) -> new state (or None: nothing to do) with a conditional write."""

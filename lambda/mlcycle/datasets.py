@@ -93,6 +93,11 @@ class SourceReader:
         return pd.concat(frames, ignore_index=True)
 
 
+def open_source(store, bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig) -> SourceReader:
+    """A chunked, contract-checked reader over s3://bucket/key (errors name that address)."""
+    return SourceReader(store.open(bucket, key), spec, f"s3://{bucket}/{key}", cfg.join_key, cfg.chunk_rows)
+
+
 def key_hashes(keys) -> np.ndarray:
     """64-bit hashes of join keys: 8 bytes a row instead of a Python string per row.
 
@@ -144,6 +149,13 @@ def attributes_from_frames(name: str, frames: Iterable[pd.DataFrame], join_key: 
 
 def index_attributes(name: str, frame: pd.DataFrame, join_key: str) -> Attributes:
     return attributes_from_frames(name, [frame], join_key)
+
+
+def read_attributes(store, bucket: str, prefix: str, cfg: ModelConfig) -> tuple[list[Attributes], list[SourceSummary]]:
+    """Every attribute source of a batch under `prefix`, held compactly for the join."""
+    readers = [open_source(store, bucket, f"{prefix}{s.name}.csv", s, cfg) for s in cfg.attribute_sources]
+    attributes = [attributes_from_frames(r.spec.name, (c.frame for c in r), cfg.join_key) for r in readers]
+    return attributes, [r.summary for r in readers]
 
 
 def _looked_up(values, positions: np.ndarray, matched: np.ndarray, index: pd.Index) -> pd.Series:

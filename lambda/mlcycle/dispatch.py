@@ -10,7 +10,7 @@ import urllib.parse
 
 from mlcycle import storage
 from mlcycle.batches import batch_status, hold, incoming_batches, past_deadline, quarantine
-from mlcycle.breaker import CLOSED, HALF_OPEN, OPEN
+from mlcycle.breaker import HALF_OPEN, OPEN, read_state
 from mlcycle.config import ModelConfig
 from mlcycle.logs import get_logger, log
 from mlcycle.plugin import Plugin
@@ -62,8 +62,8 @@ def process_batch(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets:
 
 def breaker_gate(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets):
     """OPEN: park the batch in held/. HALF_OPEN: score it on probation. CLOSED: no diversion."""
-    state, _ = store.get_json(buckets.monitoring, storage.BREAKER_STATE_KEY)
-    mode = (state or {}).get("state", CLOSED)
+    state, _ = read_state(store, buckets.monitoring)
+    mode = state["state"]
 
     def gate(batch_id: str) -> dict | None:
         if mode == OPEN:
@@ -82,8 +82,8 @@ def score_held(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Bu
 
     Batches the breaker rejected on probation stay held: their input is what was wrong.
     """
-    state, _ = store.get_json(buckets.monitoring, storage.BREAKER_STATE_KEY)
-    rejected = set(((state or {}).get("rejected") or {}))
+    state, _ = read_state(store, buckets.monitoring)
+    rejected = set(state.get("rejected") or {})
     results = []
     for batch_id in sorted(store.list_folders(buckets.data, "held/")):
         if batch_id in rejected or published_manifest(store, buckets, batch_id, probation):

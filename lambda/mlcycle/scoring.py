@@ -16,7 +16,7 @@ import numpy as np
 from mlcycle import storage
 from mlcycle.batches import quarantine
 from mlcycle.config import ModelConfig
-from mlcycle.datasets import SourceReader, attributes_from_frames, feature_frame, join
+from mlcycle.datasets import feature_frame, join, open_source, read_attributes
 from mlcycle.errors import DataContractError
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.output import PredictionWriter
@@ -77,16 +77,11 @@ def _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, re
     timings = Timings()
     model = registry.load(version)
     tick = time.perf_counter()
-    attributes, notes, violations = [], [], {}
-    for spec in cfg.attribute_sources:
-        key = f"{prefix}{spec.name}.csv"
-        reader = SourceReader(store.open(buckets.data, key), spec, f"s3://{buckets.data}/{key}", cfg.join_key, cfg.chunk_rows)
-        attributes.append(attributes_from_frames(spec.name, (c.frame for c in reader), cfg.join_key))
-        notes += reader.summary.notes
-        violations.update(reader.summary.violations)
+    attributes, summaries = read_attributes(store, buckets.data, prefix, cfg)
+    notes = [note for s in summaries for note in s.notes]
+    violations = {rule: count for s in summaries for rule, count in s.violations.items()}
     tick = timings.add("read_validate", tick)
-    key = f"{prefix}{cfg.input_spec.name}.csv"
-    reader = SourceReader(store.open(buckets.data, key), cfg.input_spec, f"s3://{buckets.data}/{key}", cfg.join_key, cfg.chunk_rows)
+    reader = open_source(store, buckets.data, f"{prefix}{cfg.input_spec.name}.csv", cfg.input_spec, cfg)
     out_key = storage.predictions_key(batch_id, probation)
     sink = MultipartWriter(store, buckets.predictions, out_key)
     writer = PredictionWriter(batch_id, version, cfg)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from mlcycle import storage
 from mlcycle.config import ModelConfig, SourceSpec, ColumnSpec
-from mlcycle.datasets import SourceReader, index_attributes, join
+from mlcycle.datasets import index_attributes, join, open_source
 from mlcycle.errors import DataContractError
 from mlcycle.storage import Buckets, ObjectStore
 
@@ -26,7 +26,7 @@ class TrainingSet:
 
 
 def _read(store: ObjectStore, bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig, notes: list[str]) -> pd.DataFrame:
-    reader = SourceReader(store.open(bucket, key), spec, f"s3://{bucket}/{key}", cfg.join_key, cfg.chunk_rows)
+    reader = open_source(store, bucket, key, spec, cfg)
     frame = reader.read_all()
     notes += reader.summary.notes
     return frame

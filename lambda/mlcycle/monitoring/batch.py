@@ -14,8 +14,10 @@ import pandas as pd
 
 from mlcycle import storage
 from mlcycle.config import ModelConfig
-from mlcycle.datasets import SourceReader, attributes_from_frames, feature_frame, join
+from mlcycle.breaker import read_state
+from mlcycle.datasets import feature_frame, join, open_source, read_attributes
 from mlcycle.registry import ModelRegistry
+from mlcycle.scoring import published_manifest
 from mlcycle.storage import Buckets, ObjectStore
 
 from .publish import metric_data, namespace, put_metrics
@@ -23,22 +25,9 @@ from .report import build_report, headline_metrics
 from .thresholds import breaches, parse_alarms
 
 
-def find_manifest(store: ObjectStore, buckets: Buckets, batch_id: str) -> dict | None:
-    """The published manifest, else the probation one: what was scored, by which version, from where."""
-    for probation in (False, True):
-        doc, _ = store.get_json(buckets.predictions, storage.success_key(batch_id, probation))
-        if doc:
-            return doc
-    return None
-
-
 def _features(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: str) -> pd.DataFrame:
-    def reader(spec):
-        key = f"{prefix}{spec.name}.csv"
-        return SourceReader(store.open(buckets.data, key), spec, key, cfg.join_key, cfg.chunk_rows)
-
-    attributes = [attributes_from_frames(s.name, (c.frame for c in reader(s)), cfg.join_key) for s in cfg.attribute_sources]
-    base = reader(cfg.input_spec).read_all()
+    attributes, _ = read_attributes(store, buckets.data, prefix, cfg)
+    base = open_source(store, buckets.data, f"{prefix}{cfg.input_spec.name}.csv", cfg.input_spec, cfg).read_all()
     return join(base, attributes, cfg.join_key)[0]
 
 
@@ -62,7 +51,7 @@ def _labels(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: st
 def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_id: str, cloudwatch=None,
                   now: dt.datetime | None = None) -> dict:
     """Report on a batch and publish its metrics; returns a summary with the threshold breaches."""
-    manifest = find_manifest(store, buckets, batch_id)
+    manifest = published_manifest(store, buckets, batch_id, probation=True)
     if manifest is None:
         return {"status": "not_scored", "batch_id": batch_id}
     version = manifest["model_version"]
@@ -87,8 +76,8 @@ def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_
     report.update(monitored_at=now.isoformat(), probation=bool(manifest.get("probation")), headline=headline,
                   breaches=found, labels_available=labels is not None)
     store.put_json(buckets.monitoring, storage.report_key(batch_id), report)
-    breaker, _ = store.get_json(buckets.monitoring, storage.BREAKER_STATE_KEY)
-    live = manifest["published_at"] > ((breaker or {}).get("tripped_at") or "")
+    breaker, _ = read_state(store, buckets.monitoring)
+    live = manifest["published_at"] > (breaker.get("tripped_at") or "")
     if cloudwatch is not None:
         datums = metric_data(headline, cfg.name, version, now)
         if not live:
