@@ -1,9 +1,6 @@
 # One provider for AWS, LocalStack and any emulator: only the endpoints differ.
 locals {
   emulated = var.endpoint_url != ""
-
-  # Every service this stack touches. With an emulator they all point at one URL.
-  emulated_services = ["cloudwatch", "events", "iam", "lambda", "logs", "s3", "sns", "sqs", "sts"]
 }
 
 provider "aws" {
@@ -17,6 +14,7 @@ provider "aws" {
   skip_region_validation      = local.emulated
   s3_use_path_style           = local.emulated
 
+  # Every service this stack touches: with an emulator they all point at one URL.
   dynamic "endpoints" {
     for_each = local.emulated ? [var.endpoint_url] : []
     content {
