@@ -13,18 +13,27 @@ PACKAGING  ?= layer
 # slower (2.05 s vs 0.15 s); Lambda below 1,769 MB has less than one vCPU anyway.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup test demo deploy destroy package bench clean
+.PHONY: setup test lint demo deploy destroy package bench clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt
+$(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
 	$(PYTHON_SYS) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Style and types of the Python code, format and validity of the Terraform root module.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	terraform fmt -check -recursive deployment/terraform
+	$(PY) -m deployment.deploy validate
 
 demo: $(STAMP)
 	$(PY) -m deployment.local.demo --days $(DAYS) --seed $(SEED)
