@@ -1,4 +1,4 @@
-"""Apply or destroy the Terraform stack in deployment/ on AWS or on any emulator endpoint.
+"""Apply or destroy the Terraform stack in deployment/terraform/ on AWS or on any emulator endpoint.
 
     python -m deployment.deploy apply   --endpoint URL --packaging layer|bundled [--state-dir DIR]
     python -m deployment.deploy destroy --endpoint URL [--state-dir DIR]
@@ -31,10 +31,11 @@ from deployment.terraform_cli import environment as _environment, init as _init,
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA_ROOT = REPO / "lambda"
-TERRAFORM_DIR = REPO / "deployment"
 DEFAULT_PACKAGES = REPO / "build" / "packages"
 DEFAULT_MODEL_CONFIG = REPO / "model" / "model_config.yml"
-STATE_ROOT = TERRAFORM_DIR / ".state"
+# Beside the module, not in it: the state path goes to the backend with -backend-config, so
+# state written before the module moved to deployment/terraform/ is found where it was.
+STATE_ROOT = REPO / "deployment" / ".state"
 FUNCTIONS = ("train", "infer", "monitor", "breaker")
 # --- variables ------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from deployment.local.emulator import EMULATOR_ENV
 
-TERRAFORM_DIR = Path(__file__).resolve().parent
+# The root module; the deploy CLI runs every command in it (`-chdir`).
+TERRAFORM_DIR = Path(__file__).resolve().parent / "terraform"
 PLUGIN_CACHE = Path(os.environ.get("TF_PLUGIN_CACHE_DIR") or Path.home() / ".cache" / "mlcycle" / "terraform-plugins")
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 MIRROR_CANDIDATES = ("/opt/tf-plugins", "/usr/share/terraform/plugins", "~/.terraform.d/plugins")
@@ -84,7 +85,7 @@ def environment(endpoint: str, state_dir: Path) -> dict:
 
 
 def run(args: list[str], env: dict, quiet: bool) -> str:
-    """`terraform -chdir=deployment <args>`: its output (streamed to stderr unless quiet), or DeployError."""
+    """`terraform -chdir=deployment/terraform <args>`: its output (streamed to stderr unless quiet), or DeployError."""
     binary = shutil.which("terraform")
     if not binary:
         raise DeployError("terraform not found on PATH (https://developer.hashicorp.com/terraform/install)")
