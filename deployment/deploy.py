@@ -3,12 +3,14 @@
     python -m deployment.deploy apply   --endpoint URL --packaging layer|bundled [--state-dir DIR]
     python -m deployment.deploy destroy --endpoint URL [--state-dir DIR]
     python -m deployment.deploy outputs --endpoint URL [--state-dir DIR]
+    python -m deployment.deploy validate
 
 An empty endpoint is real AWS (credentials from the usual AWS chain). Anything else is an
 emulator URL (LocalStack, moto_server): every provider endpoint points there and the
 fixed test/test credentials are used. Each endpoint gets its own working directory
 (CLI config, tfvars, Terraform data dir, state) under deployment/.state/, or `--state-dir`:
-tests against a throwaway emulator never touch a user's state.
+tests against a throwaway emulator never touch a user's state. `validate` checks the module
+alone (no endpoint, no state), as the Makefile's lint does.
 
 Terraform gets the aws provider from a local filesystem mirror when the machine has one
 and from the public registry otherwise (terraform_cli.py).
@@ -22,12 +24,13 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 from deployment.terraform_cli import DeployError, cli_config, find_provider_mirror  # noqa: F401 (re-exported)
-from deployment.terraform_cli import environment as _environment, init as _init, run as _terraform
+from deployment.terraform_cli import init as _init, run as _terraform, workspace as _workspace
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA_ROOT = REPO / "lambda"
@@ -138,8 +141,7 @@ def _prepare(endpoint: str, state_dir: Path | None) -> tuple[Path, dict]:
     state_dir.mkdir(parents=True, exist_ok=True)
     if state_dir.parent == STATE_ROOT.resolve():
         (STATE_ROOT / ".gitignore").write_text("*\n")
-    (state_dir / "terraform.tfrc").write_text(cli_config(find_provider_mirror()))
-    return state_dir, _environment(endpoint, state_dir)
+    return state_dir, _workspace(endpoint, state_dir)
 
 
 def outputs(endpoint: str = "", state_dir: Path | None = None) -> dict:
@@ -194,9 +196,19 @@ def destroy(endpoint: str = "", state_dir: Path | None = None, *, quiet: bool = 
     _terraform(["destroy", "-auto-approve", "-input=false", "-parallelism=20", f"-var-file={var_file}"], env, quiet)
 
 
+def validate() -> str:
+    """`terraform init -backend=false` + `terraform validate` in a throwaway data dir: the
+    module's own consistency, with no endpoint or state. The lock file is read-only here, so
+    a check never rewrites the committed provider selection. Returns validate's message."""
+    with tempfile.TemporaryDirectory(prefix="terraform-validate-") as tmp:
+        env = _workspace("", Path(tmp))
+        _terraform(["init", "-backend=false", "-input=false", "-lockfile=readonly"], env, quiet=True)
+        return _terraform(["validate"], env, quiet=True).strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deployment.deploy", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["apply", "destroy", "outputs"])
+    parser.add_argument("command", choices=["apply", "destroy", "outputs", "validate"])
     parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", ""),
                         help="emulator URL; empty = real AWS (default: $AWS_ENDPOINT_URL)")
     parser.add_argument("--packaging", choices=["layer", "bundled"], default="layer")
@@ -214,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result, indent=2))
         elif args.command == "destroy":
             destroy(args.endpoint, args.state_dir)
+        elif args.command == "validate":
+            print(validate())
         else:
             print(json.dumps(outputs(args.endpoint, args.state_dir), indent=2))
     except DeployError as exc:

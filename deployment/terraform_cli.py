@@ -66,6 +66,12 @@ def cli_config(mirror: Path | None, plugin_cache: Path = PLUGIN_CACHE) -> str:
     )
 
 
+def workspace(endpoint: str, work_dir: Path) -> dict:
+    """Write work_dir's CLI config (mirror or registry) and return the environment of runs there."""
+    (work_dir / "terraform.tfrc").write_text(cli_config(find_provider_mirror()))
+    return environment(endpoint, work_dir)
+
+
 def environment(endpoint: str, state_dir: Path) -> dict:
     """Each state dir has its own CLI config and data dir; emulators get only the test credentials."""
     env = dict(os.environ)
