@@ -26,7 +26,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import boto3  # noqa: E402
 
-from deployment.local.emulator import EMULATOR_ENV, running_emulator  # noqa: E402
+from deployment.emulator_env import EMULATOR_ENV  # noqa: E402
+from local_aws.emulator import running_emulator  # noqa: E402
 
 RAW_ROWS_MAX = 1_000_000  # raw throughput is per row: a 1M-row sample measures it without 10M rows in memory
 

@@ -30,7 +30,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from deployment.terraform_cli import DeployError, cli_config, find_provider_mirror  # noqa: F401 (re-exported)
-from deployment.terraform_cli import init as _init, run as _terraform, workspace as _workspace
+from deployment.terraform_cli import init as _init
+from deployment.terraform_cli import run as _terraform
+from deployment.terraform_cli import workspace as _workspace
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA_ROOT = REPO / "lambda"

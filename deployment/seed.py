@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 
 from deployment import deploy
-from deployment.local.emulator import EMULATOR_ENV
+from deployment.emulator_env import EMULATOR_ENV
 
 SAMPLE = deploy.REPO / "data" / "sample"
 
@@ -52,7 +52,7 @@ def first_training(endpoint: str, function_name: str) -> dict:
         payload = json.loads(raw or b"null")
     except ValueError:  # moto answers with its own error text: it cannot run Lambda code
         raise SystemExit(f"seed: {function_name} did not run: {raw[:300].decode(errors='replace')}\n"
-                         "(moto_server stores functions but runs none: use deployment.local.executor there)") from None
+                         "(moto_server stores functions but runs none: use local_aws.executor there)") from None
     if response.get("FunctionError"):
         raise SystemExit(f"seed: {function_name} failed: {json.dumps(payload)}")
     return payload

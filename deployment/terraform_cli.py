@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deployment.local.emulator import EMULATOR_ENV
+from deployment.emulator_env import EMULATOR_ENV
 
 # The root module; the deploy CLI runs every command in it (`-chdir`).
 TERRAFORM_DIR = Path(__file__).resolve().parent / "terraform"

@@ -8,7 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from deployment.local.emulator import EMULATOR_ENV, running_emulator
+from deployment.emulator_env import EMULATOR_ENV
+from local_aws.emulator import running_emulator
 
 # Same reason as the Makefile: OpenMP spin-waits make 2-thread fits far slower here.
 os.environ.setdefault("OMP_NUM_THREADS", "1")

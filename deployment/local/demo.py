@@ -21,10 +21,12 @@ from pathlib import Path
 import boto3
 
 from deployment import deploy
-from deployment.local import demo_report, report_html, scenario as plan
-from deployment.local.emulator import EMULATOR_ENV, running_emulator
-from deployment.local.executor import Executor
+from deployment.emulator_env import EMULATOR_ENV
+from deployment.local import demo_report, report_html
+from deployment.local import scenario as plan
 from layers.build import build
+from local_aws.emulator import running_emulator
+from local_aws.executor import Executor
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ROOT / "build" / "packages"

@@ -6,8 +6,9 @@ import boto3
 import pytest
 
 from deployment import deploy
-from deployment.local.emulator import EMULATOR_ENV, running_emulator
+from deployment.emulator_env import EMULATOR_ENV
 from layers.build import build
+from local_aws.emulator import running_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 2, 2, tzinfo=timezone.utc)

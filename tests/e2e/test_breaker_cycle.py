@@ -8,8 +8,8 @@ import json
 from datetime import timedelta
 
 from data.generate import make_batch, make_training
-from deployment.local.executor import Executor
 from deployment.local.scenario import csv_bytes
+from local_aws.executor import Executor
 from tests.e2e.conftest import START, retrain_delay
 
 

@@ -13,11 +13,12 @@ import boto3
 import pytest
 
 from deployment import deploy
-from deployment.local.alarms import AlarmEvaluator
-from deployment.local.emulator import EMULATOR_ENV, running_emulator
-from deployment.local.executor import Executor, InvocationError
+from deployment.emulator_env import EMULATOR_ENV
 from deployment.local.placeholders import write_placeholder_packages
-from deployment.local.schedules import ScheduleError, parse_schedule
+from local_aws.alarms import AlarmEvaluator
+from local_aws.emulator import running_emulator
+from local_aws.executor import Executor, InvocationError
+from local_aws.schedules import ScheduleError, parse_schedule
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=timezone.utc)  # a Monday
 

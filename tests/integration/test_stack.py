@@ -19,8 +19,9 @@ import pytest
 import yaml
 
 from deployment import deploy
-from deployment.local.emulator import EMULATOR_ENV, running_emulator
+from deployment.emulator_env import EMULATOR_ENV
 from deployment.local.placeholders import write_placeholder_packages
+from local_aws.emulator import running_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("train", "infer", "monitor", "breaker")

@@ -29,16 +29,16 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from deployment.local import lambda_events
-from deployment.local.alarms import AlarmEvaluator, reason_data
-from deployment.local.emulator import EMULATOR_ENV
-from deployment.local.moto_recorder import Recorder
-from deployment.local.runtime import Invocation, PackageStore, run_handler
-from deployment.local.s3_notifications import NotificationScanner
-from deployment.local.warm import WarmPool
-from deployment.local.schedules import parse_schedule
+from deployment.emulator_env import EMULATOR_ENV
+from local_aws import lambda_events
+from local_aws.alarms import AlarmEvaluator, reason_data
+from local_aws.moto_recorder import Recorder
+from local_aws.runtime import Invocation, PackageStore, run_handler
+from local_aws.s3_notifications import NotificationScanner
+from local_aws.schedules import parse_schedule
+from local_aws.warm import WarmPool
 
-log = logging.getLogger("deployment.local.executor")
+log = logging.getLogger("local_aws.executor")
 CREDENTIALS = {k: EMULATOR_ENV[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
 
 

@@ -16,13 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-# LocalStack's fixed dummy credentials: the only credentials this project knows.
-EMULATOR_ENV = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
+from deployment.emulator_env import EMULATOR_ENV
 
 
 def free_port() -> int:

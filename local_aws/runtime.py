@@ -24,7 +24,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deployment.local.warm import WarmPool
+from local_aws.warm import WarmPool
 
 # What the Lambda python3.11 runtime itself provides.
 RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
