@@ -1,13 +1,14 @@
-"""Infer Lambda: S3 upload under incoming/, hourly rescan, or {"batch_id": "..."}."""
-from mlcycle.dispatch import handle_event
-from mlcycle.logs import get_logger
+"""Infer Lambda: an S3 upload under incoming/, the hourly rescan, {"batch_id": "..."},
+{"action": "rescan"}, or the breaker's {"action": "score_held", "probation": bool}."""
+
+from typing import Any
+
+from mlcycle.events import parse_infer_event
+from mlcycle.inference import handle
 
 from handlers import runtime
 
-logger = get_logger("handlers.infer")
 
-
-def handler(event, context):
-    summary = handle_event(runtime.config(), runtime.plugin(), runtime.store(), runtime.buckets(),
-                           event if isinstance(event, dict) else {})
-    return runtime.jsonable(summary)
+def handler(event: Any, context: Any) -> dict:
+    request = parse_infer_event(event)
+    return runtime.jsonable(handle(runtime.config(), runtime.plugin(), runtime.store(), runtime.buckets(), request))

@@ -1,19 +1,25 @@
 """What every handler needs, built once per Lambda container and reused on warm starts."""
+
 from __future__ import annotations
 
 import functools
 import json
 import os
+from pathlib import Path
 
 from mlcycle.config import ModelConfig, load_config
-from mlcycle.errors import MLCycleError
 from mlcycle.plugin import Plugin, load_plugin, model_dir
 from mlcycle.storage import Buckets, ObjectStore
 
 
+def config_path() -> Path:
+    """The config file the functions load: MODEL_CONFIG names it inside the model folder."""
+    return model_dir() / os.environ.get("MODEL_CONFIG", "model_config.yml")
+
+
 @functools.lru_cache(maxsize=1)
 def config() -> ModelConfig:
-    return load_config(model_dir() / os.environ.get("MODEL_CONFIG", "model_config.yml"))
+    return load_config(config_path())
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,12 +34,6 @@ def store() -> ObjectStore:
 
 def buckets() -> Buckets:
     return Buckets.from_env()
-
-
-def rejected(exc: MLCycleError) -> dict:
-    """A refusal the caller should read, not a crash: the handler returns it as its result."""
-    detail = exc.as_dict() if hasattr(exc, "as_dict") else {"message": str(exc)}
-    return {"status": "rejected", "error": str(exc), "error_type": type(exc).__name__, "reason": detail}
 
 
 def jsonable(summary: dict) -> dict:

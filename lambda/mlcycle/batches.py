@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from mlcycle import storage
+from mlcycle.clock import now, now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.storage import Buckets, ObjectStore
 
@@ -38,14 +39,21 @@ def batch_status(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_i
 
 
 def incoming_batches(store: ObjectStore, buckets: Buckets) -> list[str]:
-    return sorted(b for b in store.list_folders(buckets.data, "incoming/") if storage.BATCH_ID.match(b))
+    return storage.batch_folders(store, buckets.data, storage.INCOMING)
 
 
-def past_deadline(status: BatchStatus, cfg: ModelConfig, now: dt.datetime | None = None) -> bool:
+def inputs_prefix(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefixes: list[str]) -> str | None:
+    """The first of `prefixes` that holds every source of the batch, or None."""
+    for prefix in prefixes:
+        if all(store.exists(buckets.data, storage.source_key(prefix, s.name)) for s in cfg.sources):
+            return prefix
+    return None
+
+
+def past_deadline(status: BatchStatus, cfg: ModelConfig, at: dt.datetime | None = None) -> bool:
     if status.complete or status.oldest_upload is None:
         return False
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return now - status.oldest_upload > dt.timedelta(minutes=cfg.batch_deadline_minutes)
+    return (at or now()) - status.oldest_upload > dt.timedelta(minutes=cfg.batch_deadline_minutes)
 
 
 def quarantine(store: ObjectStore, buckets: Buckets, batch_id: str, reason: dict, stage: str,
@@ -54,14 +62,14 @@ def quarantine(store: ObjectStore, buckets: Buckets, batch_id: str, reason: dict
     source = from_prefix or storage.incoming_prefix(batch_id)
     moved = store.move_prefix(buckets.data, source, storage.quarantine_prefix(batch_id))
     doc = {"batch_id": batch_id, "stage": stage, "reason": reason, "files": moved,
-           "quarantined_at": dt.datetime.now(dt.timezone.utc).isoformat()}
-    store.put_json(buckets.data, storage.quarantine_prefix(batch_id) + "reason.json", doc)
+           "quarantined_at": now_iso()}
+    store.put_json(buckets.data, storage.quarantine_reason_key(batch_id), doc)
     return doc
 
 
 def hold(store: ObjectStore, buckets: Buckets, batch_id: str, why: str) -> dict:
     """Park the batch under held/ while the breaker is open; it is scored after recovery."""
     moved = store.move_prefix(buckets.data, storage.incoming_prefix(batch_id), storage.held_prefix(batch_id))
-    doc = {"batch_id": batch_id, "reason": why, "files": moved, "held_at": dt.datetime.now(dt.timezone.utc).isoformat()}
-    store.put_json(buckets.data, storage.held_prefix(batch_id) + "held.json", doc)
+    doc = {"batch_id": batch_id, "reason": why, "files": moved, "held_at": now_iso()}
+    store.put_json(buckets.data, storage.held_note_key(batch_id), doc)
     return doc

@@ -72,7 +72,8 @@ class ModelConfig:
     promotion: PromotionPolicy = PromotionPolicy()
     chunk_rows: int = 250_000
     batch_deadline_minutes: float = 60.0
-    positive_class: str = "cancelled"
+    positive_class: str | None = None
+    segment_column: str | None = None
     probation_batches: int = 2
     retrain_recent_batches: int | None = 1
     monitoring: dict = field(default_factory=dict)
@@ -178,6 +179,11 @@ def _check(cfg: ModelConfig) -> None:
                     raise ConfigError(f"source '{source.name}', column '{col.name}': calculated from unknown column '{ref}'")
     if not cfg.classes:
         raise ConfigError(f"target '{cfg.target}' needs its class list under xteristics.values")
+    if cfg.positive_class is not None and cfg.positive_class not in cfg.classes:
+        raise ConfigError(f"positive_class '{cfg.positive_class}' is not one of the classes {cfg.classes}")
+    if cfg.segment_column is not None and cfg.segment_column not in cfg.feature_columns:
+        raise ConfigError(f"monitoring.segment_column '{cfg.segment_column}' is not a feature column "
+                          f"{sorted(cfg.feature_columns)}")
     if not 0 < cfg.holdout_fraction < 1:
         raise ConfigError(f"training.holdout_fraction must be between 0 and 1, got {cfg.holdout_fraction}")
 
@@ -195,6 +201,7 @@ def parse_config(raw: dict) -> ModelConfig:
     inference = raw.get("inference") or {}
     promotion = raw.get("promotion") or {}
     breaker = raw.get("breaker") or {}
+    monitoring = dict(raw.get("monitoring") or {})
     cfg = ModelConfig(
         name=str(raw.get("name") or model.get("name") or "model"),
         version=str(raw.get("version", "0.0.0")),
@@ -216,10 +223,11 @@ def parse_config(raw: dict) -> ModelConfig:
         ),
         chunk_rows=int(inference.get("chunk_rows", 250_000)),
         batch_deadline_minutes=float(inference.get("batch_deadline_minutes", 60)),
-        positive_class=str(raw.get("positive_class", "cancelled")),
+        positive_class=str(raw["positive_class"]) if raw.get("positive_class") else None,
+        segment_column=str(monitoring["segment_column"]) if monitoring.get("segment_column") else None,
         probation_batches=int(breaker.get("probation_batches", 2)),
         retrain_recent_batches=int(breaker.get("retrain_recent_batches", 1)) or None,
-        monitoring=dict(raw.get("monitoring") or {}),
+        monitoring=monitoring,
     )
     _check(cfg)
     return cfg

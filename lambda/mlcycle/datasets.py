@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from mlcycle import storage
 from mlcycle.config import ModelConfig, SourceSpec
 from mlcycle.contract import CheckedFrame, check_frame, check_header, read_dtypes
 from mlcycle.errors import DataContractError
@@ -153,7 +154,7 @@ def index_attributes(name: str, frame: pd.DataFrame, join_key: str) -> Attribute
 
 def read_attributes(store, bucket: str, prefix: str, cfg: ModelConfig) -> tuple[list[Attributes], list[SourceSummary]]:
     """Every attribute source of a batch under `prefix`, held compactly for the join."""
-    readers = [open_source(store, bucket, f"{prefix}{s.name}.csv", s, cfg) for s in cfg.attribute_sources]
+    readers = [open_source(store, bucket, storage.source_key(prefix, s.name), s, cfg) for s in cfg.attribute_sources]
     attributes = [attributes_from_frames(r.spec.name, (c.frame for c in r), cfg.join_key) for r in readers]
     return attributes, [r.summary for r in readers]
 

@@ -36,3 +36,9 @@ class DataContractError(MLCycleError):
 
 class ModelIntegrityError(MLCycleError):
     """A stored model file does not match the sha256 recorded in its metadata."""
+
+
+def rejected(exc: MLCycleError) -> dict:
+    """A refusal the caller should read, not a crash: a function returns it as its result."""
+    detail = exc.as_dict() if isinstance(exc, DataContractError) else {"message": str(exc)}
+    return {"status": "rejected", "error": str(exc), "error_type": type(exc).__name__, "reason": detail}

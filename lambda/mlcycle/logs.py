@@ -57,8 +57,3 @@ def bound(**fields):
         yield
     finally:
         _context.reset(token)
-
-
-def bind(**fields) -> None:
-    """Add fields to the current context for the rest of this invocation."""
-    _context.set({**_context.get(), **fields})

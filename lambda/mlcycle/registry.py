@@ -6,7 +6,6 @@ loser re-reads the new champion and decides again).
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 import re
@@ -16,6 +15,7 @@ from typing import Callable
 import joblib
 
 from mlcycle import storage
+from mlcycle.clock import now_iso
 from mlcycle.errors import ModelIntegrityError, MLCycleError
 from mlcycle.storage import ObjectStore, PreconditionFailed
 
@@ -57,7 +57,7 @@ class ModelRegistry:
             except PreconditionFailed:
                 continue
             stored = {**metadata, "name": self.name, "version": version, "model_sha256": sha256_hex(blob),
-                      "model_bytes": len(blob), "registered_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+                      "model_bytes": len(blob), "registered_at": now_iso()}
             self.store.put_json(self.bucket, storage.metadata_key(self.name, version), stored, if_none_match=True)
             return version, stored
         raise MLCycleError(f"could not claim a version number for {self.name} after {attempts} attempts")
@@ -99,7 +99,7 @@ class ModelRegistry:
                 return decision
             history = (current.get("history") or [])[-49:]
             history.append({"champion": version, "previous": current.get("champion"), "actor": actor,
-                            "reason": decision.reason, "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+                            "reason": decision.reason, "at": now_iso()})
             doc = {"champion": version, "previous": current.get("champion"), "history": history}
             try:
                 self.store.put_json(self.bucket, storage.aliases_key(self.name), doc,

@@ -7,13 +7,13 @@ A data-contract failure in any chunk aborts the upload and quarantines the batch
 """
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mlcycle import storage
+from mlcycle.clock import now_iso
 from mlcycle.batches import quarantine
 from mlcycle.config import ModelConfig
 from mlcycle.datasets import feature_frame, join, open_source, read_attributes
@@ -81,7 +81,7 @@ def _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, re
     notes = [note for s in summaries for note in s.notes]
     violations = {rule: count for s in summaries for rule, count in s.violations.items()}
     tick = timings.add("read_validate", tick)
-    reader = open_source(store, buckets.data, f"{prefix}{cfg.input_spec.name}.csv", cfg.input_spec, cfg)
+    reader = open_source(store, buckets.data, storage.source_key(prefix, cfg.input_spec.name), cfg.input_spec, cfg)
     out_key = storage.predictions_key(batch_id, probation)
     sink = MultipartWriter(store, buckets.predictions, out_key)
     writer = PredictionWriter(batch_id, version, cfg)
@@ -119,7 +119,7 @@ def _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, re
         "input_prefix": prefix, "confidence_metrics": writer.has_proba,
         "timings": {k: round(v, 3) for k, v in timings.seconds.items()},
         "seconds": round(time.perf_counter() - started, 3),
-        "published_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "published_at": now_iso(),
     }
     store.put_json(buckets.predictions, storage.success_key(batch_id, probation), manifest)
     log(logger, "batch published", rows=rows, key=out_key, join_coverage=coverage, probation=probation)

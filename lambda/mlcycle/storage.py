@@ -5,6 +5,7 @@ layout is documented in the design: changing one here changes it everywhere.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -41,35 +42,70 @@ def check_batch_id(batch_id: str) -> str:
 
 
 # data bucket
+TRAINING = "training/"
+INCOMING = "incoming/"
+LABELS = "labels/"
+HELD = "held/"
+QUARANTINE = "quarantine/"
+
+
 def training_prefix(source: str) -> str:
-    return f"training/{source}/"
+    return f"{TRAINING}{source}/"
+
+
+def training_keys(store: "ObjectStore", bucket: str, source: str) -> list[str]:
+    """Every CSV file of a training source, in key order."""
+    return sorted(o["Key"] for o in store.list(bucket, training_prefix(source)) if o["Key"].endswith(".csv"))
 
 
 def incoming_prefix(batch_id: str) -> str:
-    return f"incoming/{batch_id}/"
+    return f"{INCOMING}{batch_id}/"
+
+
+def source_key(prefix: str, source: str) -> str:
+    """A source's file in a batch folder (incoming/, held/ or quarantine/)."""
+    return f"{prefix}{source}.csv"
 
 
 def incoming_key(batch_id: str, source: str) -> str:
-    return f"incoming/{batch_id}/{source}.csv"
+    return source_key(incoming_prefix(batch_id), source)
 
 
 def labels_key(batch_id: str) -> str:
-    return f"labels/{batch_id}.csv"
+    return f"{LABELS}{batch_id}.csv"
 
 
 def held_prefix(batch_id: str) -> str:
-    return f"held/{batch_id}/"
+    return f"{HELD}{batch_id}/"
+
+
+def held_note_key(batch_id: str) -> str:
+    return f"{held_prefix(batch_id)}held.json"
 
 
 def quarantine_prefix(batch_id: str) -> str:
-    return f"quarantine/{batch_id}/"
+    return f"{QUARANTINE}{batch_id}/"
+
+
+def quarantine_reason_key(batch_id: str) -> str:
+    return f"{quarantine_prefix(batch_id)}reason.json"
 
 
 def parse_incoming_key(key: str) -> tuple[str, str] | None:
     """`incoming/<batch_id>/<source>.csv` -> (batch_id, source); anything else -> None."""
     parts = key.split("/")
-    if len(parts) == 3 and parts[0] == "incoming" and parts[2].endswith(".csv") and BATCH_ID.match(parts[1]):
+    if len(parts) == 3 and f"{parts[0]}/" == INCOMING and parts[2].endswith(".csv") \
+            and BATCH_ID.match(parts[1]):
         return parts[1], parts[2][: -len(".csv")]
+    return None
+
+
+def parse_labels_key(key: str) -> str | None:
+    """`labels/<batch_id>.csv` -> batch_id; anything else -> None."""
+    parts = key.split("/")
+    if len(parts) == 2 and f"{parts[0]}/" == LABELS and parts[1].endswith(".csv"):
+        batch_id = parts[1][: -len(".csv")]
+        return batch_id if BATCH_ID.match(batch_id) else None
     return None
 
 
@@ -91,21 +127,57 @@ def aliases_key(name: str) -> str:
 
 
 # predictions bucket
+PREDICTIONS = "predictions/"
+PROBATION = "probation/"
+SUCCESS = "_SUCCESS"
+
+
+def _output_prefix(batch_id: str, probation: bool) -> str:
+    return f"{PROBATION if probation else PREDICTIONS}{batch_id}/"
+
+
 def predictions_key(batch_id: str, probation: bool = False) -> str:
-    return f"{'probation' if probation else 'predictions'}/{batch_id}/predictions.csv"
+    return f"{_output_prefix(batch_id, probation)}predictions.csv"
 
 
 def success_key(batch_id: str, probation: bool = False) -> str:
-    return f"{'probation' if probation else 'predictions'}/{batch_id}/_SUCCESS"
+    return f"{_output_prefix(batch_id, probation)}{SUCCESS}"
+
+
+def parse_success_key(key: str) -> str | None:
+    """`predictions/<batch_id>/_SUCCESS` or `probation/<batch_id>/_SUCCESS` -> batch_id."""
+    parts = key.split("/")
+    if len(parts) == 3 and f"{parts[0]}/" in (PREDICTIONS, PROBATION) and parts[2] == SUCCESS \
+            and BATCH_ID.match(parts[1]):
+        return parts[1]
+    return None
 
 
 # monitoring bucket
+REPORTS = "reports/"
+
+
 def report_key(batch_id: str) -> str:
-    return f"reports/{batch_id}.json"
+    return f"{REPORTS}{batch_id}.json"
 
 
 BREAKER_STATE_KEY = "breaker/state.json"
 BREAKER_EVENTS_KEY = "breaker/events.jsonl"
+
+
+def batch_folders(store: "ObjectStore", bucket: str, prefix: str) -> list[str]:
+    """Batch ids with a folder under `prefix` (incoming/, held/, predictions/ ...), sorted."""
+    return sorted(b for b in store.list_folders(bucket, prefix) if BATCH_ID.match(b))
+
+
+def batch_times(store: "ObjectStore", bucket: str, prefix: str, suffix: str) -> dict[str, dt.datetime]:
+    """{batch_id: LastModified} of `<prefix><batch_id><suffix>` objects (labels/, reports/)."""
+    found = {}
+    for obj in store.list(bucket, prefix):
+        name = obj["Key"][len(prefix):]
+        if name.endswith(suffix) and BATCH_ID.match(name[: -len(suffix)]):
+            found[name[: -len(suffix)]] = obj["LastModified"]
+    return found
 
 
 class PreconditionFailed(Exception):
@@ -197,13 +269,23 @@ class ObjectStore:
         moved = []
         for obj in list(self.list(bucket, src_prefix)):
             dst = dst_prefix + obj["Key"][len(src_prefix):]
-            self.s3.copy_object(Bucket=bucket, Key=dst, CopySource={"Bucket": bucket, "Key": obj["Key"]})
-            self.s3.delete_object(Bucket=bucket, Key=obj["Key"])
+            self.copy(bucket, obj["Key"], dst)
+            self.delete(bucket, obj["Key"])
             moved.append(dst)
         return moved
 
+    def copy(self, bucket: str, source_key: str, key: str) -> None:
+        self.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key})
+
     def delete(self, bucket: str, key: str) -> None:
         self.s3.delete_object(Bucket=bucket, Key=key)
+
+    def tail_lines(self, bucket: str, key: str, count: int) -> list[dict]:
+        """The last `count` lines of a JSON-lines object; [] when it does not exist."""
+        if not self.exists(bucket, key):
+            return []
+        lines = self.get_bytes(bucket, key).decode().splitlines()
+        return [json.loads(line) for line in lines[-count:]]
 
 
 class MultipartWriter:

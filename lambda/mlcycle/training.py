@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlcycle.breaker import gate
 from mlcycle.config import ModelConfig
 from mlcycle.datasets import feature_frame, time_split
-from mlcycle.errors import DataContractError, MLCycleError
+from mlcycle.errors import DataContractError, MLCycleError, rejected
+from mlcycle.events import TrainRequest
 from mlcycle.evaluation import prior_baseline, score
 from mlcycle.logs import get_logger, log
 from mlcycle.plugin import Plugin, Predictions
@@ -28,7 +30,8 @@ LOWER_IS_BETTER = {"log_loss"}
 
 
 def code_version(plugin: Plugin, config_path: Path | None) -> str:
-    """Fingerprint of the plug-in files: metadata says exactly which code made a version."""
+    """Fingerprint of the plug-in files and the config file that was loaded: metadata says
+    exactly which code made a version."""
     digest = hashlib.sha256()
     for path in (plugin.train_file, plugin.infer_file, config_path):
         if path and Path(path).exists():
@@ -164,4 +167,22 @@ def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
         "labelled_batches": len(data.parts) - 1, "seconds": round(time.monotonic() - started, 2),
     }
     log(logger, "training finished", **summary)
+    return summary
+
+
+def handle_request(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, request: TrainRequest,
+                   config_path: Path | None = None) -> dict:
+    """The train function's one job: run the request as the breaker's state allows, report the result."""
+    plan = gate.training_plan(request, cfg, store, buckets)
+    if isinstance(plan, dict):
+        return plan
+    try:
+        summary = run_training(cfg, plugin, store, buckets, config_path=config_path, since=plan.since,
+                               recent_batches=plan.recent_batches, force=plan.force, reason=plan.reason,
+                               actor=plan.actor, recovery=plan.recovery)
+    except MLCycleError as exc:
+        log(logger, "training refused; champion untouched", level=40, error=str(exc))
+        return rejected(exc)
+    if summary["status"] == "promoted":
+        gate.after_promotion(summary["version"], store, buckets)
     return summary

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from mlcycle import storage
-from mlcycle.config import ModelConfig, SourceSpec, ColumnSpec
+from mlcycle.batches import inputs_prefix
+from mlcycle.config import ColumnSpec, ModelConfig, SourceSpec
 from mlcycle.datasets import index_attributes, join, open_source
 from mlcycle.errors import DataContractError
 from mlcycle.storage import Buckets, ObjectStore
@@ -32,12 +33,13 @@ def _read(store: ObjectStore, bucket: str, key: str, spec: SourceSpec, cfg: Mode
     return frame
 
 
-def _read_source_files(store, bucket, spec, cfg, notes) -> pd.DataFrame:
-    keys = [o["Key"] for o in store.list(bucket, storage.training_prefix(spec.name)) if o["Key"].endswith(".csv")]
+def _read_source_files(store: ObjectStore, bucket: str, spec: SourceSpec, cfg: ModelConfig,
+                       notes: list[str]) -> pd.DataFrame:
+    keys = storage.training_keys(store, bucket, spec.name)
     if not keys:
         raise DataContractError(f"s3://{bucket}/{storage.training_prefix(spec.name)}", None, "training files present",
                                 f"no CSV file for source '{spec.name}'")
-    frame = pd.concat([_read(store, bucket, k, spec, cfg, notes) for k in sorted(keys)], ignore_index=True)
+    frame = pd.concat([_read(store, bucket, k, spec, cfg, notes) for k in keys], ignore_index=True)
     if len(keys) > 1 and spec.name != cfg.target_source.name:
         # Attribute files from several drops may repeat a key; the newest file's row wins.
         frame = frame.drop_duplicates(cfg.join_key, keep="last")
@@ -54,32 +56,27 @@ def _labels_spec(cfg: ModelConfig) -> SourceSpec:
     return SourceSpec("labels", (key, cfg.target_source.column(cfg.target)))
 
 
-def _input_prefix(store: ObjectStore, buckets: Buckets, batch_id: str, cfg: ModelConfig) -> str | None:
-    """A labelled batch's inputs stay in incoming/ after scoring, or wait in held/ while the breaker is open."""
-    for prefix in (storage.incoming_prefix(batch_id), storage.held_prefix(batch_id)):
-        if all(store.exists(buckets.data, f"{prefix}{s.name}.csv") for s in cfg.sources):
-            return prefix
-    return None
-
-
-def _labelled_batch(store, buckets, cfg, batch_id, notes) -> tuple[pd.DataFrame, dict] | None:
-    prefix = _input_prefix(store, buckets, batch_id, cfg)
+def _labelled_batch(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str,
+                    notes: list[str]) -> tuple[pd.DataFrame, dict] | None:
+    # A labelled batch's inputs stay in incoming/ after scoring, or wait in held/ while the breaker is open.
+    prefix = inputs_prefix(store, buckets, cfg, [storage.incoming_prefix(batch_id), storage.held_prefix(batch_id)])
     if prefix is None:
-        notes.append(f"labels/{batch_id}.csv: no inputs under incoming/ or held/ (quarantined or deleted); skipped")
+        notes.append(f"{storage.labels_key(batch_id)}: no inputs under incoming/ or held/ (quarantined or deleted); "
+                     "skipped")
         return None
     labels = _read(store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg, notes)
-    base = _read(store, buckets.data, f"{prefix}{cfg.input_spec.name}.csv", cfg.input_spec, cfg, notes)
+    base = _read(store, buckets.data, storage.source_key(prefix, cfg.input_spec.name), cfg.input_spec, cfg, notes)
     base = base.merge(labels[[cfg.join_key, cfg.target]], on=cfg.join_key, how="inner")
-    attrs = {s.name: _read(store, buckets.data, f"{prefix}{s.name}.csv", s, cfg, notes) for s in cfg.attribute_sources}
+    attrs = {s.name: _read(store, buckets.data, storage.source_key(prefix, s.name), s, cfg, notes)
+             for s in cfg.attribute_sources}
     joined, coverage = _joined(cfg, base, attrs)
     return joined, {"part": f"batch {batch_id}", "rows": len(joined), "coverage": coverage}
 
 
 def _labelled_batch_ids(store: ObjectStore, buckets: Buckets) -> list[str]:
     """Batches with labels, newest label first."""
-    found = [(o["LastModified"], o["Key"][len("labels/"):].removesuffix(".csv")) for o in store.list(buckets.data, "labels/")
-             if o["Key"].endswith(".csv")]
-    return [b for _, b in sorted(found, reverse=True) if storage.BATCH_ID.match(b)]
+    found = storage.batch_times(store, buckets.data, storage.LABELS, ".csv")
+    return [b for b, _ in sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=True)]
 
 
 def load_training_set(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, since: str | None = None,

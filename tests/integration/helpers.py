@@ -8,6 +8,8 @@ import pandas as pd
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 SAMPLE_BATCH = "2026-01-02"
+# What EventBridge sends a function when a schedule fires (the fields handlers look at).
+SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": [], "detail": {}}
 
 
 def upload_training(s3, bucket: str, folder: Path = SAMPLE / "training") -> None:

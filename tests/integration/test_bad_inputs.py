@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.integration.helpers import SAMPLE, keys, sample_batch_files, upload_batch
+from tests.integration.helpers import SAMPLE, SCHEDULED, keys, sample_batch_files, upload_batch
 
 
 def _edit_csv(body: bytes, edit) -> bytes:
@@ -102,10 +102,10 @@ def test_missing_source_past_the_deadline_is_quarantined(trained, buckets, s3, m
     from handlers import infer, runtime
 
     upload_batch(s3, buckets.data, "late-hotels", {BOOKINGS: sample_batch_files()[BOOKINGS]})
-    assert infer.handler({"source": "aws.events"}, None)["results"][0]["status"] == "waiting"
+    assert infer.handler(SCHEDULED, None)["results"][0]["status"] == "waiting"
     impatient = dataclasses.replace(runtime.config(), batch_deadline_minutes=0)
     monkeypatch.setattr(runtime, "config", lambda: impatient)
-    result = infer.handler({"source": "aws.events"}, None)["results"][0]
+    result = infer.handler(SCHEDULED, None)["results"][0]
     assert result["status"] == "quarantined"
     assert "incoming/late-hotels/hotels.csv" in result["error"] and "deadline" in result["error"]
     assert keys(s3, buckets.data, "quarantine/late-hotels/") == ["quarantine/late-hotels/bookings.csv",

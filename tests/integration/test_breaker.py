@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from mlcycle.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
+from mlcycle.breaker.machine import Breaker
+from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN
 from mlcycle.storage import ObjectStore, PreconditionFailed
 
 

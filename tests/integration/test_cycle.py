@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.integration.helpers import SAMPLE, SAMPLE_BATCH, keys, read_csv, sample_batch_files, upload_batch
+from tests.integration.helpers import SAMPLE, SAMPLE_BATCH, SCHEDULED, keys, read_csv, sample_batch_files, upload_batch
 
 
 def s3_event(bucket, key):
@@ -70,9 +70,9 @@ def test_rescan_scores_every_complete_unscored_batch_and_waits_for_incomplete(tr
     upload_batch(s3, buckets.data, "day-1", files)
     upload_batch(s3, buckets.data, "day-2", files)
     upload_batch(s3, buckets.data, "day-3", {"bookings": files["bookings"]})
-    summary = infer.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
+    summary = infer.handler(SCHEDULED, None)
     assert summary["trigger"] == "rescan" and summary["counts"] == {"published": 2, "waiting": 1}
-    assert infer.handler({"source": "aws.events"}, None)["counts"] == {"waiting": 1}
+    assert infer.handler(SCHEDULED, None)["counts"] == {"waiting": 1}
 
 
 def test_a_crash_before_success_leaves_nothing_that_looks_published(trained, buckets, s3, monkeypatch):

@@ -49,7 +49,7 @@ def test_clean_batch_report_and_metrics_and_then_labels(trained, buckets, s3):
 
     from handlers import monitor as monitor_handler
     s3.put_object(Bucket=buckets.data, Key="labels/clean-1.csv", Body=_csv(batch.labels))
-    event = {"Records": [{"s3": {"bucket": {"name": buckets.data}, "object": {"key": "labels/clean-1.csv"}}}]}
+    event = {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": buckets.data}, "object": {"key": "labels/clean-1.csv"}}}]}
     [labelled] = monitor_handler.handler(event, None)["results"]
     assert labelled["labels"] is True and labelled["metrics"]["LabelCoverage"] == 1.0
     assert labelled["metrics"]["RealisedAccuracy"] > 0.5 and labelled["healthy"]

@@ -16,12 +16,12 @@ TOP_SEGMENTS = 10
 
 
 def business_kpis(proba_or_predicted: pd.DataFrame | pd.Series, labels: pd.Series | None,
-                  profile: dict, positive_class="cancelled", expected_rows: int | None = None,
-                  features: pd.DataFrame | None = None, segment_column: str = "country_code") -> dict:
-    """Predicted vs realised cancellation rate, volume vs expectation, top-country shares.
+                  profile: dict, positive_class: str | None = None, expected_rows: int | None = None,
+                  features: pd.DataFrame | None = None, segment_column: str | None = None) -> dict:
+    """Predicted vs realised rate of the positive class, volume vs expectation, top-segment shares.
 
-    The predicted rate is the mean probability of ``positive_class`` (the number of
-    cancellations a calibrated model expects) or, for a labels-only plug-in (a Series), the
+    The predicted rate is the mean probability of ``positive_class`` (for the example model,
+    the number of cancellations a calibrated model expects) or, for a labels-only plug-in (a Series), the
     share predicted as that class. The gap is measured on the labelled rows only, so partial
     labels compare like with like instead of mixing two populations.
 
@@ -29,11 +29,13 @@ def business_kpis(proba_or_predicted: pd.DataFrame | pd.Series, labels: pd.Serie
     non-missing values of ``segment_column`` when ``features`` has it, with the reference's
     share of the same segment alongside.
     """
-    positive = _positive_scores(proba_or_predicted, positive_class)
+    positive = None if positive_class is None else _positive_scores(proba_or_predicted, positive_class)
     rows = len(proba_or_predicted)
     expected = expected_rows if expected_rows is not None else profile["row_count"]
     labelled = labels.notna().to_numpy() if labels is not None else np.zeros(rows, dtype=bool)
-    realised = (labels[labelled] == positive_class).to_numpy(dtype="float64") if labelled.any() else None
+    realised = None
+    if labels is not None and positive_class is not None and labelled.any():
+        realised = (labels[labelled] == positive_class).to_numpy(dtype="float64")
     predicted_on_labelled = positive[labelled] if positive is not None and realised is not None else None
 
     key = str(positive_class)
@@ -43,12 +45,12 @@ def business_kpis(proba_or_predicted: pd.DataFrame | pd.Series, labels: pd.Serie
     reference_labels = (profile.get("reference_performance") or {}).get("label_shares", {})
     return {
         "positive_class": plain(positive_class),
-        "predicted_cancellation_rate": _mean(positive),
-        "realised_cancellation_rate": _mean(realised),
-        "cancellation_rate_gap": _gap(predicted_on_labelled, realised),
+        "predicted_positive_rate": _mean(positive),
+        "realised_positive_rate": _mean(realised),
+        "positive_rate_gap": _gap(predicted_on_labelled, realised),
         "labelled_rows": int(labelled.sum()),
-        "reference_predicted_cancellation_rate": reference_shares.get(key),
-        "reference_realised_cancellation_rate": reference_labels.get(key),
+        "reference_predicted_positive_rate": reference_shares.get(key),
+        "reference_realised_positive_rate": reference_labels.get(key),
         "rows": rows,
         "expected_rows": expected,
         "volume_ratio": ratio(rows, expected),
@@ -56,7 +58,7 @@ def business_kpis(proba_or_predicted: pd.DataFrame | pd.Series, labels: pd.Serie
     }
 
 
-def _positive_scores(proba_or_predicted: pd.DataFrame | pd.Series, positive_class) -> np.ndarray | None:
+def _positive_scores(proba_or_predicted: pd.DataFrame | pd.Series, positive_class: str) -> np.ndarray | None:
     """Per row: probability (or 0/1 prediction) of the positive class; NaN where unknown."""
     if isinstance(proba_or_predicted, pd.DataFrame):
         if positive_class not in proba_or_predicted.columns:
@@ -81,8 +83,8 @@ def _gap(predicted: np.ndarray | None, realised: np.ndarray | None) -> float | N
     return as_float(predicted[scored].mean() - realised[scored].mean())
 
 
-def _segment_shares(features: pd.DataFrame | None, column: str, profile: dict) -> dict | None:
-    if features is None or column not in features:
+def _segment_shares(features: pd.DataFrame | None, column: str | None, profile: dict) -> dict | None:
+    if features is None or column is None or column not in features:
         return None
     counts = category_counts(features[column])
     total = counts.sum()

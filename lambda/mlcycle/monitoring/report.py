@@ -11,38 +11,18 @@ import pandas as pd
 from .business import business_kpis
 from .columns import as_float, as_series, predicted_labels
 from .drift import feature_drift, prediction_drift
+from .metrics import REPORTED
 from .performance import estimated_performance, labelled_mask, realised_performance
 from .quality import data_quality
 
 REPORT_FORMAT = "mlcycle.monitoring_report/1"
 
-# CloudWatch metric name -> path in the report (docs/CONTRACTS.md, "CloudWatch metrics").
-HEADLINE_PATHS = {
-    "RowCount": ("quality", "row_count"),
-    "JoinCoverage": ("quality", "join_coverage"),
-    "MaxNullRate": ("quality", "max_null_rate"),
-    "SchemaViolations": ("quality", "schema_violations"),
-    "UnseenCategoryRate": ("quality", "unseen_category_rate"),
-    "DriftedFeatureShare": ("feature_drift", "drifted_share"),
-    "MaxPSI": ("feature_drift", "max_psi"),
-    "PredictionDrift": ("prediction_drift", "distance"),
-    "EstimatedAccuracy": ("performance", "estimated", "expected_accuracy"),
-    "RealisedAccuracy": ("performance", "realised", "accuracy"),
-    "RealisedMacroF1": ("performance", "realised", "macro_f1"),
-    "LabelCoverage": ("performance", "realised", "label_coverage"),
-    "AccuracyGap": ("performance", "accuracy_gap"),
-    "PredictedCancellationRate": ("business", "predicted_cancellation_rate"),
-    "RealisedCancellationRate": ("business", "realised_cancellation_rate"),
-    "CancellationRateGap": ("business", "cancellation_rate_gap"),
-    "VolumeRatio": ("business", "volume_ratio"),
-}
-
-
 def build_report(batch_id: str, model_name: str, model_version: str, features: pd.DataFrame,
                  feature_kinds: dict[str, str], proba: pd.DataFrame | None,
                  predicted: pd.Series | None, labels: pd.Series | None, profile: dict,
                  join_coverage: float | None, schema_violations: int = 0,
-                 positive_class="cancelled", *, expected_rows: int | None = None) -> dict:
+                 positive_class: str | None = None, *, expected_rows: int | None = None,
+                 segment_column: str | None = None) -> dict:
     """Everything the monitor knows about one batch, as one JSON-serialisable dict.
 
     ``predicted`` may be None when ``proba`` is given (the arg-max is used); ``proba`` is
@@ -51,6 +31,8 @@ def build_report(batch_id: str, model_name: str, model_version: str, features: p
     align with the rows of ``features`` by position. The report holds no timestamp: the
     caller adds one, and the same inputs always give the same report. ``expected_rows`` is
     the batch volume VolumeRatio compares with (default: the reference's row count).
+    ``positive_class`` and ``segment_column`` are the model config's business words (the
+    class whose rate the business tracks, the column whose top values it splits volume by).
     """
     predicted, labels = as_series(predicted), as_series(labels)
     if predicted is None:
@@ -72,7 +54,7 @@ def build_report(batch_id: str, model_name: str, model_version: str, features: p
         "prediction_drift": prediction_drift(proba, profile, predicted),
         "performance": performance,
         "business": business_kpis(proba if proba is not None else predicted, labels, profile,
-                                  positive_class, expected_rows, features),
+                                  positive_class, expected_rows, features, segment_column),
     }
     report["skipped"] = _skipped(report, positive_class)
     return report
@@ -85,12 +67,12 @@ def headline_metrics(report: dict) -> dict[str, float]:
     to an alarm (alarms treat missing data as not breaching).
     """
     metrics = {}
-    for name, path in HEADLINE_PATHS.items():
+    for metric in REPORTED:
         value = report
-        for key in path:
+        for key in metric.path or ():
             value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and as_float(value) is not None:
-            metrics[name] = float(value)
+            metrics[metric.name] = float(value)
     return metrics
 
 
@@ -126,7 +108,8 @@ def _skipped(report: dict, positive_class) -> list[str]:
     }
     skipped = [f"{name}: {section['reason']}" for name, section in sections.items()
                if not section["available"]]
-    if report["business"]["predicted_cancellation_rate"] is None:
-        skipped.append("predicted_cancellation_rate: no probability or prediction of class "
-                       f"{positive_class!r}")
+    if report["business"]["predicted_positive_rate"] is None:
+        skipped.append("predicted_positive_rate: no probability or prediction of class "
+                       f"{positive_class!r}" if positive_class else
+                       "predicted_positive_rate: the config names no positive_class")
     return skipped

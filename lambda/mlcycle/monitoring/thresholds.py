@@ -11,8 +11,9 @@ state change. Accepted forms:
     alarms:                                # 3. a list
       - {metric: RealisedAccuracy, threshold: 0.5, comparison: "<"}
 
-Metric names may be snake_case or CamelCase; the published names (docs/CONTRACTS.md)
-are matched case- and underscore-insensitively (max_psi -> MaxPSI).
+Metric names may be snake_case or CamelCase; the published names (the table in
+metrics.py) are matched case- and underscore-insensitively (max_psi -> MaxPSI). A known
+metric given without a suffix or comparison alarms in the table's direction.
 """
 from __future__ import annotations
 
@@ -20,13 +21,9 @@ import operator
 
 from mlcycle.errors import ConfigError
 
-KNOWN_METRICS = (
-    "RowCount", "JoinCoverage", "MaxNullRate", "SchemaViolations", "UnseenCategoryRate",
-    "DriftedFeatureShare", "MaxPSI", "PredictionDrift", "EstimatedAccuracy", "RealisedAccuracy",
-    "RealisedMacroF1", "LabelCoverage", "AccuracyGap", "PredictedCancellationRate",
-    "RealisedCancellationRate", "CancellationRateGap", "VolumeRatio", "BreakerState",
-)
-_BY_FOLDED = {m.lower(): m for m in KNOWN_METRICS}
+from .metrics import BY_NAME
+
+_BY_FOLDED = {name.lower(): name for name in BY_NAME}
 COMPARISONS = {
     ">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold",
     "<": "LessThanThreshold", "<=": "LessThanOrEqualToThreshold",
@@ -73,8 +70,10 @@ def _entry(key: str, value, where: str) -> tuple[str, dict]:
         if value.get("comparison") or value.get("comparison_operator"):
             entry["comparison_operator"] = _comparison(str(value.get("comparison") or value.get("comparison_operator")))
         entry.update({k: value[k] for k in SETTINGS if k in value})
-        if "direction" not in entry and "comparison_operator" not in entry and metric not in KNOWN_METRICS:
-            raise ConfigError(f"{where}: {key}: say 'comparison' for a metric the platform does not publish")
+        if "direction" not in entry and "comparison_operator" not in entry:
+            if metric not in BY_NAME:
+                raise ConfigError(f"{where}: {key}: say 'comparison' for a metric the platform does not publish")
+            entry["direction"] = BY_NAME[metric].direction
         return metric, entry
     raise ConfigError(f"{where}: {key}: expected a number or a mapping, got {value!r}")
 
@@ -104,6 +103,12 @@ def parse_alarms(alarms, where: str = "monitoring.alarms") -> dict[str, dict]:
 
 def comparison_of(entry: dict) -> str:
     return entry.get("comparison_operator") or DIRECTION_COMPARISON[entry["direction"]]
+
+
+def alarm_settings(alarms: object, where: str = "monitoring.alarms") -> dict[str, dict]:
+    """{MetricName: entry with its CloudWatch comparison_operator}: what Terraform and the demo read."""
+    return {metric: {**entry, "comparison_operator": comparison_of(entry)}
+            for metric, entry in parse_alarms(alarms, where).items()}
 
 
 def breaches(metrics: dict[str, float], alarms: dict[str, dict]) -> list[dict]:

@@ -5,7 +5,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mlcycle.monitoring.publish import metric_data, namespace, put_metrics
+from mlcycle.cloudwatch import metric_data, namespace, put_metrics
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -1,7 +1,8 @@
-"""Headline metrics to CloudWatch: the only module here that talks to AWS.
+"""Metrics to CloudWatch: the one module that writes them (the monitor's headline metrics,
+the breaker's state).
 
-The client is passed in, so this module needs neither boto3 nor scipy at import time (the
-breaker publishes its state metric through it too) and tests hand it a moto client.
+The client is passed in, so this module needs neither boto3 nor scipy at import time and
+tests hand it a moto client.
 Every metric is put twice (docs/CONTRACTS.md): with dimensions [ModelName], which alarms
 watch because they survive a model version change, and [ModelName, ModelVersion], which
 lets the dashboard tell versions apart.

@@ -1,4 +1,4 @@
-"""The circuit breaker: CLOSED -> OPEN -> HALF_OPEN -> CLOSED, held in one S3 object.
+"""The state machine: CLOSED -> OPEN -> HALF_OPEN -> CLOSED, held in one S3 object.
 
 Every change is a conditional write on the ETag that was read (two writers never
 both win: the loser re-reads and decides again), and every transition appends one
@@ -8,31 +8,15 @@ machine itself is testable without AWS.
 """
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from mlcycle import storage
+from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, read_state
+from mlcycle.clock import now_iso
 from mlcycle.errors import MLCycleError
 from mlcycle.storage import ObjectStore, PreconditionFailed
-
-CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
-STATE_VALUE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}  # the BreakerState metric
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
-
-
-def initial_state() -> dict:
-    return {"state": CLOSED, "revision": 0, "since": None, "cause": None, "model_version": None, "probation": None,
-            "rejected": {}, "tripped_at": None}
-
-
-def read_state(store: ObjectStore, bucket: str) -> tuple[dict, str | None]:
-    """(state, etag); a breaker never written is CLOSED (etag None)."""
-    doc, etag = store.get_json(bucket, storage.BREAKER_STATE_KEY)
-    return (doc or initial_state()), etag
 
 
 class BreakerActions(Protocol):

@@ -1,0 +1,83 @@
+"""What infer and train do under each breaker state.
+
+Infer: CLOSED publishes; OPEN parks a complete batch in held/; HALF_OPEN scores it on
+probation (not published until the breaker closes). Train: a scheduled run waits while a
+model is on probation, and becomes a recovery run while the breaker is open. A promotion
+while the breaker is not CLOSED starts probation: the breaker function owns that move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from mlcycle import storage
+from mlcycle.batches import hold
+from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, read_state
+from mlcycle.config import ModelConfig
+from mlcycle.events import TrainRequest
+from mlcycle.invoke import invoke_async
+from mlcycle.logs import get_logger, log
+from mlcycle.plugin import Plugin
+from mlcycle.scoring import published_manifest, score_batch
+from mlcycle.storage import Buckets, ObjectStore
+
+logger = get_logger("mlcycle.breaker.gate")
+
+Diversion = Callable[[str], dict | None]
+
+
+def inference_gate(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets) -> Diversion:
+    """gate(batch_id) -> the batch's result when the breaker diverts it, None to publish."""
+    state, _ = read_state(store, buckets.monitoring)
+    mode = state["state"]
+
+    def gate(batch_id: str) -> dict | None:
+        if mode == OPEN:
+            held = hold(store, buckets, batch_id, f"breaker OPEN since {state.get('since')}: {state.get('cause')}")
+            log(logger, "batch held: breaker open", batch_id=batch_id)
+            return {"status": "held", "batch_id": batch_id, "files": held["files"]}
+        if mode == HALF_OPEN:
+            return score_batch(cfg, plugin, store, buckets, batch_id, probation=True)
+        return None
+
+    return gate
+
+
+def score_held(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets,
+               probation: bool) -> list[dict]:
+    """Score every held batch from held/ (on probation, or straight to publication after a close).
+
+    Batches the breaker rejected on probation stay held: their input is what was wrong.
+    """
+    state, _ = read_state(store, buckets.monitoring)
+    rejected = set(state.get("rejected") or {})
+    results = []
+    for batch_id in storage.batch_folders(store, buckets.data, storage.HELD):
+        if batch_id in rejected or published_manifest(store, buckets, batch_id, probation):
+            continue
+        results.append(score_batch(cfg, plugin, store, buckets, batch_id,
+                                   input_prefix=storage.held_prefix(batch_id), probation=probation))
+    return results
+
+
+def training_plan(request: TrainRequest, cfg: ModelConfig, store: ObjectStore,
+                  buckets: Buckets) -> TrainRequest | dict:
+    """The run to do for this request under the current state, or a `deferred` result."""
+    if not request.scheduled:
+        return request
+    mode = read_state(store, buckets.monitoring)[0]["state"]
+    if mode == HALF_OPEN:
+        # A routine run promoting another version mid-probation would change the model under test.
+        log(logger, "scheduled training deferred: breaker is HALF_OPEN")
+        return {"status": "deferred", "reason": "breaker is HALF_OPEN: probation decides"}
+    if mode == OPEN:
+        # The breaker's own retrain did not pass the gate: try again, with newer labels.
+        return replace(request, recovery=True, recent_batches=cfg.retrain_recent_batches)
+    return request
+
+
+def after_promotion(version: str, store: ObjectStore, buckets: Buckets) -> None:
+    """Tell the breaker of a promotion unless it is CLOSED (then there is no probation to start)."""
+    if read_state(store, buckets.monitoring)[0]["state"] != CLOSED:
+        invoke_async("BREAKER_FUNCTION_NAME", {"action": "model_promoted", "version": version})

@@ -1,0 +1,44 @@
+"""The breaker function's one job: apply an event (alarm, operator, train, monitor) to the state."""
+
+from __future__ import annotations
+
+from mlcycle import events
+from mlcycle.breaker.effects import AwsBreakerActions
+from mlcycle.breaker.machine import Breaker, Transition
+from mlcycle.breaker.state import CLOSED, OPEN, read_state, recent_events
+from mlcycle.config import ModelConfig
+from mlcycle.logs import get_logger, log
+from mlcycle.registry import ModelRegistry
+from mlcycle.storage import Buckets, ObjectStore
+
+logger = get_logger("mlcycle.breaker.handling")
+
+
+def _summary(result: Transition) -> dict:
+    return {"changed": result.changed, "state": result.state, "event": result.event,
+            "effects": result.effects}
+
+
+def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: events.BreakerEvent) -> dict:
+    if isinstance(event, events.Status):
+        state, _ = read_state(store, buckets.monitoring)
+        return {"state": state, "recent_events": recent_events(store, buckets.monitoring)}
+    actions = AwsBreakerActions(store, buckets, cfg.name, cfg.retrain_payload)
+    breaker = Breaker(store, buckets.monitoring, actions, cfg.probation_batches)
+    champion = ModelRegistry(store, buckets.models, cfg.name).champion
+    if isinstance(event, events.AlarmNotifications):
+        results = []
+        for alarm in event.alarms:
+            if alarm.state != "ALARM":
+                log(logger, "alarm notification ignored", alarm=alarm.name, state=alarm.state)
+                continue
+            results.append(breaker.trip(alarm.cause(), actor=f"alarm:{alarm.name}", model_version=champion()))
+        return {"results": [{"changed": r.changed, "state": r.state["state"], "effects": r.effects}
+                            for r in results]}
+    if isinstance(event, events.Force):
+        target = OPEN if event.target == "open" else CLOSED
+        return _summary(breaker.force(target, event.reason, event.actor, champion()))
+    if isinstance(event, events.ModelPromoted):
+        return _summary(breaker.model_promoted(event.version, actor=event.actor))
+    return _summary(breaker.probation_report(event.batch_id, event.healthy, list(event.breaches),
+                                             actor=event.actor, model_version=event.model_version))

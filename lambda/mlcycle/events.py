@@ -1,0 +1,307 @@
+"""Every event a function accepts, parsed strictly into small typed objects.
+
+AWS delivers three shapes (an S3 notification, an EventBridge schedule, an SNS message
+carrying a CloudWatch alarm) and people or other functions send each handler a manual
+payload. Manual payloads are checked field by field: a field of the wrong JSON type, an
+unknown key or an unknown action is refused with an `EventError` that names the field.
+Nothing is coerced: `"false"` is not a boolean, `"3"` is not a count.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from mlcycle import storage
+from mlcycle.errors import MLCycleError
+
+JSON_TYPE_NAMES = {bool: "a boolean", int: "an integer", str: "a string", list: "a list",
+                   dict: "an object"}
+
+
+class EventError(MLCycleError):
+    """An event or payload the function refuses; nothing was changed."""
+
+    def __init__(self, where: str, field: str | None, expected: str, got: object = None):
+        self.where, self.field, self.expected = where, field, expected
+        at = f"field '{field}'" if field else "payload"
+        shown = "" if got is None else f", got {_describe(got)}"
+        super().__init__(f"{where}: {at}: expected {expected}{shown}")
+
+
+def _describe(value: object) -> str:
+    text = json.dumps(value, default=str)
+    return f"{type(value).__name__} {text[:80]}"
+
+
+def _fields(payload: dict, where: str, spec: dict[str, type]) -> dict[str, Any]:
+    """The payload's fields after checking each against its JSON type; unknown keys are refused."""
+    unknown = sorted(set(payload) - set(spec))
+    if unknown:
+        raise EventError(where, unknown[0], f"one of the fields {sorted(spec)}")
+    for name, value in payload.items():
+        wanted = spec[name]
+        # bool is an int in Python; JSON's true is no count, and 1 is no boolean.
+        wrong_bool = isinstance(value, bool) != (wanted is bool)
+        if value is not None and (not isinstance(value, wanted) or wrong_bool):
+            raise EventError(where, name, JSON_TYPE_NAMES[wanted], value)
+    return payload
+
+
+def _mapping(event: object, where: str) -> dict:
+    if not isinstance(event, dict):
+        raise EventError(where, None, "a JSON object", event)
+    return event
+
+
+def _batch_id(value: str, where: str, field: str = "batch_id") -> str:
+    if not storage.BATCH_ID.match(value):
+        raise EventError(where, field, f"a batch id matching {storage.BATCH_ID.pattern}", value)
+    return value
+
+
+# --- AWS-delivered events ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class S3Notification:
+    """Object keys (URL-decoded) of an S3 event notification, in delivery order."""
+
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """An EventBridge schedule fired."""
+
+    rule: str | None
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A CloudWatch alarm state change delivered through SNS."""
+
+    name: str
+    state: str
+    reason: str | None
+    metric: str | None
+    threshold: float | None
+    comparison: str | None
+
+    def cause(self) -> dict:
+        return {"reason": "alarm", "alarm": self.name, "state_reason": self.reason,
+                "metric": self.metric, "threshold": self.threshold, "comparison": self.comparison}
+
+
+@dataclass(frozen=True)
+class AlarmNotifications:
+    alarms: tuple[Alarm, ...]
+
+
+def _is_s3(event: dict) -> bool:
+    records = event.get("Records")
+    return isinstance(records, list) and bool(records) and all(
+        isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records)
+
+
+def _is_sns(event: dict) -> bool:
+    records = event.get("Records")
+    return isinstance(records, list) and bool(records) and all(
+        isinstance(r, dict) and r.get("EventSource") == "aws:sns" for r in records)
+
+
+def _is_schedule(event: dict) -> bool:
+    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def _s3(event: dict, where: str) -> S3Notification:
+    keys = []
+    for i, record in enumerate(event["Records"]):
+        key = (record.get("s3") or {}).get("object", {}).get("key")
+        if not isinstance(key, str):
+            raise EventError(where, f"Records[{i}].s3.object.key", "a string", key)
+        keys.append(urllib.parse.unquote_plus(key))
+    return S3Notification(tuple(keys))
+
+
+def _schedule(event: dict) -> Scheduled:
+    resources = event.get("resources") or []
+    rule = resources[0].rsplit("/", 1)[-1] if resources and isinstance(resources[0], str) else None
+    return Scheduled(rule)
+
+
+def _alarm(record: dict, i: int, where: str) -> Alarm:
+    raw = (record.get("Sns") or {}).get("Message")
+    try:
+        message = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        message = None
+    if not isinstance(message, dict) or not isinstance(message.get("AlarmName"), str):
+        raise EventError(where, f"Records[{i}].Sns.Message", "a CloudWatch alarm message (JSON)", raw)
+    trigger = message.get("Trigger") if isinstance(message.get("Trigger"), dict) else {}
+    threshold = trigger.get("Threshold")
+    return Alarm(message["AlarmName"], str(message.get("NewStateValue")),
+                 message.get("NewStateReason"), trigger.get("MetricName"),
+                 float(threshold) if isinstance(threshold, (int, float)) else None,
+                 trigger.get("ComparisonOperator"))
+
+
+# --- train ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainRequest:
+    since: str | None = None
+    recent_batches: int | None = None
+    force: bool = False
+    reason: str = ""
+    actor: str = "invoke"
+    recovery: bool = False
+    scheduled: bool = False
+
+
+TRAIN_FIELDS = {"since": str, "recent_batches": int, "force": bool, "reason": str, "actor": str,
+                "recovery": bool}
+
+
+def parse_train_event(event: object) -> TrainRequest:
+    where = "train event"
+    payload = _mapping(event, where)
+    if _is_schedule(payload):
+        return TrainRequest(actor="schedule", scheduled=True)
+    fields = _fields(payload, where, TRAIN_FIELDS)
+    if fields.get("recent_batches") is not None and fields["recent_batches"] < 1:
+        raise EventError(where, "recent_batches", "a count of at least 1", fields["recent_batches"])
+    return TrainRequest(**{k: v for k, v in fields.items() if v is not None})
+
+
+# --- infer ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScoreBatch:
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class Rescan:
+    """Score every complete unscored batch; quarantine those stuck past their deadline."""
+
+
+@dataclass(frozen=True)
+class ScoreHeld:
+    probation: bool
+
+
+InferEvent = S3Notification | Scheduled | ScoreBatch | Rescan | ScoreHeld
+
+
+def parse_infer_event(event: object) -> InferEvent:
+    where = "infer event"
+    payload = _mapping(event, where)
+    if _is_s3(payload):
+        return _s3(payload, where)
+    if _is_schedule(payload):
+        return _schedule(payload)
+    action = payload.get("action")
+    if action is None and "batch_id" in payload:
+        return ScoreBatch(_batch_id(_fields(payload, where, {"batch_id": str})["batch_id"], where))
+    if action == "rescan":
+        _fields(payload, where, {"action": str})
+        return Rescan()
+    if action == "score_held":
+        fields = _fields(payload, where, {"action": str, "probation": bool})
+        return ScoreHeld(fields.get("probation", True) is not False)
+    raise EventError(where, "action" if action is not None else None,
+                     "an S3 notification, a schedule, {\"batch_id\": ...} or action rescan|score_held",
+                     action if action is not None else sorted(payload))
+
+
+# --- monitor ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MonitorBatch:
+    batch_id: str
+
+
+MonitorEvent = S3Notification | Scheduled | MonitorBatch
+
+
+def parse_monitor_event(event: object) -> MonitorEvent:
+    where = "monitor event"
+    payload = _mapping(event, where)
+    if _is_s3(payload):
+        return _s3(payload, where)
+    if _is_schedule(payload):
+        return _schedule(payload)
+    if "batch_id" in payload:
+        return MonitorBatch(_batch_id(_fields(payload, where, {"batch_id": str})["batch_id"], where))
+    raise EventError(where, None, "an S3 notification, a schedule or {\"batch_id\": ...}",
+                     sorted(payload))
+
+
+# --- breaker ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Force:
+    """An operator opens or closes the breaker by hand."""
+
+    target: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """Current state and the last events."""
+
+
+@dataclass(frozen=True)
+class ModelPromoted:
+    version: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class ProbationReport:
+    batch_id: str
+    healthy: bool
+    breaches: tuple[dict, ...]
+    model_version: str | None
+    actor: str
+
+
+BreakerEvent = AlarmNotifications | Force | Status | ModelPromoted | ProbationReport
+BREAKER_ACTIONS = ("open", "close", "status", "model_promoted", "probation_report")
+
+
+def _required(fields: dict, name: str, where: str) -> Any:
+    if fields.get(name) is None:
+        raise EventError(where, name, "a value (the field is required)")
+    return fields[name]
+
+
+def parse_breaker_event(event: object) -> BreakerEvent:
+    where = "breaker event"
+    payload = _mapping(event, where)
+    if _is_sns(payload):
+        return AlarmNotifications(tuple(_alarm(r, i, where) for i, r in enumerate(payload["Records"])))
+    action = payload.get("action")
+    if action in ("open", "close"):
+        fields = _fields(payload, where, {"action": str, "reason": str, "actor": str})
+        return Force(action, fields.get("reason") or "", fields.get("actor") or "operator")
+    if action == "status":
+        _fields(payload, where, {"action": str})
+        return Status()
+    if action == "model_promoted":
+        fields = _fields(payload, where, {"action": str, "version": str, "actor": str})
+        return ModelPromoted(_required(fields, "version", where), fields.get("actor") or "training")
+    if action == "probation_report":
+        fields = _fields(payload, where, {"action": str, "batch_id": str, "healthy": bool,
+                                          "breaches": list, "model_version": str, "actor": str})
+        batch_id = _batch_id(_required(fields, "batch_id", where), where)
+        return ProbationReport(batch_id, _required(fields, "healthy", where),
+                               tuple(fields.get("breaches") or ()), fields.get("model_version"),
+                               fields.get("actor") or "monitor")
+    raise EventError(where, "action" if action is not None else None,
+                     f"an SNS alarm notification or action {'|'.join(BREAKER_ACTIONS)}",
+                     action if action is not None else sorted(payload))
