@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(PY) -m deployment.deploy validate
 
 demo: $(STAMP)
-	$(PY) -m deployment.local.demo --days $(DAYS) --seed $(SEED)
+	$(PY) -m demo --days $(DAYS) --seed $(SEED)
 
 package: $(STAMP)
 	$(PY) -m layers.build --out build/packages

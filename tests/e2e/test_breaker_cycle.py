@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 
 from data.generate import make_batch, make_training
-from deployment.local.scenario import csv_bytes
+from demo.scenario import csv_bytes
 from local_aws.executor import Executor
 from tests.e2e.conftest import START, retrain_delay
 

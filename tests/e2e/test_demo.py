@@ -1,11 +1,11 @@
 """The short demo (one incident, 8 days) as part of make test: the product's story must hold."""
 import json
 
-from deployment.local import demo
+from demo import runner
 
 
 def test_short_demo_catches_the_outage_and_loses_nothing(tmp_path):
-    report = demo.run(days=8, seed=7, out_dir=tmp_path)
+    report = runner.run(days=8, seed=7, out_dir=tmp_path)
 
     [incident] = report["incidents"]
     assert incident["type"] == "source_outage"

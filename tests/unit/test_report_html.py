@@ -1,9 +1,9 @@
 import json
 import re
 
-from deployment.local.report_charts import PANELS, state_runs
-from deployment.local import report_html
-from deployment.local.report_html import main, page, render
+from demo import report_html
+from demo.report_charts import PANELS, state_runs
+from demo.report_html import main, page, render
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,6 +1,6 @@
 """`make demo`: a month of production on the deployed stack, incidents included.
 
-    python -m deployment.local.demo --days 30 --seed 7
+    python -m demo --days 30 --seed 7
 
 Starts moto_server, applies the real Terraform to it, and drives the local executor:
 each simulated day the labels of an earlier batch arrive and a new batch is uploaded
@@ -20,15 +20,16 @@ from pathlib import Path
 
 import boto3
 
+from demo import report as demo_report
+from demo import report_html
+from demo import scenario as plan
 from deployment import deploy
 from deployment.emulator_env import EMULATOR_ENV
-from deployment.local import demo_report, report_html
-from deployment.local import scenario as plan
 from layers.build import build
 from local_aws.emulator import running_emulator
 from local_aws.executor import Executor
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ROOT / "build" / "packages"
 LABELS_AT, BATCH_AT = dt.timedelta(hours=6), dt.timedelta(hours=12)
 # A retrain takes hours in production; modelled on the virtual clock, a batch that arrives
@@ -53,7 +54,6 @@ def _read_json(s3, bucket: str, key: str) -> dict:
 
 
 def _thresholds() -> dict:
-    sys.path.insert(0, str(ROOT / "lambda"))
     from mlcycle.config import load_config
     from mlcycle.monitoring.thresholds import comparison_of, parse_alarms
 
@@ -192,7 +192,7 @@ def timeline(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deployment.local.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "demo")

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from deployment.local.scenario import Scenario
+from demo.scenario import Scenario
 
 SEVERITY = {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}
 KEY_METRICS = ("JoinCoverage", "MaxNullRate", "DriftedFeatureShare", "MaxPSI", "PredictionDrift", "EstimatedAccuracy",

@@ -5,7 +5,7 @@ mailed or opened from disk: inline CSS, charts as base64 PNGs, no JavaScript, no
 assets. It leads with the outcome (were incidents caught, was anything bad published), then
 the charts that show why, then the tables for whoever wants to check a particular day.
 
-    python -m deployment.local.report_html build/demo/report.json
+    python -m demo.report_html build/demo/report.json
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sys
 from html import escape
 from pathlib import Path
 
-from deployment.local.report_charts import COMPARISON_SIGNS, overview_png, panel_pngs
+from demo.report_charts import COMPARISON_SIGNS, overview_png, panel_pngs
 
 # Metrics shown in the per-day table (the ones the alarms and the story hinge on), with short headers
 # so twelve columns still fit a laptop screen.
