@@ -1,6 +1,6 @@
 """The local executor on the real stack: Terraform applied once to a throwaway moto_server
 (bundled packaging here; test_stack.py covers the layer), then S3 uploads, schedules, async
-invokes and alarms run the deployed placeholder handlers (deployment/local/placeholders.py).
+invokes and alarms run the deployed placeholder handlers (tests/fixtures/placeholders.py).
 Every placeholder run records its event in the monitoring bucket under placeholder/<fn>/.
 """
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pytest
 
 from deployment import deploy
 from deployment.emulator_env import EMULATOR_ENV
-from deployment.local.placeholders import write_placeholder_packages
 from local_aws.alarms import AlarmEvaluator
 from local_aws.emulator import running_emulator
 from local_aws.executor import Executor, InvocationError
 from local_aws.schedules import ScheduleError, parse_schedule
+from tests.fixtures.placeholders import write_placeholder_packages
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=timezone.utc)  # a Monday
 

@@ -1,7 +1,7 @@
-"""The real Terraform in deployment/, applied once to a throwaway moto_server; every resource
+"""The real Terraform in deployment/terraform/, applied once to a throwaway moto_server; every resource
 is then read back through boto3 and checked against what the stack is meant to be.
 
-Placeholder packages (deployment/local/placeholders.py) stand in for the real build: the
+Placeholder packages (tests/fixtures/placeholders.py) stand in for the real build: the
 stack's shape does not depend on what the zips contain, and they are small and quick.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ import yaml
 
 from deployment import deploy
 from deployment.emulator_env import EMULATOR_ENV
-from deployment.local.placeholders import write_placeholder_packages
 from local_aws.emulator import running_emulator
+from tests.fixtures.placeholders import write_placeholder_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("train", "infer", "monitor", "breaker")
