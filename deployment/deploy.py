@@ -33,6 +33,7 @@ from deployment.terraform_cli import DeployError, cli_config, find_provider_mirr
 from deployment.terraform_cli import init as _init
 from deployment.terraform_cli import run as _terraform
 from deployment.terraform_cli import workspace as _workspace
+from handlers import FUNCTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA_ROOT = REPO / "lambda"
@@ -41,7 +42,6 @@ DEFAULT_MODEL_CONFIG = REPO / "model" / "model_config.yml"
 # Beside the module, not in it: the state path goes to the backend with -backend-config, so
 # state written before the module moved to deployment/terraform/ is found where it was.
 STATE_ROOT = REPO / "deployment" / ".state"
-FUNCTIONS = ("train", "infer", "monitor", "breaker")
 # --- variables ------------------------------------------------------------------------
 
 def default_state_dir(endpoint: str) -> Path:

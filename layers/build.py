@@ -22,12 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from handlers import FUNCTIONS
 from layers.bytecode import compile_own_code, require_lambda_python
 from layers.deps import TASK_ROOT, prepare_dependencies
 from layers.zips import describe, tree_entries, write_zip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ("train", "infer", "monitor", "breaker")
 # archive folder -> repository folder
 CODE_DIRS = {"mlcycle": "lambda/mlcycle", "handlers": "lambda/handlers", "model": "model"}
 # AWS: function code plus all its layers, unzipped, at most 262,144,000 bytes.

@@ -5,6 +5,7 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 
+  # handlers.FUNCTIONS (lambda/handlers/__init__.py) lists the same functions; a test compares them.
   function_keys = toset(["train", "infer", "monitor", "breaker"])
 
   function_defaults = {

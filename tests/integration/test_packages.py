@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from layers.build import FUNCTIONS, REPO_ROOT, build
+from handlers import FUNCTIONS
+from layers.build import REPO_ROOT, build
 from layers.deps import prepare_runtime_standin
 from layers.measure_import import HANDLER_ENV, handler_modules
 from layers.sandbox import SandboxPaths, cold_import, extract, run_python

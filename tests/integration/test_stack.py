@@ -20,11 +20,11 @@ import yaml
 
 from deployment import deploy
 from deployment.emulator_env import EMULATOR_ENV
+from handlers import FUNCTIONS
 from local_aws.emulator import running_emulator
 from tests.fixtures.placeholders import write_placeholder_packages
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("train", "infer", "monitor", "breaker")
 # The alarm section the stack is applied with (the repo's config with this section swapped in).
 ALARMS = {
     "join_coverage_min": 0.75,                                          # known metric, threshold changed
