@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from deployment.terraform_cli import init as _init
 from deployment.terraform_cli import run as _terraform
 from deployment.terraform_cli import workspace as _workspace
 from handlers import FUNCTIONS
+from layers.zips import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA_ROOT = REPO / "lambda"
@@ -53,14 +53,6 @@ def default_state_dir(endpoint: str) -> Path:
     return STATE_ROOT / slug
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _package(entry: dict, packages_dir: Path, what: str) -> dict:
     path = Path(entry["path"])
     if not path.is_absolute():
@@ -69,8 +61,8 @@ def _package(entry: dict, packages_dir: Path, what: str) -> dict:
             path = REPO / entry["path"]
     if not path.exists():
         raise DeployError(f"{what}: {path} does not exist (run `make package`)")
-    actual = _sha256(path)
-    actual_b64 = base64.b64encode(bytes.fromhex(actual)).decode()
+    digest = sha256_file(path)
+    actual, actual_b64 = digest.hex(), base64.b64encode(digest).decode()
     # The manifest may carry the digest as hex or base64 (Lambda's CodeSha256 form), or both.
     claimed = [entry[k] for k in ("sha256", "sha256_hex", "base64sha256") if entry.get(k)]
     if claimed and not all(c in (actual, actual_b64) for c in claimed):

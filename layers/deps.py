@@ -25,7 +25,7 @@ from pathlib import Path
 
 from layers.bytecode import compile_dependencies, compile_own_code
 from layers.trim import trim_tree
-from layers.zips import tree_entries, write_zip
+from layers.zips import sha256_file, tree_entries, write_zip
 
 HERE = Path(__file__).parent
 CONSTRAINTS = HERE / "constraints.txt"
@@ -54,7 +54,7 @@ def recipe_key(requirements: Path) -> str:
     digest = hashlib.sha256()
     digest.update(sys.version.encode())
     for path in [requirements, *(HERE / name for name in RECIPE)]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(path.name.encode() + b"\0" + sha256_file(path))
     return digest.hexdigest()[:16]
 
 

@@ -69,9 +69,21 @@ def write_zip(target: Path, entries: list[tuple[str, Path]], append: bool = Fals
             zipped.writestr(_entry(arcname, source), source.read_bytes())
 
 
+def sha256_file(path: Path) -> bytes:
+    """The sha256 digest of a file, read in 1 MiB chunks (a bundled package is ~100 MB).
+
+    Its base64 form is Lambda's ``CodeSha256`` and Terraform's ``filebase64sha256``.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.digest()
+
+
 def describe(archive: Path, relative_to: Path) -> ZipFacts:
     """Digest and sizes of ``archive`` for the manifest."""
-    digest = hashlib.sha256(archive.read_bytes()).digest()
+    digest = sha256_file(archive)
     with zipfile.ZipFile(archive) as zipped:
         unzipped = sum(info.file_size for info in zipped.infolist())
     return ZipFacts(

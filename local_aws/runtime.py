@@ -12,7 +12,6 @@ runs with -S, so this virtualenv's site-packages is not on the path.
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.util
 import json
 import os
@@ -24,6 +23,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from layers.zips import sha256_file
 from local_aws.warm import WarmPool
 
 # What the Lambda python3.11 runtime itself provides.
@@ -31,14 +31,6 @@ RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "u
 
 class PackageNotFound(LookupError):
     """The deployed code matches no zip in the packages directory."""
-
-
-def base64_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return base64.b64encode(digest.digest()).decode()
 
 
 class PackageStore:
@@ -54,7 +46,7 @@ class PackageStore:
             stat = path.stat()
             key = (str(path), stat.st_size, stat.st_mtime_ns)
             if key not in self._hashes:
-                self._hashes[key] = base64_sha256(path)
+                self._hashes[key] = base64.b64encode(sha256_file(path)).decode()
             if self._hashes[key] == code_sha256:
                 return path
         raise PackageNotFound(f"no zip under {self.packages_dir} has CodeSha256 {code_sha256}: "
