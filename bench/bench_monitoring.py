@@ -13,18 +13,14 @@ The last line is ``monitor_seconds=<float> rows=<int>`` for scripts to parse.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda"))
-
-from mlcycle.monitoring.profile import build_reference_profile  # noqa: E402
-from mlcycle.monitoring.publish import metric_data  # noqa: E402
-from mlcycle.monitoring.report import build_report, headline_metrics  # noqa: E402
+from mlcycle.cloudwatch import metric_data
+from mlcycle.monitoring.profile import build_reference_profile
+from mlcycle.monitoring.report import build_report, headline_metrics
 
 CLASSES = ["booked", "cancelled", "fulfilled"]
 COUNTRIES = np.array([chr(65 + i // 6) + chr(65 + i % 6 * 4) for i in range(30)], dtype=object)

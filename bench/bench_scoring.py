@@ -20,14 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import boto3
+
+from deployment.emulator_env import EMULATOR_ENV
+from local_aws.emulator import running_emulator
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "lambda"), str(ROOT)]
+# Read once, when scikit-learn's OpenMP runtime loads (imported in main): set it before.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import boto3  # noqa: E402
-
-from deployment.emulator_env import EMULATOR_ENV  # noqa: E402
-from local_aws.emulator import running_emulator  # noqa: E402
 
 RAW_ROWS_MAX = 1_000_000  # raw throughput is per row: a 1M-row sample measures it without 10M rows in memory
 

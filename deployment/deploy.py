@@ -28,15 +28,17 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from deployment.terraform_cli import DeployError, cli_config, find_provider_mirror  # noqa: F401 (re-exported)
+from deployment.terraform_cli import DeployError
 from deployment.terraform_cli import init as _init
 from deployment.terraform_cli import run as _terraform
 from deployment.terraform_cli import workspace as _workspace
 from handlers import FUNCTIONS
 from layers.zips import sha256_file
+from mlcycle.config import load_config
+from mlcycle.errors import ConfigError
+from mlcycle.monitoring.thresholds import comparison_of, parse_alarms
 
 REPO = Path(__file__).resolve().parents[1]
-LAMBDA_ROOT = REPO / "lambda"
 DEFAULT_PACKAGES = REPO / "build" / "packages"
 DEFAULT_MODEL_CONFIG = REPO / "model" / "model_config.yml"
 # Beside the module, not in it: the state path goes to the backend with -backend-config, so
@@ -93,12 +95,6 @@ def model_settings(model_config: Path) -> dict:
     """model_name and alarm_overrides from model_config.yml, read by the platform's own code
     (mlcycle.config, mlcycle.monitoring.thresholds): the alarms and the monitor's per-batch
     verdicts use the same thresholds and comparisons."""
-    if str(LAMBDA_ROOT) not in sys.path:
-        sys.path.insert(0, str(LAMBDA_ROOT))
-    from mlcycle.config import load_config
-    from mlcycle.errors import ConfigError
-    from mlcycle.monitoring.thresholds import comparison_of, parse_alarms
-
     try:
         cfg = load_config(model_config)
         alarms = parse_alarms(cfg.monitoring.get("alarms"), where=f"{model_config}: monitoring.alarms")

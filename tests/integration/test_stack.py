@@ -20,6 +20,7 @@ import yaml
 
 from deployment import deploy
 from deployment.emulator_env import EMULATOR_ENV
+from deployment.terraform_cli import DeployError, cli_config, find_provider_mirror
 from handlers import FUNCTIONS
 from local_aws.emulator import running_emulator
 from tests.fixtures.placeholders import write_placeholder_packages
@@ -344,13 +345,13 @@ def test_the_outputs_are_read_back_from_the_state_dir(stack):
     assert deploy.outputs(url, state_dir) == outputs
 
 
-# --- deploy.py without an emulator ---------------------------------------------------------------
+# --- deploy CLI without an emulator ---------------------------------------------------------------
 
 def test_cli_config_uses_the_filesystem_mirror_only_for_the_aws_provider(tmp_path):
-    text = deploy.cli_config(Path("/opt/tf-plugins"), plugin_cache=tmp_path)
+    text = cli_config(Path("/opt/tf-plugins"), plugin_cache=tmp_path)
     assert 'filesystem_mirror {\n    path    = "/opt/tf-plugins"\n    include = ["registry.terraform.io/hashicorp/aws"]' in text
     assert 'exclude = ["registry.terraform.io/hashicorp/aws"]' in text
-    direct = deploy.cli_config(None, plugin_cache=tmp_path / "cache")
+    direct = cli_config(None, plugin_cache=tmp_path / "cache")
     assert "direct {}" in direct and f'plugin_cache_dir = "{tmp_path / "cache"}"' in direct
     assert (tmp_path / "cache").is_dir()
 
@@ -360,10 +361,10 @@ def test_a_mirror_is_found_from_tf_plugin_mirror(tmp_path, monkeypatch):
     provider.mkdir(parents=True)
     (provider / "terraform-provider-aws_v5.100.0_x5").write_bytes(b"")
     monkeypatch.setenv("TF_PLUGIN_MIRROR", str(tmp_path))
-    assert deploy.find_provider_mirror() == tmp_path
+    assert find_provider_mirror() == tmp_path
     monkeypatch.setenv("TF_PLUGIN_MIRROR", str(tmp_path / "empty"))
-    with pytest.raises(deploy.DeployError, match="holds no"):
-        deploy.find_provider_mirror()
+    with pytest.raises(DeployError, match="holds no"):
+        find_provider_mirror()
 
 
 def test_each_endpoint_gets_its_own_state_dir():
@@ -379,9 +380,9 @@ def test_package_variables_come_from_the_manifest_with_checked_hashes(tmp_path):
     assert layer["layer"]["base64sha256"] == _b64sha(packages / "layer.zip")
     assert set(deploy.package_vars(packages, "bundled")) == {"bundled"}
     (packages / "functions" / "infer.zip").write_bytes(b"rebuilt without the manifest")
-    with pytest.raises(deploy.DeployError, match="functions/infer.*make package"):
+    with pytest.raises(DeployError, match="functions/infer.*make package"):
         deploy.package_vars(packages, "layer")
-    with pytest.raises(deploy.DeployError, match="make package"):
+    with pytest.raises(DeployError, match="make package"):
         deploy.package_vars(tmp_path / "nothing", "layer")
 
 
@@ -402,7 +403,7 @@ def test_model_settings_read_the_alarm_section_like_the_monitor_does(tmp_path):
     broken = yaml.safe_load((ROOT / "model" / "model_config.yml").read_text())
     broken["monitoring"] = {"alarms": {"join_coverage": 0.8}}
     (tmp_path / "broken.yml").write_text(yaml.safe_dump(broken))
-    with pytest.raises(deploy.DeployError, match="_min or _max"):
+    with pytest.raises(DeployError, match="_min or _max"):
         deploy.model_settings(tmp_path / "broken.yml")
 
 
