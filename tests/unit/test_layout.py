@@ -2,12 +2,37 @@
 kept in two languages."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 from handlers import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
+# Deployed or deploying code. The harness and the demo may import it, never the reverse:
+# a product that needs its test stand-in to run is not the product that ships.
+PRODUCT_FOLDERS = ("lambda", "deployment", "layers")
+HARNESS_PACKAGES = {"local_aws", "demo"}
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute module names a file imports (relative imports stay inside its own package)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_product_code_never_imports_the_local_aws_harness_or_the_demo():
+    files = [p for folder in PRODUCT_FOLDERS for p in sorted((ROOT / folder).rglob("*.py"))]
+    assert len(files) > 20, "the product folders moved: update PRODUCT_FOLDERS"
+    offenders = [f"{path.relative_to(ROOT)} imports {name}"
+                 for path in files for name in sorted(_imports(path))
+                 if name.split(".")[0] in HARNESS_PACKAGES]
+    assert offenders == []
 
 
 def test_terraform_deploys_the_functions_the_handlers_package_names():
