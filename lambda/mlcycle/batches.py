@@ -29,7 +29,9 @@ class BatchStatus:
 
 def batch_status(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str) -> BatchStatus:
     objects = {o["Key"]: o for o in store.list(buckets.data, storage.incoming_prefix(batch_id))}
-    present, missing, times = [], [], []
+    present: list[str] = []
+    missing: list[str] = []
+    times: list[dt.datetime] = []
     for source in cfg.sources:
         obj = objects.get(storage.incoming_key(batch_id, source.name))
         (present if obj else missing).append(source.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 # PutMetricData accepts at most 1000 datums per call.
 MAX_DATUMS_PER_CALL = 1000
@@ -37,7 +38,7 @@ def metric_data(metrics: dict[str, float], model_name: str, model_version: str,
             for name, value in metrics.items() for dimensions in dimension_sets]
 
 
-def put_metrics(cloudwatch_client, namespace: str, metric_data: list[dict]) -> dict:
+def put_metrics(cloudwatch_client: Any, namespace: str, metric_data: list[dict]) -> dict:
     """Send the datums in calls of at most 1000; datums with a NaN or infinite value are skipped.
 
     CloudWatch rejects a whole call if one value is NaN or infinite, so one undefined metric

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mlcycle.config import SourceSpec
+from mlcycle.config import ColumnSpec, SourceSpec
 from mlcycle.errors import DataContractError
 
 FIRST_DATA_LINE = 2  # the header is line 1
@@ -53,7 +53,7 @@ def _examples(values: pd.Series, mask: np.ndarray) -> str:
     return ", ".join(repr(v) for v in values[mask].head(3).tolist())
 
 
-def _to_numeric(series: pd.Series, col, file: str, offset: int) -> pd.Series:
+def _to_numeric(series: pd.Series, col: ColumnSpec, file: str, offset: int) -> pd.Series:
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         parsed = pd.to_numeric(series, errors="coerce")
         bad = (parsed.isna() & series.notna()).to_numpy()
@@ -66,7 +66,7 @@ def _to_numeric(series: pd.Series, col, file: str, offset: int) -> pd.Series:
     return series
 
 
-def _to_datetime(series: pd.Series, col, file: str, offset: int) -> pd.Series:
+def _to_datetime(series: pd.Series, col: ColumnSpec, file: str, offset: int) -> pd.Series:
     parsed = pd.to_datetime(series, format="ISO8601", errors="coerce")
     bad = (parsed.isna() & series.notna()).to_numpy()
     if bad.any():
@@ -75,7 +75,8 @@ def _to_datetime(series: pd.Series, col, file: str, offset: int) -> pd.Series:
     return parsed
 
 
-def _check_values(series: pd.Series, col, file: str, offset: int) -> None:
+def _check_values(series: pd.Series, col: ColumnSpec, file: str, offset: int) -> None:
+    assert col.values is not None  # called only for columns that declare allowed values
     bad = (~series.isin(col.values) & series.notna()).to_numpy()
     if bad.any():
         raise DataContractError(file, col.name, "allowed values", f"unknown value(s) {_examples(series, bad)}; allowed {list(col.values)}",

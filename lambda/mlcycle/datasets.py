@@ -11,12 +11,14 @@ from typing import IO, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from pandas.api.types import union_categoricals
 
 from mlcycle import storage
 from mlcycle.config import ModelConfig, SourceSpec
 from mlcycle.contract import CheckedFrame, check_frame, check_header, read_dtypes
 from mlcycle.errors import DataContractError
+from mlcycle.storage import ObjectStore
 
 
 @dataclass
@@ -57,7 +59,7 @@ class SourceReader:
             raise DataContractError(self.file, None, "CSV format", str(exc).strip()) from None
 
     def __iter__(self) -> Iterator[CheckedFrame]:
-        seen_keys = {c.name: [] for c in self.spec.columns if c.unique}
+        seen_keys: dict[str, list[np.ndarray]] = {c.name: [] for c in self.spec.columns if c.unique}
         non_null = {c.name: 0 for c in self.spec.columns}
         for raw in self._raw_chunks():
             checked = check_frame(raw, self.spec, self.file, self.join_key, offset=self.summary.rows)
@@ -94,12 +96,13 @@ class SourceReader:
         return pd.concat(frames, ignore_index=True)
 
 
-def open_source(store, bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig) -> SourceReader:
+def open_source(store: ObjectStore, bucket: str, key: str, spec: SourceSpec,
+                cfg: ModelConfig) -> SourceReader:
     """A chunked, contract-checked reader over s3://bucket/key (errors name that address)."""
     return SourceReader(store.open(bucket, key), spec, f"s3://{bucket}/{key}", cfg.join_key, cfg.chunk_rows)
 
 
-def key_hashes(keys) -> np.ndarray:
+def key_hashes(keys: ArrayLike) -> np.ndarray:
     """64-bit hashes of join keys: 8 bytes a row instead of a Python string per row.
 
     A collision between two distinct keys (about 3e-6 for 10M keys) would be reported
@@ -120,20 +123,21 @@ class Attributes:
     columns: dict[str, np.ndarray | pd.Categorical]
 
 
-def _compact_chunk(series: pd.Series):
+def _compact_chunk(series: pd.Series) -> np.ndarray | pd.Categorical:
     # Each CSV cell parses to its own Python string: 10M country codes would be ~500 MB
     # as objects, ~10 MB as categorical codes.
     return pd.Categorical(series) if series.dtype == object else series.to_numpy()
 
 
-def _concat(parts: list):
+def _concat(parts: list) -> np.ndarray | pd.Categorical:
     if parts and isinstance(parts[0], pd.Categorical):
         return union_categoricals(parts)
     return np.concatenate(parts) if parts else np.array([])
 
 
 def attributes_from_frames(name: str, frames: Iterable[pd.DataFrame], join_key: str) -> Attributes:
-    hash_parts, column_parts = [], {}
+    hash_parts: list[np.ndarray] = []
+    column_parts: dict[str, list[np.ndarray | pd.Categorical]] = {}
     for frame in frames:
         hash_parts.append(key_hashes(frame[join_key]))
         for col in frame.columns.drop(join_key):
@@ -152,14 +156,16 @@ def index_attributes(name: str, frame: pd.DataFrame, join_key: str) -> Attribute
     return attributes_from_frames(name, [frame], join_key)
 
 
-def read_attributes(store, bucket: str, prefix: str, cfg: ModelConfig) -> tuple[list[Attributes], list[SourceSummary]]:
+def read_attributes(store: ObjectStore, bucket: str, prefix: str,
+                    cfg: ModelConfig) -> tuple[list[Attributes], list[SourceSummary]]:
     """Every attribute source of a batch under `prefix`, held compactly for the join."""
     readers = [open_source(store, bucket, storage.source_key(prefix, s.name), s, cfg) for s in cfg.attribute_sources]
     attributes = [attributes_from_frames(r.spec.name, (c.frame for c in r), cfg.join_key) for r in readers]
     return attributes, [r.summary for r in readers]
 
 
-def _looked_up(values, positions: np.ndarray, matched: np.ndarray, index: pd.Index) -> pd.Series:
+def _looked_up(values: np.ndarray | pd.Categorical, positions: np.ndarray, matched: np.ndarray,
+               index: pd.Index) -> pd.Series:
     if isinstance(values, pd.Categorical):
         codes = np.where(matched, values.codes[positions], -1)
         # object dtype, as in training: the plug-in sees the same types whichever path built the frame

@@ -139,7 +139,9 @@ def _alarm(record: dict, i: int, where: str) -> Alarm:
         message = None
     if not isinstance(message, dict) or not isinstance(message.get("AlarmName"), str):
         raise EventError(where, f"Records[{i}].Sns.Message", "a CloudWatch alarm message (JSON)", raw)
-    trigger = message.get("Trigger") if isinstance(message.get("Trigger"), dict) else {}
+    trigger = message.get("Trigger")
+    if not isinstance(trigger, dict):
+        trigger = {}
     threshold = trigger.get("Threshold")
     return Alarm(message["AlarmName"], str(message.get("NewStateValue")),
                  message.get("NewStateReason"), trigger.get("MetricName"),

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 
 _context: contextvars.ContextVar[dict] = contextvars.ContextVar("mlcycle_log_context", default={})
 
@@ -45,12 +46,13 @@ def get_logger(name: str) -> logging.Logger:
     return logger
 
 
-def log(logger: logging.Logger, message: str, level: int = logging.INFO, **fields) -> None:
+def log(logger: logging.Logger, message: str, level: int = logging.INFO,
+        **fields: object) -> None:
     logger.log(level, message, extra={"fields": fields})
 
 
 @contextlib.contextmanager
-def bound(**fields):
+def bound(**fields: object) -> Iterator[None]:
     """Attach fields (batch_id, model_version, ...) to every line logged inside the block."""
     token = _context.set({**_context.get(), **fields})
     try:

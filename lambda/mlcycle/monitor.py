@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,8 +60,8 @@ def _labels(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: st
     return pd.Series(by_key.reindex(keys.to_numpy()).to_numpy(), index=keys.index)
 
 
-def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_id: str, cloudwatch=None,
-                  at: dt.datetime | None = None) -> dict:
+def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_id: str,
+                  cloudwatch: Any = None, at: dt.datetime | None = None) -> dict:
     """Report on a batch and publish its metrics; returns a summary with the threshold breaches."""
     manifest = published_manifest(store, buckets, batch_id, probation=True)
     if manifest is None:
@@ -134,7 +135,7 @@ def _report_probation(result: dict) -> None:
 
 
 def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: events.MonitorEvent,
-           cloudwatch) -> dict:
+           cloudwatch: Any) -> dict:
     """Monitor every batch the event names; a sweep reports a broken batch and goes on."""
     sweep = isinstance(event, events.Scheduled)
     results = []

@@ -38,11 +38,11 @@ class PredictionWriter:
     def rows(self, keys: np.ndarray, predictions: Predictions) -> bytes:
         if len(keys) == 0:
             return b""
-        keys = pd.Series(keys, dtype=object)
-        special = keys.str.contains(r'[,"\r\n]', regex=True).to_numpy()
+        ids = pd.Series(keys, dtype=object)
+        special = ids.str.contains(r'[,"\r\n]', regex=True).to_numpy()
         if special.any():  # rare: quote only the ids that need it, keep the fast path for the rest
-            keys[special] = keys[special].map(_csv_field)
-        line = self.prefix + keys.to_numpy() + "," + predictions.labels.astype(object)
+            ids[special] = ids[special].map(_csv_field)
+        line = self.prefix + ids.to_numpy() + "," + predictions.labels.astype(object)
         if predictions.proba is None:
             self.has_proba = False
             line = line + "," * len(self.classes)

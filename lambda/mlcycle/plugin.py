@@ -41,6 +41,8 @@ def _load_module(path: Path, function: str) -> Callable:
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(path.stem, path)
+    # The code below needs a spec with a loader: what a .py path always gets.
+    assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
@@ -65,7 +67,7 @@ class Plugin:
         self._train = _load_module(self.train_file, "train")
         self._predict = _load_module(self.infer_file, "predict")
 
-    def train(self, features: pd.DataFrame, target: pd.Series, params: dict):
+    def train(self, features: pd.DataFrame, target: pd.Series, params: dict) -> object:
         model = self._train(features, target, dict(params))
         if model is None:
             raise PluginContractError(str(self.train_file), "train", "return a fitted model object", "None")
@@ -76,7 +78,7 @@ class Plugin:
                                       f"{type(model).__name__} that fails to serialise ({exc})") from None
         return model
 
-    def predict(self, model, features: pd.DataFrame) -> Predictions:
+    def predict(self, model: object, features: pd.DataFrame) -> Predictions:
         out = self._predict(model, features)
         where, n = str(self.infer_file), len(features)
         if isinstance(out, pd.DataFrame):

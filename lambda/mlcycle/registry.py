@@ -32,6 +32,12 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _number(version: str) -> int:
+    match = VERSION.match(version)
+    assert match is not None  # callers pass only names VERSION matched
+    return int(match.group(1))
+
+
 class ModelRegistry:
     def __init__(self, store: ObjectStore, bucket: str, model_name: str):
         self.store, self.bucket, self.name = store, bucket, model_name
@@ -39,16 +45,16 @@ class ModelRegistry:
 
     def versions(self) -> list[str]:
         found = [v for v in self.store.list_folders(self.bucket, storage.model_prefix(self.name)) if VERSION.match(v)]
-        return sorted(found, key=lambda v: int(VERSION.match(v).group(1)))
+        return sorted(found, key=_number)
 
-    def register(self, model, metadata: dict, attempts: int = 20) -> tuple[str, dict]:
+    def register(self, model: object, metadata: dict, attempts: int = 20) -> tuple[str, dict]:
         """Store a new immutable version; returns (version, metadata as stored)."""
         buf = io.BytesIO()
         joblib.dump(model, buf, compress=3)
         blob = buf.getvalue()
         for _ in range(attempts):
             existing = self.versions()
-            number = int(VERSION.match(existing[-1]).group(1)) + 1 if existing else 1
+            number = _number(existing[-1]) + 1 if existing else 1
             version = f"v{number:04d}"
             try:
                 # The model file claims the number; metadata follows, so a version without
@@ -68,7 +74,7 @@ class ModelRegistry:
             raise MLCycleError(f"model {self.name} has no version {version} (no metadata.json)")
         return doc
 
-    def load(self, version: str):
+    def load(self, version: str) -> object:
         """Load a version after checking its sha256: a pickle runs code, so only verified files are opened."""
         if version in self._loaded:
             return self._loaded[version]

@@ -72,7 +72,8 @@ def score_batch(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: B
                     "files": moved["files"]}
 
 
-def _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, registry) -> dict:
+def _score(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, batch_id: str,
+           prefix: str, probation: bool, version: str, registry: ModelRegistry) -> dict:
     started = time.perf_counter()
     timings = Timings()
     model = registry.load(version)

@@ -5,12 +5,13 @@ layout is documented in the design: changing one here changes it everywhere.
 """
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import boto3
 from botocore.exceptions import ClientError
@@ -28,11 +29,13 @@ class Buckets:
 
     @classmethod
     def from_env(cls) -> "Buckets":
-        names = {v: os.environ.get(v) for v in ("DATA_BUCKET", "MODEL_BUCKET", "PREDICTIONS_BUCKET", "MONITORING_BUCKET")}
+        variables = ("DATA_BUCKET", "MODEL_BUCKET", "PREDICTIONS_BUCKET", "MONITORING_BUCKET")
+        names = {v: os.environ.get(v, "") for v in variables}
         missing = [k for k, v in names.items() if not v]
         if missing:
             raise RuntimeError(f"environment variables not set: {', '.join(missing)}")
-        return cls(names["DATA_BUCKET"], names["MODEL_BUCKET"], names["PREDICTIONS_BUCKET"], names["MONITORING_BUCKET"])
+        return cls(names["DATA_BUCKET"], names["MODEL_BUCKET"], names["PREDICTIONS_BUCKET"],
+                   names["MONITORING_BUCKET"])
 
 
 def check_batch_id(batch_id: str) -> str:
@@ -172,7 +175,7 @@ def batch_folders(store: "ObjectStore", bucket: str, prefix: str) -> list[str]:
 
 def batch_times(store: "ObjectStore", bucket: str, prefix: str, suffix: str) -> dict[str, dt.datetime]:
     """{batch_id: LastModified} of `<prefix><batch_id><suffix>` objects (labels/, reports/)."""
-    found = {}
+    found: dict[str, dt.datetime] = {}
     for obj in store.list(bucket, prefix):
         name = obj["Key"][len(prefix):]
         if name.endswith(suffix) and BATCH_ID.match(name[: -len(suffix)]):
@@ -187,7 +190,7 @@ class PreconditionFailed(Exception):
 class ObjectStore:
     """Thin wrapper over one boto3 S3 client: the only place that talks to S3."""
 
-    def __init__(self, client=None):
+    def __init__(self, client: Any = None) -> None:
         # boto3 honours AWS_ENDPOINT_URL itself: the same code runs on AWS, LocalStack and moto.
         self.s3 = client or boto3.client("s3")
 
@@ -204,13 +207,13 @@ class ObjectStore:
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             yield from page.get("Contents", [])
 
-    def list_folders(self, bucket: str, prefix: str) -> list[str]:
-        names = []
+    def list_folders(self, bucket: str, prefix: str) -> builtins.list[str]:
+        names: builtins.list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
             names += [p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", [])]
         return names
 
-    def open(self, bucket: str, key: str):
+    def open(self, bucket: str, key: str) -> Any:
         """A streaming body: readers pull it in chunks, memory does not grow with the file."""
         return self.s3.get_object(Bucket=bucket, Key=key)["Body"]
 
@@ -264,9 +267,9 @@ class ObjectStore:
                 continue
         raise PreconditionFailed(f"s3://{bucket}/{key}: gave up appending after {attempts} conflicting writers")
 
-    def move_prefix(self, bucket: str, src_prefix: str, dst_prefix: str) -> list[str]:
+    def move_prefix(self, bucket: str, src_prefix: str, dst_prefix: str) -> builtins.list[str]:
         """Copy every object under src_prefix to dst_prefix, then delete the originals: nothing is lost."""
-        moved = []
+        moved: builtins.list[str] = []
         for obj in list(self.list(bucket, src_prefix)):
             dst = dst_prefix + obj["Key"][len(src_prefix):]
             self.copy(bucket, obj["Key"], dst)
@@ -280,7 +283,7 @@ class ObjectStore:
     def delete(self, bucket: str, key: str) -> None:
         self.s3.delete_object(Bucket=bucket, Key=key)
 
-    def tail_lines(self, bucket: str, key: str, count: int) -> list[dict]:
+    def tail_lines(self, bucket: str, key: str, count: int) -> builtins.list[dict]:
         """The last `count` lines of a JSON-lines object; [] when it does not exist."""
         if not self.exists(bucket, key):
             return []
@@ -296,7 +299,8 @@ class MultipartWriter:
 
     PART_BYTES = 8 * 1024 * 1024
 
-    def __init__(self, store: ObjectStore, bucket: str, key: str, content_type: str = "text/csv"):
+    def __init__(self, store: ObjectStore, bucket: str, key: str,
+                 content_type: str = "text/csv") -> None:
         self.s3, self.bucket, self.key = store.s3, bucket, key
         self.upload_id = self.s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
         self.parts: list[dict] = []

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,8 +70,9 @@ def fresh_rows(cfg: ModelConfig, holdout: pd.DataFrame) -> np.ndarray:
     return newest if newest.sum() >= cfg.promotion.fresh_min_rows else everything
 
 
-def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: dict, baseline: dict,
-          holdout_x: pd.DataFrame, holdout_y: pd.Series, recovery: bool):
+def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: dict,
+          baseline: dict, holdout_x: pd.DataFrame, holdout_y: pd.Series,
+          recovery: bool) -> Callable[[str | None], Decision]:
     """Return decide(champion) for ModelRegistry.promote: re-run if a concurrent promotion moved the champion.
 
     `candidate` is scored on `holdout_x` / `holdout_y` (the fresh rows); `baseline` is the
@@ -158,7 +161,7 @@ def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
         decide = _gate(cfg, registry, plugin, fresh_metrics, baseline, holdout_x[fresh].reset_index(drop=True),
                        holdout[cfg.target][fresh].reset_index(drop=True), recovery)
     decision = registry.promote(version, decide, actor=actor)
-    summary = {
+    summary: dict[str, Any] = {
         "status": "promoted" if decision.promote else "stored_not_promoted",
         "model": cfg.name, "version": version, "champion": registry.champion(), "reason": decision.reason,
         "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "log_loss") if k in metrics},

@@ -89,7 +89,8 @@ def load_training_set(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, si
     data gave 0.42). With no labelled batch yet, it falls back to all data.
     """
     notes: list[str] = []
-    frames, parts = [], []
+    frames: list[pd.DataFrame] = []
+    parts: list[dict] = []
     for batch_id in _labelled_batch_ids(store, buckets):
         if recent_batches and len(frames) == recent_batches:
             break

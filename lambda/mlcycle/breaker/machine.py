@@ -64,7 +64,7 @@ class Breaker:
 
     def trip(self, cause: dict, actor: str, model_version: str | None = None) -> Transition:
         """CLOSED or HALF_OPEN -> OPEN: stop publishing, hold new batches, ask for a retrain."""
-        def change(state):
+        def change(state: dict) -> dict | None:
             if state["state"] == OPEN:
                 return None
             return {**state, "state": OPEN, "cause": cause, "probation": None, "tripped_at": now_iso(),
@@ -80,7 +80,7 @@ class Breaker:
 
     def model_promoted(self, version: str, actor: str) -> Transition:
         """OPEN -> HALF_OPEN when a retrained model passed the gate: held batches go to probation."""
-        def change(state):
+        def change(state: dict) -> dict | None:
             if state["state"] != OPEN:
                 return None
             return {**state, "state": HALF_OPEN, "model_version": version,
@@ -112,7 +112,7 @@ class Breaker:
             self.actions.reject_batch(batch_id, cause)
             return self.trip(cause, actor)
 
-        def change(state):
+        def change(state: dict) -> dict | None:
             if state["state"] != HALF_OPEN:
                 return None
             probation = dict(state["probation"])

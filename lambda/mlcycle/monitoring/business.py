@@ -77,6 +77,7 @@ def _mean(values: np.ndarray | None) -> float | None:
 def _gap(predicted: np.ndarray | None, realised: np.ndarray | None) -> float | None:
     if predicted is None:
         return None
+    assert realised is not None  # business_kpis passes predicted only alongside realised
     scored = ~np.isnan(predicted)
     if not scored.any():
         return None

@@ -15,6 +15,7 @@ Nothing here loops over rows in Python: a 1M-row batch must be monitored in seco
 from __future__ import annotations
 
 import math
+from typing import SupportsFloat
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ KINDS = ("numeric", "categorical", "datetime")
 OTHER = "__other__"
 
 
-def as_float(value) -> float | None:
+def as_float(value: SupportsFloat | None) -> float | None:
     """A plain finite float for the JSON report, or None where the number is undefined.
 
     None instead of NaN/inf keeps the report strict JSON and lets headline metrics omit what
@@ -37,12 +38,12 @@ def as_float(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def ratio(numerator, denominator) -> float | None:
+def ratio(numerator: float, denominator: float) -> float | None:
     """numerator / denominator, None when the denominator is zero (an empty batch has no rate)."""
     return as_float(numerator / denominator) if denominator else None
 
 
-def as_series(values) -> pd.Series | None:
+def as_series(values: object) -> pd.Series | None:
     """Labels or predictions as a Series (plug-ins hand over arrays); None stays None.
 
     Rows are matched by position everywhere in monitoring, so the index does not matter.
@@ -107,6 +108,6 @@ def class_shares(labels: pd.Series) -> dict[str, float]:
     return {key: float(count / total) for key, count in counts.items()} if total else {}
 
 
-def plain(value):
+def plain(value: object) -> object:
     """A numpy scalar as the Python scalar JSON knows (class labels may be numpy ints)."""
     return value.item() if isinstance(value, np.generic) else value

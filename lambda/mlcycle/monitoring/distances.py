@@ -17,6 +17,7 @@ numbers look familiar to anyone who has used it:
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 EPSILON = 1e-4
@@ -45,20 +46,20 @@ def bin_shares(values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
     return counts / counts.sum() if counts.sum() else counts.astype("float64")
 
 
-def psi(reference_shares, current_shares, eps: float = EPSILON) -> float:
+def psi(reference_shares: ArrayLike, current_shares: ArrayLike, eps: float = EPSILON) -> float:
     """Population stability index between two share vectors over the same bins."""
     ref = np.maximum(np.asarray(reference_shares, dtype="float64"), eps)
     cur = np.maximum(np.asarray(current_shares, dtype="float64"), eps)
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def jensen_shannon(p, q) -> float:
+def jensen_shannon(p: ArrayLike, q: ArrayLike) -> float:
     """Jensen-Shannon distance between two count or share vectors (normalised here)."""
-    p = np.asarray(p, dtype="float64")
-    q = np.asarray(q, dtype="float64")
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-    return float(np.sqrt((_kl(p, m) + _kl(q, m)) / 2))
+    p_shares = np.asarray(p, dtype="float64")
+    q_shares = np.asarray(q, dtype="float64")
+    p_shares, q_shares = p_shares / p_shares.sum(), q_shares / q_shares.sum()
+    m = (p_shares + q_shares) / 2
+    return float(np.sqrt((_kl(p_shares, m) + _kl(q_shares, m)) / 2))
 
 
 def _kl(p: np.ndarray, m: np.ndarray) -> float:
@@ -67,7 +68,8 @@ def _kl(p: np.ndarray, m: np.ndarray) -> float:
     return float(np.sum(p[present] * np.log(p[present] / m[present])))
 
 
-def normalised_wasserstein(reference_values, reference_std: float, current_values) -> float:
+def normalised_wasserstein(reference_values: ArrayLike, reference_std: float,
+                           current_values: ArrayLike) -> float:
     """Earth mover's distance from the reference in units of the reference's std.
 
     ``reference_values`` may be the reference's quantiles rather than its rows: equally
@@ -78,13 +80,13 @@ def normalised_wasserstein(reference_values, reference_std: float, current_value
     return float(distance / max(reference_std, MIN_STD))
 
 
-def ks_test(reference_sample, current_values) -> tuple[float, float]:
+def ks_test(reference_sample: ArrayLike, current_values: ArrayLike) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov test: (statistic, p-value)."""
     result = stats.ks_2samp(reference_sample, current_values)
     return float(result.statistic), float(result.pvalue)
 
 
-def chi_square_test(reference_counts, current_counts) -> tuple[float, float]:
+def chi_square_test(reference_counts: ArrayLike, current_counts: ArrayLike) -> tuple[float, float]:
     """Two-sample chi-square test of homogeneity (Pearson, no continuity correction).
 
     Evidently's default is a goodness of fit that treats the reference shares as exact. With

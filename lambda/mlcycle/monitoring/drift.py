@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from . import distances
 from .columns import (OTHER, as_float, category_counts, class_shares, numeric_values,
@@ -67,13 +68,13 @@ def feature_drift(features: pd.DataFrame, feature_kinds: dict[str, str], profile
     tested = [name for name, result in results.items() if result["tested"]]
     drifted = [name for name in tested if results[name]["drifted"]]
     psis = {name: results[name]["psi"] for name in tested if results[name]["psi"] is not None}
-    worst = max(psis, key=psis.get) if psis else None
+    worst = max(psis, key=psis.__getitem__) if psis else None
     return {
         "features": results,
         "tested_features": len(tested),
         "drifted_features": drifted,
         "drifted_share": ratio(len(drifted), len(tested)),
-        "max_psi": psis.get(worst),
+        "max_psi": psis[worst] if worst is not None else None,
         "max_psi_feature": worst,
         "psi_thresholds": {"warn": PSI_WARN, "alert": PSI_ALERT},
     }
@@ -147,7 +148,7 @@ def _categorical_drift(counts: pd.Series, reference: dict) -> dict:
                      distances.psi(reference_shares, current_counts / current_counts.sum()))
 
 
-def _counts(shares, rows: int) -> np.ndarray:
+def _counts(shares: ArrayLike, rows: int) -> np.ndarray:
     # The profile stores shares of the non-missing rows; share * rows gives the counts back.
     return np.rint(np.asarray(shares, dtype="float64") * rows)
 

@@ -52,6 +52,7 @@ def realised_performance(predicted: pd.Series, labels: pd.Series | None, classes
     result = {"rows": rows, "labelled_rows": labelled_rows, "label_coverage": ratio(labelled_rows, rows)}
     if labelled_rows == 0:
         return {"available": False, "reason": "no labelled rows yet", **result}
+    assert labels is not None  # labelled_mask is all False without labels
 
     truth, guess = labels[labelled], predicted[labelled]
     categories = list(classes) + _extra_classes(classes, truth, guess)

@@ -160,7 +160,7 @@ def _reference_performance(predicted: pd.Series, labels: pd.Series | None,
             "label_coverage": realised["label_coverage"], "label_shares": class_shares(labels)}
 
 
-def _json_scalar(value):
+def _json_scalar(value: object) -> object:
     # Training may hand over numpy scalars (np.float32 is not JSON) or NaN (not strict JSON).
     value = plain(value)
     return as_float(value) if isinstance(value, float) else value

@@ -30,7 +30,7 @@ def data_quality(features: pd.DataFrame, feature_kinds: dict[str, str], profile:
     null_rate = {name: (missing_share(features[name], kind) if name in features else (1.0 if rows else None))
                  for name, kind in feature_kinds.items()}
     rated = {name: rate for name, rate in null_rate.items() if rate is not None}
-    worst = max(rated, key=rated.get) if rated else None
+    worst = max(rated, key=rated.__getitem__) if rated else None
 
     unseen = {name: _unseen(features[name], profile["features"].get(name))
               for name, kind in feature_kinds.items()
@@ -45,7 +45,7 @@ def data_quality(features: pd.DataFrame, feature_kinds: dict[str, str], profile:
         "null_rate": null_rate,
         "reference_null_rate": {name: profile["features"].get(name, {}).get("null_rate")
                                 for name in feature_kinds},
-        "max_null_rate": rated.get(worst),
+        "max_null_rate": rated[worst] if worst is not None else None,
         "max_null_rate_column": worst,
         "unseen_categories": unseen,
         "unseen_category_rate": ratio(unseen_total, categorical_total),

@@ -66,9 +66,9 @@ def headline_metrics(report: dict) -> dict[str, float]:
     Omitting beats publishing 0: "no labels yet" must not look like "accuracy fell to 0"
     to an alarm (alarms treat missing data as not breaching).
     """
-    metrics = {}
+    metrics: dict[str, float] = {}
     for metric in REPORTED:
-        value = report
+        value: object = report
         for key in metric.path or ():
             value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and as_float(value) is not None:
@@ -84,6 +84,7 @@ def _performance(proba: pd.DataFrame | None, predicted: pd.Series, labels: pd.Se
     if estimated["available"] and realised["available"]:
         # The estimate is compared on the rows that have labels, so a partly labelled batch
         # measures calibration rather than the difference between two row sets.
+        assert proba is not None  # estimated_performance is unavailable without proba
         on_labelled = estimated_performance(proba[labelled_mask(predicted, labels)]).get("expected_accuracy")
     gap = on_labelled - realised["accuracy"] if on_labelled is not None else None
     return {
@@ -99,7 +100,7 @@ def _performance(proba: pd.DataFrame | None, predicted: pd.Series, labels: pd.Se
     }
 
 
-def _skipped(report: dict, positive_class) -> list[str]:
+def _skipped(report: dict, positive_class: str | None) -> list[str]:
     """Human-readable reasons for every section or KPI that could not be computed."""
     sections = {
         "prediction_drift": report["prediction_drift"],

@@ -18,6 +18,7 @@ metric given without a suffix or comparison alarms in the table's direction.
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 from mlcycle.errors import ConfigError
 
@@ -50,7 +51,7 @@ def _comparison(value: str) -> str:
     raise ConfigError(f"comparison {value!r}: use one of {sorted(COMPARISONS)} or a CloudWatch operator name")
 
 
-def _entry(key: str, value, where: str) -> tuple[str, dict]:
+def _entry(key: str, value: object, where: str) -> tuple[str, dict]:
     direction = None
     base = key
     for suffix in ("_min", "_max"):
@@ -64,7 +65,7 @@ def _entry(key: str, value, where: str) -> tuple[str, dict]:
     if isinstance(value, dict):
         if "threshold" not in value:
             raise ConfigError(f"{where}: {key}: 'threshold' is missing")
-        entry = {"threshold": float(value["threshold"])}
+        entry: dict[str, Any] = {"threshold": float(value["threshold"])}
         if direction:
             entry["direction"] = direction
         if value.get("comparison") or value.get("comparison_operator"):
@@ -78,7 +79,7 @@ def _entry(key: str, value, where: str) -> tuple[str, dict]:
     raise ConfigError(f"{where}: {key}: expected a number or a mapping, got {value!r}")
 
 
-def parse_alarms(alarms, where: str = "monitoring.alarms") -> dict[str, dict]:
+def parse_alarms(alarms: object, where: str = "monitoring.alarms") -> dict[str, dict]:
     """{MetricName: {threshold, direction | comparison_operator, ...}}; {} when nothing is configured."""
     if not alarms:
         return {}
