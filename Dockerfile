@@ -1,6 +1,6 @@
 # The deploy container of docker-compose.yaml: Python 3.11 + terraform + make + the project
 # (binutils: the layer build strips debug symbols from the packages' own .so files).
-# It builds the Lambda packages, applies deployment/ to LocalStack and seeds the data.
+# It builds the Lambda packages, applies deployment/terraform/ to LocalStack and seeds the data.
 FROM python:3.11-slim-bookworm
 
 ARG TERRAFORM_VERSION=1.11.4
@@ -17,17 +17,19 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# The virtualenv first: rebuilt only when the requirements change.
-COPY Makefile ./
+# `make setup` installs the requirements and then this project in editable mode, which needs
+# pyproject.toml and every package it lists: all of them are copied first (no host .venv,
+# build/ or Terraform state). local_aws/ and demo/ are not used here, but are installed.
+COPY Makefile pyproject.toml ./
 COPY requirements/ requirements/
-RUN make setup
-
-# Only what the deployment needs (no host .venv, build/ or Terraform state).
 COPY lambda/ lambda/
 COPY layers/ layers/
 COPY model/ model/
 COPY data/ data/
 COPY deployment/ deployment/
-RUN rm -rf deployment/.state deployment/.terraform build
+COPY local_aws/ local_aws/
+COPY demo/ demo/
+RUN rm -rf deployment/.state deployment/terraform/.terraform build \
+ && make setup
 
 CMD ["make", "deploy", "AWS_ENDPOINT_URL=http://localstack:4566", "PACKAGING=bundled"]

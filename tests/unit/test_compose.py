@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+
+from deployment.deploy import STATE_ROOT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,6 +59,11 @@ def test_deploy_runs_the_make_target_with_bundled_packages_then_seeds(compose):
     assert command.index("make deploy") < command.index("deployment.seed")
 
 
+def test_terraform_state_survives_in_a_volume_where_the_deploy_cli_keeps_it(compose):
+    volumes = compose["services"]["deploy"]["volumes"]
+    assert f"tfstate:/app/{STATE_ROOT.relative_to(ROOT).as_posix()}" in volumes
+
+
 def test_deploy_uses_the_fixed_test_credentials(compose):
     env = compose["services"]["deploy"]["environment"]
     assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("test", "test")
@@ -67,11 +75,30 @@ def test_the_make_targets_the_compose_file_uses_exist():
     assert re.search(r"^setup:", makefile, re.M)
 
 
+def _copied_before_setup(dockerfile: str) -> list[str]:
+    """Sources of the COPY lines above `make setup` (`COPY <src>... <dest>`)."""
+    setup = re.search(r"^(RUN|\s+&&)\s+make setup\b", dockerfile, re.M)
+    assert setup, "the Dockerfile runs no `make setup`"
+    head = dockerfile[:setup.start()]
+    lines = re.findall(r"^COPY (.*)$", head, re.M)
+    return [src.rstrip("/") for line in lines for src in line.split()[:-1]]
+
+
 def test_dockerfile_brings_python_311_terraform_and_the_project():
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11", text, re.M)
     assert "releases.hashicorp.com/terraform" in text
     assert "make setup" in text
-    for folder in ("lambda/", "layers/", "model/", "data/", "deployment/"):
-        assert f"COPY {folder}" in text
+    copied = _copied_before_setup(text)
+    for needed in ("Makefile", "pyproject.toml", "requirements", "model", "deployment"):
+        assert needed in copied
     assert ".venv" not in re.findall(r"^COPY (.*)$", text, re.M)
+
+
+def test_dockerfile_copies_every_installed_package_before_make_setup():
+    """`make setup` ends with `pip install -e .`, which fails on a package folder it cannot find."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    roots = {name.split(".")[0] for name in setuptools["packages"]}
+    folders = {setuptools.get("package-dir", {}).get(root, root).split("/")[0] for root in roots}
+    copied = _copied_before_setup((ROOT / "Dockerfile").read_text())
+    assert sorted(folders - set(copied)) == []
