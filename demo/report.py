@@ -7,14 +7,14 @@ deployed functions did, not what the runner hoped they would do.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 
 from demo.scenario import Scenario
-
-SEVERITY = {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}
-KEY_METRICS = ("JoinCoverage", "MaxNullRate", "DriftedFeatureShare", "MaxPSI", "PredictionDrift", "EstimatedAccuracy",
-               "RealisedAccuracy", "PredictedCancellationRate", "RealisedCancellationRate", "VolumeRatio")
+from mlcycle import storage
+from mlcycle.breaker.state import STATE_VALUE, event_log
+from mlcycle.monitoring.metrics import REPORTED
+from mlcycle.scoring import published_manifest
+from mlcycle.storage import Buckets, ObjectStore
 
 
 @dataclass
@@ -29,26 +29,6 @@ class DayRecord:
     breaches: list[str] = field(default_factory=list)  # what the monitor flagged that day, any batch
 
 
-def _json(s3, bucket: str, key: str) -> dict | None:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        return None
-
-
-def _keys(s3, bucket: str, prefix: str) -> list[str]:
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return [o["Key"] for page in pages for o in page.get("Contents", [])]
-
-
-def breaker_events(s3, bucket: str) -> list[dict]:
-    try:
-        body = s3.get_object(Bucket=bucket, Key="breaker/events.jsonl")["Body"].read().decode()
-    except s3.exceptions.NoSuchKey:
-        return []
-    return [json.loads(line) for line in body.splitlines() if line.strip()]
-
-
 def day_of(when: str | dt.datetime, records: list[DayRecord]) -> int | None:
     """Which simulated day a wall-clock time fell in (the runner logs each day's wall-clock span)."""
     moment = dt.datetime.fromisoformat(when) if isinstance(when, str) else when
@@ -58,15 +38,15 @@ def day_of(when: str | dt.datetime, records: list[DayRecord]) -> int | None:
     return None
 
 
-def batch_outcome(s3, buckets: dict, batch_id: str) -> str:
-    if _keys(s3, buckets["predictions"], f"predictions/{batch_id}/_SUCCESS"):
-        held = _keys(s3, buckets["data"], f"held/{batch_id}/")
+def batch_outcome(store: ObjectStore, buckets: Buckets, batch_id: str) -> str:
+    held = any(True for _ in store.list(buckets.data, storage.held_prefix(batch_id)))
+    if store.exists(buckets.predictions, storage.success_key(batch_id)):
         return "published_after_hold" if held else "published"
-    if _keys(s3, buckets["data"], f"quarantine/{batch_id}/reason.json"):
+    if store.exists(buckets.data, storage.quarantine_reason_key(batch_id)):
         return "quarantined"
-    if _keys(s3, buckets["data"], f"held/{batch_id}/"):
+    if held:
         return "held"  # held while open, or set aside after breaching on probation
-    if _keys(s3, buckets["predictions"], f"probation/{batch_id}/_SUCCESS"):
+    if store.exists(buckets.predictions, storage.success_key(batch_id, probation=True)):
         return "probation"
     return "lost"
 
@@ -82,13 +62,13 @@ def _incidents(scenario: Scenario, records: list[DayRecord], days: list[dict], t
     return out
 
 
-def _bad_after_trip(s3, buckets: dict, trips: list[dict]) -> int:
+def _bad_after_trip(store: ObjectStore, buckets: Buckets, trips: list[dict]) -> int:
     """Rows published by a model version after a breaker trip on that version."""
     rows = 0
-    for key in _keys(s3, buckets["predictions"], "predictions/"):
-        if not key.endswith("/_SUCCESS"):
+    for batch_id in storage.batch_folders(store, buckets.predictions, storage.PREDICTIONS):
+        manifest = published_manifest(store, buckets, batch_id)
+        if manifest is None:
             continue
-        manifest = _json(s3, buckets["predictions"], key)
         published = dt.datetime.fromisoformat(manifest["published_at"])
         for trip in trips:
             if trip["model_version"] == manifest["model_version"] and dt.datetime.fromisoformat(trip["time"]) < published:
@@ -101,15 +81,16 @@ def _mae(pairs: list[tuple]) -> float | None:
     return round(sum(abs(p[0] - p[1]) for p in pairs) / len(pairs), 4) if pairs else None
 
 
-def collect(s3, buckets: dict, scenario: Scenario, records: list[DayRecord], thresholds: dict) -> dict:
-    events = breaker_events(s3, buckets["monitoring"])
+def collect(store: ObjectStore, buckets: Buckets, model_name: str, scenario: Scenario, records: list[DayRecord],
+            thresholds: dict) -> dict:
+    events = event_log(store, buckets.monitoring)
     for event in events:
         event["day"] = day_of(event["time"], records)
     trips = [e for e in events if e["to"] == "OPEN" and e["from"] != "OPEN"]
     days, prev_state = [], "CLOSED"
     for rec in records:
         batch_id = scenario.batch_id(rec.day)
-        report = _json(s3, buckets["monitoring"], f"reports/{batch_id}.json") or {}
+        report = store.get_json(buckets.monitoring, storage.report_key(batch_id))[0] or {}
         incident = scenario.incident_on(rec.day)
         day_events = [f"{e['from']} -> {e['to']}: {e['cause'].get('reason')}"
                       + (f" ({e['cause'].get('alarm')})" if e["cause"].get("alarm") else "")
@@ -117,12 +98,12 @@ def collect(s3, buckets: dict, scenario: Scenario, records: list[DayRecord], thr
         seen = [prev_state] + [e["to"] for e in events if e["day"] == rec.day]
         prev_state = rec.breaker_state
         days.append({
-            "worst_state": max(seen, key=lambda s: SEVERITY.get(s, 0)),
+            "worst_state": max(seen, key=lambda s: STATE_VALUE.get(s, 0)),
             "day": rec.day, "date": scenario.date(rec.day).isoformat(), "batch_id": batch_id,
             "rows": (report.get("headline") or {}).get("RowCount"), "incident": incident.type if incident else None,
             "champion": rec.champion, "breaker_state": rec.breaker_state,
-            "batch_status": batch_outcome(s3, buckets, batch_id),
-            "metrics": {m: (report.get("headline") or {}).get(m) for m in KEY_METRICS},
+            "batch_status": batch_outcome(store, buckets, batch_id),
+            "metrics": {m.name: (report.get("headline") or {}).get(m.name) for m in REPORTED},
             "breaches": [b["metric"] for b in report.get("breaches", [])],
             "events": rec.notes + day_events,
         })
@@ -138,11 +119,11 @@ def collect(s3, buckets: dict, scenario: Scenario, records: list[DayRecord], thr
             versions = rec.champion
     return {
         "settings": {"days": scenario.days, "seed": scenario.seed, "label_delay_days": scenario.label_delay_days,
-                     "rows_per_day": scenario.rows_per_day, "model_name": "booking_status"},
+                     "rows_per_day": scenario.rows_per_day, "model_name": model_name},
         "label_delay_days": scenario.label_delay_days,
         "days": days,
         "incidents": _incidents(scenario, records, days, trips),
-        "published_bad_predictions_after_trip": _bad_after_trip(s3, buckets, trips),
+        "published_bad_predictions_after_trip": _bad_after_trip(store, buckets, trips),
         "false_trips": sum(1 for t in trips if t["day"] not in incident_days),
         "champion_versions": champions,
         "accuracy_estimate_mae": _mae(pairs),

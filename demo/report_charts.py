@@ -34,8 +34,8 @@ PANELS = [
                         ("PredictionDrift", "prediction drift", "#eeca3b", False)], None),
     ("Performance", "accuracy", [("EstimatedAccuracy", "estimated (label-free)", "#4c78a8", False),
                                  ("RealisedAccuracy", "realised (when labels arrive)", "#f58518", True)], None),
-    ("Business", "cancellation rate", [("PredictedCancellationRate", "predicted cancellation rate", "#54a24b", False),
-                                       ("RealisedCancellationRate", "realised cancellation rate", "#e45756", True)],
+    ("Business", "cancellation rate", [("PredictedPositiveRate", "predicted cancellation rate", "#54a24b", False),
+                                       ("RealisedPositiveRate", "realised cancellation rate", "#e45756", True)],
      [("VolumeRatio", "volume vs expected", "#4c78a8", False)]),
 ]
 

@@ -28,9 +28,16 @@ from deployment.emulator_env import EMULATOR_ENV
 from layers.build import build
 from local_aws.emulator import running_emulator
 from local_aws.executor import Executor
+from mlcycle import storage
+from mlcycle.breaker.state import read_state
+from mlcycle.config import ModelConfig, load_config
+from mlcycle.monitoring.thresholds import alarm_settings
+from mlcycle.registry import ModelRegistry
+from mlcycle.storage import Buckets, ObjectStore
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ROOT / "build" / "packages"
+MODEL_CONFIG = ROOT / "model" / "model_config.yml"
 LABELS_AT, BATCH_AT = dt.timedelta(hours=6), dt.timedelta(hours=12)
 # A retrain takes hours in production; modelled on the virtual clock, a batch that arrives
 # meanwhile meets an open breaker and is held.
@@ -46,20 +53,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _read_json(s3, bucket: str, key: str) -> dict:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        return {}
-
-
-def _thresholds() -> dict:
-    from mlcycle.config import load_config
-    from mlcycle.monitoring.thresholds import comparison_of, parse_alarms
-
-    cfg = load_config(ROOT / "model" / "model_config.yml")
-    return {m: {"threshold": e["threshold"], "comparison": comparison_of(e)}
-            for m, e in parse_alarms(cfg.monitoring.get("alarms")).items()}
+def _thresholds(cfg: ModelConfig) -> dict:
+    return {metric: {"threshold": entry["threshold"], "comparison": entry["comparison_operator"]}
+            for metric, entry in alarm_settings(cfg.monitoring.get("alarms")).items()}
 
 
 def _progress(rec: demo_report.DayRecord, sc: plan.Scenario, status: dict) -> str:
@@ -70,23 +66,23 @@ def _progress(rec: demo_report.DayRecord, sc: plan.Scenario, status: dict) -> st
 
 
 class Run:
-    def __init__(self, sc: plan.Scenario, url: str, outputs: dict, out_dir: Path):
-        self.sc, self.url, self.out_dir = sc, url, out_dir
-        self.buckets = outputs["buckets"]
+    def __init__(self, sc: plan.Scenario, cfg: ModelConfig, url: str, outputs: dict, out_dir: Path):
+        self.sc, self.cfg, self.url, self.out_dir = sc, cfg, url, out_dir
+        names = outputs["buckets"]
+        self.buckets = Buckets(names["data"], names["models"], names["predictions"], names["monitoring"])
         self.functions = outputs["function_names"]
-        self.s3 = _client("s3", url)
+        self.store = ObjectStore(_client("s3", url))
         self.start = dt.datetime.combine(sc.start, dt.time(0), dt.timezone.utc)
         self.executor = Executor(url, PACKAGES, self.start,
                                  async_delays={self.functions["train"]: RETRAIN_TAKES}, coalesce_schedules=True)
         self.records: list[demo_report.DayRecord] = []
 
     def _put(self, key: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=self.buckets["data"], Key=key, Body=body)
+        self.store.put_bytes(self.buckets.data, key, body)
 
     def _state(self) -> tuple[str, str | None]:
-        state = _read_json(self.s3, self.buckets["monitoring"], "breaker/state.json").get("state", "CLOSED")
-        champion = _read_json(self.s3, self.buckets["models"], "models/booking_status/aliases.json").get("champion")
-        return state, champion
+        state = read_state(self.store, self.buckets.monitoring)[0]["state"]
+        return state, ModelRegistry(self.store, self.buckets.models, self.cfg.name).champion()
 
     def _notes(self, invocations) -> list[str]:
         notes = []
@@ -111,13 +107,14 @@ class Run:
         ran = self.executor.advance(LABELS_AT)
         labelled = self.sc.labels_due(day)
         if labelled:
-            self._put(f"labels/{self.sc.batch_id(labelled)}.csv", plan.csv_bytes(plan.day_batch(self.sc, labelled).labels))
+            labels = plan.day_batch(self.sc, labelled).labels
+            self._put(storage.labels_key(self.sc.batch_id(labelled)), plan.csv_bytes(labels))
             ran += self.executor.settle()
         ran += self.executor.advance(BATCH_AT - LABELS_AT)
         batch = plan.day_batch(self.sc, day)
-        prefix = f"incoming/{self.sc.batch_id(day)}/"
-        self._put(prefix + "bookings.csv", plan.csv_bytes(batch.bookings))
-        self._put(prefix + "hotels.csv", plan.csv_bytes(batch.hotels))
+        batch_id = self.sc.batch_id(day)
+        self._put(storage.incoming_key(batch_id, "bookings"), plan.csv_bytes(batch.bookings))
+        self._put(storage.incoming_key(batch_id, "hotels"), plan.csv_bytes(batch.hotels))
         ran += self.executor.settle()
         ran += self.executor.advance(dt.timedelta(days=1) - BATCH_AT)
         rec.ended = _now()
@@ -130,6 +127,7 @@ class Run:
 
 def run(days: int, seed: int, out_dir: Path) -> dict:
     sc = plan.build(days, seed)
+    cfg = load_config(MODEL_CONFIG)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     print(f"mlcycle demo: {days} days, seed {seed}, incidents: "
@@ -142,18 +140,18 @@ def run(days: int, seed: int, out_dir: Path) -> dict:
         outputs = deploy.apply(url, "layer", state_dir=state_dir, quiet=True)
         print(f"stack applied to {url} in {time.monotonic() - started:.0f}s: "
               + ", ".join(sorted(outputs["function_names"].values())), flush=True)
-        r = Run(sc, url, outputs, out_dir)
+        r = Run(sc, cfg, url, outputs, out_dir)
         first = r.bootstrap()
         print(f"first training: {first.get('version')} {first.get('status')} "
               f"(accuracy {first.get('metrics', {}).get('accuracy', 0):.3f}, prior {first.get('baseline', {}).get('accuracy', 0):.3f})",
               flush=True)
         for day in range(1, days + 1):
             rec = r.day(day)
-            status = {"status": demo_report.batch_outcome(r.s3, r.buckets, sc.batch_id(day))}
+            status = {"status": demo_report.batch_outcome(r.store, r.buckets, sc.batch_id(day))}
             print(_progress(rec, sc, status), flush=True)
         r.executor.close()
         print(_workload(r.executor.invocations), flush=True)
-        report = demo_report.collect(r.s3, r.buckets, sc, r.records, _thresholds())
+        report = demo_report.collect(r.store, r.buckets, cfg.name, sc, r.records, _thresholds(cfg))
     report["seconds"] = round(time.monotonic() - started, 1)
     (out_dir / "report.json").write_text(json.dumps(report, indent=1, default=str))
     paths = report_html.render(report, out_dir)

@@ -36,7 +36,7 @@ from handlers import FUNCTIONS
 from layers.zips import sha256_file
 from mlcycle.config import load_config
 from mlcycle.errors import ConfigError
-from mlcycle.monitoring.thresholds import comparison_of, parse_alarms
+from mlcycle.monitoring.thresholds import alarm_settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGES = REPO / "build" / "packages"
@@ -97,13 +97,12 @@ def model_settings(model_config: Path) -> dict:
     verdicts use the same thresholds and comparisons."""
     try:
         cfg = load_config(model_config)
-        alarms = parse_alarms(cfg.monitoring.get("alarms"), where=f"{model_config}: monitoring.alarms")
+        alarms = alarm_settings(cfg.monitoring.get("alarms"), where=f"{model_config}: monitoring.alarms")
     except ConfigError as exc:
         raise DeployError(str(exc)) from None
     settings: dict = {"model_name": cfg.name}
     if alarms:
-        settings["alarm_overrides"] = {metric: {**entry, "comparison_operator": comparison_of(entry)}
-                                       for metric, entry in alarms.items()}
+        settings["alarm_overrides"] = alarms
     return settings
 
 

@@ -96,13 +96,13 @@ locals {
         width  = 8
         height = 6
         properties = {
-          title  = "Business: cancellation rate and volume"
+          title  = "Business: positive-class rate and volume"
           region = var.region
           stat   = "Average"
           period = 3600
           metrics = [
-            concat([local.metric_namespace, "PredictedCancellationRate"], local.dimension),
-            concat([local.metric_namespace, "RealisedCancellationRate"], local.dimension),
+            concat([local.metric_namespace, "PredictedPositiveRate"], local.dimension),
+            concat([local.metric_namespace, "RealisedPositiveRate"], local.dimension),
             concat([local.metric_namespace, "VolumeRatio"], local.dimension),
           ]
         }

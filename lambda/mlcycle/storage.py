@@ -283,12 +283,12 @@ class ObjectStore:
     def delete(self, bucket: str, key: str) -> None:
         self.s3.delete_object(Bucket=bucket, Key=key)
 
-    def tail_lines(self, bucket: str, key: str, count: int) -> builtins.list[dict]:
-        """The last `count` lines of a JSON-lines object; [] when it does not exist."""
+    def read_lines(self, bucket: str, key: str, last: int | None = None) -> builtins.list[dict]:
+        """The lines of a JSON-lines object (the `last` N when given); [] when it does not exist."""
         if not self.exists(bucket, key):
             return []
-        lines = self.get_bytes(bucket, key).decode().splitlines()
-        return [json.loads(line) for line in lines[-count:]]
+        lines = [line for line in self.get_bytes(bucket, key).decode().splitlines() if line.strip()]
+        return [json.loads(line) for line in (lines if last is None else lines[-last:])]
 
 
 class MultipartWriter:

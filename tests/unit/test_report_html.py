@@ -16,8 +16,8 @@ def synthetic_report(days: int = 10) -> dict:
         realised = 0.64 if day <= days - 3 else None  # labels not yet arrived for the last three days
         metrics = {"JoinCoverage": 0.07 if day == 4 else 0.97, "MaxNullRate": 0.05, "DriftedFeatureShare": 0.0,
                    "MaxPSI": None if day == 2 else 0.01, "PredictionDrift": 0.03, "EstimatedAccuracy": 0.66,
-                   "RealisedAccuracy": realised, "PredictedCancellationRate": 0.28,
-                   "RealisedCancellationRate": None if realised is None else 0.3, "VolumeRatio": 1.0}
+                   "RealisedAccuracy": realised, "PredictedPositiveRate": 0.28,
+                   "RealisedPositiveRate": None if realised is None else 0.3, "VolumeRatio": 1.0}
         events = ["CLOSED -> OPEN: alarm JoinCoverage < 0.8 (0.07) <script>alert(1)</script>"] if day == 4 else []
         out.append({"day": day, "date": f"2026-01-{day:02d}", "batch_id": f"day-{day:02d}", "rows": 2000,
                     "incident": "source_outage" if day == 4 else None, "champion": "v0001" if day < 6 else "v0003",

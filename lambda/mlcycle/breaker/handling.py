@@ -5,7 +5,7 @@ from __future__ import annotations
 from mlcycle import events
 from mlcycle.breaker.effects import AwsBreakerActions
 from mlcycle.breaker.machine import Breaker, Transition
-from mlcycle.breaker.state import CLOSED, OPEN, read_state, recent_events
+from mlcycle.breaker.state import CLOSED, OPEN, event_log, read_state
 from mlcycle.config import ModelConfig
 from mlcycle.logs import get_logger, log
 from mlcycle.registry import ModelRegistry
@@ -22,7 +22,7 @@ def _summary(result: Transition) -> dict:
 def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: events.BreakerEvent) -> dict:
     if isinstance(event, events.Status):
         state, _ = read_state(store, buckets.monitoring)
-        return {"state": state, "recent_events": recent_events(store, buckets.monitoring)}
+        return {"state": state, "recent_events": event_log(store, buckets.monitoring, last=10)}
     actions = AwsBreakerActions(store, buckets, cfg.name, cfg.retrain_payload)
     breaker = Breaker(store, buckets.monitoring, actions, cfg.probation_batches)
     champion = ModelRegistry(store, buckets.models, cfg.name).champion

@@ -21,5 +21,6 @@ def read_state(store: ObjectStore, bucket: str) -> tuple[dict, str | None]:
     return (doc or initial_state()), etag
 
 
-def recent_events(store: ObjectStore, bucket: str, count: int = 10) -> list[dict]:
-    return store.tail_lines(bucket, storage.BREAKER_EVENTS_KEY, count)
+def event_log(store: ObjectStore, bucket: str, last: int | None = None) -> list[dict]:
+    """The transitions in breaker/events.jsonl, oldest first (the `last` N when given)."""
+    return store.read_lines(bucket, storage.BREAKER_EVENTS_KEY, last)
