@@ -17,11 +17,14 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# `make setup` installs the requirements and then this project in editable mode, which needs
-# pyproject.toml and every package it lists: all of them are copied first (no host .venv,
-# build/ or Terraform state). local_aws/ and demo/ are not used here, but are installed.
-COPY Makefile pyproject.toml ./
+# The requirements first: that layer is rebuilt only when they change. Then `make setup`
+# installs this project in editable mode, which needs pyproject.toml and every package it
+# lists (no host .venv, build/ or Terraform state). local_aws/ and demo/ are not used here,
+# but are installed.
+COPY Makefile ./
 COPY requirements/ requirements/
+RUN make deps
+COPY pyproject.toml ./
 COPY lambda/ lambda/
 COPY layers/ layers/
 COPY model/ model/

@@ -13,14 +13,22 @@ PACKAGING  ?= layer
 # slower (2.05 s vs 0.15 s); Lambda below 1,769 MB has less than one vCPU anyway.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup test lint demo deploy destroy package bench clean
+DEPS_STAMP := $(VENV)/.requirements
+
+.PHONY: setup deps test lint demo deploy destroy package bench clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
+# The pinned requirements alone (the Dockerfile caches this layer), then the project itself.
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP): requirements/runtime.txt requirements/dev.txt
 	$(PYTHON_SYS) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/dev.txt
+	touch $(DEPS_STAMP)
+
+$(STAMP): $(DEPS_STAMP) pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
