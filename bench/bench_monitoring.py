@@ -10,6 +10,7 @@ monitoring of the batch. Target: < 5 s for 1,000,000 rows on a 2-core machine.
 
 The last line is ``monitor_seconds=<float> rows=<int>`` for scripts to parse.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,11 +25,19 @@ from mlcycle.monitoring.report import build_report, headline_metrics
 
 CLASSES = ["booked", "cancelled", "fulfilled"]
 COUNTRIES = np.array([chr(65 + i // 6) + chr(65 + i % 6 * 4) for i in range(30)], dtype=object)
-FEATURE_KINDS = {"day_distance": "numeric", "length_of_stay": "numeric", "country_code": "categorical",
-                 "date": "datetime", "check_in": "datetime", "check_out": "datetime"}
+FEATURE_KINDS = {
+    "day_distance": "numeric",
+    "length_of_stay": "numeric",
+    "country_code": "categorical",
+    "date": "datetime",
+    "check_in": "datetime",
+    "check_out": "datetime",
+}
 
 
-def synthetic_batch(rows: int, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+def synthetic_batch(
+    rows: int, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """Features, probabilities and true labels drawn from one fixed process."""
     date = np.datetime64("2018-01-01") + rng.integers(0, 1600, rows).astype("timedelta64[D]")
     day_distance = rng.exponential(300, rows).astype("int64")
@@ -36,15 +45,24 @@ def synthetic_batch(rows: int, rng: np.random.Generator) -> tuple[pd.DataFrame, 
     check_in = date + day_distance.astype("timedelta64[D]")
     country = COUNTRIES[np.minimum(rng.zipf(1.5, rows) - 1, len(COUNTRIES) - 1)]
     country[rng.random(rows) < 0.05] = np.nan
-    features = pd.DataFrame({
-        "day_distance": day_distance, "length_of_stay": length_of_stay, "country_code": country,
-        "date": date.astype("datetime64[ns]"), "check_in": check_in.astype("datetime64[ns]"),
-        "check_out": (check_in + length_of_stay.astype("timedelta64[D]")).astype("datetime64[ns]"),
-    })
+    features = pd.DataFrame(
+        {
+            "day_distance": day_distance,
+            "length_of_stay": length_of_stay,
+            "country_code": country,
+            "date": date.astype("datetime64[ns]"),
+            "check_in": check_in.astype("datetime64[ns]"),
+            "check_out": (check_in + length_of_stay.astype("timedelta64[D]")).astype(
+                "datetime64[ns]"
+            ),
+        }
+    )
     logits = rng.normal(size=(rows, len(CLASSES))) + np.outer(day_distance / 300, [0.0, 1.0, -0.5])
     proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     # Labels drawn from the probabilities: a calibrated model, as CBPE assumes.
-    labels = np.array(CLASSES, dtype=object)[(rng.random(rows)[:, None] > proba.cumsum(axis=1)).sum(axis=1)]
+    labels = np.array(CLASSES, dtype=object)[
+        (rng.random(rows)[:, None] > proba.cumsum(axis=1)).sum(axis=1)
+    ]
     return features, pd.DataFrame(proba, columns=CLASSES), pd.Series(labels)
 
 
@@ -59,13 +77,27 @@ def main() -> None:
     reference, reference_proba, reference_labels = synthetic_batch(args.reference_rows, rng)
     started = time.perf_counter()
     profile = build_reference_profile(reference, FEATURE_KINDS, reference_proba, reference_labels)
-    print(f"profile_seconds={time.perf_counter() - started:.3f} reference_rows={args.reference_rows}")
+    print(
+        f"profile_seconds={time.perf_counter() - started:.3f} reference_rows={args.reference_rows}"
+    )
 
     features, proba, labels = synthetic_batch(args.rows, rng)
     labels[rng.random(args.rows) < 0.5] = np.nan  # half the labels have arrived
     started = time.perf_counter()
-    report = build_report("bench", "BenchModel", "1", features, FEATURE_KINDS, proba, None, labels,
-                          profile, join_coverage=0.95, schema_violations=0, expected_rows=args.rows)
+    report = build_report(
+        "bench",
+        "BenchModel",
+        "1",
+        features,
+        FEATURE_KINDS,
+        proba,
+        None,
+        labels,
+        profile,
+        join_coverage=0.95,
+        schema_violations=0,
+        expected_rows=args.rows,
+    )
     metrics = headline_metrics(report)
     metric_data(metrics, "BenchModel", "1", pd.Timestamp.now(tz="UTC").to_pydatetime())
     seconds = time.perf_counter() - started

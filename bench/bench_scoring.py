@@ -9,6 +9,7 @@ from S3, validate, join, predict, write predictions + manifest. The raw figure i
 
     rows_per_s_pipeline=<int> rows_per_s_raw=<int> ratio=<float> peak_rss_mb=<int>
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 # Read once, when scikit-learn's OpenMP runtime loads (imported in main): set it before.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-RAW_ROWS_MAX = 1_000_000  # raw throughput is per row: a 1M-row sample measures it without 10M rows in memory
+RAW_ROWS_MAX = (
+    1_000_000  # raw throughput is per row: a 1M-row sample measures it without 10M rows in memory
+)
 
 
 def generate(folder: Path, rows: int, seed: int) -> None:
-    code = ("import sys; from data.generate import write_training, write_large_batch; "
-            f"write_training(sys.argv[1] + '/training', 20000, {seed}); "
-            f"write_large_batch(sys.argv[1] + '/batch', {rows}, {seed}, chunk_rows=250000)")
+    code = (
+        "import sys; from data.generate import write_training, write_large_batch; "
+        f"write_training(sys.argv[1] + '/training', 20000, {seed}); "
+        f"write_large_batch(sys.argv[1] + '/batch', {rows}, {seed}, chunk_rows=250000)"
+    )
     subprocess.run([sys.executable, "-c", code, str(folder)], check=True, cwd=ROOT)
 
 
@@ -54,7 +59,9 @@ def main() -> None:
         started = time.perf_counter()
         generate(folder, args.rows, args.seed)
         print(f"generated {args.rows:,} rows in {time.perf_counter() - started:.1f}s", flush=True)
-        os.environ.update({**EMULATOR_ENV, "AWS_ENDPOINT_URL": url, "MODEL_DIR": str(ROOT / "model")})
+        os.environ.update(
+            {**EMULATOR_ENV, "AWS_ENDPOINT_URL": url, "MODEL_DIR": str(ROOT / "model")}
+        )
         from mlcycle.config import load_config
         from mlcycle.datasets import SourceReader, feature_frame, index_attributes, join
         from mlcycle.plugin import load_plugin
@@ -68,12 +75,23 @@ def main() -> None:
         for name in (buckets.data, buckets.models, buckets.predictions, buckets.monitoring):
             s3.create_bucket(Bucket=name)
         for source in ("bookings", "hotels"):
-            s3.upload_file(str(folder / "training" / source / f"{source}.csv"), buckets.data, f"training/{source}/{source}.csv")
-            s3.upload_file(str(folder / "batch" / f"{source}.csv"), buckets.data, f"incoming/bench/{source}.csv")
+            s3.upload_file(
+                str(folder / "training" / source / f"{source}.csv"),
+                buckets.data,
+                f"training/{source}/{source}.csv",
+            )
+            s3.upload_file(
+                str(folder / "batch" / f"{source}.csv"),
+                buckets.data,
+                f"incoming/bench/{source}.csv",
+            )
         cfg = load_config(ROOT / "model" / "model_config.yml")
         plugin, store = load_plugin(cfg), ObjectStore()
         trained = run_training(cfg, plugin, store, buckets)
-        print(f"trained {trained['version']}: accuracy {trained['metrics']['accuracy']:.3f}", flush=True)
+        print(
+            f"trained {trained['version']}: accuracy {trained['metrics']['accuracy']:.3f}",
+            flush=True,
+        )
         rss_before = peak_rss_mb()
 
         started = time.perf_counter()
@@ -81,16 +99,23 @@ def main() -> None:
         pipeline_s = time.perf_counter() - started
         rss = peak_rss_mb()
         assert result["status"] == "published" and result["rows"] == args.rows, result
-        print(f"pipeline: {args.rows:,} rows in {pipeline_s:.2f}s, stages {result['timings']}, "
-              f"peak RSS {rss} MB (before scoring {rss_before} MB)", flush=True)
+        print(
+            f"pipeline: {args.rows:,} rows in {pipeline_s:.2f}s, stages {result['timings']}, "
+            f"peak RSS {rss} MB (before scoring {rss_before} MB)",
+            flush=True,
+        )
 
         raw_rows = min(args.rows, RAW_ROWS_MAX)
         with open(folder / "batch" / "bookings.csv", "rb") as f:
             bookings = SourceReader(f, cfg.input_spec, "bookings.csv", cfg.join_key, raw_rows)
             base = next(iter(bookings)).frame
         with open(folder / "batch" / "hotels.csv", "rb") as f:
-            hotels = SourceReader(f, cfg.attribute_sources[0], "hotels.csv", cfg.join_key).read_all()
-        features = feature_frame(join(base, [index_attributes("hotels", hotels, cfg.join_key)], cfg.join_key)[0], cfg)
+            hotels = SourceReader(
+                f, cfg.attribute_sources[0], "hotels.csv", cfg.join_key
+            ).read_all()
+        features = feature_frame(
+            join(base, [index_attributes("hotels", hotels, cfg.join_key)], cfg.join_key)[0], cfg
+        )
         model = ModelRegistry(store, buckets.models, cfg.name).load(trained["version"])
         started = time.perf_counter()
         model.predict_proba(features)
@@ -98,8 +123,10 @@ def main() -> None:
         print(f"raw predict_proba: {raw_rows:,} rows in {raw_s:.2f}s", flush=True)
 
     pipeline_rate, raw_rate = args.rows / pipeline_s, raw_rows / raw_s
-    print(f"rows_per_s_pipeline={int(pipeline_rate)} rows_per_s_raw={int(raw_rate)} "
-          f"ratio={pipeline_rate / raw_rate:.3f} peak_rss_mb={rss}")
+    print(
+        f"rows_per_s_pipeline={int(pipeline_rate)} rows_per_s_raw={int(raw_rate)} "
+        f"ratio={pipeline_rate / raw_rate:.3f} peak_rss_mb={rss}"
+    )
 
 
 if __name__ == "__main__":

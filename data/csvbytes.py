@@ -6,6 +6,7 @@ in one (rows, width) uint8 matrix, with unused positions left as NUL bytes; drop
 the NULs yields the CSV text. No per-row Python code runs, and memory stays at a few
 bytes per cell of the chunk being encoded.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ def text_table(strings: Sequence[str]) -> np.ndarray:
     width = max(len(s) for s in strings)
     table = np.full((len(strings), width), _PAD, np.uint8)
     for row, text in enumerate(strings):
-        table[row, :len(text)] = np.frombuffer(text.encode("ascii"), np.uint8)
+        table[row, : len(text)] = np.frombuffer(text.encode("ascii"), np.uint8)
     return table
 
 
@@ -45,7 +46,7 @@ def encode_rows(fields: Sequence[np.ndarray]) -> bytes:
     matrix = np.full((rows, sum(f.shape[1] for f in fields) + len(fields)), _PAD, np.uint8)
     column = 0
     for field in fields:
-        matrix[:, column:column + field.shape[1]] = field
+        matrix[:, column : column + field.shape[1]] = field
         column += field.shape[1]
         matrix[:, column] = _COMMA
         column += 1

@@ -14,6 +14,7 @@ Incidents change exactly one part of the draw:
   more (`signal.DRIFT_CANCEL_SHIFT`).
 - schema_break: a renamed column, applied to the file layout in `data.generate`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ _INPUTS, _HOTELS, _LABELS = range(3)  # independent streams: an incident in one 
 @dataclass(frozen=True)
 class Chunk:
     """Rows as integer arrays (dates in days since 1970-01-01, country -1 = unknown)."""
+
     ids: np.ndarray
     date: np.ndarray
     day_distance: np.ndarray
@@ -78,8 +80,16 @@ def hotel_ids(base: int, index: np.ndarray) -> np.ndarray:
     return _ID_FLOOR + _mulmod(_mulmod(x, x), x) * _ID_STEP % _ID_PRIME
 
 
-def draw_chunk(keys: list[int], base: int, first_index: int, extra_index: int, rows: int,
-               first_day: int, last_day: int, incident: str | None = None) -> Chunk:
+def draw_chunk(
+    keys: list[int],
+    base: int,
+    first_index: int,
+    extra_index: int,
+    rows: int,
+    first_day: int,
+    last_day: int,
+    incident: str | None = None,
+) -> Chunk:
     """Draw `rows` bookings made between first_day and last_day, their hotels file and
     their true status. Booking ids use indices first_index.., the file's extra hotels
     extra_index..; callers keep those ranges disjoint within a file.
@@ -88,8 +98,9 @@ def draw_chunk(keys: list[int], base: int, first_index: int, extra_index: int, r
     (an outage changes hotels, drift changes labels) leaves the other two identical to
     the clean day's; the campaign's short lead times are drawn after every clean draw.
     """
-    inputs, hotels, labels = (np.random.default_rng(keys + [stream])
-                              for stream in (_INPUTS, _HOTELS, _LABELS))
+    inputs, hotels, labels = (
+        np.random.default_rng(keys + [stream]) for stream in (_INPUTS, _HOTELS, _LABELS)
+    )
     date = inputs.integers(first_day, last_day + 1, rows)
     lead = np.exp(inputs.normal(np.log(30), 1.1, rows)).astype(np.int64).clip(0, MAX_LEAD)
     stay = inputs.geometric(0.35, rows).clip(1, MAX_STAY)
@@ -98,8 +109,15 @@ def draw_chunk(keys: list[int], base: int, first_index: int, extra_index: int, r
         campaign = inputs.random(rows) < CAMPAIGN_SHARE
         lead = np.where(campaign, inputs.integers(0, CAMPAIGN_MAX_LEAD + 1, rows), lead)
 
-    status = signal.draw_status(labels.random(rows), labels.random(rows), lead, stay, country,
-                                _months(date + lead), drift=incident == "concept_drift")
+    status = signal.draw_status(
+        labels.random(rows),
+        labels.random(rows),
+        lead,
+        stay,
+        country,
+        _months(date + lead),
+        drift=incident == "concept_drift",
+    )
 
     coverage = hotels.uniform(*OUTAGE_COVERAGE) if incident == "source_outage" else HOTELS_COVERAGE
     listed = hotels.random(rows) < coverage

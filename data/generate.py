@@ -10,6 +10,7 @@ the hotels file lists about 97% of a batch's hotels plus a few hotels without a 
 so a LEFT join from bookings has coverage just under 1 on a clean day. How rows are
 drawn, and what each incident changes, is in `data.draw`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,15 @@ import pandas as pd
 from data import csvbytes, signal
 from data.draw import INCIDENTS, MAX_LEAD, MAX_STAY, Chunk, draw_chunk, id_base
 
-BOOKING_COLUMNS = ["hotel_id", "day_distance", "length_of_stay", "status", "date",
-                   "check_in", "check_out"]
+BOOKING_COLUMNS = [
+    "hotel_id",
+    "day_distance",
+    "length_of_stay",
+    "status",
+    "date",
+    "check_in",
+    "check_out",
+]
 BATCH_COLUMNS = [c for c in BOOKING_COLUMNS if c != "status"]
 HOTEL_COLUMNS = ["hotel_id", "country_code"]
 LABEL_COLUMNS = ["hotel_id", "status"]
@@ -36,6 +44,7 @@ _TRAINING, _BATCH = 0, 1  # seed-sequence namespaces: training never reuses a ba
 @dataclass(frozen=True)
 class Batch:
     """One day's delivery: inference inputs, and the labels that arrive days later."""
+
     day: str
     bookings: pd.DataFrame
     hotels: pd.DataFrame
@@ -52,22 +61,28 @@ def _iso(days: np.ndarray) -> np.ndarray:
 
 
 def _bookings_frame(chunk: Chunk, with_status: bool) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "hotel_id": chunk.ids.astype(str).astype(object),
-        "day_distance": chunk.day_distance,
-        "length_of_stay": chunk.length_of_stay,
-        "status": np.array(signal.CLASSES, dtype=object)[chunk.status],
-        "date": _iso(chunk.date),
-        "check_in": _iso(chunk.check_in),
-        "check_out": _iso(chunk.check_out),
-    })
+    frame = pd.DataFrame(
+        {
+            "hotel_id": chunk.ids.astype(str).astype(object),
+            "day_distance": chunk.day_distance,
+            "length_of_stay": chunk.length_of_stay,
+            "status": np.array(signal.CLASSES, dtype=object)[chunk.status],
+            "date": _iso(chunk.date),
+            "check_in": _iso(chunk.check_in),
+            "check_out": _iso(chunk.check_out),
+        }
+    )
     return frame[BOOKING_COLUMNS if with_status else BATCH_COLUMNS]
 
 
 def _hotels_frame(chunk: Chunk) -> pd.DataFrame:
     codes = np.append(signal.COUNTRY_CODES.astype(object), None)  # index -1 -> None
-    return pd.DataFrame({"hotel_id": chunk.hotel_ids.astype(str).astype(object),
-                         "country_code": codes[chunk.hotel_country]})
+    return pd.DataFrame(
+        {
+            "hotel_id": chunk.hotel_ids.astype(str).astype(object),
+            "country_code": codes[chunk.hotel_country],
+        }
+    )
 
 
 def _batch_keys(seed: int, day: int) -> tuple[list[int], int]:
@@ -75,8 +90,9 @@ def _batch_keys(seed: int, day: int) -> tuple[list[int], int]:
     return keys, id_base(keys)
 
 
-def make_training(n_rows: int, seed: int, start="2025-01-01",
-                  end="2025-12-31") -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_training(
+    n_rows: int, seed: int, start="2025-01-01", end="2025-12-31"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training sources: bookings (with status) made between start and end, and hotels."""
     keys = [seed, _TRAINING]
     chunk = draw_chunk(keys, id_base(keys), 0, n_rows, n_rows, _day_number(start), _day_number(end))
@@ -89,15 +105,21 @@ def make_batch(day, n_rows: int, seed: int, incident: str | None = None) -> Batc
         raise ValueError(f"unknown incident {incident!r}; expected one of {INCIDENTS}")
     number = _day_number(day)
     keys, base = _batch_keys(seed, number)
-    chunk = draw_chunk(keys + [0], base, 0, n_rows, n_rows,
-                       number - BATCH_WINDOW_DAYS, number - 1, incident)
+    chunk = draw_chunk(
+        keys + [0], base, 0, n_rows, n_rows, number - BATCH_WINDOW_DAYS, number - 1, incident
+    )
     bookings = _bookings_frame(chunk, with_status=False)
     if incident == "schema_break":
         bookings = bookings.rename(columns=dict([RENAMED_COLUMN]))
-    labels = pd.DataFrame({"hotel_id": bookings["hotel_id"],
-                           "status": np.array(signal.CLASSES, dtype=object)[chunk.status]})
-    return Batch(pd.Timestamp(day).date().isoformat(), bookings, _hotels_frame(chunk), labels,
-                 incident)
+    labels = pd.DataFrame(
+        {
+            "hotel_id": bookings["hotel_id"],
+            "status": np.array(signal.CLASSES, dtype=object)[chunk.status],
+        }
+    )
+    return Batch(
+        pd.Timestamp(day).date().isoformat(), bookings, _hotels_frame(chunk), labels, incident
+    )
 
 
 def write_batch(batch: Batch, folder) -> dict[str, Path]:
@@ -114,16 +136,24 @@ def write_batch(batch: Batch, folder) -> dict[str, Path]:
 def write_training(folder, n_rows: int, seed: int) -> dict[str, Path]:
     """Write <folder>/bookings/bookings.csv and <folder>/hotels/hotels.csv (S3 layout)."""
     bookings, hotels = make_training(n_rows, seed)
-    paths = {"bookings": Path(folder) / "bookings" / "bookings.csv",
-             "hotels": Path(folder) / "hotels" / "hotels.csv"}
+    paths = {
+        "bookings": Path(folder) / "bookings" / "bookings.csv",
+        "hotels": Path(folder) / "hotels" / "hotels.csv",
+    }
     for name, frame in (("bookings", bookings), ("hotels", hotels)):
         paths[name].parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(paths[name], index=False)
     return paths
 
 
-def write_large_batch(folder, n_rows: int, seed: int, chunk_rows: int = 1_000_000,
-                      day="2026-01-02", with_labels: bool = False) -> dict[str, Path]:
+def write_large_batch(
+    folder,
+    n_rows: int,
+    seed: int,
+    chunk_rows: int = 1_000_000,
+    day="2026-01-02",
+    with_labels: bool = False,
+) -> dict[str, Path]:
     """Stream a clean batch of n_rows (e.g. 10M) to bookings.csv and hotels.csv.
 
     Memory is bounded by chunk_rows: each chunk is drawn and encoded (data.csvbytes)
@@ -150,16 +180,27 @@ def write_large_batch(folder, n_rows: int, seed: int, chunk_rows: int = 1_000_00
             files[name].write((",".join(headers[name]) + "\n").encode())
         for index, start in enumerate(range(0, n_rows, chunk_rows)):
             rows = min(chunk_rows, n_rows - start)
-            chunk = draw_chunk(keys + [index], base, start, n_rows + start, rows,
-                               first_day, number - 1)
+            chunk = draw_chunk(
+                keys + [index], base, start, n_rows + start, rows, first_day, number - 1
+            )
             ids = csvbytes.digits(chunk.ids, 10)
-            files["bookings"].write(csvbytes.encode_rows([
-                ids, csvbytes.digits(chunk.day_distance, 3),
-                csvbytes.digits(chunk.length_of_stay, 2),
-                dates[chunk.date - first_day], dates[chunk.check_in - first_day],
-                dates[chunk.check_out - first_day]]))
-            files["hotels"].write(csvbytes.encode_rows(
-                [csvbytes.digits(chunk.hotel_ids, 10), countries[chunk.hotel_country]]))
+            files["bookings"].write(
+                csvbytes.encode_rows(
+                    [
+                        ids,
+                        csvbytes.digits(chunk.day_distance, 3),
+                        csvbytes.digits(chunk.length_of_stay, 2),
+                        dates[chunk.date - first_day],
+                        dates[chunk.check_in - first_day],
+                        dates[chunk.check_out - first_day],
+                    ]
+                )
+            )
+            files["hotels"].write(
+                csvbytes.encode_rows(
+                    [csvbytes.digits(chunk.hotel_ids, 10), countries[chunk.hotel_country]]
+                )
+            )
             if with_labels:
                 files["labels"].write(csvbytes.encode_rows([ids, statuses[chunk.status]]))
     finally:
@@ -177,9 +218,11 @@ def write_sample(folder=SAMPLE_DIR) -> list[Path]:
     folder = Path(folder)
     written = list(write_training(folder / "training", SAMPLE_TRAINING_ROWS, SAMPLE_SEED).values())
     batch = make_batch(SAMPLE_DAY, SAMPLE_BATCH_ROWS, SAMPLE_SEED)
-    targets = {"bookings": folder / "incoming" / SAMPLE_DAY / "bookings.csv",
-               "hotels": folder / "incoming" / SAMPLE_DAY / "hotels.csv",
-               "labels": folder / "labels" / f"{SAMPLE_DAY}.csv"}
+    targets = {
+        "bookings": folder / "incoming" / SAMPLE_DAY / "bookings.csv",
+        "hotels": folder / "incoming" / SAMPLE_DAY / "hotels.csv",
+        "labels": folder / "labels" / f"{SAMPLE_DAY}.csv",
+    }
     for name, path in targets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         getattr(batch, name).to_csv(path, index=False)
@@ -187,8 +230,9 @@ def write_sample(folder=SAMPLE_DIR) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m data.generate",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m data.generate", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     training = commands.add_parser("training", help="training/<source>/ files")
     batch = commands.add_parser("batch", help="one day's bookings, hotels and labels")
@@ -203,8 +247,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "training":
         written = list(write_training(args.out, args.rows, args.seed).values())
     elif args.command == "batch":
-        written = list(write_batch(make_batch(args.day, args.rows, args.seed, args.incident),
-                                   args.out).values())
+        written = list(
+            write_batch(
+                make_batch(args.day, args.rows, args.seed, args.incident), args.out
+            ).values()
+        )
     else:
         written = write_sample()
     for path in written:

@@ -11,6 +11,7 @@ month after the booking was made (the demo compresses that delay to a few days).
 - A booking that is not cancelled is *fulfilled* if the stay was over by the snapshot,
   otherwise still *booked*; the snapshot date is fuzzy, so the boundary is soft.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,11 +22,26 @@ BOOKED, CANCELLED, FULFILLED = range(3)
 # Market, share of bookings, effect on the cancellation log-odds. Real ISO codes so
 # dashboards look familiar; the effects are invented but plausible in direction.
 COUNTRIES = (
-    ("US", 0.16, 0.0), ("GB", 0.10, -0.2), ("DE", 0.10, -0.6), ("FR", 0.08, 0.0),
-    ("ES", 0.07, 0.3), ("IT", 0.07, 0.3), ("NL", 0.05, -0.5), ("BR", 0.05, 0.9),
-    ("IN", 0.05, 1.0), ("CN", 0.04, 0.4), ("JP", 0.04, -0.8), ("AU", 0.04, -0.1),
-    ("CA", 0.03, -0.1), ("MX", 0.03, 0.8), ("TR", 0.03, 0.7), ("AE", 0.02, 0.5),
-    ("PL", 0.01, 0.0), ("SE", 0.01, -0.6), ("PT", 0.01, 0.2), ("KR", 0.01, -0.4),
+    ("US", 0.16, 0.0),
+    ("GB", 0.10, -0.2),
+    ("DE", 0.10, -0.6),
+    ("FR", 0.08, 0.0),
+    ("ES", 0.07, 0.3),
+    ("IT", 0.07, 0.3),
+    ("NL", 0.05, -0.5),
+    ("BR", 0.05, 0.9),
+    ("IN", 0.05, 1.0),
+    ("CN", 0.04, 0.4),
+    ("JP", 0.04, -0.8),
+    ("AU", 0.04, -0.1),
+    ("CA", 0.03, -0.1),
+    ("MX", 0.03, 0.8),
+    ("TR", 0.03, 0.7),
+    ("AE", 0.02, 0.5),
+    ("PL", 0.01, 0.0),
+    ("SE", 0.01, -0.6),
+    ("PT", 0.01, 0.2),
+    ("KR", 0.01, -0.4),
 )
 COUNTRY_CODES = np.array([c for c, _, _ in COUNTRIES])
 COUNTRY_SHARES = np.array([s for _, s, _ in COUNTRIES]) / sum(s for _, s, _ in COUNTRIES)
@@ -45,12 +61,21 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def cancel_probability(day_distance: np.ndarray, length_of_stay: np.ndarray,
-                       country: np.ndarray, check_in_month: np.ndarray,
-                       drift: bool = False) -> np.ndarray:
+def cancel_probability(
+    day_distance: np.ndarray,
+    length_of_stay: np.ndarray,
+    country: np.ndarray,
+    check_in_month: np.ndarray,
+    drift: bool = False,
+) -> np.ndarray:
     """P(cancelled). `country` indexes COUNTRY_CODES; -1 means unknown."""
-    logit = (-2.9 + 0.55 * np.log1p(day_distance) + 0.08 * (length_of_stay - 3)
-             + _COUNTRY_EFFECT[country] + _MONTH_EFFECT[check_in_month])
+    logit = (
+        -2.9
+        + 0.55 * np.log1p(day_distance)
+        + 0.08 * (length_of_stay - 3)
+        + _COUNTRY_EFFECT[country]
+        + _MONTH_EFFECT[check_in_month]
+    )
     if drift:
         logit = logit + DRIFT_CANCEL_SHIFT
     return _sigmoid(logit)
@@ -61,16 +86,23 @@ def booked_probability(day_distance: np.ndarray, length_of_stay: np.ndarray) -> 
     return _sigmoid((day_distance + length_of_stay - SNAPSHOT_DAYS) / SNAPSHOT_FUZZ)
 
 
-def draw_status(u_cancel: np.ndarray, u_booked: np.ndarray, day_distance: np.ndarray,
-                length_of_stay: np.ndarray, country: np.ndarray, check_in_month: np.ndarray,
-                drift: bool = False) -> np.ndarray:
+def draw_status(
+    u_cancel: np.ndarray,
+    u_booked: np.ndarray,
+    day_distance: np.ndarray,
+    length_of_stay: np.ndarray,
+    country: np.ndarray,
+    check_in_month: np.ndarray,
+    drift: bool = False,
+) -> np.ndarray:
     """Status codes (indices into CLASSES) from two uniform draws per row.
 
     The uniforms are passed in, not drawn here, so a drifted day reuses the clean day's
     draws: every booking cancelled on the clean day is cancelled under drift too, and the
     only difference between the two is the labelling function.
     """
-    cancelled = u_cancel < cancel_probability(day_distance, length_of_stay, country,
-                                              check_in_month, drift)
+    cancelled = u_cancel < cancel_probability(
+        day_distance, length_of_stay, country, check_in_month, drift
+    )
     booked = u_booked < booked_probability(day_distance, length_of_stay)
     return np.where(cancelled, CANCELLED, np.where(booked, BOOKED, FULFILLED)).astype(np.int8)

@@ -4,6 +4,7 @@ Everything here is read back from the buckets - monitoring reports, manifests, t
 breaker's event log, held and quarantined batches - so the report shows what the
 deployed functions did, not what the runner hoped they would do.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,13 +21,16 @@ from mlcycle.storage import Buckets, ObjectStore
 @dataclass
 class DayRecord:
     """What the runner saw at the end of a simulated day."""
+
     day: int
     started: dt.datetime
     ended: dt.datetime | None = None
     breaker_state: str = "CLOSED"
     champion: str | None = None
     notes: list[str] = field(default_factory=list)
-    breaches: list[str] = field(default_factory=list)  # what the monitor flagged that day, any batch
+    breaches: list[str] = field(
+        default_factory=list
+    )  # what the monitor flagged that day, any batch
 
 
 def day_of(when: str | dt.datetime, records: list[DayRecord]) -> int | None:
@@ -51,14 +55,33 @@ def batch_outcome(store: ObjectStore, buckets: Buckets, batch_id: str) -> str:
     return "lost"
 
 
-def _incidents(scenario: Scenario, records: list[DayRecord], days: list[dict], trips: list[dict]) -> list[dict]:
+def _incidents(
+    scenario: Scenario, records: list[DayRecord], days: list[dict], trips: list[dict]
+) -> list[dict]:
     out = []
     for incident in scenario.incidents:
         detected = next((r.day for r in records if r.day >= incident.day and r.breaches), None)
-        opened = next((t["day"] for t in trips if t["day"] is not None and t["day"] >= incident.day), None)
-        recovered = next((d["day"] for d in days if opened and d["day"] >= opened and d["breaker_state"] == "CLOSED"), None)
-        out.append({"type": incident.type, "day": incident.day, "last_day": incident.last_day,
-                    "detected_day": detected, "breaker_opened_day": opened, "recovered_day": recovered})
+        opened = next(
+            (t["day"] for t in trips if t["day"] is not None and t["day"] >= incident.day), None
+        )
+        recovered = next(
+            (
+                d["day"]
+                for d in days
+                if opened and d["day"] >= opened and d["breaker_state"] == "CLOSED"
+            ),
+            None,
+        )
+        out.append(
+            {
+                "type": incident.type,
+                "day": incident.day,
+                "last_day": incident.last_day,
+                "detected_day": detected,
+                "breaker_opened_day": opened,
+                "recovered_day": recovered,
+            }
+        )
     return out
 
 
@@ -71,7 +94,10 @@ def _bad_after_trip(store: ObjectStore, buckets: Buckets, trips: list[dict]) -> 
             continue
         published = dt.datetime.fromisoformat(manifest["published_at"])
         for trip in trips:
-            if trip["model_version"] == manifest["model_version"] and dt.datetime.fromisoformat(trip["time"]) < published:
+            if (
+                trip["model_version"] == manifest["model_version"]
+                and dt.datetime.fromisoformat(trip["time"]) < published
+            ):
                 rows += manifest["rows"]
                 break
     return rows
@@ -81,8 +107,14 @@ def _mae(pairs: list[tuple]) -> float | None:
     return round(sum(abs(p[0] - p[1]) for p in pairs) / len(pairs), 4) if pairs else None
 
 
-def collect(store: ObjectStore, buckets: Buckets, model_name: str, scenario: Scenario, records: list[DayRecord],
-            thresholds: dict) -> dict:
+def collect(
+    store: ObjectStore,
+    buckets: Buckets,
+    model_name: str,
+    scenario: Scenario,
+    records: list[DayRecord],
+    thresholds: dict,
+) -> dict:
     events = event_log(store, buckets.monitoring)
     for event in events:
         event["day"] = day_of(event["time"], records)
@@ -92,24 +124,41 @@ def collect(store: ObjectStore, buckets: Buckets, model_name: str, scenario: Sce
         batch_id = scenario.batch_id(rec.day)
         report = store.get_json(buckets.monitoring, storage.report_key(batch_id))[0] or {}
         incident = scenario.incident_on(rec.day)
-        day_events = [f"{e['from']} -> {e['to']}: {e['cause'].get('reason')}"
-                      + (f" ({e['cause'].get('alarm')})" if e["cause"].get("alarm") else "")
-                      for e in events if e["day"] == rec.day and e["from"] != e["to"]]
+        day_events = [
+            f"{e['from']} -> {e['to']}: {e['cause'].get('reason')}"
+            + (f" ({e['cause'].get('alarm')})" if e["cause"].get("alarm") else "")
+            for e in events
+            if e["day"] == rec.day and e["from"] != e["to"]
+        ]
         seen = [prev_state] + [e["to"] for e in events if e["day"] == rec.day]
         prev_state = rec.breaker_state
-        days.append({
-            "worst_state": max(seen, key=lambda s: STATE_VALUE.get(s, 0)),
-            "day": rec.day, "date": scenario.date(rec.day).isoformat(), "batch_id": batch_id,
-            "rows": (report.get("headline") or {}).get("RowCount"), "incident": incident.type if incident else None,
-            "champion": rec.champion, "breaker_state": rec.breaker_state,
-            "batch_status": batch_outcome(store, buckets, batch_id),
-            "metrics": {m.name: (report.get("headline") or {}).get(m.name) for m in REPORTED},
-            "breaches": [b["metric"] for b in report.get("breaches", [])],
-            "events": rec.notes + day_events,
-        })
-    incident_days = {d for i in scenario.incidents for d in range(i.day, i.last_day + scenario.label_delay_days + 2)}
-    pairs = [(d["metrics"]["EstimatedAccuracy"], d["metrics"]["RealisedAccuracy"], d["incident"]) for d in days
-             if d["metrics"]["EstimatedAccuracy"] is not None and d["metrics"]["RealisedAccuracy"] is not None]
+        days.append(
+            {
+                "worst_state": max(seen, key=lambda s: STATE_VALUE.get(s, 0)),
+                "day": rec.day,
+                "date": scenario.date(rec.day).isoformat(),
+                "batch_id": batch_id,
+                "rows": (report.get("headline") or {}).get("RowCount"),
+                "incident": incident.type if incident else None,
+                "champion": rec.champion,
+                "breaker_state": rec.breaker_state,
+                "batch_status": batch_outcome(store, buckets, batch_id),
+                "metrics": {m.name: (report.get("headline") or {}).get(m.name) for m in REPORTED},
+                "breaches": [b["metric"] for b in report.get("breaches", [])],
+                "events": rec.notes + day_events,
+            }
+        )
+    incident_days = {
+        d
+        for i in scenario.incidents
+        for d in range(i.day, i.last_day + scenario.label_delay_days + 2)
+    }
+    pairs = [
+        (d["metrics"]["EstimatedAccuracy"], d["metrics"]["RealisedAccuracy"], d["incident"])
+        for d in days
+        if d["metrics"]["EstimatedAccuracy"] is not None
+        and d["metrics"]["RealisedAccuracy"] is not None
+    ]
     clean = [(e, r, i) for e, r, i in pairs if i is None]
     outcomes = [d["batch_status"] for d in days]
     champions, versions = [], None
@@ -118,8 +167,13 @@ def collect(store: ObjectStore, buckets: Buckets, model_name: str, scenario: Sce
             champions.append({"version": rec.champion, "from_day": rec.day})
             versions = rec.champion
     return {
-        "settings": {"days": scenario.days, "seed": scenario.seed, "label_delay_days": scenario.label_delay_days,
-                     "rows_per_day": scenario.rows_per_day, "model_name": model_name},
+        "settings": {
+            "days": scenario.days,
+            "seed": scenario.seed,
+            "label_delay_days": scenario.label_delay_days,
+            "rows_per_day": scenario.rows_per_day,
+            "model_name": model_name,
+        },
         "label_delay_days": scenario.label_delay_days,
         "days": days,
         "incidents": _incidents(scenario, records, days, trips),
@@ -131,5 +185,6 @@ def collect(store: ObjectStore, buckets: Buckets, model_name: str, scenario: Sce
         "accuracy_estimate_mae_clean_days": _mae(clean),
         "thresholds": thresholds,
         "breaker_events": events,
-        "outcome": {status: outcomes.count(status) for status in sorted(set(outcomes))} | {"lost": outcomes.count("lost")},
+        "outcome": {status: outcomes.count(status) for status in sorted(set(outcomes))}
+        | {"lost": outcomes.count("lost")},
     }

@@ -5,6 +5,7 @@ in a Lambda, so matplotlib is allowed here. Every panel carries the same context
 bands, incident markers, thresholds) because a metric line alone does not tell the story:
 the reader must see *why* the breaker opened and *when* the platform recovered.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,31 +21,74 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 BAND_COLORS = {"OPEN": "#e45756", "HALF_OPEN": "#f2a93b"}
 BAND_ALPHA = {"OPEN": 0.16, "HALF_OPEN": 0.22}
-COMPARISON_SIGNS = {"LessThanThreshold": "<", "LessThanOrEqualToThreshold": "≤",
-                    "GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": "≥"}
+COMPARISON_SIGNS = {
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "≤",
+    "GreaterThanThreshold": ">",
+    "GreaterThanOrEqualToThreshold": "≥",
+}
 
 # (title, y-axis label, [(metric, legend label, colour, delayed?)], [twin-axis series] | None).
 # "delayed" series are known only after the labels arrive: drawn dotted with markers, so the
 # gap to the label-free line next to them is visible.
 PANELS = [
-    ("Data quality", "share", [("JoinCoverage", "join coverage", "#4c78a8", False),
-                               ("MaxNullRate", "max null rate", "#9d755d", False)], None),
-    ("Drift", "score", [("MaxPSI", "max PSI", "#b279a2", False),
-                        ("DriftedFeatureShare", "drifted-feature share", "#72b7b2", False),
-                        ("PredictionDrift", "prediction drift", "#eeca3b", False)], None),
-    ("Performance", "accuracy", [("EstimatedAccuracy", "estimated (label-free)", "#4c78a8", False),
-                                 ("RealisedAccuracy", "realised (when labels arrive)", "#f58518", True)], None),
-    ("Business", "cancellation rate", [("PredictedPositiveRate", "predicted cancellation rate", "#54a24b", False),
-                                       ("RealisedPositiveRate", "realised cancellation rate", "#e45756", True)],
-     [("VolumeRatio", "volume vs expected", "#4c78a8", False)]),
+    (
+        "Data quality",
+        "share",
+        [
+            ("JoinCoverage", "join coverage", "#4c78a8", False),
+            ("MaxNullRate", "max null rate", "#9d755d", False),
+        ],
+        None,
+    ),
+    (
+        "Drift",
+        "score",
+        [
+            ("MaxPSI", "max PSI", "#b279a2", False),
+            ("DriftedFeatureShare", "drifted-feature share", "#72b7b2", False),
+            ("PredictionDrift", "prediction drift", "#eeca3b", False),
+        ],
+        None,
+    ),
+    (
+        "Performance",
+        "accuracy",
+        [
+            ("EstimatedAccuracy", "estimated (label-free)", "#4c78a8", False),
+            ("RealisedAccuracy", "realised (when labels arrive)", "#f58518", True),
+        ],
+        None,
+    ),
+    (
+        "Business",
+        "cancellation rate",
+        [
+            ("PredictedPositiveRate", "predicted cancellation rate", "#54a24b", False),
+            ("RealisedPositiveRate", "realised cancellation rate", "#e45756", True),
+        ],
+        [("VolumeRatio", "volume vs expected", "#4c78a8", False)],
+    ),
 ]
 
 STYLE = {
-    "font.size": 9, "axes.titlesize": 11, "axes.titleweight": "bold", "axes.titlelocation": "left",
-    "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#888888",
-    "axes.grid": True, "grid.color": "#e6e6e6", "grid.linewidth": 0.8, "axes.axisbelow": True,
-    "legend.frameon": False, "legend.fontsize": 8, "xtick.color": "#555555", "ytick.color": "#555555",
-    "axes.labelcolor": "#444444", "figure.facecolor": "white",
+    "font.size": 9,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#888888",
+    "axes.grid": True,
+    "grid.color": "#e6e6e6",
+    "grid.linewidth": 0.8,
+    "axes.axisbelow": True,
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+    "xtick.color": "#555555",
+    "ytick.color": "#555555",
+    "axes.labelcolor": "#444444",
+    "figure.facecolor": "white",
 }
 
 
@@ -53,7 +97,9 @@ def series(days: list[dict], metric: str) -> np.ndarray:
     values = []
     for day in days:
         value = (day.get("metrics") or {}).get(metric)
-        values.append(float(value) if isinstance(value, (int, float)) and math.isfinite(value) else np.nan)
+        values.append(
+            float(value) if isinstance(value, (int, float)) and math.isfinite(value) else np.nan
+        )
     return np.array(values, dtype=float)
 
 
@@ -83,8 +129,15 @@ def _threshold(ax, report: dict, metric: str, color: str):
     if not isinstance(value, (int, float)):
         return None
     sign = COMPARISON_SIGNS.get(spec.get("comparison"), "vs")
-    return ax.axhline(value, color=color, linestyle=(0, (5, 3)), linewidth=1, alpha=0.9, zorder=2,
-                      label=f"alarm: {metric} {sign} {value:g}")
+    return ax.axhline(
+        value,
+        color=color,
+        linestyle=(0, (5, 3)),
+        linewidth=1,
+        alpha=0.9,
+        zorder=2,
+        label=f"alarm: {metric} {sign} {value:g}",
+    )
 
 
 def _plot_series(ax, report: dict, x: np.ndarray, items: list) -> list:
@@ -95,9 +148,18 @@ def _plot_series(ax, report: dict, x: np.ndarray, items: list) -> list:
         if np.isnan(y).all():
             continue
         if delayed:
-            handle, = ax.plot(x, y, linestyle=":", marker="o", markersize=3.5, linewidth=1.4, color=color, label=label)
+            (handle,) = ax.plot(
+                x,
+                y,
+                linestyle=":",
+                marker="o",
+                markersize=3.5,
+                linewidth=1.4,
+                color=color,
+                label=label,
+            )
         else:
-            handle, = ax.plot(x, y, linewidth=1.8, color=color, label=label)
+            (handle,) = ax.plot(x, y, linewidth=1.8, color=color, label=label)
         handles.append(handle)
         line = _threshold(ax, report, metric, color)
         if line is not None:
@@ -110,7 +172,14 @@ def _context(ax, report: dict, top: bool) -> list:
     and the champion changes. Returns legend handles for the bands that actually occur."""
     seen = []
     for state, first, last in state_runs(report["days"]):
-        ax.axvspan(first - 0.5, last + 0.5, color=BAND_COLORS[state], alpha=BAND_ALPHA[state], linewidth=0, zorder=0)
+        ax.axvspan(
+            first - 0.5,
+            last + 0.5,
+            color=BAND_COLORS[state],
+            alpha=BAND_ALPHA[state],
+            linewidth=0,
+            zorder=0,
+        )
         seen.append(state)
     for incident in report.get("incidents") or []:
         day = incident.get("day")
@@ -118,20 +187,42 @@ def _context(ax, report: dict, top: bool) -> list:
             continue
         ax.axvline(day, color="#333333", linewidth=1, alpha=0.55, zorder=1)
         if top:
-            ax.text(day + 0.12, 0.97, str(incident.get("type", "incident")).replace("_", " "),
-                    transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=7.5, color="#222222",
-                    bbox={"facecolor": "white", "edgecolor": "#cccccc", "boxstyle": "round,pad=0.25", "alpha": 0.9})
+            ax.text(
+                day + 0.12,
+                0.97,
+                str(incident.get("type", "incident")).replace("_", " "),
+                transform=ax.get_xaxis_transform(),
+                ha="left",
+                va="top",
+                fontsize=7.5,
+                color="#222222",
+                bbox={
+                    "facecolor": "white",
+                    "edgecolor": "#cccccc",
+                    "boxstyle": "round,pad=0.25",
+                    "alpha": 0.9,
+                },
+            )
     if top:
         _champion_ticks(ax, report)
-    return [Patch(color=BAND_COLORS[s], alpha=BAND_ALPHA[s] * 2.5, label=f"breaker {s}")
-            for s in BAND_COLORS if s in seen] if top else []
+    return (
+        [
+            Patch(color=BAND_COLORS[s], alpha=BAND_ALPHA[s] * 2.5, label=f"breaker {s}")
+            for s in BAND_COLORS
+            if s in seen
+        ]
+        if top
+        else []
+    )
 
 
 def _champion_ticks(ax, report: dict) -> None:
     """Champion versions as labelled ticks on the top edge: a retrain shows where it took over."""
     first_day = report["days"][0].get("day", 1)
-    changes = [(max(c.get("from_day") or 0, first_day - 0.5), str(c.get("version", "?")))
-               for c in report.get("champion_versions") or []]
+    changes = [
+        (max(c.get("from_day") or 0, first_day - 0.5), str(c.get("version", "?")))
+        for c in report.get("champion_versions") or []
+    ]
     if not changes:
         return
     top = ax.secondary_xaxis("top")
@@ -143,7 +234,10 @@ def _champion_ticks(ax, report: dict) -> None:
 def draw_panel(ax, report: dict, panel: tuple, top: bool) -> None:
     """One metric group: context first (behind), then the series, thresholds and a legend."""
     title, ylabel, items, twin_items = panel
-    x = np.array([i + 1 if d.get("day") is None else d["day"] for i, d in enumerate(report["days"])], dtype=float)
+    x = np.array(
+        [i + 1 if d.get("day") is None else d["day"] for i, d in enumerate(report["days"])],
+        dtype=float,
+    )
     bands = _context(ax, report, top)
     handles = _plot_series(ax, report, x, items)
     ax.set_ylabel(ylabel)
@@ -154,15 +248,28 @@ def draw_panel(ax, report: dict, panel: tuple, top: bool) -> None:
         handles += _plot_series(twin, report, x, twin_items)
         twin.set_ylabel(twin_items[0][1], color=twin_items[0][2])
     if not handles:
-        ax.text(0.5, 0.5, "no data for these metrics", transform=ax.transAxes, ha="center", color="#999999")
+        ax.text(
+            0.5,
+            0.5,
+            "no data for these metrics",
+            transform=ax.transAxes,
+            ha="center",
+            color="#999999",
+        )
     if top and report.get("incidents"):
-        for axis in [ax, twin] if twin_items else [ax]:  # clear space at the top for the incident labels
+        for axis in (
+            [ax, twin] if twin_items else [ax]
+        ):  # clear space at the top for the incident labels
             low, high = axis.get_ylim()
             axis.set_ylim(low, high + 0.2 * (high - low))
     ax.set_title(title, pad=16 if top else 6)
     ax.set_xlim(x.min() - 0.5, x.max() + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(handles=handles + bands, loc="upper left", bbox_to_anchor=(1.09 if twin_items else 1.01, 1.0))
+    ax.legend(
+        handles=handles + bands,
+        loc="upper left",
+        bbox_to_anchor=(1.09 if twin_items else 1.01, 1.0),
+    )
 
 
 def _png(fig) -> bytes:
@@ -190,14 +297,21 @@ def overview_png(report: dict) -> bytes:
         if not report.get("days"):
             fig, ax = plt.subplots(figsize=(8, 2))
             ax.axis("off")
-            ax.text(0.5, 0.5, "No data: the report has no days", ha="center", va="center", fontsize=12)
+            ax.text(
+                0.5, 0.5, "No data: the report has no days", ha="center", va="center", fontsize=12
+            )
             return _png(fig)
         fig, axes = plt.subplots(len(PANELS), 1, figsize=(11, 2.6 * len(PANELS)), sharex=True)
         for index, (ax, panel) in enumerate(zip(axes, PANELS)):
             draw_panel(ax, report, panel, top=index == 0)
         axes[-1].set_xlabel("day")
         name = (report.get("settings") or {}).get("model_name", "model")
-        fig.suptitle(f"{name}: {len(report['days'])} days of production", x=0.01, ha="left",
-                     fontsize=13, fontweight="bold")
+        fig.suptitle(
+            f"{name}: {len(report['days'])} days of production",
+            x=0.01,
+            ha="left",
+            fontsize=13,
+            fontweight="bold",
+        )
         fig.tight_layout()
         return _png(fig)

@@ -7,6 +7,7 @@ the charts that show why, then the tables for whoever wants to check a particula
 
     python -m demo.report_html build/demo/report.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,14 @@ from demo.report_charts import COMPARISON_SIGNS, overview_png, panel_pngs
 
 # Metrics shown in the per-day table (the ones the alarms and the story hinge on), with short headers
 # so twelve columns still fit a laptop screen.
-TIMELINE_METRICS = {"JoinCoverage": "join cov.", "MaxPSI": "max PSI", "PredictionDrift": "pred. drift",
-                    "EstimatedAccuracy": "est. acc.", "RealisedAccuracy": "real. acc.", "VolumeRatio": "volume"}
+TIMELINE_METRICS = {
+    "JoinCoverage": "join cov.",
+    "MaxPSI": "max PSI",
+    "PredictionDrift": "pred. drift",
+    "EstimatedAccuracy": "est. acc.",
+    "RealisedAccuracy": "real. acc.",
+    "VolumeRatio": "volume",
+}
 
 CSS = """
 :root { --ink:#1f2328; --muted:#656d76; --line:#d8dee4; --bg:#f6f8fa; --good:#1a7f37; --bad:#cf222e;
@@ -76,9 +83,12 @@ def breached(metric: str, value, thresholds: dict) -> bool:
     limit, comparison = spec.get("threshold"), spec.get("comparison", "")
     if not isinstance(value, (int, float)) or not isinstance(limit, (int, float)):
         return False
-    return {"LessThanThreshold": value < limit, "LessThanOrEqualToThreshold": value <= limit,
-            "GreaterThanThreshold": value > limit,
-            "GreaterThanOrEqualToThreshold": value >= limit}.get(comparison, False)
+    return {
+        "LessThanThreshold": value < limit,
+        "LessThanOrEqualToThreshold": value <= limit,
+        "GreaterThanThreshold": value > limit,
+        "GreaterThanOrEqualToThreshold": value >= limit,
+    }.get(comparison, False)
 
 
 def _span(incident: dict, end_key: str):
@@ -87,8 +97,10 @@ def _span(incident: dict, end_key: str):
 
 
 def _card(label: str, value: str, note: str = "", tone: str = "") -> str:
-    return (f'<div class="card {tone}"><div class="label">{escape(label)}</div>'
-            f'<div class="value">{value}</div><div class="note">{note}</div></div>')
+    return (
+        f'<div class="card {tone}"><div class="label">{escape(label)}</div>'
+        f'<div class="value">{value}</div><div class="note">{note}</div></div>'
+    )
 
 
 def headline(report: dict) -> str:
@@ -111,22 +123,48 @@ def headline(report: dict) -> str:
         return "good" if value == 0 else "bad" if isinstance(value, int) else ""
 
     cards = [
-        _card("Incidents caught", f"{caught} / {len(incidents)}",
-              escape(", ".join(sorted({str(i.get('type')).replace('_', ' ') for i in incidents}))) or "none injected",
-              "good" if caught == len(incidents) else "bad"),
+        _card(
+            "Incidents caught",
+            f"{caught} / {len(incidents)}",
+            escape(", ".join(sorted({str(i.get("type")).replace("_", " ") for i in incidents})))
+            or "none injected",
+            "good" if caught == len(incidents) else "bad",
+        ),
         _card("Days to detect", *worst(detect)),
         _card("Days to recover", *worst(recover)),
-        _card("Bad predictions published after trip", fmt(bad), "rows a model published after its breaker opened",
-              zero_tone(bad)),
-        _card("False trips", fmt(false_trips), "breaker openings on clean days", zero_tone(false_trips)),
+        _card(
+            "Bad predictions published after trip",
+            fmt(bad),
+            "rows a model published after its breaker opened",
+            zero_tone(bad),
+        ),
+        _card(
+            "False trips",
+            fmt(false_trips),
+            "breaker openings on clean days",
+            zero_tone(false_trips),
+        ),
         _card("Champion versions", str(len(champions)), " → ".join(champions) or "none"),
-        _card("Accuracy estimate MAE", fmt(report.get("accuracy_estimate_mae")),
-              "label-free estimate vs realised accuracy"),
+        _card(
+            "Accuracy estimate MAE",
+            fmt(report.get("accuracy_estimate_mae")),
+            "label-free estimate vs realised accuracy",
+        ),
     ]
     if outcome:
         lost = outcome.get("lost")
-        cards.append(_card("Batches lost", fmt(lost), escape(", ".join(
-            f"{k.replace('_', ' ')} {v}" for k, v in outcome.items() if k != "lost")), zero_tone(lost)))
+        cards.append(
+            _card(
+                "Batches lost",
+                fmt(lost),
+                escape(
+                    ", ".join(
+                        f"{k.replace('_', ' ')} {v}" for k, v in outcome.items() if k != "lost"
+                    )
+                ),
+                zero_tone(lost),
+            )
+        )
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
@@ -139,15 +177,38 @@ def incident_table(report: dict) -> str:
     rows = []
     for i in report.get("incidents") or []:
         recovered = i.get("recovered_day")
-        rows.append("<tr>" + "".join([
-            f"<td>{escape(str(i.get('type', '?')))}</td>",
-            *(f'<td class="num">{fmt(i.get(k))}</td>' for k in ("day", "detected_day", "breaker_opened_day")),
-            f'<td class="num">{fmt(recovered) if recovered is not None else "not recovered"}</td>',
-            *(f'<td class="num">{fmt(_span(i, k))}</td>' for k in ("detected_day", "recovered_day"))]) + "</tr>")
+        rows.append(
+            "<tr>"
+            + "".join(
+                [
+                    f"<td>{escape(str(i.get('type', '?')))}</td>",
+                    *(
+                        f'<td class="num">{fmt(i.get(k))}</td>'
+                        for k in ("day", "detected_day", "breaker_opened_day")
+                    ),
+                    f'<td class="num">{fmt(recovered) if recovered is not None else "not recovered"}</td>',
+                    *(
+                        f'<td class="num">{fmt(_span(i, k))}</td>'
+                        for k in ("detected_day", "recovered_day")
+                    ),
+                ]
+            )
+            + "</tr>"
+        )
     if not rows:
         return '<p class="empty">No incidents in this run.</p>'
-    return _table(["type", "day", "detected", "breaker opened", "recovered", "days to detect", "days to recover"],
-                  rows)
+    return _table(
+        [
+            "type",
+            "day",
+            "detected",
+            "breaker opened",
+            "recovered",
+            "days to detect",
+            "days to recover",
+        ],
+        rows,
+    )
 
 
 def timeline_table(report: dict) -> str:
@@ -157,10 +218,13 @@ def timeline_table(report: dict) -> str:
     for day in report.get("days") or []:
         metrics = day.get("metrics") or {}
         state, status = escape(str(day.get("breaker_state") or "")), day.get("batch_status")
-        cells = [f'<td class="num">{fmt(day.get("day"))}</td>', f'<td class="num">{fmt(day.get("rows"))}</td>',
-                 f"<td>{fmt(day.get('champion'))}</td>",
-                 f'<td><span class="pill {state}">{state or "–"}</span></td>',
-                 f'<td><span class="pill {escape(str(status))}">{fmt(status)}</span></td>']
+        cells = [
+            f'<td class="num">{fmt(day.get("day"))}</td>',
+            f'<td class="num">{fmt(day.get("rows"))}</td>',
+            f"<td>{fmt(day.get('champion'))}</td>",
+            f'<td><span class="pill {state}">{state or "–"}</span></td>',
+            f'<td><span class="pill {escape(str(status))}">{fmt(status)}</span></td>',
+        ]
         for metric in TIMELINE_METRICS:
             value = metrics.get(metric)
             tone = " breach" if breached(metric, value, thresholds) else ""
@@ -169,28 +233,51 @@ def timeline_table(report: dict) -> str:
         incident = day.get("incident")
         if incident:
             events = f"<li><b>incident injected: {escape(str(incident))}</b></li>" + events
-        cells.append(f'<td class="ev"><ul class="events">{events}</ul></td>' if events else '<td class="ev"></td>')
+        cells.append(
+            f'<td class="ev"><ul class="events">{events}</ul></td>'
+            if events
+            else '<td class="ev"></td>'
+        )
         rows.append(f'<tr class="{state}">' + "".join(cells) + "</tr>")
-    return _table(["day", "rows", "champion", "breaker", "batch", *TIMELINE_METRICS.values(), "events"], rows)
+    return _table(
+        ["day", "rows", "champion", "breaker", "batch", *TIMELINE_METRICS.values(), "events"], rows
+    )
 
 
 def breaker_table(report: dict) -> str:
     rows = []
     for e in report.get("breaker_events") or []:
         cause = e.get("cause")
-        cause_text = json.dumps(cause, sort_keys=True, default=str) if isinstance(cause, (dict, list)) else cause
-        rows.append("<tr>" + "".join([
-            f'<td class="num">{fmt(e.get("day"))}</td>', f"<td>{fmt(e.get('time'))}</td>",
-            f"<td>{fmt(e.get('from'))} → {fmt(e.get('to'))}</td>", f"<td>{fmt(e.get('actor'))}</td>",
-            f"<td>{fmt(e.get('model_version'))}</td>", f"<td><code>{fmt(cause_text)}</code></td>"]) + "</tr>")
+        cause_text = (
+            json.dumps(cause, sort_keys=True, default=str)
+            if isinstance(cause, (dict, list))
+            else cause
+        )
+        rows.append(
+            "<tr>"
+            + "".join(
+                [
+                    f'<td class="num">{fmt(e.get("day"))}</td>',
+                    f"<td>{fmt(e.get('time'))}</td>",
+                    f"<td>{fmt(e.get('from'))} → {fmt(e.get('to'))}</td>",
+                    f"<td>{fmt(e.get('actor'))}</td>",
+                    f"<td>{fmt(e.get('model_version'))}</td>",
+                    f"<td><code>{fmt(cause_text)}</code></td>",
+                ]
+            )
+            + "</tr>"
+        )
     if not rows:
         return '<p class="empty">The breaker never changed state.</p>'
     return _table(["day", "time", "transition", "actor", "model version", "cause"], rows)
 
 
 def _thresholds_note(report: dict) -> str:
-    parts = [f"{escape(m)} {COMPARISON_SIGNS.get(s.get('comparison'), '?')} {escape(str(s.get('threshold')))}"
-             for m, s in sorted((report.get("thresholds") or {}).items()) if isinstance(s, dict)]
+    parts = [
+        f"{escape(m)} {COMPARISON_SIGNS.get(s.get('comparison'), '?')} {escape(str(s.get('threshold')))}"
+        for m, s in sorted((report.get("thresholds") or {}).items())
+        if isinstance(s, dict)
+    ]
     return "Alarm thresholds: " + "; ".join(parts) + "." if parts else ""
 
 
@@ -200,25 +287,48 @@ def page(report: dict, charts: list[tuple[str, bytes]]) -> str:
     name = settings.get("model_name", "model")
     days = report.get("days") or []
     label_delay = report.get("label_delay_days", settings.get("label_delay_days"))
-    sub = (f"{len(days)} simulated days · seed {fmt(settings.get('seed'))} · {fmt(settings.get('rows_per_day'))} "
-           f"rows/day · labels arrive {fmt(label_delay)} days after each batch")
-    head = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
-            f'content="width=device-width, initial-scale=1"><title>{escape(str(name))}: demo report</title>'
-            f"<style>{CSS}</style></head><body><main><h1>{escape(str(name))}: a month in production</h1>"
-            f'<p class="sub">{sub}</p>')
+    sub = (
+        f"{len(days)} simulated days · seed {fmt(settings.get('seed'))} · {fmt(settings.get('rows_per_day'))} "
+        f"rows/day · labels arrive {fmt(label_delay)} days after each batch"
+    )
+    head = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width, initial-scale=1"><title>{escape(str(name))}: demo report</title>'
+        f"<style>{CSS}</style></head><body><main><h1>{escape(str(name))}: a month in production</h1>"
+        f'<p class="sub">{sub}</p>'
+    )
     if not days:
-        return head + '<div class="empty">No data: the report has no days to show.</div></main></body></html>'
-    figures = "".join(f'<figure><img alt="{escape(title)} over the days" '
-                      f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}"></figure>'
-                      for title, png in charts)
-    legend = ('<p class="legend">Shaded: breaker<span class="swatch" style="background:#f6c7c8"></span>OPEN'
-              '<span class="swatch" style="background:#fbe2b5"></span>HALF_OPEN. Vertical lines: injected '
-              "incidents. Dashed: alarm thresholds. Dotted with markers: realised values, known only "
-              f"{fmt(label_delay)} days after the batch, plotted at the batch's day. {_thresholds_note(report)}</p>")
-    return (head + "<h2>Summary</h2>" + headline(report) + "<h2>Metrics over the days</h2>" + legend + figures
-            + "<h2>Incidents</h2>" + '<p class="legend">Days to detect and to recover count from the onset.</p>'
-            + incident_table(report) + "<h2>Day by day</h2>" + timeline_table(report)
-            + "<h2>Breaker event log</h2>" + breaker_table(report) + "</main></body></html>")
+        return (
+            head
+            + '<div class="empty">No data: the report has no days to show.</div></main></body></html>'
+        )
+    figures = "".join(
+        f'<figure><img alt="{escape(title)} over the days" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}"></figure>'
+        for title, png in charts
+    )
+    legend = (
+        '<p class="legend">Shaded: breaker<span class="swatch" style="background:#f6c7c8"></span>OPEN'
+        '<span class="swatch" style="background:#fbe2b5"></span>HALF_OPEN. Vertical lines: injected '
+        "incidents. Dashed: alarm thresholds. Dotted with markers: realised values, known only "
+        f"{fmt(label_delay)} days after the batch, plotted at the batch's day. {_thresholds_note(report)}</p>"
+    )
+    return (
+        head
+        + "<h2>Summary</h2>"
+        + headline(report)
+        + "<h2>Metrics over the days</h2>"
+        + legend
+        + figures
+        + "<h2>Incidents</h2>"
+        + '<p class="legend">Days to detect and to recover count from the onset.</p>'
+        + incident_table(report)
+        + "<h2>Day by day</h2>"
+        + timeline_table(report)
+        + "<h2>Breaker event log</h2>"
+        + breaker_table(report)
+        + "</main></body></html>"
+    )
 
 
 def render(report: dict, out_dir: Path) -> dict[str, Path]:
@@ -233,8 +343,12 @@ def render(report: dict, out_dir: Path) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Render the demo's report.json to report.html + report.png.")
-    parser.add_argument("report", type=Path, help="path to report.json; the output is written next to it")
+    parser = argparse.ArgumentParser(
+        description="Render the demo's report.json to report.html + report.png."
+    )
+    parser.add_argument(
+        "report", type=Path, help="path to report.json; the output is written next to it"
+    )
     args = parser.parse_args(argv)
     paths = render(json.loads(args.report.read_text(encoding="utf-8")), args.report.parent)
     for path in paths.values():

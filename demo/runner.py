@@ -8,6 +8,7 @@ through S3, and the clock moves on so the schedules fire. Every function run is 
 deployed handler code; the runner only uploads data, moves the clock and reads
 results back. It ends with a timeline and writes build/demo/report.json + report.html.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,13 @@ RETRAIN_TAKES = dt.timedelta(hours=8)
 
 
 def _client(service: str, url: str):
-    return boto3.client(service, endpoint_url=url, region_name=EMULATOR_ENV["AWS_REGION"],
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=EMULATOR_ENV["AWS_REGION"],
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def _now() -> dt.datetime:
@@ -54,27 +60,38 @@ def _now() -> dt.datetime:
 
 
 def _thresholds(cfg: ModelConfig) -> dict:
-    return {metric: {"threshold": entry["threshold"], "comparison": entry["comparison_operator"]}
-            for metric, entry in alarm_settings(cfg.monitoring.get("alarms")).items()}
+    return {
+        metric: {"threshold": entry["threshold"], "comparison": entry["comparison_operator"]}
+        for metric, entry in alarm_settings(cfg.monitoring.get("alarms")).items()
+    }
 
 
 def _progress(rec: demo_report.DayRecord, sc: plan.Scenario, status: dict) -> str:
     incident = sc.incident_on(rec.day)
     flags = f" [{incident.type}]" if incident else ""
-    return (f"day {rec.day:2d} {sc.date(rec.day)}  breaker {rec.breaker_state:9s} champion {rec.champion}  "
-            f"batch {status.get('status', '-'):10s}{flags}  " + "; ".join(rec.notes))
+    return (
+        f"day {rec.day:2d} {sc.date(rec.day)}  breaker {rec.breaker_state:9s} champion {rec.champion}  "
+        f"batch {status.get('status', '-'):10s}{flags}  " + "; ".join(rec.notes)
+    )
 
 
 class Run:
     def __init__(self, sc: plan.Scenario, cfg: ModelConfig, url: str, outputs: dict, out_dir: Path):
         self.sc, self.cfg, self.url, self.out_dir = sc, cfg, url, out_dir
         names = outputs["buckets"]
-        self.buckets = Buckets(names["data"], names["models"], names["predictions"], names["monitoring"])
+        self.buckets = Buckets(
+            names["data"], names["models"], names["predictions"], names["monitoring"]
+        )
         self.functions = outputs["function_names"]
         self.store = ObjectStore(_client("s3", url))
         self.start = dt.datetime.combine(sc.start, dt.time(0), dt.timezone.utc)
-        self.executor = Executor(url, PACKAGES, self.start,
-                                 async_delays={self.functions["train"]: RETRAIN_TAKES}, coalesce_schedules=True)
+        self.executor = Executor(
+            url,
+            PACKAGES,
+            self.start,
+            async_delays={self.functions["train"]: RETRAIN_TAKES},
+            coalesce_schedules=True,
+        )
         self.records: list[demo_report.DayRecord] = []
 
     def _put(self, key: str, body: bytes) -> None:
@@ -88,13 +105,22 @@ class Run:
         notes = []
         for inv in invocations:
             if not inv.ok:
-                notes.append(f"{inv.function} FAILED: {(inv.error or {}).get('errorMessage', '')[:80]}")
-            elif inv.function == self.functions["train"] and isinstance(inv.result, dict) and inv.result.get("version"):
+                notes.append(
+                    f"{inv.function} FAILED: {(inv.error or {}).get('errorMessage', '')[:80]}"
+                )
+            elif (
+                inv.function == self.functions["train"]
+                and isinstance(inv.result, dict)
+                and inv.result.get("version")
+            ):
                 notes.append(f"trained {inv.result['version']} ({inv.result['status']})")
             elif inv.function == self.functions["monitor"] and isinstance(inv.result, dict):
                 for r in inv.result.get("results", []):
                     if r.get("breaches"):
-                        notes.append(f"{r['batch_id']}: " + ", ".join(f"{b['metric']} {b['value']:.2f}" for b in r["breaches"]))
+                        notes.append(
+                            f"{r['batch_id']}: "
+                            + ", ".join(f"{b['metric']} {b['value']:.2f}" for b in r["breaches"])
+                        )
         return notes
 
     def bootstrap(self) -> dict:
@@ -120,7 +146,9 @@ class Run:
         rec.ended = _now()
         rec.breaker_state, rec.champion = self._state()
         rec.notes = self._notes(ran)
-        rec.breaches = [n for n in rec.notes if ":" in n and "FAILED" not in n and not n.startswith("trained")]
+        rec.breaches = [
+            n for n in rec.notes if ":" in n and "FAILED" not in n and not n.startswith("trained")
+        ]
         self.records.append(rec)
         return rec
 
@@ -130,21 +158,31 @@ def run(days: int, seed: int, out_dir: Path) -> dict:
     cfg = load_config(MODEL_CONFIG)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    print(f"mlcycle demo: {days} days, seed {seed}, incidents: "
-          + ", ".join(f"{i.type} day {i.day}" + (f"-{i.last_day}" if i.last_day > i.day else "") for i in sc.incidents),
-          flush=True)
+    print(
+        f"mlcycle demo: {days} days, seed {seed}, incidents: "
+        + ", ".join(
+            f"{i.type} day {i.day}" + (f"-{i.last_day}" if i.last_day > i.day else "")
+            for i in sc.incidents
+        ),
+        flush=True,
+    )
     build(PACKAGES)
     with running_emulator(log_path=out_dir / "moto_server.log") as url:
         state_dir = out_dir / "terraform"
         shutil.rmtree(state_dir, ignore_errors=True)
         outputs = deploy.apply(url, "layer", state_dir=state_dir, quiet=True)
-        print(f"stack applied to {url} in {time.monotonic() - started:.0f}s: "
-              + ", ".join(sorted(outputs["function_names"].values())), flush=True)
+        print(
+            f"stack applied to {url} in {time.monotonic() - started:.0f}s: "
+            + ", ".join(sorted(outputs["function_names"].values())),
+            flush=True,
+        )
         r = Run(sc, cfg, url, outputs, out_dir)
         first = r.bootstrap()
-        print(f"first training: {first.get('version')} {first.get('status')} "
-              f"(accuracy {first.get('metrics', {}).get('accuracy', 0):.3f}, prior {first.get('baseline', {}).get('accuracy', 0):.3f})",
-              flush=True)
+        print(
+            f"first training: {first.get('version')} {first.get('status')} "
+            f"(accuracy {first.get('metrics', {}).get('accuracy', 0):.3f}, prior {first.get('baseline', {}).get('accuracy', 0):.3f})",
+            flush=True,
+        )
         for day in range(1, days + 1):
             rec = r.day(day)
             status = {"status": demo_report.batch_outcome(r.store, r.buckets, sc.batch_id(day))}
@@ -165,27 +203,37 @@ def _workload(invocations) -> str:
     totals: dict[str, list[float]] = {}
     for inv in invocations:
         totals.setdefault(inv.function, []).append(inv.duration_s)
-    return "function runs: " + ", ".join(f"{name} {len(t)} x (total {sum(t):.0f}s)" for name, t in sorted(totals.items()))
+    return "function runs: " + ", ".join(
+        f"{name} {len(t)} x (total {sum(t):.0f}s)" for name, t in sorted(totals.items())
+    )
 
 
 def timeline(report: dict) -> str:
-    head = f"{'day':>3} {'rows':>5} {'champion':8} {'breaker':9} {'batch':21} {'JoinCov':>7} {'MaxPSI':>6} {'PredDr':>6} " \
-           f"{'EstAcc':>6} {'RealAcc':>7}  events"
+    head = (
+        f"{'day':>3} {'rows':>5} {'champion':8} {'breaker':9} {'batch':21} {'JoinCov':>7} {'MaxPSI':>6} {'PredDr':>6} "
+        f"{'EstAcc':>6} {'RealAcc':>7}  events"
+    )
     lines = ["", head, "-" * len(head)]
     for d in report["days"]:
         m = d["metrics"]
         fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        lines.append(f"{d['day']:>3} {d['rows'] or '-':>5} {d['champion'] or '-':8} {d['breaker_state']:9} {d['batch_status']:21} "
-                     f"{fmt(m['JoinCoverage']):>7} {fmt(m['MaxPSI']):>6} {fmt(m['PredictionDrift']):>6} "
-                     f"{fmt(m['EstimatedAccuracy']):>6} {fmt(m['RealisedAccuracy']):>7}  {'; '.join(d['events'])[:120]}")
+        lines.append(
+            f"{d['day']:>3} {d['rows'] or '-':>5} {d['champion'] or '-':8} {d['breaker_state']:9} {d['batch_status']:21} "
+            f"{fmt(m['JoinCoverage']):>7} {fmt(m['MaxPSI']):>6} {fmt(m['PredictionDrift']):>6} "
+            f"{fmt(m['EstimatedAccuracy']):>6} {fmt(m['RealisedAccuracy']):>7}  {'; '.join(d['events'])[:120]}"
+        )
     lines.append("")
     for i in report["incidents"]:
-        lines.append(f"incident {i['type']:16} day {i['day']:>2}: detected {i['detected_day']}, breaker opened "
-                     f"{i['breaker_opened_day']}, recovered {i['recovered_day']}")
-    lines.append(f"published bad predictions after a trip: {report['published_bad_predictions_after_trip']}; "
-                 f"false trips: {report['false_trips']}; outcome: {report['outcome']}; "
-                 f"estimated vs realised accuracy MAE: {report['accuracy_estimate_mae']} "
-                 f"(clean days {report['accuracy_estimate_mae_clean_days']})")
+        lines.append(
+            f"incident {i['type']:16} day {i['day']:>2}: detected {i['detected_day']}, breaker opened "
+            f"{i['breaker_opened_day']}, recovered {i['recovered_day']}"
+        )
+    lines.append(
+        f"published bad predictions after a trip: {report['published_bad_predictions_after_trip']}; "
+        f"false trips: {report['false_trips']}; outcome: {report['outcome']}; "
+        f"estimated vs realised accuracy MAE: {report['accuracy_estimate_mae']} "
+        f"(clean days {report['accuracy_estimate_mae_clean_days']})"
+    )
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 Kept apart from the runner so the plan is plain data a test can read: the days of
 the incidents, how long each lasts, and when each batch's labels arrive.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,13 +55,17 @@ def default_incidents(days: int) -> tuple[Incident, ...]:
     if days < 15:
         return (Incident("source_outage", min(3, days), min(3, days)),)
     outage, shift, drift = round(days * 0.27), round(days * 0.5), round(days * 0.7)
-    return (Incident("source_outage", outage, outage),
-            Incident("covariate_shift", shift, shift + 1),
-            Incident("concept_drift", drift, days))
+    return (
+        Incident("source_outage", outage, outage),
+        Incident("covariate_shift", shift, shift + 1),
+        Incident("concept_drift", drift, days),
+    )
 
 
 def build(days: int = 30, seed: int = 7, rows_per_day: int = 2000) -> Scenario:
-    return Scenario(days=days, seed=seed, rows_per_day=rows_per_day, incidents=default_incidents(days))
+    return Scenario(
+        days=days, seed=seed, rows_per_day=rows_per_day, incidents=default_incidents(days)
+    )
 
 
 def csv_bytes(frame) -> bytes:
@@ -72,9 +77,17 @@ def csv_bytes(frame) -> bytes:
 def training_files(scenario: Scenario) -> dict[str, bytes]:
     """S3 key -> body for the initial training data."""
     bookings, hotels = make_training(scenario.training_rows, scenario.seed)
-    return {"training/bookings/bookings.csv": csv_bytes(bookings), "training/hotels/hotels.csv": csv_bytes(hotels)}
+    return {
+        "training/bookings/bookings.csv": csv_bytes(bookings),
+        "training/hotels/hotels.csv": csv_bytes(hotels),
+    }
 
 
 def day_batch(scenario: Scenario, day: int):
     incident = scenario.incident_on(day)
-    return make_batch(scenario.date(day), scenario.rows_per_day, scenario.seed, incident.type if incident else None)
+    return make_batch(
+        scenario.date(day),
+        scenario.rows_per_day,
+        scenario.seed,
+        incident.type if incident else None,
+    )

@@ -15,6 +15,7 @@ alone (no endpoint, no state), as the Makefile's lint does.
 Terraform gets the aws provider from a local filesystem mirror when the machine has one
 and from the public registry otherwise (terraform_cli.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,6 +47,7 @@ DEFAULT_MODEL_CONFIG = REPO / "model" / "model_config.yml"
 STATE_ROOT = REPO / "deployment" / ".state"
 # --- variables ------------------------------------------------------------------------
 
+
 def default_state_dir(endpoint: str) -> Path:
     """deployment/.state/aws for AWS, deployment/.state/<host>-<port> for an emulator."""
     if not endpoint:
@@ -68,7 +70,9 @@ def _package(entry: dict, packages_dir: Path, what: str) -> dict:
     # The manifest may carry the digest as hex or base64 (Lambda's CodeSha256 form), or both.
     claimed = [entry[k] for k in ("sha256", "sha256_hex", "base64sha256") if entry.get(k)]
     if claimed and not all(c in (actual, actual_b64) for c in claimed):
-        raise DeployError(f"{what}: {path} has sha256 {actual}, the manifest says {claimed}: rebuild with `make package`")
+        raise DeployError(
+            f"{what}: {path} has sha256 {actual}, the manifest says {claimed}: rebuild with `make package`"
+        )
     return {"path": str(path.resolve()), "sha256": actual, "base64sha256": actual_b64}
 
 
@@ -76,14 +80,18 @@ def package_vars(packages_dir: Path, packaging: str) -> dict:
     """The `packages` variable from build/packages/manifest.json, hashes checked against the files."""
     manifest_path = packages_dir / "manifest.json"
     if not manifest_path.exists():
-        raise DeployError(f"{manifest_path} not found: run `make package` (python -m layers.build --out {packages_dir})")
+        raise DeployError(
+            f"{manifest_path} not found: run `make package` (python -m layers.build --out {packages_dir})"
+        )
     manifest = json.loads(manifest_path.read_text())
     section = "functions" if packaging == "layer" else "bundled"
     zips = manifest.get(section) or {}
     missing = [fn for fn in FUNCTIONS if fn not in zips]
     if missing:
         raise DeployError(f"{manifest_path}: no {section} package for {', '.join(missing)}")
-    result: dict = {section: {fn: _package(zips[fn], packages_dir, f"{section}/{fn}") for fn in FUNCTIONS}}
+    result: dict = {
+        section: {fn: _package(zips[fn], packages_dir, f"{section}/{fn}") for fn in FUNCTIONS}
+    }
     if packaging == "layer":
         if not manifest.get("layer"):
             raise DeployError(f"{manifest_path}: no layer entry (packaging=layer needs it)")
@@ -97,7 +105,9 @@ def model_settings(model_config: Path) -> dict:
     verdicts use the same thresholds and comparisons."""
     try:
         cfg = load_config(model_config)
-        alarms = alarm_settings(cfg.monitoring.get("alarms"), where=f"{model_config}: monitoring.alarms")
+        alarms = alarm_settings(
+            cfg.monitoring.get("alarms"), where=f"{model_config}: monitoring.alarms"
+        )
     except ConfigError as exc:
         raise DeployError(str(exc)) from None
     settings: dict = {"model_name": cfg.name}
@@ -106,8 +116,13 @@ def model_settings(model_config: Path) -> dict:
     return settings
 
 
-def tf_variables(endpoint: str, packaging: str, packages_dir: Path, model_config: Path | None,
-                 extra: dict | None = None) -> dict:
+def tf_variables(
+    endpoint: str,
+    packaging: str,
+    packages_dir: Path,
+    model_config: Path | None,
+    extra: dict | None = None,
+) -> dict:
     variables: dict = {
         "endpoint_url": endpoint,
         "packaging": packaging,
@@ -144,21 +159,40 @@ def outputs(endpoint: str = "", state_dir: Path | None = None) -> dict:
     return {name: item["value"] for name, item in raw.items()}
 
 
-def apply(endpoint: str = "", packaging: str = "layer", state_dir: Path | None = None, *,
-          packages_dir: Path = DEFAULT_PACKAGES, model_config: Path | None = DEFAULT_MODEL_CONFIG,
-          extra_vars: dict | None = None, quiet: bool = False) -> dict:
+def apply(
+    endpoint: str = "",
+    packaging: str = "layer",
+    state_dir: Path | None = None,
+    *,
+    packages_dir: Path = DEFAULT_PACKAGES,
+    model_config: Path | None = DEFAULT_MODEL_CONFIG,
+    extra_vars: dict | None = None,
+    quiet: bool = False,
+) -> dict:
     """`terraform init` + `apply -auto-approve`; returns the outputs (bucket, function, rule names...)."""
     if packaging not in ("layer", "bundled"):
         raise DeployError(f"packaging must be 'layer' or 'bundled', not {packaging!r}")
     state_dir, env = _prepare(endpoint, state_dir)
-    variables = tf_variables(endpoint, packaging, Path(packages_dir), Path(model_config) if model_config else None, extra_vars)
+    variables = tf_variables(
+        endpoint,
+        packaging,
+        Path(packages_dir),
+        Path(model_config) if model_config else None,
+        extra_vars,
+    )
     var_file = state_dir / "deploy.tfvars.json"
     var_file.write_text(json.dumps(variables, indent=2))
     started = time.monotonic()
     _init(state_dir, env, quiet)
-    _terraform(["apply", "-auto-approve", "-input=false", "-parallelism=20", f"-var-file={var_file}"], env, quiet)
+    _terraform(
+        ["apply", "-auto-approve", "-input=false", "-parallelism=20", f"-var-file={var_file}"],
+        env,
+        quiet,
+    )
     if not quiet:
-        sys.stderr.write(f"deploy: applied to {endpoint or 'AWS'} in {time.monotonic() - started:.1f}s (state: {state_dir})\n")
+        sys.stderr.write(
+            f"deploy: applied to {endpoint or 'AWS'} in {time.monotonic() - started:.1f}s (state: {state_dir})\n"
+        )
     return outputs(endpoint, state_dir)
 
 
@@ -170,7 +204,9 @@ def pending_changes(endpoint: str = "", state_dir: Path | None = None) -> list[s
     if not var_file.exists():
         raise DeployError(f"nothing applied from {state_dir}")
     _init(state_dir, env, quiet=True)
-    text = _terraform(["plan", "-input=false", "-parallelism=20", f"-var-file={var_file}"], env, quiet=True)
+    text = _terraform(
+        ["plan", "-input=false", "-parallelism=20", f"-var-file={var_file}"], env, quiet=True
+    )
     return re.findall(r"^\s*# (\S+) (?:will|must) be ", text, re.M)
 
 
@@ -182,7 +218,11 @@ def destroy(endpoint: str = "", state_dir: Path | None = None, *, quiet: bool = 
         sys.stderr.write(f"deploy: nothing deployed to {endpoint or 'AWS'} from {state_dir}\n")
         return
     _init(state_dir, env, quiet)
-    _terraform(["destroy", "-auto-approve", "-input=false", "-parallelism=20", f"-var-file={var_file}"], env, quiet)
+    _terraform(
+        ["destroy", "-auto-approve", "-input=false", "-parallelism=20", f"-var-file={var_file}"],
+        env,
+        quiet,
+    )
 
 
 def validate() -> str:
@@ -191,27 +231,52 @@ def validate() -> str:
     a check never rewrites the committed provider selection. Returns validate's message."""
     with tempfile.TemporaryDirectory(prefix="terraform-validate-") as tmp:
         env = _workspace("", Path(tmp))
-        _terraform(["init", "-backend=false", "-input=false", "-lockfile=readonly"], env, quiet=True)
+        _terraform(
+            ["init", "-backend=false", "-input=false", "-lockfile=readonly"], env, quiet=True
+        )
         return _terraform(["validate"], env, quiet=True).strip()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deployment.deploy", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m deployment.deploy", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("command", choices=["apply", "destroy", "outputs", "validate"])
-    parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", ""),
-                        help="emulator URL; empty = real AWS (default: $AWS_ENDPOINT_URL)")
+    parser.add_argument(
+        "--endpoint",
+        default=os.environ.get("AWS_ENDPOINT_URL", ""),
+        help="emulator URL; empty = real AWS (default: $AWS_ENDPOINT_URL)",
+    )
     parser.add_argument("--packaging", choices=["layer", "bundled"], default="layer")
-    parser.add_argument("--state-dir", type=Path, default=None, help="working/state directory (default: deployment/.state/<endpoint>)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="working/state directory (default: deployment/.state/<endpoint>)",
+    )
     parser.add_argument("--packages-dir", type=Path, default=DEFAULT_PACKAGES)
     parser.add_argument("--model-config", type=Path, default=DEFAULT_MODEL_CONFIG)
-    parser.add_argument("--function-endpoint", default="",
-                        help="AWS_ENDPOINT_URL inside the functions (only for emulators that do not inject one)")
+    parser.add_argument(
+        "--function-endpoint",
+        default="",
+        help="AWS_ENDPOINT_URL inside the functions (only for emulators that do not inject one)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "apply":
-            extra = {"function_endpoint_url": args.function_endpoint} if args.function_endpoint else None
-            result = apply(args.endpoint, args.packaging, args.state_dir, packages_dir=args.packages_dir,
-                           model_config=args.model_config, extra_vars=extra)
+            extra = (
+                {"function_endpoint_url": args.function_endpoint}
+                if args.function_endpoint
+                else None
+            )
+            result = apply(
+                args.endpoint,
+                args.packaging,
+                args.state_dir,
+                packages_dir=args.packages_dir,
+                model_config=args.model_config,
+                extra_vars=extra,
+            )
             print(json.dumps(result, indent=2))
         elif args.command == "destroy":
             destroy(args.endpoint, args.state_dir)

@@ -4,6 +4,7 @@ LocalStack's fixed dummy credentials: an emulator accepts any, and with these a 
 to an emulator can never carry a user's real AWS credentials along. The region is the
 one the stack's names and ARNs are built for by default.
 """
+
 from __future__ import annotations
 
 EMULATOR_ENV = {

@@ -7,6 +7,7 @@ an unpacked mirror is symlinked into the data dir by `init`, nothing is copied) 
 the public registry otherwise, through a plugin cache shared by all state dirs (the
 provider is ~700 MB: downloaded once).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,12 +20,21 @@ from deployment.emulator_env import EMULATOR_ENV
 
 # The root module; the deploy CLI runs every command in it (`-chdir`).
 TERRAFORM_DIR = Path(__file__).resolve().parent / "terraform"
-PLUGIN_CACHE = Path(os.environ.get("TF_PLUGIN_CACHE_DIR") or Path.home() / ".cache" / "mlcycle" / "terraform-plugins")
+PLUGIN_CACHE = Path(
+    os.environ.get("TF_PLUGIN_CACHE_DIR")
+    or Path.home() / ".cache" / "mlcycle" / "terraform-plugins"
+)
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 MIRROR_CANDIDATES = ("/opt/tf-plugins", "/usr/share/terraform/plugins", "~/.terraform.d/plugins")
 # Environment variables that would point Terraform at other credentials than the emulator's.
-_AWS_IDENTITY_VARS = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN",
-                      "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_DEFAULT_PROFILE")
+_AWS_IDENTITY_VARS = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_DEFAULT_PROFILE",
+)
 
 
 class DeployError(RuntimeError):
@@ -38,7 +48,9 @@ def find_provider_mirror() -> Path | None:
     for candidate in candidates:
         root = Path(candidate).expanduser()
         provider_dir = root / PROVIDER
-        unpacked = list(provider_dir.glob("*/*/terraform-provider-aws*"))  # <version>/<os_arch>/binary
+        unpacked = list(
+            provider_dir.glob("*/*/terraform-provider-aws*")
+        )  # <version>/<os_arch>/binary
         packed = list(provider_dir.glob("terraform-provider-aws_*.zip"))
         if unpacked or packed:
             return root
@@ -75,13 +87,15 @@ def workspace(endpoint: str, work_dir: Path) -> dict:
 def environment(endpoint: str, state_dir: Path) -> dict:
     """Each state dir has its own CLI config and data dir; emulators get only the test credentials."""
     env = dict(os.environ)
-    env.update({
-        "TF_CLI_CONFIG_FILE": str(state_dir / "terraform.tfrc"),
-        "TF_DATA_DIR": str(state_dir / ".terraform"),
-        "TF_IN_AUTOMATION": "1",
-        "TF_INPUT": "0",
-        "CHECKPOINT_DISABLE": "1",  # no version check call to checkpoint.hashicorp.com
-    })
+    env.update(
+        {
+            "TF_CLI_CONFIG_FILE": str(state_dir / "terraform.tfrc"),
+            "TF_DATA_DIR": str(state_dir / ".terraform"),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",  # no version check call to checkpoint.hashicorp.com
+        }
+    )
     if endpoint:
         for var in _AWS_IDENTITY_VARS:
             env.pop(var, None)
@@ -94,7 +108,9 @@ def run(args: list[str], env: dict, quiet: bool) -> str:
     """`terraform -chdir=deployment/terraform <args>`: its output (streamed to stderr unless quiet), or DeployError."""
     binary = shutil.which("terraform")
     if not binary:
-        raise DeployError("terraform not found on PATH (https://developer.hashicorp.com/terraform/install)")
+        raise DeployError(
+            "terraform not found on PATH (https://developer.hashicorp.com/terraform/install)"
+        )
     cmd = [binary, f"-chdir={TERRAFORM_DIR}", *args, "-no-color"]
     if quiet:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -102,7 +118,9 @@ def run(args: list[str], env: dict, quiet: bool) -> str:
         detail = proc.stderr or proc.stdout
     else:  # stream the progress as it comes (to stderr: stdout is for results)
         lines = []
-        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        with subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as proc:
             for line in proc.stdout:
                 sys.stderr.write(line)
                 lines.append(line)
@@ -115,4 +133,13 @@ def run(args: list[str], env: dict, quiet: bool) -> str:
 
 def init(state_dir: Path, env: dict, quiet: bool) -> None:
     """(Re)initialise with the local backend's state file inside state_dir."""
-    run(["init", "-input=false", "-reconfigure", f"-backend-config=path={state_dir / 'terraform.tfstate'}"], env, quiet)
+    run(
+        [
+            "init",
+            "-input=false",
+            "-reconfigure",
+            f"-backend-config=path={state_dir / 'terraform.tfstate'}",
+        ],
+        env,
+        quiet,
+    )

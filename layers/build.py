@@ -61,8 +61,10 @@ def _check_limits(manifest: dict) -> None:
         bundled = manifest["bundled"][name]["unzipped_bytes"]
         for label, size in (("function + layer", with_layer), ("bundled", bundled)):
             if size > AWS_UNZIPPED_LIMIT:
-                raise BuildError(f"{name}: {label} is {size:,} bytes unzipped, "
-                                 f"over Lambda's {AWS_UNZIPPED_LIMIT:,}")
+                raise BuildError(
+                    f"{name}: {label} is {size:,} bytes unzipped, "
+                    f"over Lambda's {AWS_UNZIPPED_LIMIT:,}"
+                )
 
 
 def _copies(first: Path, names: tuple[str, ...]) -> dict[str, Path]:
@@ -99,10 +101,12 @@ def build(out: Path, *, repo: Path = REPO_ROOT, cache_dir: Path | None = None) -
         write_zip(first_bundle, code, append=True)
     manifest = {
         "layer": describe(out / "layer.zip", out).as_dict(),
-        "functions": {n: describe(p, out).as_dict()
-                      for n, p in _copies(first_function, FUNCTIONS).items()},
-        "bundled": {n: describe(p, out).as_dict()
-                    for n, p in _copies(first_bundle, FUNCTIONS).items()},
+        "functions": {
+            n: describe(p, out).as_dict() for n, p in _copies(first_function, FUNCTIONS).items()
+        },
+        "bundled": {
+            n: describe(p, out).as_dict() for n, p in _copies(first_bundle, FUNCTIONS).items()
+        },
     }
     _check_limits(manifest)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -113,22 +117,28 @@ def _summary(manifest: dict) -> str:
     def mb(n: int) -> str:
         return f"{n / 1e6:.1f} MB"
 
-    layer, function, bundled = (manifest["layer"], manifest["functions"][FUNCTIONS[0]],
-                                manifest["bundled"][FUNCTIONS[0]])
-    return "\n".join([
-        f"layer.zip      {mb(layer['bytes'])} zipped, {mb(layer['unzipped_bytes'])} unzipped",
-        f"functions/*.zip {mb(function['bytes'])} zipped, "
-        f"{mb(function['unzipped_bytes'])} unzipped",
-        f"function + layer {mb(function['unzipped_bytes'] + layer['unzipped_bytes'])} unzipped",
-        f"bundled/*.zip  {mb(bundled['bytes'])} zipped, {mb(bundled['unzipped_bytes'])} unzipped",
-    ])
+    layer, function, bundled = (
+        manifest["layer"],
+        manifest["functions"][FUNCTIONS[0]],
+        manifest["bundled"][FUNCTIONS[0]],
+    )
+    return "\n".join(
+        [
+            f"layer.zip      {mb(layer['bytes'])} zipped, {mb(layer['unzipped_bytes'])} unzipped",
+            f"functions/*.zip {mb(function['bytes'])} zipped, "
+            f"{mb(function['unzipped_bytes'])} unzipped",
+            f"function + layer {mb(function['unzipped_bytes'] + layer['unzipped_bytes'])} unzipped",
+            f"bundled/*.zip  {mb(bundled['bytes'])} zipped, {mb(bundled['unzipped_bytes'])} unzipped",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "packages")
-    parser.add_argument("--cache", type=Path, default=None,
-                        help="dependency cache (default: build/cache)")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="dependency cache (default: build/cache)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     started = time.perf_counter()

@@ -47,27 +47,33 @@ def require_lambda_python() -> None:
         )
 
 
-def _run_batch(root: Path, location: str, files: list[tuple[str, bool]], sourceless: bool,
-               debug_ranges: bool) -> None:
+def _run_batch(
+    root: Path, location: str, files: list[tuple[str, bool]], sourceless: bool, debug_ranges: bool
+) -> None:
     command = [sys.executable, "-I"]
     if not debug_ranges:
         command += ["-X", "no_debug_ranges"]
     job = {"root": str(root), "location": location, "files": files, "sourceless": sourceless}
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0"}
-    result = subprocess.run(command + [str(WORKER)], input=json.dumps(job), env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        command + [str(WORKER)], input=json.dumps(job), env=env, capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise BytecodeError(f"compiling under {root} failed:\n{result.stderr[-4000:]}")
 
 
-def _compile(root: Path, location: str, files: list[tuple[str, bool]], sourceless: bool,
-             debug_ranges: bool) -> int:
+def _compile(
+    root: Path, location: str, files: list[tuple[str, bool]], sourceless: bool, debug_ranges: bool
+) -> int:
     require_lambda_python()
     size = -(-len(files) // BATCHES) or 1
-    batches = [files[start:start + size] for start in range(0, len(files), size)]
+    batches = [files[start : start + size] for start in range(0, len(files), size)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(lambda batch: _run_batch(root, location, batch, sourceless,
-                                               debug_ranges), batches))
+        list(
+            pool.map(
+                lambda batch: _run_batch(root, location, batch, sourceless, debug_ranges), batches
+            )
+        )
     return len(files)
 
 

@@ -29,16 +29,30 @@ from layers.zips import sha256_file, tree_entries, write_zip
 
 HERE = Path(__file__).parent
 CONSTRAINTS = HERE / "constraints.txt"
-RECIPE = ("deps.py", "trim.py", "elf.py", "bytecode.py", "pyc_writer.py", "zips.py",
-          "constraints.txt")
+RECIPE = (
+    "deps.py",
+    "trim.py",
+    "elf.py",
+    "bytecode.py",
+    "pyc_writer.py",
+    "zips.py",
+    "constraints.txt",
+)
 LAYER_ROOT = "/opt/python"
 TASK_ROOT = "/var/task"
 # archive -> (run-time directory of its files, folder they sit under in the zip)
 ARCHIVES = {"layer.zip": (LAYER_ROOT, "python/"), "dependencies.zip": (TASK_ROOT, "")}
 # Lambda python3.11 x86_64 runs on Amazon Linux 2 (glibc 2.26): manylinux2014 wheels
 # (glibc 2.17) load there, manylinux_2_28 wheels would not.
-PIP_TARGET_PLATFORM = ("--platform", "manylinux2014_x86_64", "--implementation", "cp",
-                       "--python-version", "3.11", "--only-binary=:all:")
+PIP_TARGET_PLATFORM = (
+    "--platform",
+    "manylinux2014_x86_64",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.11",
+    "--only-binary=:all:",
+)
 log = logging.getLogger(__name__)
 
 
@@ -60,9 +74,20 @@ def recipe_key(requirements: Path) -> str:
 
 def pip_install(target: Path, *requirement_args: str) -> None:
     """``pip install --target`` manylinux wheels for the Lambda runtime."""
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-               "--no-warn-conflicts", "--disable-pip-version-check",
-               *PIP_TARGET_PLATFORM, "--target", str(target), *requirement_args]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-compile",
+        "--no-warn-conflicts",
+        "--disable-pip-version-check",
+        *PIP_TARGET_PLATFORM,
+        "--target",
+        str(target),
+        *requirement_args,
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"pip install failed:\n{result.stdout}\n{result.stderr}")
@@ -109,10 +134,14 @@ def prepare_dependencies(requirements: Path, cache_dir: Path) -> Dependencies:
             shutil.rmtree(tree)  # the archives are the product; the tests unzip them
         shutil.rmtree(installed)
         (staging / "report.json").write_text(json.dumps(report, indent=2))
-        log.info("dependencies: %.1f MB installed, %.1f MB removed, %.1f MB stripped, "
-                 "layer %.1f MB unzipped", report["installed_bytes"] / 1e6,
-                 report["removed_bytes"] / 1e6, report["stripped_bytes"] / 1e6,
-                 report["layer.zip_unzipped_bytes"] / 1e6)
+        log.info(
+            "dependencies: %.1f MB installed, %.1f MB removed, %.1f MB stripped, "
+            "layer %.1f MB unzipped",
+            report["installed_bytes"] / 1e6,
+            report["removed_bytes"] / 1e6,
+            report["stripped_bytes"] / 1e6,
+            report["layer.zip_unzipped_bytes"] / 1e6,
+        )
         _publish(staging, entry)
         _replace_stale(cache_dir, "deps-", entry)
     return Dependencies(entry / "layer.zip", entry / "dependencies.zip")

@@ -35,15 +35,15 @@ def load_segments_aligned(path: Path) -> bool:
     data = path.read_bytes()
     if data[:4] != ELF_MAGIC or data[4] != 2 or data[5] != 1:
         return False
-    phoff, = struct.unpack_from("<Q", data, 0x20)
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
     phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
     for index in range(phnum):
         base = phoff + index * phentsize
-        p_type, = struct.unpack_from("<I", data, base)
+        (p_type,) = struct.unpack_from("<I", data, base)
         if p_type != PT_LOAD:
             continue
         p_offset, p_vaddr = struct.unpack_from("<QQ", data, base + 8)
-        p_align, = struct.unpack_from("<Q", data, base + 48)
+        (p_align,) = struct.unpack_from("<Q", data, base + 48)
         if p_align > 1 and (p_offset - p_vaddr) % p_align:
             return False
     return True

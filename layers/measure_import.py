@@ -23,16 +23,21 @@ from layers.sandbox import SandboxPaths, cold_import, extract
 
 # The variables every handler gets in deployment (docs/CONTRACTS.md); values are dummies.
 HANDLER_ENV = {
-    "DATA_BUCKET": "data", "MODEL_BUCKET": "models", "PREDICTIONS_BUCKET": "predictions",
-    "MONITORING_BUCKET": "monitoring", "INFERENCE_RULE_NAME": "inference",
-    "TRAIN_FUNCTION_NAME": "train", "INFER_FUNCTION_NAME": "infer",
+    "DATA_BUCKET": "data",
+    "MODEL_BUCKET": "models",
+    "PREDICTIONS_BUCKET": "predictions",
+    "MONITORING_BUCKET": "monitoring",
+    "INFERENCE_RULE_NAME": "inference",
+    "TRAIN_FUNCTION_NAME": "train",
+    "INFER_FUNCTION_NAME": "infer",
 }
 
 
 def handler_modules(task: Path) -> list[str]:
     """``handlers.<name>`` for every module in the function package's handlers/."""
-    return sorted(f"handlers.{p.stem}" for p in (task / "handlers").glob("*.py")
-                  if p.stem != "__init__")
+    return sorted(
+        f"handlers.{p.stem}" for p in (task / "handlers").glob("*.py") if p.stem != "__init__"
+    )
 
 
 def unpack(packages: Path, function: str, into: Path, cache_dir: Path) -> SandboxPaths:
@@ -62,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'module':<24} {'min s':>7} {'median s':>9} {'max s':>7}  ({args.runs} runs)")
         for module in handler_modules(paths.task):
             seconds = measure(paths, module, args.runs)
-            print(f"{module:<24} {min(seconds):>7.2f} {statistics.median(seconds):>9.2f} "
-                  f"{max(seconds):>7.2f}")
+            print(
+                f"{module:<24} {min(seconds):>7.2f} {statistics.median(seconds):>9.2f} "
+                f"{max(seconds):>7.2f}"
+            )
     return 0
 
 

@@ -39,8 +39,11 @@ class DocstringRemover(ast.NodeTransformer):
         super().generic_visit(node)
         if isinstance(node, DOCSTRING_OWNERS) and node.body:
             first = node.body[0]
-            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 node.body = node.body[1:] or [ast.copy_location(ast.Pass(), first)]
         return node
 
@@ -58,8 +61,12 @@ def compile_file(path: Path, filename: str, sourceless: bool, strip_docstrings: 
         tree = DocstringRemover().visit(tree)
     code = compile(tree, filename, "exec", dont_inherit=True)
     flags = UNCHECKED_HASH if sourceless else CHECKED_HASH
-    payload = (importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source)
-               + marshal.dumps(code))
+    payload = (
+        importlib.util.MAGIC_NUMBER
+        + flags
+        + importlib.util.source_hash(source)
+        + marshal.dumps(code)
+    )
     if sourceless:
         path.with_suffix(".pyc").write_bytes(payload)
         path.unlink()

@@ -56,13 +56,18 @@ def extract(archive: Path, dest: Path) -> Path:
     return dest
 
 
-def run_python(paths: SandboxPaths, code: str, env: dict[str, str] | None = None,
-               timeout: float = 300) -> subprocess.CompletedProcess:
+def run_python(
+    paths: SandboxPaths, code: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh isolated interpreter with the sandbox's sys.path."""
     clean_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **LAMBDA_ENV, **(env or {})}
     return subprocess.run(
         [sys.executable, "-I", "-S", "-B", "-c", paths.bootstrap() + code],
-        env=clean_env, capture_output=True, text=True, timeout=timeout, cwd=paths.task,
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=paths.task,
     )
 
 

@@ -95,8 +95,9 @@ def trim_tree(root: Path) -> TrimReport:
 
 def _strip_extensions(root: Path, report: TrimReport) -> None:
     if shutil.which("strip") is None:
-        raise RuntimeError("`strip` (GNU binutils) is needed to build the layer: "
-                           "apt-get install binutils")
+        raise RuntimeError(
+            "`strip` (GNU binutils) is needed to build the layer: apt-get install binutils"
+        )
     for path in sorted(root.rglob("*.so*")):
         if not path.is_file() or _is_vendored_library(path, root) or not is_elf(path):
             continue

@@ -18,6 +18,7 @@ moto stores alarms and metric data but never evaluates them. Each call to
   CloudWatch does (moto's GetMetricStatistics matches a subset: a [ModelName, ModelVersion]
   datapoint would count for a [ModelName] alarm).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,12 @@ COMPARE = {
     "LessThanThreshold": lambda v, t: v < t,
     "LessThanOrEqualToThreshold": lambda v, t: v <= t,
 }
-SYMBOL = {"GreaterThanThreshold": "greater than", "GreaterThanOrEqualToThreshold": "greater than or equal to",
-          "LessThanThreshold": "less than", "LessThanOrEqualToThreshold": "less than or equal to"}
+SYMBOL = {
+    "GreaterThanThreshold": "greater than",
+    "GreaterThanOrEqualToThreshold": "greater than or equal to",
+    "LessThanThreshold": "less than",
+    "LessThanOrEqualToThreshold": "less than or equal to",
+}
 
 
 @dataclass
@@ -69,22 +74,33 @@ class AlarmEvaluator:
 
     def _window_end(self) -> datetime:
         now = time.time()
-        time.sleep(1.0 - (now % 1.0) + 0.01)  # let the current second end: everything put so far is before it
+        time.sleep(
+            1.0 - (now % 1.0) + 0.01
+        )  # let the current second end: everything put so far is before it
         return datetime.fromtimestamp(int(time.time()), timezone.utc)
 
     def _period_value(self, alarm: dict, start: datetime, end: datetime) -> float | None:
         stat = alarm.get("Statistic")
         if not stat:
-            raise ValueError(f"alarm {alarm['AlarmName']}: extended statistics / metric math are not supported locally")
+            raise ValueError(
+                f"alarm {alarm['AlarmName']}: extended statistics / metric math are not supported locally"
+            )
         wanted = ["Sum", "SampleCount"] if stat == "Average" else [stat]
         seconds = max(60, int((end - start).total_seconds()) + 60)
         period = ((seconds + 59) // 60) * 60
-        metric = {"Namespace": alarm["Namespace"], "MetricName": alarm["MetricName"],
-                  "Dimensions": alarm.get("Dimensions", [])}
+        metric = {
+            "Namespace": alarm["Namespace"],
+            "MetricName": alarm["MetricName"],
+            "Dimensions": alarm.get("Dimensions", []),
+        }
         response = self.cloudwatch.get_metric_data(
-            MetricDataQueries=[{"Id": f"q{i}", "MetricStat": {"Metric": metric, "Period": period, "Stat": s}}
-                               for i, s in enumerate(wanted)],
-            StartTime=start, EndTime=end)
+            MetricDataQueries=[
+                {"Id": f"q{i}", "MetricStat": {"Metric": metric, "Period": period, "Stat": s}}
+                for i, s in enumerate(wanted)
+            ],
+            StartTime=start,
+            EndTime=end,
+        )
         by_id = {r["Id"]: r.get("Values", []) for r in response.get("MetricDataResults", [])}
         return _combine(stat, {s: by_id.get(f"q{i}", []) for i, s in enumerate(wanted)})
 
@@ -94,12 +110,21 @@ class AlarmEvaluator:
         query=False: nothing can have been put since the previous evaluation (the caller
         knows no handler ran), so every alarm gets a missing datapoint without a query.
         """
-        alarms = [a for page in self.cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
-                  for a in page.get("MetricAlarms", [])]
+        alarms = [
+            a
+            for page in self.cloudwatch.get_paginator("describe_alarms").paginate(
+                AlarmTypes=["MetricAlarm"]
+            )
+            for a in page.get("MetricAlarms", [])
+        ]
         end = self._window_end() if query else self.window_start
         transitions = []
         for alarm in alarms:
-            value = self._period_value(alarm, self.window_start, end) if query and end > self.window_start else None
+            value = (
+                self._period_value(alarm, self.window_start, end)
+                if query and end > self.window_start
+                else None
+            )
             transition = self._update(alarm, value)
             if transition:
                 transitions.append(transition)
@@ -129,14 +154,23 @@ class AlarmEvaluator:
         if new == old:
             return None
         shown = ", ".join(f"{v:g}" for v in present[-periods:]) or "no datapoints"
-        reason = (f"Threshold Crossed: {breaching} out of the last {len(history)} datapoints [{shown}] "
-                  f"{'was' if new == 'ALARM' else 'was not'} {SYMBOL[alarm['ComparisonOperator']]} the threshold "
-                  f"({threshold:g}) (minimum {needed} datapoint{'s' if needed != 1 else ''} for OK -> ALARM transition).")
+        reason = (
+            f"Threshold Crossed: {breaching} out of the last {len(history)} datapoints [{shown}] "
+            f"{'was' if new == 'ALARM' else 'was not'} {SYMBOL[alarm['ComparisonOperator']]} the threshold "
+            f"({threshold:g}) (minimum {needed} datapoint{'s' if needed != 1 else ''} for OK -> ALARM transition)."
+        )
         return Transition(alarm, old, new, reason, value)
 
 
 def reason_data(transition: Transition, at: datetime) -> str:
-    return json.dumps({"version": "1.0", "queryDate": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-                       "statistic": transition.alarm.get("Statistic"), "period": transition.alarm.get("Period"),
-                       "recentDatapoints": [] if transition.value is None else [transition.value],
-                       "threshold": transition.alarm.get("Threshold"), "evaluatedDatapoints": []})
+    return json.dumps(
+        {
+            "version": "1.0",
+            "queryDate": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+            "statistic": transition.alarm.get("Statistic"),
+            "period": transition.alarm.get("Period"),
+            "recentDatapoints": [] if transition.value is None else [transition.value],
+            "threshold": transition.alarm.get("Threshold"),
+            "evaluatedDatapoints": [],
+        }
+    )

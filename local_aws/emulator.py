@@ -3,6 +3,7 @@
 The same Terraform and the same boto3 calls go to it as to LocalStack or AWS; only
 the endpoint URL differs.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,7 +40,9 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout_s: float) -> Non
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"moto_server exited with code {process.returncode} before serving {url}")
+            raise RuntimeError(
+                f"moto_server exited with code {process.returncode} before serving {url}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
                 return
@@ -49,14 +52,17 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout_s: float) -> Non
 
 
 @contextlib.contextmanager
-def running_emulator(port: int | None = None, log_path: Path | None = None, timeout_s: float = 30.0):
+def running_emulator(
+    port: int | None = None, log_path: Path | None = None, timeout_s: float = 30.0
+):
     """Yield the endpoint URL of a fresh moto_server; stop it on exit, even on error."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     scratch = tempfile.mkdtemp(prefix="moto-")
     env = {
-        **os.environ, **EMULATOR_ENV,
+        **os.environ,
+        **EMULATOR_ENV,
         # moto's request recorder file: the local executor reads handlers' async invokes from it.
         "MOTO_RECORDER_FILEPATH": os.path.join(scratch, "recording.jsonl"),
         # moto would run Lambda code in Docker where an engine exists (S3/SNS triggers included),
@@ -65,7 +71,9 @@ def running_emulator(port: int | None = None, log_path: Path | None = None, time
     }
     process = subprocess.Popen(
         [*_moto_server_command(), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     try:
         _wait_until_up(url, process, timeout_s)

@@ -17,6 +17,7 @@ It never calls project code directly: only the handlers Terraform deployed, with
 deployed environment. See moto_recorder.py for how handlers' async invokes are picked up,
 and alarms.py for how alarms are evaluated on the virtual clock.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,10 @@ class InvocationError(RuntimeError):
         self.invocation = invocation
         error = invocation.error or {}
         tail = "\n".join(invocation.logs.splitlines()[-60:])
-        super().__init__(f"{invocation.function}: {error.get('errorType')}: {error.get('errorMessage')}\n"
-                         f"--- function output (last lines) ---\n{tail}")
+        super().__init__(
+            f"{invocation.function}: {error.get('errorType')}: {error.get('errorMessage')}\n"
+            f"--- function output (last lines) ---\n{tail}"
+        )
 
 
 def _function_name(arn_or_name: str) -> str:
@@ -58,14 +61,27 @@ def _function_name(arn_or_name: str) -> str:
 
 
 class Executor:
-    def __init__(self, endpoint_url: str, packages_dir: Path, start_time: datetime | None = None, *,
-                 region: str = "us-east-1", cache_dir: Path | None = None, deliver_existing_objects: bool = False,
-                 auto_alarms: bool = True, enforce_timeouts: bool = True, python: str = sys.executable,
-                 warm: bool = True, async_delays: dict[str, timedelta] | None = None,
-                 coalesce_schedules: bool = False):
+    def __init__(
+        self,
+        endpoint_url: str,
+        packages_dir: Path,
+        start_time: datetime | None = None,
+        *,
+        region: str = "us-east-1",
+        cache_dir: Path | None = None,
+        deliver_existing_objects: bool = False,
+        auto_alarms: bool = True,
+        enforce_timeouts: bool = True,
+        python: str = sys.executable,
+        warm: bool = True,
+        async_delays: dict[str, timedelta] | None = None,
+        coalesce_schedules: bool = False,
+    ):
         self.endpoint_url = endpoint_url
         self.region = region
-        self.clock = (start_time or datetime.now(timezone.utc).replace(second=0, microsecond=0)).astimezone(timezone.utc)
+        self.clock = (
+            start_time or datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        ).astimezone(timezone.utc)
         self.auto_alarms = auto_alarms
         self.enforce_timeouts = enforce_timeouts
         self.python = python
@@ -82,10 +98,14 @@ class Executor:
         self.coalesce_schedules = coalesce_schedules
         self._delayed: list[tuple[datetime, int, str, object, str]] = []
         self._s3_writes = 0
-        session = boto3.session.Session(region_name=region, **{k.lower(): v for k, v in CREDENTIALS.items()})
+        session = boto3.session.Session(
+            region_name=region, **{k.lower(): v for k, v in CREDENTIALS.items()}
+        )
         config = Config(retries={"max_attempts": 2, "mode": "standard"})
-        self._client = {s: session.client(s, endpoint_url=endpoint_url, config=config)
-                        for s in ("s3", "lambda", "events", "sns", "sqs", "cloudwatch", "logs")}
+        self._client = {
+            s: session.client(s, endpoint_url=endpoint_url, config=config)
+            for s in ("s3", "lambda", "events", "sns", "sqs", "cloudwatch", "logs")
+        }
         self._pending: deque[tuple[str, object, str]] = deque()
         self.notifications = NotificationScanner(self._client["s3"])
         self._sequence = 0
@@ -110,29 +130,53 @@ class Executor:
         layer_dirs = []
         for layer in config.get("Layers", []):
             _, _, _, _, _, _, layer_name, version = layer["Arn"].split(":")
-            content = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))["Content"]
+            content = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))[
+                "Content"
+            ]
             layer_dirs.append(self.packages.unpacked(content["CodeSha256"]))
         invocation = Invocation(config["FunctionName"], source, event, self.clock, attempt=attempt)
-        run_handler(config, task_dir, layer_dirs, self.packages.runtime_dir(), self.pool,
-                    self.endpoint_url, self.region, CREDENTIALS, event, invocation, self.enforce_timeouts)
+        run_handler(
+            config,
+            task_dir,
+            layer_dirs,
+            self.packages.runtime_dir(),
+            self.pool,
+            self.endpoint_url,
+            self.region,
+            CREDENTIALS,
+            event,
+            invocation,
+            self.enforce_timeouts,
+        )
         self.invocations.append(invocation)
         self._write_logs(invocation)
         if not invocation.ok:
-            log.warning("%s (%s) failed: %s", invocation.function, source, invocation.error.get("errorMessage"))
+            log.warning(
+                "%s (%s) failed: %s",
+                invocation.function,
+                source,
+                invocation.error.get("errorMessage"),
+            )
         return invocation
 
     def _write_logs(self, invocation: Invocation) -> None:
         """Best effort: the output into the function's log group, as Lambda would write it."""
         logs = self._client["logs"]
         group, stream = f"/aws/lambda/{invocation.function}", f"local/{invocation.request_id}"
-        lines = [f"START RequestId: {invocation.request_id} Version: $LATEST", *invocation.logs.splitlines(),
-                 f"END RequestId: {invocation.request_id}",
-                 f"REPORT RequestId: {invocation.request_id}\tDuration: {invocation.duration_s * 1000:.2f} ms"]
+        lines = [
+            f"START RequestId: {invocation.request_id} Version: $LATEST",
+            *invocation.logs.splitlines(),
+            f"END RequestId: {invocation.request_id}",
+            f"REPORT RequestId: {invocation.request_id}\tDuration: {invocation.duration_s * 1000:.2f} ms",
+        ]
         now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
         try:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
-            logs.put_log_events(logGroupName=group, logStreamName=stream,
-                                logEvents=[{"timestamp": now_ms, "message": line or " "} for line in lines])
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[{"timestamp": now_ms, "message": line or " "} for line in lines],
+            )
         except Exception as exc:  # a missing log group must not fail the run
             log.debug("could not write logs for %s: %s", invocation.function, exc)
 
@@ -151,8 +195,16 @@ class Executor:
             lam.get_function(FunctionName=name)
         except lam.exceptions.ResourceNotFoundException:
             log.warning("%s event for unknown function %s dropped", source, name)
-            return Invocation(name, source, event, self.clock, error={"errorType": "ResourceNotFoundException",
-                                                                       "errorMessage": f"Function not found: {name}"})
+            return Invocation(
+                name,
+                source,
+                event,
+                self.clock,
+                error={
+                    "errorType": "ResourceNotFoundException",
+                    "errorMessage": f"Function not found: {name}",
+                },
+            )
         try:
             invoke_config = lam.get_function_event_invoke_config(FunctionName=name)
         except lam.exceptions.ResourceNotFoundException:
@@ -165,11 +217,17 @@ class Executor:
         self._dead_letter(name, event, invocation, invoke_config, attempts)
         return invocation
 
-    def _dead_letter(self, name: str, event: object, invocation: Invocation, invoke_config: dict, attempts: int) -> None:
+    def _dead_letter(
+        self, name: str, event: object, invocation: Invocation, invoke_config: dict, attempts: int
+    ) -> None:
         config = self._client["lambda"].get_function_configuration(FunctionName=name)
-        record = lambda_events.async_failure_record(config["FunctionArn"], event, invocation.error or {}, attempts, self.clock)
-        targets = [(invoke_config.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination"),
-                   (config.get("DeadLetterConfig") or {}).get("TargetArn")]
+        record = lambda_events.async_failure_record(
+            config["FunctionArn"], event, invocation.error or {}, attempts, self.clock
+        )
+        targets = [
+            (invoke_config.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination"),
+            (config.get("DeadLetterConfig") or {}).get("TargetArn"),
+        ]
         for arn in filter(None, targets):
             service = arn.split(":")[2]
             if service == "sqs":
@@ -187,8 +245,16 @@ class Executor:
         for function_arn, bucket, version, notification_id in self.notifications.new_objects():
             self._sequence += 1
             event = lambda_events.s3_object_created(
-                bucket, version["Key"], version["Size"], version["ETag"], version.get("VersionId"),
-                self.region, notification_id, self.clock, self._sequence)
+                bucket,
+                version["Key"],
+                version["Size"],
+                version["ETag"],
+                version.get("VersionId"),
+                self.region,
+                notification_id,
+                self.clock,
+                self._sequence,
+            )
             self._pending.append((function_arn, event, "s3"))
 
     def _queue_async(self, invokes) -> None:
@@ -196,7 +262,9 @@ class Executor:
             delay = self.async_delays.get(_function_name(item.function))
             if delay:
                 self._sequence += 1
-                self._delayed.append((self.clock + delay, self._sequence, item.function, item.payload, "async"))
+                self._delayed.append(
+                    (self.clock + delay, self._sequence, item.function, item.payload, "async")
+                )
             else:
                 self._pending.append((item.function, item.payload, "async"))
 
@@ -233,25 +301,41 @@ class Executor:
 
     def _schedule_rules(self) -> list[dict]:
         events = self._client["events"]
-        rules = [r for page in events.get_paginator("list_rules").paginate() for r in page.get("Rules", [])
-                 if r.get("ScheduleExpression")]
+        rules = [
+            r
+            for page in events.get_paginator("list_rules").paginate()
+            for r in page.get("Rules", [])
+            if r.get("ScheduleExpression")
+        ]
         for rule in rules:
             self._rule_anchor.setdefault(rule["Arn"], self.clock)
         return rules
 
     def _next_fire(self, rule: dict) -> datetime | None:
-        return parse_schedule(rule["ScheduleExpression"]).next_after(self.clock, self._rule_anchor[rule["Arn"]])
+        return parse_schedule(rule["ScheduleExpression"]).next_after(
+            self.clock, self._rule_anchor[rule["Arn"]]
+        )
 
     def _fire(self, rule: dict) -> None:
         events = self._client["events"]
         for target in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
             if ":lambda:" not in target["Arn"]:
-                log.warning("rule %s: target %s is not a Lambda function; skipped", rule["Name"], target["Arn"])
+                log.warning(
+                    "rule %s: target %s is not a Lambda function; skipped",
+                    rule["Name"],
+                    target["Arn"],
+                )
                 continue
             if target.get("InputPath") or target.get("InputTransformer"):
-                log.warning("rule %s: InputPath/InputTransformer are not supported locally; default event sent", rule["Name"])
-            event = (json.loads(target["Input"]) if target.get("Input")
-                     else lambda_events.scheduled(rule["Arn"], self.region, self.clock))
+                log.warning(
+                    "rule %s: InputPath/InputTransformer are not supported locally; default event sent",
+                    rule["Name"],
+                )
+            event = (
+                json.loads(target["Input"])
+                if target.get("Input")
+                else lambda_events.scheduled(rule["Arn"], self.region, self.clock)
+            )
             self._pending.append((target["Arn"], event, "schedule"))
 
     def advance(self, delta: timedelta) -> list[Invocation]:
@@ -268,14 +352,19 @@ class Executor:
         done: list[Invocation] = []
         fired: set[str] = set()
         while True:
-            due = [(self._next_fire(r), r) for r in self._schedule_rules()
-                   if r.get("State") == "ENABLED" and r["Name"] not in fired]
+            due = [
+                (self._next_fire(r), r)
+                for r in self._schedule_rules()
+                if r.get("State") == "ENABLED" and r["Name"] not in fired
+            ]
             due = [(t, r) for t, r in due if t is not None and t <= target]
             waking = [d[0] for d in self._delayed if d[0] <= target]
             if not due and not waking:
                 break
             self.clock = min([t for t, _ in due] + waking)
-            for _, rule in sorted((d for d in due if d[0] == self.clock), key=lambda d: d[1]["Name"]):
+            for _, rule in sorted(
+                (d for d in due if d[0] == self.clock), key=lambda d: d[1]["Name"]
+            ):
                 current = self._client["events"].describe_rule(Name=rule["Name"])
                 if current.get("State") == "ENABLED":
                     self._fire(rule)
@@ -304,18 +393,37 @@ class Executor:
         done: list[Invocation] = []
         for change in self.alarm_evaluator.evaluate(query=query):
             alarm = change.alarm
-            cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=change.new_state,
-                                       StateReason=change.reason[:1023], StateReasonData=reason_data(change, self.clock))
-            actions = {"ALARM": alarm.get("AlarmActions", []), "OK": alarm.get("OKActions", []),
-                       "INSUFFICIENT_DATA": alarm.get("InsufficientDataActions", [])}[change.new_state]
-            message = json.dumps(lambda_events.alarm_message(
-                alarm, change.old_state, change.new_state, change.reason, self.region, self.clock))
+            cloudwatch.set_alarm_state(
+                AlarmName=alarm["AlarmName"],
+                StateValue=change.new_state,
+                StateReason=change.reason[:1023],
+                StateReasonData=reason_data(change, self.clock),
+            )
+            actions = {
+                "ALARM": alarm.get("AlarmActions", []),
+                "OK": alarm.get("OKActions", []),
+                "INSUFFICIENT_DATA": alarm.get("InsufficientDataActions", []),
+            }[change.new_state]
+            message = json.dumps(
+                lambda_events.alarm_message(
+                    alarm,
+                    change.old_state,
+                    change.new_state,
+                    change.reason,
+                    self.region,
+                    self.clock,
+                )
+            )
             subject = lambda_events.alarm_subject(change.new_state, alarm["AlarmName"], self.region)
             for topic in (a for a in actions if a.split(":")[2] == "sns"):
-                for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
+                for page in sns.get_paginator("list_subscriptions_by_topic").paginate(
+                    TopicArn=topic
+                ):
                     for sub in page.get("Subscriptions", []):
                         if sub["Protocol"] == "lambda":
-                            event = lambda_events.sns_notification(topic, sub["SubscriptionArn"], subject, message, self.clock)
+                            event = lambda_events.sns_notification(
+                                topic, sub["SubscriptionArn"], subject, message, self.clock
+                            )
                             self._pending.append((sub["Endpoint"], event, "sns"))
         done += self.pump()
         return done

@@ -18,6 +18,7 @@ What moto does with `lambda.invoke(InvocationType='Event')` (moto 5.2, server mo
   writes, so buckets are only listed for new objects when something was written.
 The recording holds every request body (S3 uploads too), so it is reset at each drain.
 """
+
 from __future__ import annotations
 
 import base64
@@ -46,16 +47,20 @@ class Drained:
 
 
 def _is_put_metric_data(path: str, headers: dict, raw: bytes) -> bool:
-    return (path.endswith("/operation/PutMetricData")                          # smithy-rpc-v2-cbor
-            or headers.get("x-amz-target", "").endswith(".PutMetricData")      # awsJson
-            or b"Action=PutMetricData" in raw)                                 # query
+    return (
+        path.endswith("/operation/PutMetricData")  # smithy-rpc-v2-cbor
+        or headers.get("x-amz-target", "").endswith(".PutMetricData")  # awsJson
+        or b"Action=PutMetricData" in raw
+    )  # query
 
 
 def _function_name(raw: str) -> str:
     name = unquote(raw)
     if name.startswith("arn:"):
         parts = name.split(":")
-        name = parts[6] if len(parts) > 6 else name  # arn:aws:lambda:region:acct:function:NAME[:qualifier]
+        name = (
+            parts[6] if len(parts) > 6 else name
+        )  # arn:aws:lambda:region:acct:function:NAME[:qualifier]
     return name
 
 
@@ -65,7 +70,9 @@ class Recorder:
         self.available = True
 
     def _call(self, action: str, method: str = "POST") -> bytes:
-        request = urllib.request.Request(f"{self.base}/{action}", method=method, data=b"" if method == "POST" else None)
+        request = urllib.request.Request(
+            f"{self.base}/{action}", method=method, data=b"" if method == "POST" else None
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.read()
 
@@ -90,7 +97,10 @@ class Recorder:
                 continue
             entry = json.loads(line)
             headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
-            if "/s3/aws4_request" in headers.get("authorization", "") and entry.get("method") != "GET":
+            if (
+                "/s3/aws4_request" in headers.get("authorization", "")
+                and entry.get("method") != "GET"
+            ):
                 drained.s3_writes += 1
             if entry.get("method") != "POST":
                 continue

@@ -9,6 +9,7 @@ that hash. The import path mirrors Lambda's: the function root (/var/task), the 
 a dependency missing from the package fails here as it would on Lambda). The interpreter
 runs with -S, so this virtualenv's site-packages is not on the path.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,6 +29,7 @@ from local_aws.warm import WarmPool
 
 # What the Lambda python3.11 runtime itself provides.
 RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
 
 class PackageNotFound(LookupError):
     """The deployed code matches no zip in the packages directory."""
@@ -49,8 +51,10 @@ class PackageStore:
                 self._hashes[key] = base64.b64encode(sha256_file(path)).decode()
             if self._hashes[key] == code_sha256:
                 return path
-        raise PackageNotFound(f"no zip under {self.packages_dir} has CodeSha256 {code_sha256}: "
-                              "the deployed code was built elsewhere; run `make package` and redeploy")
+        raise PackageNotFound(
+            f"no zip under {self.packages_dir} has CodeSha256 {code_sha256}: "
+            "the deployed code was built elsewhere; run `make package` and redeploy"
+        )
 
     def unpacked(self, code_sha256: str) -> Path:
         target = self.cache_dir / base64.b16encode(base64.b64decode(code_sha256)).decode().lower()
@@ -77,7 +81,11 @@ class PackageStore:
             spec = importlib.util.find_spec(name)
             if spec is None:
                 continue
-            source = Path(spec.submodule_search_locations[0]) if spec.submodule_search_locations else Path(spec.origin)
+            source = (
+                Path(spec.submodule_search_locations[0])
+                if spec.submodule_search_locations
+                else Path(spec.origin)
+            )
             link.symlink_to(source, target_is_directory=source.is_dir())
         return target
 
@@ -85,6 +93,7 @@ class PackageStore:
 @dataclass
 class Invocation:
     """One run of one function: what it got, what it returned or raised, and its output."""
+
     function: str
     source: str  # "direct", "s3", "schedule", "sns", "async"
     event: object
@@ -101,54 +110,99 @@ class Invocation:
         return self.error is None
 
 
-def run_handler(config: dict, task_dir: Path, layer_dirs: list[Path], runtime_dir: Path, pool: WarmPool,
-                endpoint_url: str, region: str, credentials: dict, event: object, invocation: Invocation,
-                enforce_timeout: bool = True) -> Invocation:
+def run_handler(
+    config: dict,
+    task_dir: Path,
+    layer_dirs: list[Path],
+    runtime_dir: Path,
+    pool: WarmPool,
+    endpoint_url: str,
+    region: str,
+    credentials: dict,
+    event: object,
+    invocation: Invocation,
+    enforce_timeout: bool = True,
+) -> Invocation:
     """Run the handler of `config` (get_function's Configuration) on `event` in a sandbox; fill `invocation`."""
     name = config["FunctionName"]
     path = [str(task_dir)]
     for layer in layer_dirs:
-        path += [str(layer / "python" / "lib" / "python3.11" / "site-packages"), str(layer / "python")]
+        path += [
+            str(layer / "python" / "lib" / "python3.11" / "site-packages"),
+            str(layer / "python"),
+        ]
     path.append(str(runtime_dir))
     timeout_s = int(config.get("Timeout", 3))
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8", "TZ": "UTC",
-        "LAMBDA_TASK_ROOT": str(task_dir), "LAMBDA_RUNTIME_DIR": str(runtime_dir),
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "LAMBDA_TASK_ROOT": str(task_dir),
+        "LAMBDA_RUNTIME_DIR": str(runtime_dir),
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.get('Runtime', 'python3.11')}",
-        "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
-        "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
         # No host AWS configuration leaks in: only the emulator and its test credentials.
-        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
         **(config.get("Environment") or {}).get("Variables", {}),
         **credentials,
         "AWS_ENDPOINT_URL": endpoint_url,
-        "_HANDLER": config["Handler"], "_FUNCTION_ARN": config["FunctionArn"],
+        "_HANDLER": config["Handler"],
+        "_FUNCTION_ARN": config["FunctionArn"],
         "_TIMEOUT_S": str(timeout_s),
         "PYTHONPATH": os.pathsep.join(path),
         "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only on Lambda
         "PYTHONUNBUFFERED": "1",
     }
     # A sandbox serves the same code and configuration only: anything else starts a new one.
-    identity = json.dumps([config["FunctionArn"], config.get("CodeSha256"), [str(d) for d in layer_dirs],
-                           {k: v for k, v in env.items() if k != "AWS_LAMBDA_LOG_STREAM_NAME"}], sort_keys=True)
+    identity = json.dumps(
+        [
+            config["FunctionArn"],
+            config.get("CodeSha256"),
+            [str(d) for d in layer_dirs],
+            {k: v for k, v in env.items() if k != "AWS_LAMBDA_LOG_STREAM_NAME"},
+        ],
+        sort_keys=True,
+    )
     with tempfile.TemporaryDirectory(prefix="lambda-") as tmp:
-        event_path, result_path, log_path = Path(tmp) / "event.json", Path(tmp) / "result.json", Path(tmp) / "output.log"
+        event_path, result_path, log_path = (
+            Path(tmp) / "event.json",
+            Path(tmp) / "result.json",
+            Path(tmp) / "output.log",
+        )
         event_path.write_text(json.dumps(event))
-        invocation.duration_s = pool.run(identity, {**env, "HOME": str(pool.home), "TMPDIR": str(pool.home)},
-                                         str(task_dir), event_path, result_path, log_path, invocation.request_id,
-                                         timeout_s if enforce_timeout else None)
+        invocation.duration_s = pool.run(
+            identity,
+            {**env, "HOME": str(pool.home), "TMPDIR": str(pool.home)},
+            str(task_dir),
+            event_path,
+            result_path,
+            log_path,
+            invocation.request_id,
+            timeout_s if enforce_timeout else None,
+        )
         invocation.logs = log_path.read_text(errors="replace") if log_path.exists() else ""
         if result_path.exists():
             outcome = json.loads(result_path.read_text())
-            invocation.result, invocation.error = outcome.get("result"), (outcome if "errorType" in outcome else None)
+            invocation.result, invocation.error = (
+                outcome.get("result"),
+                (outcome if "errorType" in outcome else None),
+            )
         elif invocation.duration_s >= timeout_s and enforce_timeout:
-            invocation.error = {"errorType": "Sandbox.Timedout",
-                                "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out after {timeout_s:.2f} seconds"}
+            invocation.error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out after {timeout_s:.2f} seconds",
+            }
         else:
-            invocation.error = {"errorType": "Runtime.ExitError",
-                                "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error"}
+            invocation.error = {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error",
+            }
     return invocation

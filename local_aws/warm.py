@@ -5,6 +5,7 @@ hundreds of invocations. Like Lambda, a sandbox serves invocations one at a time
 module-level state between them, and is thrown away on a timeout, a crash, or when the
 function's code or configuration changes (the pool key includes all of them).
 """
+
 from __future__ import annotations
 
 import json
@@ -72,9 +73,15 @@ for line in sys.stdin:
 class Sandbox:
     def __init__(self, python: str, worker: Path, env: dict, cwd: str):
         read_fd, write_fd = os.pipe()
-        self.process = subprocess.Popen([python, "-S", str(worker)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        env={**env, "_CONTROL_FD": str(write_fd)}, cwd=cwd, pass_fds=(write_fd,))
+        self.process = subprocess.Popen(
+            [python, "-S", str(worker)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**env, "_CONTROL_FD": str(write_fd)},
+            cwd=cwd,
+            pass_fds=(write_fd,),
+        )
         os.close(write_fd)
         self.control = os.fdopen(read_fd, "r")
 
@@ -106,16 +113,29 @@ class WarmPool:
         self.home = Path(tempfile.mkdtemp(prefix="sandbox-home-", dir=work_dir))
         self.sandboxes: dict[str, Sandbox] = {}
 
-    def run(self, key: str, env: dict, cwd: str, event_path: Path, result_path: Path, log_path: Path,
-            request_id: str, timeout_s: float | None) -> float:
+    def run(
+        self,
+        key: str,
+        env: dict,
+        cwd: str,
+        event_path: Path,
+        result_path: Path,
+        log_path: Path,
+        request_id: str,
+        timeout_s: float | None,
+    ) -> float:
         """Run one invocation in the sandbox for `key`; returns seconds taken. A timeout or crash
         discards the sandbox (the next call starts cold), as Lambda does."""
         sandbox = self.sandboxes.get(key)
         if sandbox is None or sandbox.process.poll() is not None:
             sandbox = self.sandboxes[key] = Sandbox(self.python, self.worker, env, cwd)
         started = time.monotonic()
-        request = {"event_path": str(event_path), "result_path": str(result_path), "log_path": str(log_path),
-                   "request_id": request_id}
+        request = {
+            "event_path": str(event_path),
+            "result_path": str(result_path),
+            "log_path": str(log_path),
+            "request_id": request_id,
+        }
         try:
             finished = sandbox.call(request, timeout_s)
         except BrokenPipeError:

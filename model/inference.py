@@ -2,6 +2,7 @@
 
 Returns one probability column per class; the platform derives the predicted label.
 """
+
 import pandas as pd
 
 

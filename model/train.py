@@ -4,6 +4,7 @@ features: joined, typed columns (dates parsed) without hotel_id and status.
 Returns a scikit-learn Pipeline that does its own preprocessing, so inference.py
 needs nothing but the fitted object.
 """
+
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -19,8 +20,17 @@ def train(features: pd.DataFrame, target: pd.Series, params: dict) -> Pipeline:
         [
             ("num", "passthrough", NUMERIC),
             # Unknown countries at inference time become NaN, which the booster treats as missing.
-            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                   encoded_missing_value=np.nan, min_frequency=5, max_categories=60), CATEGORICAL),
+            (
+                "cat",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                    min_frequency=5,
+                    max_categories=60,
+                ),
+                CATEGORICAL,
+            ),
         ],
         verbose_feature_names_out=False,
     )
@@ -32,9 +42,11 @@ def train(features: pd.DataFrame, target: pd.Series, params: dict) -> Pipeline:
         early_stopping=bool(params.get("early_stopping", True)),
         random_state=int(params.get("random_state", 0)),
     )
-    model = Pipeline([
-        ("features", FunctionTransformer(add_booking_features)),
-        ("encode", encode),
-        ("model", booster),
-    ])
+    model = Pipeline(
+        [
+            ("features", FunctionTransformer(add_booking_features)),
+            ("encode", encode),
+            ("model", booster),
+        ]
+    )
     return model.fit(features, target)

@@ -1,4 +1,5 @@
 """Shared fixtures: a real moto_server over HTTP, fresh buckets per test, the model folder."""
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,13 @@ def buckets(aws_env, monkeypatch):
 
     s3 = boto3.client("s3")
     suffix = uuid.uuid4().hex[:8]
-    names = Buckets(f"data-{suffix}", f"models-{suffix}", f"predictions-{suffix}", f"monitoring-{suffix}")
-    for env, name in zip(("DATA_BUCKET", "MODEL_BUCKET", "PREDICTIONS_BUCKET", "MONITORING_BUCKET"),
-                         (names.data, names.models, names.predictions, names.monitoring)):
+    names = Buckets(
+        f"data-{suffix}", f"models-{suffix}", f"predictions-{suffix}", f"monitoring-{suffix}"
+    )
+    for env, name in zip(
+        ("DATA_BUCKET", "MODEL_BUCKET", "PREDICTIONS_BUCKET", "MONITORING_BUCKET"),
+        (names.data, names.models, names.predictions, names.monitoring),
+    ):
         s3.create_bucket(Bucket=name)
         monkeypatch.setenv(env, name)
     monkeypatch.setenv("MODEL_DIR", str(MODEL_DIR))

@@ -11,4 +11,6 @@ from handlers import runtime
 
 def handler(event: Any, context: Any) -> dict:
     request = parse_infer_event(event)
-    return runtime.jsonable(handle(runtime.config(), runtime.plugin(), runtime.store(), runtime.buckets(), request))
+    return runtime.jsonable(
+        handle(runtime.config(), runtime.plugin(), runtime.store(), runtime.buckets(), request)
+    )

@@ -17,5 +17,12 @@ from handlers import runtime
 
 def handler(event: Any, context: Any) -> dict:
     request = parse_monitor_event(event)
-    return runtime.jsonable(handle(runtime.config(), runtime.store(), runtime.buckets(), request,
-                                   boto3.client("cloudwatch")))
+    return runtime.jsonable(
+        handle(
+            runtime.config(),
+            runtime.store(),
+            runtime.buckets(),
+            request,
+            boto3.client("cloudwatch"),
+        )
+    )

@@ -17,5 +17,13 @@ from handlers import runtime
 
 def handler(event: Any, context: Any) -> dict:
     request = parse_train_event(event)
-    return runtime.jsonable(handle_request(runtime.config(), runtime.plugin(), runtime.store(), runtime.buckets(),
-                                           request, config_path=runtime.config_path()))
+    return runtime.jsonable(
+        handle_request(
+            runtime.config(),
+            runtime.plugin(),
+            runtime.store(),
+            runtime.buckets(),
+            request,
+            config_path=runtime.config_path(),
+        )
+    )

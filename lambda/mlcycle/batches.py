@@ -4,6 +4,7 @@ A batch is `incoming/<batch_id>/<source>.csv` for every configured source. It is
 ready when all are there, whichever upload came last; one still missing a source
 past the deadline is quarantined rather than waiting forever.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,7 +28,9 @@ class BatchStatus:
         return not self.missing
 
 
-def batch_status(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str) -> BatchStatus:
+def batch_status(
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str
+) -> BatchStatus:
     objects = {o["Key"]: o for o in store.list(buckets.data, storage.incoming_prefix(batch_id))}
     present: list[str] = []
     missing: list[str] = []
@@ -44,7 +47,9 @@ def incoming_batches(store: ObjectStore, buckets: Buckets) -> list[str]:
     return storage.batch_folders(store, buckets.data, storage.INCOMING)
 
 
-def inputs_prefix(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefixes: list[str]) -> str | None:
+def inputs_prefix(
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefixes: list[str]
+) -> str | None:
     """The first of `prefixes` that holds every source of the batch, or None."""
     for prefix in prefixes:
         if all(store.exists(buckets.data, storage.source_key(prefix, s.name)) for s in cfg.sources):
@@ -58,20 +63,33 @@ def past_deadline(status: BatchStatus, cfg: ModelConfig, at: dt.datetime | None 
     return (at or now()) - status.oldest_upload > dt.timedelta(minutes=cfg.batch_deadline_minutes)
 
 
-def quarantine(store: ObjectStore, buckets: Buckets, batch_id: str, reason: dict, stage: str,
-               from_prefix: str | None = None) -> dict:
+def quarantine(
+    store: ObjectStore,
+    buckets: Buckets,
+    batch_id: str,
+    reason: dict,
+    stage: str,
+    from_prefix: str | None = None,
+) -> dict:
     """Move the batch's inputs aside with a reason.json: rejected input is kept, never silently dropped."""
     source = from_prefix or storage.incoming_prefix(batch_id)
     moved = store.move_prefix(buckets.data, source, storage.quarantine_prefix(batch_id))
-    doc = {"batch_id": batch_id, "stage": stage, "reason": reason, "files": moved,
-           "quarantined_at": now_iso()}
+    doc = {
+        "batch_id": batch_id,
+        "stage": stage,
+        "reason": reason,
+        "files": moved,
+        "quarantined_at": now_iso(),
+    }
     store.put_json(buckets.data, storage.quarantine_reason_key(batch_id), doc)
     return doc
 
 
 def hold(store: ObjectStore, buckets: Buckets, batch_id: str, why: str) -> dict:
     """Park the batch under held/ while the breaker is open; it is scored after recovery."""
-    moved = store.move_prefix(buckets.data, storage.incoming_prefix(batch_id), storage.held_prefix(batch_id))
+    moved = store.move_prefix(
+        buckets.data, storage.incoming_prefix(batch_id), storage.held_prefix(batch_id)
+    )
     doc = {"batch_id": batch_id, "reason": why, "files": moved, "held_at": now_iso()}
     store.put_json(buckets.data, storage.held_note_key(batch_id), doc)
     return doc

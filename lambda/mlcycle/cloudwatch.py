@@ -7,6 +7,7 @@ Every metric is put twice (docs/CONTRACTS.md): with dimensions [ModelName], whic
 watch because they survive a model version change, and [ModelName, ModelVersion], which
 lets the dashboard tell versions apart.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,9 @@ def namespace(model_name: str) -> str:
     return f"MLCycle/{model_name}"
 
 
-def metric_data(metrics: dict[str, float], model_name: str, model_version: str,
-                timestamp: datetime) -> list[dict]:
+def metric_data(
+    metrics: dict[str, float], model_name: str, model_version: str, timestamp: datetime
+) -> list[dict]:
     """PutMetricData datums: each metric once per dimension set, all with one timestamp.
 
     ``timestamp`` should be the monitoring run's time (CloudWatch refuses points older than
@@ -31,11 +33,22 @@ def metric_data(metrics: dict[str, float], model_name: str, model_version: str,
     """
     dimension_sets = (
         [{"Name": "ModelName", "Value": model_name}],
-        [{"Name": "ModelName", "Value": model_name}, {"Name": "ModelVersion", "Value": str(model_version)}],
+        [
+            {"Name": "ModelName", "Value": model_name},
+            {"Name": "ModelVersion", "Value": str(model_version)},
+        ],
     )
-    return [{"MetricName": name, "Dimensions": dimensions, "Timestamp": timestamp,
-             "Value": float(value), "Unit": "None"}
-            for name, value in metrics.items() for dimensions in dimension_sets]
+    return [
+        {
+            "MetricName": name,
+            "Dimensions": dimensions,
+            "Timestamp": timestamp,
+            "Value": float(value),
+            "Unit": "None",
+        }
+        for name, value in metrics.items()
+        for dimensions in dimension_sets
+    ]
 
 
 def put_metrics(cloudwatch_client: Any, namespace: str, metric_data: list[dict]) -> dict:
@@ -45,9 +58,12 @@ def put_metrics(cloudwatch_client: Any, namespace: str, metric_data: list[dict])
     would otherwise silence all the others. Returns what was sent and what was skipped.
     """
     sendable = [datum for datum in metric_data if math.isfinite(datum["Value"])]
-    skipped = sorted({datum["MetricName"] for datum in metric_data if not math.isfinite(datum["Value"])})
+    skipped = sorted(
+        {datum["MetricName"] for datum in metric_data if not math.isfinite(datum["Value"])}
+    )
     for start in range(0, len(sendable), MAX_DATUMS_PER_CALL):
-        cloudwatch_client.put_metric_data(Namespace=namespace,
-                                          MetricData=sendable[start:start + MAX_DATUMS_PER_CALL])
+        cloudwatch_client.put_metric_data(
+            Namespace=namespace, MetricData=sendable[start : start + MAX_DATUMS_PER_CALL]
+        )
     calls = math.ceil(len(sendable) / MAX_DATUMS_PER_CALL)
     return {"sent": len(sendable), "calls": calls, "skipped": skipped}

@@ -5,6 +5,7 @@ sources, each with typed `columns` and their `xteristics`), so that file loads a
 its sources carry no names (we derive them from the file name), its join key and
 target are implicit (we derive them), and its `calculated_columns` has a stray quote.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,7 +32,9 @@ class ColumnSpec:
     @property
     def kind(self) -> str:
         """How monitoring treats the column: numeric, categorical or datetime."""
-        return {"integer": "numeric", "float": "numeric", "datetime": "datetime"}.get(self.type, "categorical")
+        return {"integer": "numeric", "float": "numeric", "datetime": "datetime"}.get(
+            self.type, "categorical"
+        )
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,9 @@ class ModelConfig:
     @property
     def retrain_payload(self) -> dict:
         """What the breaker asks the train function for: the newest data, when a window is configured."""
-        return {"recent_batches": self.retrain_recent_batches} if self.retrain_recent_batches else {}
+        return (
+            {"recent_batches": self.retrain_recent_batches} if self.retrain_recent_batches else {}
+        )
 
     @property
     def target_source(self) -> SourceSpec:
@@ -119,17 +124,23 @@ def _column(raw: dict, source_name: str) -> ColumnSpec:
     name = str(raw["name"])
     col_type = str(raw.get("type", "string"))
     if col_type not in COLUMN_TYPES:
-        raise ConfigError(f"source '{source_name}', column '{name}': type '{col_type}' is not one of {sorted(COLUMN_TYPES)}")
+        raise ConfigError(
+            f"source '{source_name}', column '{name}': type '{col_type}' is not one of {sorted(COLUMN_TYPES)}"
+        )
     traits = raw.get("xteristics") or raw.get("characteristics") or {}
     calculated = None
     if traits.get("calculated"):
         parts = [str(p).strip().strip("\"'") for p in traits.get("calculated_columns", [])]
         if len(parts) != 2:
-            raise ConfigError(f"source '{source_name}', column '{name}': calculated_columns needs [start, end], got {parts}")
+            raise ConfigError(
+                f"source '{source_name}', column '{name}': calculated_columns needs [start, end], got {parts}"
+            )
         calculated = (parts[0], parts[1])
     values = traits.get("values")
     return ColumnSpec(
-        name=name, type=col_type, unique=bool(traits.get("unique", False)),
+        name=name,
+        type=col_type,
+        unique=bool(traits.get("unique", False)),
         values=tuple(str(v) for v in values) if values else None,
         from_date=str(traits["from_date"]) if "from_date" in traits else None,
         to_date=str(traits["to_date"]) if "to_date" in traits else None,
@@ -150,16 +161,22 @@ def _source_name(raw: dict, index: int) -> str:
 
 
 def _derive_target(sources: list[SourceSpec]) -> str:
-    candidates = [c.name for s in sources for c in s.columns if c.values and c.calculated_from is None]
+    candidates = [
+        c.name for s in sources for c in s.columns if c.values and c.calculated_from is None
+    ]
     if len(candidates) != 1:
-        raise ConfigError(f"cannot tell the target column: set 'target' (columns with 'values': {candidates})")
+        raise ConfigError(
+            f"cannot tell the target column: set 'target' (columns with 'values': {candidates})"
+        )
     return candidates[0]
 
 
 def _derive_join_key(sources: list[SourceSpec]) -> str:
     shared = set(sources[0].column_names).intersection(*(s.column_names for s in sources[1:]))
     if len(shared) != 1:
-        raise ConfigError(f"cannot tell the join key: set 'join_key' (columns in every source: {sorted(shared)})")
+        raise ConfigError(
+            f"cannot tell the join key: set 'join_key' (columns in every source: {sorted(shared)})"
+        )
     return shared.pop()
 
 
@@ -169,23 +186,33 @@ def _check(cfg: ModelConfig) -> None:
         raise ConfigError(f"source names must be unique, got {names}")
     holders = [s.name for s in cfg.sources if cfg.target in s.column_names]
     if len(holders) != 1:
-        raise ConfigError(f"target '{cfg.target}' must be in exactly one source, found in {holders}")
+        raise ConfigError(
+            f"target '{cfg.target}' must be in exactly one source, found in {holders}"
+        )
     for source in cfg.sources:
         if cfg.join_key not in source.column_names:
             raise ConfigError(f"source '{source.name}' lacks the join key '{cfg.join_key}'")
         for col in source.columns:
             for ref in col.calculated_from or ():
                 if ref not in source.column_names:
-                    raise ConfigError(f"source '{source.name}', column '{col.name}': calculated from unknown column '{ref}'")
+                    raise ConfigError(
+                        f"source '{source.name}', column '{col.name}': calculated from unknown column '{ref}'"
+                    )
     if not cfg.classes:
         raise ConfigError(f"target '{cfg.target}' needs its class list under xteristics.values")
     if cfg.positive_class is not None and cfg.positive_class not in cfg.classes:
-        raise ConfigError(f"positive_class '{cfg.positive_class}' is not one of the classes {cfg.classes}")
+        raise ConfigError(
+            f"positive_class '{cfg.positive_class}' is not one of the classes {cfg.classes}"
+        )
     if cfg.segment_column is not None and cfg.segment_column not in cfg.feature_columns:
-        raise ConfigError(f"monitoring.segment_column '{cfg.segment_column}' is not a feature column "
-                          f"{sorted(cfg.feature_columns)}")
+        raise ConfigError(
+            f"monitoring.segment_column '{cfg.segment_column}' is not a feature column "
+            f"{sorted(cfg.feature_columns)}"
+        )
     if not 0 < cfg.holdout_fraction < 1:
-        raise ConfigError(f"training.holdout_fraction must be between 0 and 1, got {cfg.holdout_fraction}")
+        raise ConfigError(
+            f"training.holdout_fraction must be between 0 and 1, got {cfg.holdout_fraction}"
+        )
 
 
 def parse_config(raw: dict) -> ModelConfig:
@@ -224,7 +251,9 @@ def parse_config(raw: dict) -> ModelConfig:
         chunk_rows=int(inference.get("chunk_rows", 250_000)),
         batch_deadline_minutes=float(inference.get("batch_deadline_minutes", 60)),
         positive_class=str(raw["positive_class"]) if raw.get("positive_class") else None,
-        segment_column=str(monitoring["segment_column"]) if monitoring.get("segment_column") else None,
+        segment_column=str(monitoring["segment_column"])
+        if monitoring.get("segment_column")
+        else None,
         probation_batches=int(breaker.get("probation_batches", 2)),
         retrain_recent_batches=int(breaker.get("retrain_recent_batches", 1)) or None,
         monitoring=monitoring,

@@ -5,6 +5,7 @@ soft rules (values outside a declared date range or length) are counted as schem
 violations and monitored, because real feeds drift and stopping on them would hold
 every batch for a cosmetic change.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,8 +40,12 @@ def check_header(columns: list[str], spec: SourceSpec, file: str) -> list[str]:
     required = [c.name for c in spec.columns if c.calculated_from is None]
     missing = [c for c in required if c not in columns]
     if missing:
-        raise DataContractError(file, missing[0], "required column",
-                                f"missing (expected columns {spec.column_names}, found {columns})")
+        raise DataContractError(
+            file,
+            missing[0],
+            "required column",
+            f"missing (expected columns {spec.column_names}, found {columns})",
+        )
     extra = [c for c in columns if c not in spec.column_names]
     return [f"{file}: extra columns ignored: {extra}"] if extra else []
 
@@ -57,12 +62,24 @@ def _to_numeric(series: pd.Series, col: ColumnSpec, file: str, offset: int) -> p
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         parsed = pd.to_numeric(series, errors="coerce")
         bad = (parsed.isna() & series.notna()).to_numpy()
-        raise DataContractError(file, col.name, f"type {col.type}", f"not a number: {_examples(series, bad)}", _lines(bad, offset))
+        raise DataContractError(
+            file,
+            col.name,
+            f"type {col.type}",
+            f"not a number: {_examples(series, bad)}",
+            _lines(bad, offset),
+        )
     if col.type == "integer":
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         bad = ~np.isnan(values) & (np.mod(values, 1) != 0)
         if bad.any():
-            raise DataContractError(file, col.name, "type integer", f"not a whole number: {_examples(series, bad)}", _lines(bad, offset))
+            raise DataContractError(
+                file,
+                col.name,
+                "type integer",
+                f"not a whole number: {_examples(series, bad)}",
+                _lines(bad, offset),
+            )
     return series
 
 
@@ -70,8 +87,13 @@ def _to_datetime(series: pd.Series, col: ColumnSpec, file: str, offset: int) -> 
     parsed = pd.to_datetime(series, format="ISO8601", errors="coerce")
     bad = (parsed.isna() & series.notna()).to_numpy()
     if bad.any():
-        raise DataContractError(file, col.name, "date format", f"unparseable date (expected YYYY-MM-DD): {_examples(series, bad)}",
-                                _lines(bad, offset))
+        raise DataContractError(
+            file,
+            col.name,
+            "date format",
+            f"unparseable date (expected YYYY-MM-DD): {_examples(series, bad)}",
+            _lines(bad, offset),
+        )
     return parsed
 
 
@@ -79,8 +101,13 @@ def _check_values(series: pd.Series, col: ColumnSpec, file: str, offset: int) ->
     assert col.values is not None  # called only for columns that declare allowed values
     bad = (~series.isin(col.values) & series.notna()).to_numpy()
     if bad.any():
-        raise DataContractError(file, col.name, "allowed values", f"unknown value(s) {_examples(series, bad)}; allowed {list(col.values)}",
-                                _lines(bad, offset))
+        raise DataContractError(
+            file,
+            col.name,
+            "allowed values",
+            f"unknown value(s) {_examples(series, bad)}; allowed {list(col.values)}",
+            _lines(bad, offset),
+        )
 
 
 def _soft_violations(frame: pd.DataFrame, spec: SourceSpec) -> dict[str, int]:
@@ -107,18 +134,31 @@ def _check_calculated(frame: pd.DataFrame, spec: SourceSpec, file: str, offset: 
         days = (frame[end] - frame[start]).dt.days
         before = (days < 0).to_numpy()
         if before.any():
-            raise DataContractError(file, end, f"{end} on or after {start}", f"{end} is before {start}", _lines(before, offset))
+            raise DataContractError(
+                file,
+                end,
+                f"{end} on or after {start}",
+                f"{end} is before {start}",
+                _lines(before, offset),
+            )
         if col.name in frame.columns:
             given = frame[col.name]
             wrong = (given.notna() & days.notna() & (given != days)).to_numpy()
             if wrong.any():
-                raise DataContractError(file, col.name, f"equals days from {start} to {end}",
-                                        f"disagrees with the dates: {_examples(given, wrong)}", _lines(wrong, offset))
+                raise DataContractError(
+                    file,
+                    col.name,
+                    f"equals days from {start} to {end}",
+                    f"disagrees with the dates: {_examples(given, wrong)}",
+                    _lines(wrong, offset),
+                )
         else:
             frame[col.name] = days
 
 
-def check_frame(raw: pd.DataFrame, spec: SourceSpec, file: str, join_key: str, offset: int = 0) -> CheckedFrame:
+def check_frame(
+    raw: pd.DataFrame, spec: SourceSpec, file: str, join_key: str, offset: int = 0
+) -> CheckedFrame:
     """Type, check and complete one chunk of a source. `offset` = rows before this chunk."""
     notes = check_header(list(raw.columns), spec, file)
     frame = raw[[c for c in spec.column_names if c in raw.columns]].copy()
@@ -135,6 +175,8 @@ def check_frame(raw: pd.DataFrame, spec: SourceSpec, file: str, join_key: str, o
     keys = frame[join_key]
     missing_key = keys.isna().to_numpy()
     if missing_key.any():
-        raise DataContractError(file, join_key, "join key present", "empty join key", _lines(missing_key, offset))
+        raise DataContractError(
+            file, join_key, "join key present", "empty join key", _lines(missing_key, offset)
+        )
     _check_calculated(frame, spec, file, offset)
     return CheckedFrame(frame, notes, _soft_violations(frame, spec))

@@ -4,6 +4,7 @@ Sources are read in chunks so a batch of any size is scored in bounded memory; r
 that span the whole file (empty file, duplicate keys, an all-empty column) are
 enforced across chunks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from mlcycle.storage import ObjectStore
 @dataclass
 class SourceSummary:
     """What reading a whole file found, beyond the rows themselves."""
+
     rows: int = 0
     notes: list[str] = field(default_factory=list)
     violations: dict[str, int] = field(default_factory=dict)
@@ -32,29 +34,56 @@ class SourceSummary:
 class SourceReader:
     """Iterate a CSV source as checked chunks; file-level rules fire when the file ends."""
 
-    def __init__(self, stream: IO[bytes], spec: SourceSpec, file: str, join_key: str, chunk_rows: int = 250_000):
-        self.stream, self.spec, self.file, self.join_key, self.chunk_rows = stream, spec, file, join_key, chunk_rows
+    def __init__(
+        self,
+        stream: IO[bytes],
+        spec: SourceSpec,
+        file: str,
+        join_key: str,
+        chunk_rows: int = 250_000,
+    ):
+        self.stream, self.spec, self.file, self.join_key, self.chunk_rows = (
+            stream,
+            spec,
+            file,
+            join_key,
+            chunk_rows,
+        )
         self.summary = SourceSummary()
 
     def _raw_chunks(self) -> Iterator[pd.DataFrame]:
         try:
-            reader = pd.read_csv(self.stream, dtype=read_dtypes(self.spec), chunksize=self.chunk_rows,
-                                 encoding="utf-8", keep_default_na=False, na_values=[""])
+            reader = pd.read_csv(
+                self.stream,
+                dtype=read_dtypes(self.spec),
+                chunksize=self.chunk_rows,
+                encoding="utf-8",
+                keep_default_na=False,
+                na_values=[""],
+            )
             header_checked = False
             for chunk in reader:
                 if not header_checked:
                     self.summary.notes += check_header(list(chunk.columns), self.spec, self.file)
                     header_checked = True
-                if len(chunk):  # a header-only file yields one empty chunk; the end-of-file rule reports it
+                if len(
+                    chunk
+                ):  # a header-only file yields one empty chunk; the end-of-file rule reports it
                     yield chunk
             if not header_checked:  # header only: read_csv yields no chunk at all
                 columns = list(reader.orig_names or [])
                 check_header(columns, self.spec, self.file)
         except UnicodeDecodeError as exc:
-            raise DataContractError(self.file, None, "encoding UTF-8",
-                                    f"invalid byte 0x{exc.object[exc.start]:02x} at byte {exc.start} of a read block") from None
+            raise DataContractError(
+                self.file,
+                None,
+                "encoding UTF-8",
+                f"invalid byte 0x{exc.object[exc.start]:02x} at byte {exc.start} of a read block",
+            ) from None
         except pd.errors.EmptyDataError:
-            raise DataContractError(self.file, None, "not empty", "the file is empty (no header, no rows)") from None
+            raise DataContractError(
+                self.file, None, "not empty", "the file is empty (no header, no rows)"
+            ) from None
         except pd.errors.ParserError as exc:
             raise DataContractError(self.file, None, "CSV format", str(exc).strip()) from None
 
@@ -62,9 +91,13 @@ class SourceReader:
         seen_keys: dict[str, list[np.ndarray]] = {c.name: [] for c in self.spec.columns if c.unique}
         non_null = {c.name: 0 for c in self.spec.columns}
         for raw in self._raw_chunks():
-            checked = check_frame(raw, self.spec, self.file, self.join_key, offset=self.summary.rows)
+            checked = check_frame(
+                raw, self.spec, self.file, self.join_key, offset=self.summary.rows
+            )
             for name in seen_keys:
-                seen_keys[name].append(pd.util.hash_pandas_object(checked.frame[name], index=False).to_numpy())
+                seen_keys[name].append(
+                    pd.util.hash_pandas_object(checked.frame[name], index=False).to_numpy()
+                )
             for name in non_null:
                 if name in checked.frame.columns:
                     non_null[name] += int(checked.frame[name].notna().sum())
@@ -76,10 +109,14 @@ class SourceReader:
 
     def _check_file(self, seen_keys: dict[str, list[np.ndarray]], non_null: dict[str, int]) -> None:
         if self.summary.rows == 0:
-            raise DataContractError(self.file, None, "has data rows", "header only: the file has no data rows")
+            raise DataContractError(
+                self.file, None, "has data rows", "header only: the file has no data rows"
+            )
         for name, count in non_null.items():
             if count == 0:
-                raise DataContractError(self.file, name, "not all missing", "every value in the column is empty")
+                raise DataContractError(
+                    self.file, name, "not all missing", "every value in the column is empty"
+                )
         for name, parts in seen_keys.items():
             hashes = np.concatenate(parts)
             # Sorting 64-bit hashes finds duplicates with 16 bytes a row; a hash table over 10M
@@ -88,18 +125,26 @@ class SourceReader:
             ordered = hashes[order]
             repeats = order[1:][ordered[1:] == ordered[:-1]]
             if len(repeats):
-                raise DataContractError(self.file, name, "unique", f"{len(repeats)} duplicate value(s)",
-                                        sorted(int(i) + 2 for i in repeats)[:20])
+                raise DataContractError(
+                    self.file,
+                    name,
+                    "unique",
+                    f"{len(repeats)} duplicate value(s)",
+                    sorted(int(i) + 2 for i in repeats)[:20],
+                )
 
     def read_all(self) -> pd.DataFrame:
         frames = [c.frame for c in self]
         return pd.concat(frames, ignore_index=True)
 
 
-def open_source(store: ObjectStore, bucket: str, key: str, spec: SourceSpec,
-                cfg: ModelConfig) -> SourceReader:
+def open_source(
+    store: ObjectStore, bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig
+) -> SourceReader:
     """A chunked, contract-checked reader over s3://bucket/key (errors name that address)."""
-    return SourceReader(store.open(bucket, key), spec, f"s3://{bucket}/{key}", cfg.join_key, cfg.chunk_rows)
+    return SourceReader(
+        store.open(bucket, key), spec, f"s3://{bucket}/{key}", cfg.join_key, cfg.chunk_rows
+    )
 
 
 def key_hashes(keys: ArrayLike) -> np.ndarray:
@@ -118,6 +163,7 @@ class Attributes:
     The hotels file can be as long as the bookings file (one row per booked hotel); kept
     as Python strings, 10M rows would need over a gigabyte.
     """
+
     name: str
     hashes: np.ndarray
     columns: dict[str, np.ndarray | pd.Categorical]
@@ -147,8 +193,11 @@ def attributes_from_frames(name: str, frames: Iterable[pd.DataFrame], join_key: 
     columns = {}
     for col, parts in column_parts.items():
         values = _concat(parts)
-        columns[col] = (pd.Categorical.from_codes(values.codes[order], values.categories)
-                        if isinstance(values, pd.Categorical) else values[order])
+        columns[col] = (
+            pd.Categorical.from_codes(values.codes[order], values.categories)
+            if isinstance(values, pd.Categorical)
+            else values[order]
+        )
     return Attributes(name, hashes[order], columns)
 
 
@@ -156,24 +205,35 @@ def index_attributes(name: str, frame: pd.DataFrame, join_key: str) -> Attribute
     return attributes_from_frames(name, [frame], join_key)
 
 
-def read_attributes(store: ObjectStore, bucket: str, prefix: str,
-                    cfg: ModelConfig) -> tuple[list[Attributes], list[SourceSummary]]:
+def read_attributes(
+    store: ObjectStore, bucket: str, prefix: str, cfg: ModelConfig
+) -> tuple[list[Attributes], list[SourceSummary]]:
     """Every attribute source of a batch under `prefix`, held compactly for the join."""
-    readers = [open_source(store, bucket, storage.source_key(prefix, s.name), s, cfg) for s in cfg.attribute_sources]
-    attributes = [attributes_from_frames(r.spec.name, (c.frame for c in r), cfg.join_key) for r in readers]
+    readers = [
+        open_source(store, bucket, storage.source_key(prefix, s.name), s, cfg)
+        for s in cfg.attribute_sources
+    ]
+    attributes = [
+        attributes_from_frames(r.spec.name, (c.frame for c in r), cfg.join_key) for r in readers
+    ]
     return attributes, [r.summary for r in readers]
 
 
-def _looked_up(values: np.ndarray | pd.Categorical, positions: np.ndarray, matched: np.ndarray,
-               index: pd.Index) -> pd.Series:
+def _looked_up(
+    values: np.ndarray | pd.Categorical, positions: np.ndarray, matched: np.ndarray, index: pd.Index
+) -> pd.Series:
     if isinstance(values, pd.Categorical):
         codes = np.where(matched, values.codes[positions], -1)
         # object dtype, as in training: the plug-in sees the same types whichever path built the frame
-        return pd.Series(pd.Categorical.from_codes(codes, values.categories), index=index).astype(object)
+        return pd.Series(pd.Categorical.from_codes(codes, values.categories), index=index).astype(
+            object
+        )
     return pd.Series(values[positions], index=index).where(matched)
 
 
-def join(base: pd.DataFrame, attributes: list[Attributes], join_key: str) -> tuple[pd.DataFrame, dict[str, float]]:
+def join(
+    base: pd.DataFrame, attributes: list[Attributes], join_key: str
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """LEFT join from the target's source: every base row survives; coverage says how many matched.
 
     Lookups are binary searches in the sorted key hashes: no merge, no hash table over
@@ -187,8 +247,11 @@ def join(base: pd.DataFrame, attributes: list[Attributes], join_key: str) -> tup
         matched = (attr.hashes[positions] == wanted) if n else np.zeros(len(base), dtype=bool)
         coverage[attr.name] = float(matched.mean()) if len(base) else 0.0
         for col, values in attr.columns.items():
-            extra[col] = _looked_up(values, positions, matched, base.index) if n else \
-                pd.Series(np.nan, index=base.index, dtype=object)
+            extra[col] = (
+                _looked_up(values, positions, matched, base.index)
+                if n
+                else pd.Series(np.nan, index=base.index, dtype=object)
+            )
     return base.assign(**extra), coverage
 
 
@@ -197,7 +260,9 @@ def feature_frame(joined: pd.DataFrame, cfg: ModelConfig) -> pd.DataFrame:
     return joined[list(cfg.feature_columns)]
 
 
-def time_split(frame: pd.DataFrame, time_column: str, holdout_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def time_split(
+    frame: pd.DataFrame, time_column: str, holdout_fraction: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Newest rows by time_column are the holdout: the model is judged on the future, not a shuffle."""
     ordered = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
     cut = int(round(len(ordered) * (1 - holdout_fraction)))

@@ -1,4 +1,5 @@
 """Errors the platform reports to people: each names where the problem is and which rule broke."""
+
 from __future__ import annotations
 
 
@@ -21,7 +22,9 @@ class PluginContractError(MLCycleError):
 class DataContractError(MLCycleError):
     """An input file breaks the data contract; the batch is quarantined with this reason."""
 
-    def __init__(self, file: str, column: str | None, rule: str, detail: str, rows: list[int] | None = None):
+    def __init__(
+        self, file: str, column: str | None, rule: str, detail: str, rows: list[int] | None = None
+    ):
         self.file, self.column, self.rule, self.detail = file, column, rule, detail
         self.rows = rows or []
         where = f"column '{column}'" if column else "file"
@@ -30,8 +33,14 @@ class DataContractError(MLCycleError):
         super().__init__(f"{file}: {where}: {rule}: {detail}{at_rows}")
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "column": self.column, "rule": self.rule,
-                "detail": self.detail, "lines": self.rows[:20], "message": str(self)}
+        return {
+            "file": self.file,
+            "column": self.column,
+            "rule": self.rule,
+            "detail": self.detail,
+            "lines": self.rows[:20],
+            "message": str(self),
+        }
 
 
 class ModelIntegrityError(MLCycleError):
@@ -41,4 +50,9 @@ class ModelIntegrityError(MLCycleError):
 def rejected(exc: MLCycleError) -> dict:
     """A refusal the caller should read, not a crash: a function returns it as its result."""
     detail = exc.as_dict() if isinstance(exc, DataContractError) else {"message": str(exc)}
-    return {"status": "rejected", "error": str(exc), "error_type": type(exc).__name__, "reason": detail}
+    return {
+        "status": "rejected",
+        "error": str(exc),
+        "error_type": type(exc).__name__,
+        "reason": detail,
+    }

@@ -1,4 +1,5 @@
 """Holdout metrics and the class-prior baseline every model must beat."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,11 +14,20 @@ def score(y_true: pd.Series, pred: Predictions, classes: list[str]) -> dict:
     out = {
         "rows": int(len(y)),
         "accuracy": float(accuracy_score(y, pred.labels)),
-        "macro_f1": float(f1_score(y, pred.labels, labels=classes, average="macro", zero_division=0)),
-        "recall": {c: float(r) for c, r in zip(classes, recall_score(y, pred.labels, labels=classes, average=None, zero_division=0))},
+        "macro_f1": float(
+            f1_score(y, pred.labels, labels=classes, average="macro", zero_division=0)
+        ),
+        "recall": {
+            c: float(r)
+            for c, r in zip(
+                classes, recall_score(y, pred.labels, labels=classes, average=None, zero_division=0)
+            )
+        },
     }
     if pred.proba is not None:
-        out["log_loss"] = float(log_loss(y, np.clip(pred.proba[classes].to_numpy(), 1e-15, 1), labels=classes))
+        out["log_loss"] = float(
+            log_loss(y, np.clip(pred.proba[classes].to_numpy(), 1e-15, 1), labels=classes)
+        )
     return out
 
 
@@ -27,4 +37,7 @@ def prior_baseline(train_target: pd.Series, y_holdout: pd.Series, classes: list[
     majority = shares.idxmax()
     proba = pd.DataFrame(np.tile(shares.to_numpy(), (len(y_holdout), 1)), columns=classes)
     labels = np.full(len(y_holdout), majority, dtype=object)
-    return {**score(y_holdout, Predictions(labels, proba), classes), "class_shares": shares.round(6).to_dict()}
+    return {
+        **score(y_holdout, Predictions(labels, proba), classes),
+        "class_shares": shares.round(6).to_dict(),
+    }

@@ -17,8 +17,13 @@ from typing import Any
 from mlcycle import storage
 from mlcycle.errors import MLCycleError
 
-JSON_TYPE_NAMES = {bool: "a boolean", int: "an integer", str: "a string", list: "a list",
-                   dict: "an object"}
+JSON_TYPE_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
 
 
 class EventError(MLCycleError):
@@ -64,6 +69,7 @@ def _batch_id(value: str, where: str, field: str = "batch_id") -> str:
 
 # --- AWS-delivered events ----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class S3Notification:
     """Object keys (URL-decoded) of an S3 event notification, in delivery order."""
@@ -90,8 +96,14 @@ class Alarm:
     comparison: str | None
 
     def cause(self) -> dict:
-        return {"reason": "alarm", "alarm": self.name, "state_reason": self.reason,
-                "metric": self.metric, "threshold": self.threshold, "comparison": self.comparison}
+        return {
+            "reason": "alarm",
+            "alarm": self.name,
+            "state_reason": self.reason,
+            "metric": self.metric,
+            "threshold": self.threshold,
+            "comparison": self.comparison,
+        }
 
 
 @dataclass(frozen=True)
@@ -101,14 +113,20 @@ class AlarmNotifications:
 
 def _is_s3(event: dict) -> bool:
     records = event.get("Records")
-    return isinstance(records, list) and bool(records) and all(
-        isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records)
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records)
+    )
 
 
 def _is_sns(event: dict) -> bool:
     records = event.get("Records")
-    return isinstance(records, list) and bool(records) and all(
-        isinstance(r, dict) and r.get("EventSource") == "aws:sns" for r in records)
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("EventSource") == "aws:sns" for r in records)
+    )
 
 
 def _is_schedule(event: dict) -> bool:
@@ -138,18 +156,25 @@ def _alarm(record: dict, i: int, where: str) -> Alarm:
     except ValueError:
         message = None
     if not isinstance(message, dict) or not isinstance(message.get("AlarmName"), str):
-        raise EventError(where, f"Records[{i}].Sns.Message", "a CloudWatch alarm message (JSON)", raw)
+        raise EventError(
+            where, f"Records[{i}].Sns.Message", "a CloudWatch alarm message (JSON)", raw
+        )
     trigger = message.get("Trigger")
     if not isinstance(trigger, dict):
         trigger = {}
     threshold = trigger.get("Threshold")
-    return Alarm(message["AlarmName"], str(message.get("NewStateValue")),
-                 message.get("NewStateReason"), trigger.get("MetricName"),
-                 float(threshold) if isinstance(threshold, (int, float)) else None,
-                 trigger.get("ComparisonOperator"))
+    return Alarm(
+        message["AlarmName"],
+        str(message.get("NewStateValue")),
+        message.get("NewStateReason"),
+        trigger.get("MetricName"),
+        float(threshold) if isinstance(threshold, (int, float)) else None,
+        trigger.get("ComparisonOperator"),
+    )
 
 
 # --- train ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TrainRequest:
@@ -162,8 +187,14 @@ class TrainRequest:
     scheduled: bool = False
 
 
-TRAIN_FIELDS = {"since": str, "recent_batches": int, "force": bool, "reason": str, "actor": str,
-                "recovery": bool}
+TRAIN_FIELDS = {
+    "since": str,
+    "recent_batches": int,
+    "force": bool,
+    "reason": str,
+    "actor": str,
+    "recovery": bool,
+}
 
 
 def parse_train_event(event: object) -> TrainRequest:
@@ -178,6 +209,7 @@ def parse_train_event(event: object) -> TrainRequest:
 
 
 # --- infer ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ScoreBatch:
@@ -213,12 +245,16 @@ def parse_infer_event(event: object) -> InferEvent:
     if action == "score_held":
         fields = _fields(payload, where, {"action": str, "probation": bool})
         return ScoreHeld(fields.get("probation", True) is not False)
-    raise EventError(where, "action" if action is not None else None,
-                     "an S3 notification, a schedule, {\"batch_id\": ...} or action rescan|score_held",
-                     action if action is not None else sorted(payload))
+    raise EventError(
+        where,
+        "action" if action is not None else None,
+        'an S3 notification, a schedule, {"batch_id": ...} or action rescan|score_held',
+        action if action is not None else sorted(payload),
+    )
 
 
 # --- monitor ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MonitorBatch:
@@ -236,12 +272,16 @@ def parse_monitor_event(event: object) -> MonitorEvent:
     if _is_schedule(payload):
         return _schedule(payload)
     if "batch_id" in payload:
-        return MonitorBatch(_batch_id(_fields(payload, where, {"batch_id": str})["batch_id"], where))
-    raise EventError(where, None, "an S3 notification, a schedule or {\"batch_id\": ...}",
-                     sorted(payload))
+        return MonitorBatch(
+            _batch_id(_fields(payload, where, {"batch_id": str})["batch_id"], where)
+        )
+    raise EventError(
+        where, None, 'an S3 notification, a schedule or {"batch_id": ...}', sorted(payload)
+    )
 
 
 # --- breaker ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Force:
@@ -286,7 +326,9 @@ def parse_breaker_event(event: object) -> BreakerEvent:
     where = "breaker event"
     payload = _mapping(event, where)
     if _is_sns(payload):
-        return AlarmNotifications(tuple(_alarm(r, i, where) for i, r in enumerate(payload["Records"])))
+        return AlarmNotifications(
+            tuple(_alarm(r, i, where) for i, r in enumerate(payload["Records"]))
+        )
     action = payload.get("action")
     if action in ("open", "close"):
         fields = _fields(payload, where, {"action": str, "reason": str, "actor": str})
@@ -298,12 +340,29 @@ def parse_breaker_event(event: object) -> BreakerEvent:
         fields = _fields(payload, where, {"action": str, "version": str, "actor": str})
         return ModelPromoted(_required(fields, "version", where), fields.get("actor") or "training")
     if action == "probation_report":
-        fields = _fields(payload, where, {"action": str, "batch_id": str, "healthy": bool,
-                                          "breaches": list, "model_version": str, "actor": str})
+        fields = _fields(
+            payload,
+            where,
+            {
+                "action": str,
+                "batch_id": str,
+                "healthy": bool,
+                "breaches": list,
+                "model_version": str,
+                "actor": str,
+            },
+        )
         batch_id = _batch_id(_required(fields, "batch_id", where), where)
-        return ProbationReport(batch_id, _required(fields, "healthy", where),
-                               tuple(fields.get("breaches") or ()), fields.get("model_version"),
-                               fields.get("actor") or "monitor")
-    raise EventError(where, "action" if action is not None else None,
-                     f"an SNS alarm notification or action {'|'.join(BREAKER_ACTIONS)}",
-                     action if action is not None else sorted(payload))
+        return ProbationReport(
+            batch_id,
+            _required(fields, "healthy", where),
+            tuple(fields.get("breaches") or ()),
+            fields.get("model_version"),
+            fields.get("actor") or "monitor",
+        )
+    raise EventError(
+        where,
+        "action" if action is not None else None,
+        f"an SNS alarm notification or action {'|'.join(BREAKER_ACTIONS)}",
+        action if action is not None else sorted(payload),
+    )

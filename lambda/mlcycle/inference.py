@@ -20,18 +20,33 @@ from mlcycle.storage import Buckets, ObjectStore
 logger = get_logger("mlcycle.inference")
 
 
-def process_batch(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, batch_id: str,
-                  gate: Diversion | None = None) -> dict:
+def process_batch(
+    cfg: ModelConfig,
+    plugin: Plugin,
+    store: ObjectStore,
+    buckets: Buckets,
+    batch_id: str,
+    gate: Diversion | None = None,
+) -> dict:
     """Score the batch if it is complete; `gate(batch_id)` may divert it (the breaker holds it)."""
     status = batch_status(store, buckets, cfg, batch_id)
     if not status.complete:
         if status.present and past_deadline(status, cfg):
             missing = [storage.incoming_key(batch_id, s) for s in status.missing]
-            reason = {"file": ", ".join(missing), "column": None, "rule": "all sources within the deadline",
-                      "detail": f"missing source(s) {status.missing} {cfg.batch_deadline_minutes:g} minutes after the first upload",
-                      "message": f"{', '.join(missing)}: missing past the {cfg.batch_deadline_minutes:g}-minute deadline"}
+            reason = {
+                "file": ", ".join(missing),
+                "column": None,
+                "rule": "all sources within the deadline",
+                "detail": f"missing source(s) {status.missing} {cfg.batch_deadline_minutes:g} minutes after the first upload",
+                "message": f"{', '.join(missing)}: missing past the {cfg.batch_deadline_minutes:g}-minute deadline",
+            }
             quarantine(store, buckets, batch_id, reason, stage="inference")
-            return {"status": "quarantined", "batch_id": batch_id, "error": reason["message"], "reason": reason}
+            return {
+                "status": "quarantined",
+                "batch_id": batch_id,
+                "error": reason["message"],
+                "reason": reason,
+            }
         return {"status": "waiting", "batch_id": batch_id, "missing": status.missing}
     if gate:
         diverted = gate(batch_id)
@@ -40,20 +55,27 @@ def process_batch(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets:
     return score_batch(cfg, plugin, store, buckets, batch_id)
 
 
-def _batches(event: events.InferEvent, store: ObjectStore, buckets: Buckets) -> tuple[str, list[str]]:
+def _batches(
+    event: events.InferEvent, store: ObjectStore, buckets: Buckets
+) -> tuple[str, list[str]]:
     """(trigger kind, batch ids) for an S3 notification, a schedule or a direct request."""
     if isinstance(event, events.S3Notification):
         parsed = (storage.parse_incoming_key(key) for key in event.keys)
         return "s3", list(dict.fromkeys(p[0] for p in parsed if p))
     if isinstance(event, events.ScoreBatch):
         return "request", [event.batch_id]
-    return "rescan", [b for b in incoming_batches(store, buckets) if not published_manifest(store, buckets, b)]
+    return "rescan", [
+        b for b in incoming_batches(store, buckets) if not published_manifest(store, buckets, b)
+    ]
 
 
-def handle(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets,
-           event: events.InferEvent) -> dict:
+def handle(
+    cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, event: events.InferEvent
+) -> dict:
     if isinstance(event, events.ScoreHeld):
-        return _summary("score_held", score_held(cfg, plugin, store, buckets, probation=event.probation))
+        return _summary(
+            "score_held", score_held(cfg, plugin, store, buckets, probation=event.probation)
+        )
     trigger, ids = _batches(event, store, buckets)
     gate = inference_gate(cfg, plugin, store, buckets)
     return _summary(trigger, [process_batch(cfg, plugin, store, buckets, b, gate) for b in ids])

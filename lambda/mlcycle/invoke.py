@@ -33,6 +33,9 @@ def setting(name: str) -> str:
 def invoke_async(function_env: str, payload: dict) -> None:
     """Invoke the function named by $function_env with InvocationType=Event."""
     function = setting(function_env)
-    boto3.client("lambda").invoke(FunctionName=function, InvocationType="Event",
-                                  Payload=json.dumps(payload, default=str).encode())
+    boto3.client("lambda").invoke(
+        FunctionName=function,
+        InvocationType="Event",
+        Payload=json.dumps(payload, default=str).encode(),
+    )
     log(logger, "asynchronous invoke", function=function, payload=payload)

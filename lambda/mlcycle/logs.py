@@ -3,6 +3,7 @@
 CloudWatch Logs Insights (and grep) can then filter a batch's whole story across
 functions without parsing prose.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,7 +21,9 @@ _context: contextvars.ContextVar[dict] = contextvars.ContextVar("mlcycle_log_con
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(
+                timespec="milliseconds"
+            ),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -46,8 +49,7 @@ def get_logger(name: str) -> logging.Logger:
     return logger
 
 
-def log(logger: logging.Logger, message: str, level: int = logging.INFO,
-        **fields: object) -> None:
+def log(logger: logging.Logger, message: str, level: int = logging.INFO, **fields: object) -> None:
     logger.log(level, message, extra={"fields": fields})
 
 

@@ -39,55 +39,92 @@ def _features(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: st
     return join(base, attributes, cfg.join_key)[0]
 
 
-def _inputs_now(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, scored_from: str) -> str:
+def _inputs_now(
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, scored_from: str
+) -> str:
     """Where the batch's inputs are now: the breaker may have held them since they were scored."""
-    found = inputs_prefix(store, buckets, cfg, [scored_from, storage.held_prefix(batch_id),
-                                                storage.incoming_prefix(batch_id)])
+    found = inputs_prefix(
+        store,
+        buckets,
+        cfg,
+        [scored_from, storage.held_prefix(batch_id), storage.incoming_prefix(batch_id)],
+    )
     if found is None:
-        raise FileNotFoundError(f"batch {batch_id}: inputs are neither under {scored_from} nor held/ "
-                                "(quarantined or deleted?)")
+        raise FileNotFoundError(
+            f"batch {batch_id}: inputs are neither under {scored_from} nor held/ "
+            "(quarantined or deleted?)"
+        )
     return found
 
 
-def _labels(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str,
-            keys: pd.Series) -> pd.Series | None:
+def _labels(
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, keys: pd.Series
+) -> pd.Series | None:
     key = storage.labels_key(batch_id)
     if not store.exists(buckets.data, key):
         return None
-    labels = pd.read_csv(io.BytesIO(store.get_bytes(buckets.data, key)), dtype=str,
-                         keep_default_na=False, na_values=[""])
+    labels = pd.read_csv(
+        io.BytesIO(store.get_bytes(buckets.data, key)),
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+    )
     by_key = labels.drop_duplicates(cfg.join_key).set_index(cfg.join_key)[cfg.target]
     return pd.Series(by_key.reindex(keys.to_numpy()).to_numpy(), index=keys.index)
 
 
-def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_id: str,
-                  cloudwatch: Any = None, at: dt.datetime | None = None) -> dict:
+def monitor_batch(
+    cfg: ModelConfig,
+    store: ObjectStore,
+    buckets: Buckets,
+    batch_id: str,
+    cloudwatch: Any = None,
+    at: dt.datetime | None = None,
+) -> dict:
     """Report on a batch and publish its metrics; returns a summary with the threshold breaches."""
     manifest = published_manifest(store, buckets, batch_id, probation=True)
     if manifest is None:
         return {"status": "not_scored", "batch_id": batch_id}
     version = manifest["model_version"]
     profile = ModelRegistry(store, buckets.models, cfg.name).metadata(version)["reference_profile"]
-    features = _features(store, buckets, cfg, _inputs_now(store, buckets, cfg, batch_id, manifest["input_prefix"]))
-    predictions = pd.read_csv(io.BytesIO(store.get_bytes(buckets.predictions, manifest["predictions_key"])),
-                              dtype={cfg.join_key: str})
+    features = _features(
+        store, buckets, cfg, _inputs_now(store, buckets, cfg, batch_id, manifest["input_prefix"])
+    )
+    predictions = pd.read_csv(
+        io.BytesIO(store.get_bytes(buckets.predictions, manifest["predictions_key"])),
+        dtype={cfg.join_key: str},
+    )
     proba_columns = [f"p_{c}" for c in cfg.classes]
     proba = None
     if manifest.get("confidence_metrics", True):
         proba = predictions[proba_columns].set_axis(cfg.classes, axis=1)
     labels = _labels(store, buckets, cfg, batch_id, predictions[cfg.join_key])
     report = build_report(
-        batch_id, cfg.name, version, feature_frame(features, cfg).reset_index(drop=True),
-        {n: c.kind for n, c in cfg.feature_columns.items()}, proba,
-        predictions[f"predicted_{cfg.target}"].to_numpy(), None if labels is None else labels.to_numpy(),
-        profile, manifest.get("join_coverage_min"), int(sum(manifest.get("schema_violations", {}).values())),
-        cfg.positive_class, expected_rows=cfg.monitoring.get("expected_batch_rows"),
-        segment_column=cfg.segment_column)
+        batch_id,
+        cfg.name,
+        version,
+        feature_frame(features, cfg).reset_index(drop=True),
+        {n: c.kind for n, c in cfg.feature_columns.items()},
+        proba,
+        predictions[f"predicted_{cfg.target}"].to_numpy(),
+        None if labels is None else labels.to_numpy(),
+        profile,
+        manifest.get("join_coverage_min"),
+        int(sum(manifest.get("schema_violations", {}).values())),
+        cfg.positive_class,
+        expected_rows=cfg.monitoring.get("expected_batch_rows"),
+        segment_column=cfg.segment_column,
+    )
     at = at or now()
     headline = headline_metrics(report)
     found = breaches(headline, parse_alarms(cfg.monitoring.get("alarms")))
-    report.update(monitored_at=at.isoformat(), probation=bool(manifest.get("probation")), headline=headline,
-                  breaches=found, labels_available=labels is not None)
+    report.update(
+        monitored_at=at.isoformat(),
+        probation=bool(manifest.get("probation")),
+        headline=headline,
+        breaches=found,
+        labels_available=labels is not None,
+    )
     store.put_json(buckets.monitoring, storage.report_key(batch_id), report)
     breaker, _ = read_state(store, buckets.monitoring)
     live = manifest["published_at"] > (breaker.get("tripped_at") or "")
@@ -98,10 +135,17 @@ def monitor_batch(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_
             # already acted on: they go to the per-version dimension, not to the alarms.
             datums = [d for d in datums if len(d["Dimensions"]) > 1]
         put_metrics(cloudwatch, namespace(cfg.name), datums)
-    return {"status": "monitored", "batch_id": batch_id, "model_version": version, "probation": report["probation"],
-            "live_model": live,
-            "labels": labels is not None, "healthy": not found, "breaches": found,
-            "metrics": {k: round(v, 4) for k, v in headline.items() if np.isfinite(v)}}
+    return {
+        "status": "monitored",
+        "batch_id": batch_id,
+        "model_version": version,
+        "probation": report["probation"],
+        "live_model": live,
+        "labels": labels is not None,
+        "healthy": not found,
+        "breaches": found,
+        "metrics": {k: round(v, 4) for k, v in headline.items() if np.isfinite(v)},
+    }
 
 
 def batches_needing_a_report(store: ObjectStore, buckets: Buckets) -> list[str]:
@@ -111,8 +155,11 @@ def batches_needing_a_report(store: ObjectStore, buckets: Buckets) -> list[str]:
     """
     reports = storage.batch_times(store, buckets.monitoring, storage.REPORTS, ".json")
     labels = storage.batch_times(store, buckets.data, storage.LABELS, ".csv")
-    scored = {b for prefix in (storage.PREDICTIONS, storage.PROBATION)
-              for b in storage.batch_folders(store, buckets.predictions, prefix)}
+    scored = {
+        b
+        for prefix in (storage.PREDICTIONS, storage.PROBATION)
+        for b in storage.batch_folders(store, buckets.predictions, prefix)
+    }
     return sorted(b for b in scored if b not in reports or (b in labels and labels[b] > reports[b]))
 
 
@@ -129,13 +176,25 @@ def batch_ids(event: events.MonitorEvent, store: ObjectStore, buckets: Buckets) 
 
 
 def _report_probation(result: dict) -> None:
-    invoke_async("BREAKER_FUNCTION_NAME", {
-        "action": "probation_report", "batch_id": result["batch_id"], "healthy": result["healthy"],
-        "breaches": result["breaches"], "model_version": result["model_version"]})
+    invoke_async(
+        "BREAKER_FUNCTION_NAME",
+        {
+            "action": "probation_report",
+            "batch_id": result["batch_id"],
+            "healthy": result["healthy"],
+            "breaches": result["breaches"],
+            "model_version": result["model_version"],
+        },
+    )
 
 
-def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: events.MonitorEvent,
-           cloudwatch: Any) -> dict:
+def handle(
+    cfg: ModelConfig,
+    store: ObjectStore,
+    buckets: Buckets,
+    event: events.MonitorEvent,
+    cloudwatch: Any,
+) -> dict:
     """Monitor every batch the event names; a sweep reports a broken batch and goes on."""
     sweep = isinstance(event, events.Scheduled)
     results = []
@@ -146,8 +205,19 @@ def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: events
             except Exception as exc:  # noqa: BLE001 - one broken batch must not hide the others
                 if not sweep:
                     raise
-                log(logger, "batch could not be monitored", level=40, error=f"{type(exc).__name__}: {exc}")
-                results.append({"status": "error", "batch_id": batch_id, "error": f"{type(exc).__name__}: {exc}"})
+                log(
+                    logger,
+                    "batch could not be monitored",
+                    level=40,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                results.append(
+                    {
+                        "status": "error",
+                        "batch_id": batch_id,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
+                )
                 continue
             log(logger, "batch monitored", **{k: v for k, v in result.items() if k != "batch_id"})
             if result.get("probation"):

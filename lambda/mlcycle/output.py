@@ -5,6 +5,7 @@ a naive scoring run. Probabilities here are rounded to 4 decimals and looked up 
 precomputed table of their 10,001 possible strings, then rows are assembled with
 vectorised string concatenation: several times faster, byte-for-byte the same text.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,12 +15,14 @@ from mlcycle.config import ModelConfig
 from mlcycle.plugin import Predictions
 
 DECIMALS = 4
-_SCALE = 10 ** DECIMALS
+_SCALE = 10**DECIMALS
 _PROBA_TEXT = np.array([f"{i / _SCALE:.{DECIMALS}f}" for i in range(_SCALE + 1)], dtype=object)
 
 
 def _csv_field(value: str) -> str:
-    return f'"{value.replace(chr(34), chr(34) * 2)}"' if any(ch in value for ch in ',"\n\r') else value
+    return (
+        f'"{value.replace(chr(34), chr(34) * 2)}"' if any(ch in value for ch in ',"\n\r') else value
+    )
 
 
 class PredictionWriter:
@@ -27,7 +30,13 @@ class PredictionWriter:
 
     def __init__(self, batch_id: str, model_version: str, cfg: ModelConfig):
         self.classes = cfg.classes
-        self.columns = ["batch_id", cfg.join_key, f"predicted_{cfg.target}", *[f"p_{c}" for c in cfg.classes], "model_version"]
+        self.columns = [
+            "batch_id",
+            cfg.join_key,
+            f"predicted_{cfg.target}",
+            *[f"p_{c}" for c in cfg.classes],
+            "model_version",
+        ]
         self.prefix = _csv_field(batch_id) + ","
         self.suffix = "," + _csv_field(model_version)
         self.has_proba = True

@@ -3,6 +3,7 @@
 The platform trusts nothing a plug-in returns: a wrong shape here would otherwise
 surface hours later as a broken report or, worse, as published garbage.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -48,13 +49,16 @@ def _load_module(path: Path, function: str) -> Callable:
     spec.loader.exec_module(module)
     fn = getattr(module, function, None)
     if not callable(fn):
-        raise PluginContractError(str(path), function, "be a function defined at module level", f"{type(fn).__name__}")
+        raise PluginContractError(
+            str(path), function, "be a function defined at module level", f"{type(fn).__name__}"
+        )
     return fn
 
 
 @dataclass
 class Predictions:
     """What predict() gave, normalised: labels always; probabilities when the plug-in has them."""
+
     labels: np.ndarray
     proba: pd.DataFrame | None
 
@@ -70,12 +74,18 @@ class Plugin:
     def train(self, features: pd.DataFrame, target: pd.Series, params: dict) -> object:
         model = self._train(features, target, dict(params))
         if model is None:
-            raise PluginContractError(str(self.train_file), "train", "return a fitted model object", "None")
+            raise PluginContractError(
+                str(self.train_file), "train", "return a fitted model object", "None"
+            )
         try:
             joblib.dump(model, io.BytesIO())
         except Exception as exc:  # any pickling failure is the plug-in's, whatever its type
-            raise PluginContractError(str(self.train_file), "train", "return a joblib-serialisable model",
-                                      f"{type(model).__name__} that fails to serialise ({exc})") from None
+            raise PluginContractError(
+                str(self.train_file),
+                "train",
+                "return a joblib-serialisable model",
+                f"{type(model).__name__} that fails to serialise ({exc})",
+            ) from None
         return model
 
     def predict(self, model: object, features: pd.DataFrame) -> Predictions:
@@ -85,28 +95,60 @@ class Plugin:
             return Predictions(*self._check_proba(out, n, where))
         arr = np.asarray(out) if isinstance(out, (np.ndarray, pd.Series, list)) else None
         if arr is None or arr.ndim != 1:
-            raise PluginContractError(where, "predict", "return a DataFrame of class probabilities (one column per class) "
-                                      "or a 1-D array of labels", f"{type(out).__name__}")
+            raise PluginContractError(
+                where,
+                "predict",
+                "return a DataFrame of class probabilities (one column per class) "
+                "or a 1-D array of labels",
+                f"{type(out).__name__}",
+            )
         if len(arr) != n:
-            raise PluginContractError(where, "predict", f"return one label per row ({n})", f"{len(arr)} labels")
+            raise PluginContractError(
+                where, "predict", f"return one label per row ({n})", f"{len(arr)} labels"
+            )
         unknown = set(pd.unique(arr.astype(str))) - set(self.classes)
         if unknown:
-            raise PluginContractError(where, "predict", f"return labels from {self.classes}", f"unknown {sorted(unknown)[:5]}")
+            raise PluginContractError(
+                where,
+                "predict",
+                f"return labels from {self.classes}",
+                f"unknown {sorted(unknown)[:5]}",
+            )
         return Predictions(arr.astype(object), None)
 
-    def _check_proba(self, out: pd.DataFrame, n: int, where: str) -> tuple[np.ndarray, pd.DataFrame]:
+    def _check_proba(
+        self, out: pd.DataFrame, n: int, where: str
+    ) -> tuple[np.ndarray, pd.DataFrame]:
         cols = [str(c) for c in out.columns]
         if sorted(cols) != sorted(self.classes):
-            raise PluginContractError(where, "predict", f"return one probability column per class {self.classes}", f"columns {cols}")
+            raise PluginContractError(
+                where,
+                "predict",
+                f"return one probability column per class {self.classes}",
+                f"columns {cols}",
+            )
         if len(out) != n:
-            raise PluginContractError(where, "predict", f"return one row per input row ({n})", f"{len(out)} rows")
+            raise PluginContractError(
+                where, "predict", f"return one row per input row ({n})", f"{len(out)} rows"
+            )
         proba = out.set_axis(cols, axis=1)[self.classes].astype("float64")
         values = proba.to_numpy()
         if not np.isfinite(values).all() or (values < 0).any():
-            raise PluginContractError(where, "predict", "return finite probabilities >= 0", "NaN, inf or negative values")
+            raise PluginContractError(
+                where, "predict", "return finite probabilities >= 0", "NaN, inf or negative values"
+            )
         if n and not np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
-            raise PluginContractError(where, "predict", "return rows that sum to 1", f"row sums from {values.sum(axis=1).min():.3f}")
-        labels = np.asarray(self.classes, dtype=object)[values.argmax(axis=1)] if n else np.array([], dtype=object)
+            raise PluginContractError(
+                where,
+                "predict",
+                "return rows that sum to 1",
+                f"row sums from {values.sum(axis=1).min():.3f}",
+            )
+        labels = (
+            np.asarray(self.classes, dtype=object)[values.argmax(axis=1)]
+            if n
+            else np.array([], dtype=object)
+        )
         proba.index = pd.RangeIndex(n)
         return labels, proba
 

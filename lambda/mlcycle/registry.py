@@ -4,6 +4,7 @@ Versions are claimed with `IfNoneMatch='*'` (two trainings never get the same nu
 and aliases move with `IfMatch` on the ETag read (two promotions never both win: the
 loser re-reads the new champion and decides again).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,7 +45,11 @@ class ModelRegistry:
         self._loaded: dict[str, object] = {}
 
     def versions(self) -> list[str]:
-        found = [v for v in self.store.list_folders(self.bucket, storage.model_prefix(self.name)) if VERSION.match(v)]
+        found = [
+            v
+            for v in self.store.list_folders(self.bucket, storage.model_prefix(self.name))
+            if VERSION.match(v)
+        ]
         return sorted(found, key=_number)
 
     def register(self, model: object, metadata: dict, attempts: int = 20) -> tuple[str, dict]:
@@ -59,14 +64,29 @@ class ModelRegistry:
             try:
                 # The model file claims the number; metadata follows, so a version without
                 # metadata is an interrupted registration and is never loaded.
-                self.store.put_bytes(self.bucket, storage.model_file_key(self.name, version), blob, if_none_match=True)
+                self.store.put_bytes(
+                    self.bucket,
+                    storage.model_file_key(self.name, version),
+                    blob,
+                    if_none_match=True,
+                )
             except PreconditionFailed:
                 continue
-            stored = {**metadata, "name": self.name, "version": version, "model_sha256": sha256_hex(blob),
-                      "model_bytes": len(blob), "registered_at": now_iso()}
-            self.store.put_json(self.bucket, storage.metadata_key(self.name, version), stored, if_none_match=True)
+            stored = {
+                **metadata,
+                "name": self.name,
+                "version": version,
+                "model_sha256": sha256_hex(blob),
+                "model_bytes": len(blob),
+                "registered_at": now_iso(),
+            }
+            self.store.put_json(
+                self.bucket, storage.metadata_key(self.name, version), stored, if_none_match=True
+            )
             return version, stored
-        raise MLCycleError(f"could not claim a version number for {self.name} after {attempts} attempts")
+        raise MLCycleError(
+            f"could not claim a version number for {self.name} after {attempts} attempts"
+        )
 
     def metadata(self, version: str) -> dict:
         doc, _ = self.store.get_json(self.bucket, storage.metadata_key(self.name, version))
@@ -82,8 +102,10 @@ class ModelRegistry:
         blob = self.store.get_bytes(self.bucket, storage.model_file_key(self.name, version))
         actual = sha256_hex(blob)
         if actual != meta["model_sha256"]:
-            raise ModelIntegrityError(f"models/{self.name}/{version}/model.joblib: sha256 {actual} does not match "
-                                      f"metadata {meta['model_sha256']}; refusing to load it")
+            raise ModelIntegrityError(
+                f"models/{self.name}/{version}/model.joblib: sha256 {actual} does not match "
+                f"metadata {meta['model_sha256']}; refusing to load it"
+            )
         model = joblib.load(io.BytesIO(blob))
         self._loaded[version] = model
         return model
@@ -95,8 +117,13 @@ class ModelRegistry:
     def champion(self) -> str | None:
         return self.aliases()[0].get("champion")
 
-    def promote(self, version: str, decide: Callable[[str | None], Decision], actor: str = "training",
-                attempts: int = 20) -> Decision:
+    def promote(
+        self,
+        version: str,
+        decide: Callable[[str | None], Decision],
+        actor: str = "training",
+        attempts: int = 20,
+    ) -> Decision:
         """Make `version` champion if decide(current champion) says so, without losing a concurrent update."""
         for _ in range(attempts):
             current, etag = self.aliases()
@@ -104,13 +131,27 @@ class ModelRegistry:
             if not decision.promote:
                 return decision
             history = (current.get("history") or [])[-49:]
-            history.append({"champion": version, "previous": current.get("champion"), "actor": actor,
-                            "reason": decision.reason, "at": now_iso()})
+            history.append(
+                {
+                    "champion": version,
+                    "previous": current.get("champion"),
+                    "actor": actor,
+                    "reason": decision.reason,
+                    "at": now_iso(),
+                }
+            )
             doc = {"champion": version, "previous": current.get("champion"), "history": history}
             try:
-                self.store.put_json(self.bucket, storage.aliases_key(self.name), doc,
-                                    if_match=etag, if_none_match=etag is None)
+                self.store.put_json(
+                    self.bucket,
+                    storage.aliases_key(self.name),
+                    doc,
+                    if_match=etag,
+                    if_none_match=etag is None,
+                )
                 return decision
             except PreconditionFailed:
                 continue
-        raise MLCycleError(f"aliases of {self.name} kept changing; gave up promoting {version} after {attempts} attempts")
+        raise MLCycleError(
+            f"aliases of {self.name} kept changing; gave up promoting {version} after {attempts} attempts"
+        )

@@ -5,6 +5,7 @@ batch size, and nothing appears under the key until the upload completes. The
 `_SUCCESS` manifest is written last: consumers trust a batch only when it exists.
 A data-contract failure in any chunk aborts the upload and quarantines the batch.
 """
+
 from __future__ import annotations
 
 import time
@@ -29,7 +30,9 @@ logger = get_logger("mlcycle.scoring")
 
 @dataclass
 class Timings:
-    seconds: dict[str, float] = field(default_factory=lambda: {"read_validate": 0.0, "join": 0.0, "predict": 0.0, "write": 0.0})
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"read_validate": 0.0, "join": 0.0, "predict": 0.0, "write": 0.0}
+    )
 
     def add(self, stage: str, since: float) -> float:
         now = time.perf_counter()
@@ -37,17 +40,29 @@ class Timings:
         return now
 
 
-def published_manifest(store: ObjectStore, buckets: Buckets, batch_id: str, probation: bool = False) -> dict | None:
+def published_manifest(
+    store: ObjectStore, buckets: Buckets, batch_id: str, probation: bool = False
+) -> dict | None:
     """The batch's _SUCCESS manifest (published, or in probation when asked), if any."""
-    for key in [storage.success_key(batch_id)] + ([storage.success_key(batch_id, True)] if probation else []):
+    for key in [storage.success_key(batch_id)] + (
+        [storage.success_key(batch_id, True)] if probation else []
+    ):
         doc, _ = store.get_json(buckets.predictions, key)
         if doc:
             return doc
     return None
 
 
-def score_batch(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, batch_id: str,
-                input_prefix: str | None = None, probation: bool = False, version: str | None = None) -> dict:
+def score_batch(
+    cfg: ModelConfig,
+    plugin: Plugin,
+    store: ObjectStore,
+    buckets: Buckets,
+    batch_id: str,
+    input_prefix: str | None = None,
+    probation: bool = False,
+    version: str | None = None,
+) -> dict:
     """Score one complete batch with the champion (or `version`) and publish it.
 
     Returns a JSON-able summary whose `status` is published, already_published,
@@ -57,23 +72,49 @@ def score_batch(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: B
     prefix = input_prefix or storage.incoming_prefix(batch_id)
     done = published_manifest(store, buckets, batch_id, probation)
     if done:  # a re-delivered event: the batch is already out, rewrite nothing
-        return {"status": "already_published", "batch_id": batch_id, "model_version": done.get("model_version")}
+        return {
+            "status": "already_published",
+            "batch_id": batch_id,
+            "model_version": done.get("model_version"),
+        }
     registry = ModelRegistry(store, buckets.models, cfg.name)
     version = version or registry.champion()
     if version is None:
-        return {"status": "no_model", "batch_id": batch_id, "reason": f"model {cfg.name} has no champion yet; batch waits"}
+        return {
+            "status": "no_model",
+            "batch_id": batch_id,
+            "reason": f"model {cfg.name} has no champion yet; batch waits",
+        }
     with bound(batch_id=batch_id, model_version=version):
         try:
-            return _score(cfg, plugin, store, buckets, batch_id, prefix, probation, version, registry)
+            return _score(
+                cfg, plugin, store, buckets, batch_id, prefix, probation, version, registry
+            )
         except DataContractError as exc:
             log(logger, "batch rejected", level=40, reason=exc.as_dict())
-            moved = quarantine(store, buckets, batch_id, exc.as_dict(), stage="inference", from_prefix=prefix)
-            return {"status": "quarantined", "batch_id": batch_id, "error": str(exc), "reason": exc.as_dict(),
-                    "files": moved["files"]}
+            moved = quarantine(
+                store, buckets, batch_id, exc.as_dict(), stage="inference", from_prefix=prefix
+            )
+            return {
+                "status": "quarantined",
+                "batch_id": batch_id,
+                "error": str(exc),
+                "reason": exc.as_dict(),
+                "files": moved["files"],
+            }
 
 
-def _score(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, batch_id: str,
-           prefix: str, probation: bool, version: str, registry: ModelRegistry) -> dict:
+def _score(
+    cfg: ModelConfig,
+    plugin: Plugin,
+    store: ObjectStore,
+    buckets: Buckets,
+    batch_id: str,
+    prefix: str,
+    probation: bool,
+    version: str,
+    registry: ModelRegistry,
+) -> dict:
     started = time.perf_counter()
     timings = Timings()
     model = registry.load(version)
@@ -82,7 +123,9 @@ def _score(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Bucket
     notes = [note for s in summaries for note in s.notes]
     violations = {rule: count for s in summaries for rule, count in s.violations.items()}
     tick = timings.add("read_validate", tick)
-    reader = open_source(store, buckets.data, storage.source_key(prefix, cfg.input_spec.name), cfg.input_spec, cfg)
+    reader = open_source(
+        store, buckets.data, storage.source_key(prefix, cfg.input_spec.name), cfg.input_spec, cfg
+    )
     out_key = storage.predictions_key(batch_id, probation)
     sink = MultipartWriter(store, buckets.predictions, out_key)
     writer = PredictionWriter(batch_id, version, cfg)
@@ -113,15 +156,31 @@ def _score(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Bucket
     timings.add("write", tick)
     coverage = {name: (count / rows if rows else 0.0) for name, count in matched.items()}
     manifest = {
-        "batch_id": batch_id, "model_name": cfg.name, "model_version": version, "rows": rows,
-        "predictions_key": out_key, "bytes": size, "probation": probation,
-        "join_coverage": coverage, "join_coverage_min": min(coverage.values(), default=1.0),
-        "predicted_counts": label_counts, "schema_violations": violations, "notes": notes,
-        "input_prefix": prefix, "confidence_metrics": writer.has_proba,
+        "batch_id": batch_id,
+        "model_name": cfg.name,
+        "model_version": version,
+        "rows": rows,
+        "predictions_key": out_key,
+        "bytes": size,
+        "probation": probation,
+        "join_coverage": coverage,
+        "join_coverage_min": min(coverage.values(), default=1.0),
+        "predicted_counts": label_counts,
+        "schema_violations": violations,
+        "notes": notes,
+        "input_prefix": prefix,
+        "confidence_metrics": writer.has_proba,
         "timings": {k: round(v, 3) for k, v in timings.seconds.items()},
         "seconds": round(time.perf_counter() - started, 3),
         "published_at": now_iso(),
     }
     store.put_json(buckets.predictions, storage.success_key(batch_id, probation), manifest)
-    log(logger, "batch published", rows=rows, key=out_key, join_coverage=coverage, probation=probation)
+    log(
+        logger,
+        "batch published",
+        rows=rows,
+        key=out_key,
+        join_coverage=coverage,
+        probation=probation,
+    )
     return {"status": "published", **manifest}

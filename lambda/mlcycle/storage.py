@@ -3,6 +3,7 @@
 Keys are deterministic (a re-delivered event rewrites the same objects) and their
 layout is documented in the design: changing one here changes it everywhere.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -34,8 +35,12 @@ class Buckets:
         missing = [k for k, v in names.items() if not v]
         if missing:
             raise RuntimeError(f"environment variables not set: {', '.join(missing)}")
-        return cls(names["DATA_BUCKET"], names["MODEL_BUCKET"], names["PREDICTIONS_BUCKET"],
-                   names["MONITORING_BUCKET"])
+        return cls(
+            names["DATA_BUCKET"],
+            names["MODEL_BUCKET"],
+            names["PREDICTIONS_BUCKET"],
+            names["MONITORING_BUCKET"],
+        )
 
 
 def check_batch_id(batch_id: str) -> str:
@@ -58,7 +63,9 @@ def training_prefix(source: str) -> str:
 
 def training_keys(store: "ObjectStore", bucket: str, source: str) -> list[str]:
     """Every CSV file of a training source, in key order."""
-    return sorted(o["Key"] for o in store.list(bucket, training_prefix(source)) if o["Key"].endswith(".csv"))
+    return sorted(
+        o["Key"] for o in store.list(bucket, training_prefix(source)) if o["Key"].endswith(".csv")
+    )
 
 
 def incoming_prefix(batch_id: str) -> str:
@@ -97,8 +104,12 @@ def quarantine_reason_key(batch_id: str) -> str:
 def parse_incoming_key(key: str) -> tuple[str, str] | None:
     """`incoming/<batch_id>/<source>.csv` -> (batch_id, source); anything else -> None."""
     parts = key.split("/")
-    if len(parts) == 3 and f"{parts[0]}/" == INCOMING and parts[2].endswith(".csv") \
-            and BATCH_ID.match(parts[1]):
+    if (
+        len(parts) == 3
+        and f"{parts[0]}/" == INCOMING
+        and parts[2].endswith(".csv")
+        and BATCH_ID.match(parts[1])
+    ):
         return parts[1], parts[2][: -len(".csv")]
     return None
 
@@ -150,8 +161,12 @@ def success_key(batch_id: str, probation: bool = False) -> str:
 def parse_success_key(key: str) -> str | None:
     """`predictions/<batch_id>/_SUCCESS` or `probation/<batch_id>/_SUCCESS` -> batch_id."""
     parts = key.split("/")
-    if len(parts) == 3 and f"{parts[0]}/" in (PREDICTIONS, PROBATION) and parts[2] == SUCCESS \
-            and BATCH_ID.match(parts[1]):
+    if (
+        len(parts) == 3
+        and f"{parts[0]}/" in (PREDICTIONS, PROBATION)
+        and parts[2] == SUCCESS
+        and BATCH_ID.match(parts[1])
+    ):
         return parts[1]
     return None
 
@@ -173,11 +188,13 @@ def batch_folders(store: "ObjectStore", bucket: str, prefix: str) -> list[str]:
     return sorted(b for b in store.list_folders(bucket, prefix) if BATCH_ID.match(b))
 
 
-def batch_times(store: "ObjectStore", bucket: str, prefix: str, suffix: str) -> dict[str, dt.datetime]:
+def batch_times(
+    store: "ObjectStore", bucket: str, prefix: str, suffix: str
+) -> dict[str, dt.datetime]:
     """{batch_id: LastModified} of `<prefix><batch_id><suffix>` objects (labels/, reports/)."""
     found: dict[str, dt.datetime] = {}
     for obj in store.list(bucket, prefix):
-        name = obj["Key"][len(prefix):]
+        name = obj["Key"][len(prefix) :]
         if name.endswith(suffix) and BATCH_ID.match(name[: -len(suffix)]):
             found[name[: -len(suffix)]] = obj["LastModified"]
     return found
@@ -209,8 +226,12 @@ class ObjectStore:
 
     def list_folders(self, bucket: str, prefix: str) -> builtins.list[str]:
         names: builtins.list[str] = []
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-            names += [p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", [])]
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, Delimiter="/"
+        ):
+            names += [
+                p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", [])
+            ]
         return names
 
     def open(self, bucket: str, key: str) -> Any:
@@ -230,8 +251,15 @@ class ObjectStore:
             raise
         return json.loads(obj["Body"].read()), obj["ETag"]
 
-    def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str = "application/octet-stream",
-                  if_match: str | None = None, if_none_match: bool = False) -> str:
+    def put_bytes(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        content_type: str = "application/octet-stream",
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
         """Write an object; with if_match / if_none_match the write fails if somebody else got there first."""
         extra = {}
         if if_match:
@@ -239,13 +267,22 @@ class ObjectStore:
         elif if_none_match:
             extra["IfNoneMatch"] = "*"
         try:
-            return self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)["ETag"]
+            return self.s3.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra
+            )["ETag"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] in CONFLICT_CODES:
                 raise PreconditionFailed(f"s3://{bucket}/{key} changed since it was read") from None
             raise
 
-    def put_json(self, bucket: str, key: str, doc: dict, if_match: str | None = None, if_none_match: bool = False) -> str:
+    def put_json(
+        self,
+        bucket: str,
+        key: str,
+        doc: dict,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
         body = json.dumps(doc, indent=1, default=str).encode()
         return self.put_bytes(bucket, key, body, "application/json", if_match, if_none_match)
 
@@ -260,25 +297,35 @@ class ObjectStore:
                     raise
                 body, etag = b"", None
             try:
-                self.put_bytes(bucket, key, body + json.dumps(line, default=str).encode() + b"\n",
-                               "application/x-ndjson", if_match=etag, if_none_match=etag is None)
+                self.put_bytes(
+                    bucket,
+                    key,
+                    body + json.dumps(line, default=str).encode() + b"\n",
+                    "application/x-ndjson",
+                    if_match=etag,
+                    if_none_match=etag is None,
+                )
                 return
             except PreconditionFailed:
                 continue
-        raise PreconditionFailed(f"s3://{bucket}/{key}: gave up appending after {attempts} conflicting writers")
+        raise PreconditionFailed(
+            f"s3://{bucket}/{key}: gave up appending after {attempts} conflicting writers"
+        )
 
     def move_prefix(self, bucket: str, src_prefix: str, dst_prefix: str) -> builtins.list[str]:
         """Copy every object under src_prefix to dst_prefix, then delete the originals: nothing is lost."""
         moved: builtins.list[str] = []
         for obj in list(self.list(bucket, src_prefix)):
-            dst = dst_prefix + obj["Key"][len(src_prefix):]
+            dst = dst_prefix + obj["Key"][len(src_prefix) :]
             self.copy(bucket, obj["Key"], dst)
             self.delete(bucket, obj["Key"])
             moved.append(dst)
         return moved
 
     def copy(self, bucket: str, source_key: str, key: str) -> None:
-        self.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key})
+        self.s3.copy_object(
+            Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key}
+        )
 
     def delete(self, bucket: str, key: str) -> None:
         self.s3.delete_object(Bucket=bucket, Key=key)
@@ -299,10 +346,13 @@ class MultipartWriter:
 
     PART_BYTES = 8 * 1024 * 1024
 
-    def __init__(self, store: ObjectStore, bucket: str, key: str,
-                 content_type: str = "text/csv") -> None:
+    def __init__(
+        self, store: ObjectStore, bucket: str, key: str, content_type: str = "text/csv"
+    ) -> None:
         self.s3, self.bucket, self.key = store.s3, bucket, key
-        self.upload_id = self.s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+        self.upload_id = self.s3.create_multipart_upload(
+            Bucket=bucket, Key=key, ContentType=content_type
+        )["UploadId"]
         self.parts: list[dict] = []
         self.buffer: list[bytes] = []
         self.buffered = 0
@@ -319,7 +369,9 @@ class MultipartWriter:
             return
         body = b"".join(self.buffer)
         number = len(self.parts) + 1
-        resp = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body)
+        resp = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+        )
         self.parts.append({"ETag": resp["ETag"], "PartNumber": number})
         self.bytes_written += len(body)
         self.buffer, self.buffered = [], 0
@@ -327,10 +379,16 @@ class MultipartWriter:
     def complete(self) -> int:
         self._flush()
         if not self.parts:  # S3 refuses a multipart upload with no parts
-            resp = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=1, Body=b"")
+            resp = self.s3.upload_part(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=1, Body=b""
+            )
             self.parts.append({"ETag": resp["ETag"], "PartNumber": 1})
-        self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                          MultipartUpload={"Parts": self.parts})
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": self.parts},
+        )
         return self.bytes_written
 
     def abort(self) -> None:

@@ -4,6 +4,7 @@ A new version is always stored (its metrics are evidence), but it becomes champi
 only if it clears the class-prior floor and beats the champion on the same fresh
 holdout by the configured margin.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,15 +44,23 @@ def code_version(plugin: Plugin, config_path: Path | None) -> str:
 
 def _check_target(target: pd.Series, classes: list[str], min_rows: int) -> None:
     if len(target) < min_rows:
-        raise DataContractError("training set", target.name, f"at least {min_rows} rows", f"only {len(target)} rows")
+        raise DataContractError(
+            "training set", target.name, f"at least {min_rows} rows", f"only {len(target)} rows"
+        )
     absent = [c for c in classes if c not in set(target.unique())]
     if absent:
-        raise DataContractError("training set", target.name, "every class present", f"no rows of class(es) {absent}")
+        raise DataContractError(
+            "training set", target.name, "every class present", f"no rows of class(es) {absent}"
+        )
 
 
 def _holdout_fingerprint(holdout: pd.DataFrame, cfg: ModelConfig) -> str:
     digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(holdout[[cfg.join_key, cfg.target]], index=False).to_numpy().tobytes())
+    digest.update(
+        pd.util.hash_pandas_object(holdout[[cfg.join_key, cfg.target]], index=False)
+        .to_numpy()
+        .tobytes()
+    )
     return digest.hexdigest()
 
 
@@ -70,9 +79,16 @@ def fresh_rows(cfg: ModelConfig, holdout: pd.DataFrame) -> np.ndarray:
     return newest if newest.sum() >= cfg.promotion.fresh_min_rows else everything
 
 
-def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: dict,
-          baseline: dict, holdout_x: pd.DataFrame, holdout_y: pd.Series,
-          recovery: bool) -> Callable[[str | None], Decision]:
+def _gate(
+    cfg: ModelConfig,
+    registry: ModelRegistry,
+    plugin: Plugin,
+    candidate: dict,
+    baseline: dict,
+    holdout_x: pd.DataFrame,
+    holdout_y: pd.Series,
+    recovery: bool,
+) -> Callable[[str | None], Decision]:
     """Return decide(champion) for ModelRegistry.promote: re-run if a concurrent promotion moved the champion.
 
     `candidate` is scored on `holdout_x` / `holdout_y` (the fresh rows); `baseline` is the
@@ -81,7 +97,9 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
     judges it on live batches.
     """
     metric, margin = cfg.promotion.metric, cfg.promotion.min_improvement
-    if metric not in candidate:  # log loss needs probabilities; a labels-only plug-in is judged on macro-F1
+    if (
+        metric not in candidate
+    ):  # log loss needs probabilities; a labels-only plug-in is judged on macro-F1
         metric = "macro_f1"
 
     def decide(champion: str | None) -> Decision:
@@ -89,41 +107,82 @@ def _gate(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, candidate: 
             # Log loss and macro-F1, not accuracy: when one class dominates (cancellations
             # after a behaviour change) "always say the majority class" has high accuracy
             # and is still useless.
-            worse = [m for m, better in (("log_loss", candidate.get("log_loss", 0) < baseline["log_loss"]),
-                                         ("macro_f1", candidate["macro_f1"] > baseline["macro_f1"])) if not better]
+            worse = [
+                m
+                for m, better in (
+                    ("log_loss", candidate.get("log_loss", 0) < baseline["log_loss"]),
+                    ("macro_f1", candidate["macro_f1"] > baseline["macro_f1"]),
+                )
+                if not better
+            ]
             if worse:
-                return Decision(False, f"does not beat the class-prior baseline on {', '.join(worse)} "
-                                       f"(log loss {candidate.get('log_loss', float('nan')):.4f} vs "
-                                       f"{baseline['log_loss']:.4f}, macro-F1 {candidate['macro_f1']:.4f} vs "
-                                       f"{baseline['macro_f1']:.4f})")
+                return Decision(
+                    False,
+                    f"does not beat the class-prior baseline on {', '.join(worse)} "
+                    f"(log loss {candidate.get('log_loss', float('nan')):.4f} vs "
+                    f"{baseline['log_loss']:.4f}, macro-F1 {candidate['macro_f1']:.4f} vs "
+                    f"{baseline['macro_f1']:.4f})",
+                )
         if champion is None:
-            return Decision(True, f"first champion ({metric} {candidate[metric]:.4f}, baseline {baseline[metric]:.4f})")
+            return Decision(
+                True,
+                f"first champion ({metric} {candidate[metric]:.4f}, baseline {baseline[metric]:.4f})",
+            )
         if recovery:
-            return Decision(True, f"recovery retrain replaces suspect champion {champion} ({metric} {candidate[metric]:.4f}, "
-                                  f"baseline {baseline[metric]:.4f}); probation follows")
+            return Decision(
+                True,
+                f"recovery retrain replaces suspect champion {champion} ({metric} {candidate[metric]:.4f}, "
+                f"baseline {baseline[metric]:.4f}); probation follows",
+            )
         try:
-            champ_score = score(holdout_y, plugin.predict(registry.load(champion), holdout_x), cfg.classes)[metric]
+            champ_score = score(
+                holdout_y, plugin.predict(registry.load(champion), holdout_x), cfg.classes
+            )[metric]
         except MLCycleError as exc:
-            return Decision(True, f"champion {champion} cannot score the holdout ({exc}); replacing it")
+            return Decision(
+                True, f"champion {champion} cannot score the holdout ({exc}); replacing it"
+            )
         where = f"on the newest {len(holdout_y)} holdout rows"
         if metric in LOWER_IS_BETTER:
             if candidate[metric] <= champ_score - margin:
-                return Decision(True, f"{metric} {candidate[metric]:.4f} <= champion {champion} {champ_score:.4f} - margin "
-                                      f"{margin} {where}")
-            return Decision(False, f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} "
-                                   f"- margin {margin} {where}")
+                return Decision(
+                    True,
+                    f"{metric} {candidate[metric]:.4f} <= champion {champion} {champ_score:.4f} - margin "
+                    f"{margin} {where}",
+                )
+            return Decision(
+                False,
+                f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} "
+                f"- margin {margin} {where}",
+            )
         if candidate[metric] >= champ_score + margin:
-            return Decision(True, f"{metric} {candidate[metric]:.4f} >= champion {champion} {champ_score:.4f} + margin {margin} "
-                                  f"{where}")
-        return Decision(False, f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} + margin "
-                               f"{margin} {where}")
+            return Decision(
+                True,
+                f"{metric} {candidate[metric]:.4f} >= champion {champion} {champ_score:.4f} + margin {margin} "
+                f"{where}",
+            )
+        return Decision(
+            False,
+            f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} + margin "
+            f"{margin} {where}",
+        )
 
     return decide
 
 
-def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, config_path: Path | None = None,
-                 since: str | None = None, recent_batches: int | None = None, force: bool = False, reason: str = "",
-                 actor: str = "training", recovery: bool = False) -> dict:
+def run_training(
+    cfg: ModelConfig,
+    plugin: Plugin,
+    store: ObjectStore,
+    buckets: Buckets,
+    config_path: Path | None = None,
+    since: str | None = None,
+    recent_batches: int | None = None,
+    force: bool = False,
+    reason: str = "",
+    actor: str = "training",
+    recovery: bool = False,
+) -> dict:
     from mlcycle.monitoring.profile import build_reference_profile
 
     started = time.monotonic()
@@ -136,53 +195,108 @@ def run_training(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: 
     metrics = score(holdout[cfg.target], predictions, cfg.classes)
     baseline = prior_baseline(train_part[cfg.target], holdout[cfg.target], cfg.classes)
     kinds = {name: col.kind for name, col in cfg.feature_columns.items()}
-    profile = build_reference_profile(holdout_x, kinds, predictions.proba, labels=holdout[cfg.target],
-                                      holdout_metrics=metrics, predicted=predictions.labels,
-                                      reference_features=pd.concat([train_x, holdout_x], ignore_index=True))
+    profile = build_reference_profile(
+        holdout_x,
+        kinds,
+        predictions.proba,
+        labels=holdout[cfg.target],
+        holdout_metrics=metrics,
+        predicted=predictions.labels,
+        reference_features=pd.concat([train_x, holdout_x], ignore_index=True),
+    )
     registry = ModelRegistry(store, buckets.models, cfg.name)
-    version, _ = registry.register(model, {
-        "metrics": metrics, "baseline": baseline, "classes": cfg.classes, "target": cfg.target,
-        "feature_schema": {name: col.type for name, col in cfg.feature_columns.items()},
-        "holdout": {"rows": len(holdout), "fingerprint": _holdout_fingerprint(holdout, cfg),
-                    "from": str(holdout[cfg.time_column].min()), "to": str(holdout[cfg.time_column].max())},
-        "training": {"rows": len(train_part), "parts": data.parts, "join_coverage": data.coverage, "since": since,
-                     "recent_batches": recent_batches,
-                     "notes": data.notes},
-        "reference_profile": profile, "code_version": code_version(plugin, config_path),
-        "confidence_metrics": predictions.proba is not None,
-    })
+    version, _ = registry.register(
+        model,
+        {
+            "metrics": metrics,
+            "baseline": baseline,
+            "classes": cfg.classes,
+            "target": cfg.target,
+            "feature_schema": {name: col.type for name, col in cfg.feature_columns.items()},
+            "holdout": {
+                "rows": len(holdout),
+                "fingerprint": _holdout_fingerprint(holdout, cfg),
+                "from": str(holdout[cfg.time_column].min()),
+                "to": str(holdout[cfg.time_column].max()),
+            },
+            "training": {
+                "rows": len(train_part),
+                "parts": data.parts,
+                "join_coverage": data.coverage,
+                "since": since,
+                "recent_batches": recent_batches,
+                "notes": data.notes,
+            },
+            "reference_profile": profile,
+            "code_version": code_version(plugin, config_path),
+            "confidence_metrics": predictions.proba is not None,
+        },
+    )
     if force:
-        decide = lambda _champion: Decision(True, f"forced by {actor}: {reason or 'no reason given'}")  # noqa: E731
+        decide = lambda _champion: Decision(
+            True, f"forced by {actor}: {reason or 'no reason given'}"
+        )  # noqa: E731
     else:
         fresh = fresh_rows(cfg, holdout)
-        on_fresh = Predictions(predictions.labels[fresh], None if predictions.proba is None else
-                               predictions.proba[fresh].reset_index(drop=True))
+        on_fresh = Predictions(
+            predictions.labels[fresh],
+            None if predictions.proba is None else predictions.proba[fresh].reset_index(drop=True),
+        )
         fresh_metrics = {**metrics, **score(holdout[cfg.target][fresh], on_fresh, cfg.classes)}
-        decide = _gate(cfg, registry, plugin, fresh_metrics, baseline, holdout_x[fresh].reset_index(drop=True),
-                       holdout[cfg.target][fresh].reset_index(drop=True), recovery)
+        decide = _gate(
+            cfg,
+            registry,
+            plugin,
+            fresh_metrics,
+            baseline,
+            holdout_x[fresh].reset_index(drop=True),
+            holdout[cfg.target][fresh].reset_index(drop=True),
+            recovery,
+        )
     decision = registry.promote(version, decide, actor=actor)
     summary: dict[str, Any] = {
         "status": "promoted" if decision.promote else "stored_not_promoted",
-        "model": cfg.name, "version": version, "champion": registry.champion(), "reason": decision.reason,
+        "model": cfg.name,
+        "version": version,
+        "champion": registry.champion(),
+        "reason": decision.reason,
         "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "log_loss") if k in metrics},
         "baseline": {k: baseline[k] for k in ("accuracy", "macro_f1", "log_loss")},
-        "rows": {"train": len(train_part), "holdout": len(holdout)}, "join_coverage": data.coverage,
-        "labelled_batches": len(data.parts) - 1, "seconds": round(time.monotonic() - started, 2),
+        "rows": {"train": len(train_part), "holdout": len(holdout)},
+        "join_coverage": data.coverage,
+        "labelled_batches": len(data.parts) - 1,
+        "seconds": round(time.monotonic() - started, 2),
     }
     log(logger, "training finished", **summary)
     return summary
 
 
-def handle_request(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, request: TrainRequest,
-                   config_path: Path | None = None) -> dict:
+def handle_request(
+    cfg: ModelConfig,
+    plugin: Plugin,
+    store: ObjectStore,
+    buckets: Buckets,
+    request: TrainRequest,
+    config_path: Path | None = None,
+) -> dict:
     """The train function's one job: run the request as the breaker's state allows, report the result."""
     plan = gate.training_plan(request, cfg, store, buckets)
     if isinstance(plan, dict):
         return plan
     try:
-        summary = run_training(cfg, plugin, store, buckets, config_path=config_path, since=plan.since,
-                               recent_batches=plan.recent_batches, force=plan.force, reason=plan.reason,
-                               actor=plan.actor, recovery=plan.recovery)
+        summary = run_training(
+            cfg,
+            plugin,
+            store,
+            buckets,
+            config_path=config_path,
+            since=plan.since,
+            recent_batches=plan.recent_batches,
+            force=plan.force,
+            reason=plan.reason,
+            actor=plan.actor,
+            recovery=plan.recovery,
+        )
     except MLCycleError as exc:
         log(logger, "training refused; champion untouched", level=40, error=str(exc))
         return rejected(exc)

@@ -4,6 +4,7 @@ The labelled batches are the Inference -> Training leg of the cycle: yesterday's
 scored inputs, joined to the ground truth that arrived since, become today's
 training rows. Each part is joined with its own attribute files, then stacked.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,19 +27,26 @@ class TrainingSet:
     notes: list[str] = field(default_factory=list)
 
 
-def _read(store: ObjectStore, bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig, notes: list[str]) -> pd.DataFrame:
+def _read(
+    store: ObjectStore, bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig, notes: list[str]
+) -> pd.DataFrame:
     reader = open_source(store, bucket, key, spec, cfg)
     frame = reader.read_all()
     notes += reader.summary.notes
     return frame
 
 
-def _read_source_files(store: ObjectStore, bucket: str, spec: SourceSpec, cfg: ModelConfig,
-                       notes: list[str]) -> pd.DataFrame:
+def _read_source_files(
+    store: ObjectStore, bucket: str, spec: SourceSpec, cfg: ModelConfig, notes: list[str]
+) -> pd.DataFrame:
     keys = storage.training_keys(store, bucket, spec.name)
     if not keys:
-        raise DataContractError(f"s3://{bucket}/{storage.training_prefix(spec.name)}", None, "training files present",
-                                f"no CSV file for source '{spec.name}'")
+        raise DataContractError(
+            f"s3://{bucket}/{storage.training_prefix(spec.name)}",
+            None,
+            "training files present",
+            f"no CSV file for source '{spec.name}'",
+        )
     frame = pd.concat([_read(store, bucket, k, spec, cfg, notes) for k in keys], ignore_index=True)
     if len(keys) > 1 and spec.name != cfg.target_source.name:
         # Attribute files from several drops may repeat a key; the newest file's row wins.
@@ -46,7 +54,9 @@ def _read_source_files(store: ObjectStore, bucket: str, spec: SourceSpec, cfg: M
     return frame
 
 
-def _joined(cfg: ModelConfig, base: pd.DataFrame, attrs: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict[str, float]]:
+def _joined(
+    cfg: ModelConfig, base: pd.DataFrame, attrs: dict[str, pd.DataFrame]
+) -> tuple[pd.DataFrame, dict[str, float]]:
     indexed = [index_attributes(name, frame, cfg.join_key) for name, frame in attrs.items()]
     return join(base, indexed, cfg.join_key)
 
@@ -56,19 +66,33 @@ def _labels_spec(cfg: ModelConfig) -> SourceSpec:
     return SourceSpec("labels", (key, cfg.target_source.column(cfg.target)))
 
 
-def _labelled_batch(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str,
-                    notes: list[str]) -> tuple[pd.DataFrame, dict] | None:
+def _labelled_batch(
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, notes: list[str]
+) -> tuple[pd.DataFrame, dict] | None:
     # A labelled batch's inputs stay in incoming/ after scoring, or wait in held/ while the breaker is open.
-    prefix = inputs_prefix(store, buckets, cfg, [storage.incoming_prefix(batch_id), storage.held_prefix(batch_id)])
+    prefix = inputs_prefix(
+        store, buckets, cfg, [storage.incoming_prefix(batch_id), storage.held_prefix(batch_id)]
+    )
     if prefix is None:
-        notes.append(f"{storage.labels_key(batch_id)}: no inputs under incoming/ or held/ (quarantined or deleted); "
-                     "skipped")
+        notes.append(
+            f"{storage.labels_key(batch_id)}: no inputs under incoming/ or held/ (quarantined or deleted); "
+            "skipped"
+        )
         return None
     labels = _read(store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg, notes)
-    base = _read(store, buckets.data, storage.source_key(prefix, cfg.input_spec.name), cfg.input_spec, cfg, notes)
+    base = _read(
+        store,
+        buckets.data,
+        storage.source_key(prefix, cfg.input_spec.name),
+        cfg.input_spec,
+        cfg,
+        notes,
+    )
     base = base.merge(labels[[cfg.join_key, cfg.target]], on=cfg.join_key, how="inner")
-    attrs = {s.name: _read(store, buckets.data, storage.source_key(prefix, s.name), s, cfg, notes)
-             for s in cfg.attribute_sources}
+    attrs = {
+        s.name: _read(store, buckets.data, storage.source_key(prefix, s.name), s, cfg, notes)
+        for s in cfg.attribute_sources
+    }
     joined, coverage = _joined(cfg, base, attrs)
     return joined, {"part": f"batch {batch_id}", "rows": len(joined), "coverage": coverage}
 
@@ -79,8 +103,13 @@ def _labelled_batch_ids(store: ObjectStore, buckets: Buckets) -> list[str]:
     return [b for b, _ in sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=True)]
 
 
-def load_training_set(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, since: str | None = None,
-                      recent_batches: int | None = None) -> TrainingSet:
+def load_training_set(
+    store: ObjectStore,
+    buckets: Buckets,
+    cfg: ModelConfig,
+    since: str | None = None,
+    recent_batches: int | None = None,
+) -> TrainingSet:
     """All training rows, checked under the data contract.
 
     `since` keeps rows at or after a date. `recent_batches` trains on the N most recently
@@ -100,9 +129,14 @@ def load_training_set(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, si
             parts.append(found[1])
     if not (recent_batches and frames):
         if recent_batches:
-            notes.append(f"no labelled batch yet: recent_batches={recent_batches} falls back to all data")
+            notes.append(
+                f"no labelled batch yet: recent_batches={recent_batches} falls back to all data"
+            )
         base = _read_source_files(store, buckets.data, cfg.target_source, cfg, notes)
-        attrs = {s.name: _read_source_files(store, buckets.data, s, cfg, notes) for s in cfg.attribute_sources}
+        attrs = {
+            s.name: _read_source_files(store, buckets.data, s, cfg, notes)
+            for s in cfg.attribute_sources
+        }
         joined, coverage = _joined(cfg, base, attrs)
         frames.insert(0, joined)
         parts.insert(0, {"part": "training sources", "rows": len(joined), "coverage": coverage})
@@ -111,5 +145,7 @@ def load_training_set(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, si
         frame = frame[frame[cfg.time_column] >= pd.Timestamp(since)].reset_index(drop=True)
     total = max(sum(p["rows"] for p in parts), 1)
     names = [s.name for s in cfg.attribute_sources]
-    overall = {name: sum(p["rows"] * p["coverage"].get(name, 0.0) for p in parts) / total for name in names}
+    overall = {
+        name: sum(p["rows"] * p["coverage"].get(name, 0.0) for p in parts) / total for name in names
+    }
     return TrainingSet(frame, overall, parts, notes)

@@ -1,4 +1,5 @@
 """The real stack: packages built, Terraform applied to a fresh moto_server, the executor on top."""
+
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -28,8 +29,13 @@ def live_stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(live_stack):
     _, url, _ = live_stack
-    return lambda service: boto3.client(service, endpoint_url=url, region_name=EMULATOR_ENV["AWS_REGION"],
-                                        aws_access_key_id="test", aws_secret_access_key="test")
+    return lambda service: boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=EMULATOR_ENV["AWS_REGION"],
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def retrain_delay() -> dict:

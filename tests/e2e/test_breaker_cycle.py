@@ -4,6 +4,7 @@ drifted batch -> metric over threshold -> alarm -> breaker OPEN -> rule DISABLED
 batch is held, not scored -> retrain -> HALF_OPEN -> probation -> CLOSED -> the held batch is
 published with the new model version; and clean batches trip nothing.
 """
+
 import json
 from datetime import timedelta
 
@@ -18,18 +19,28 @@ def _json(s3, bucket, key):
 
 
 def _keys(s3, bucket, prefix):
-    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+    return sorted(
+        o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    )
 
 
 def _upload(s3, bucket, batch_id, batch):
-    s3.put_object(Bucket=bucket, Key=f"incoming/{batch_id}/bookings.csv", Body=csv_bytes(batch.bookings))
-    s3.put_object(Bucket=bucket, Key=f"incoming/{batch_id}/hotels.csv", Body=csv_bytes(batch.hotels))
+    s3.put_object(
+        Bucket=bucket, Key=f"incoming/{batch_id}/bookings.csv", Body=csv_bytes(batch.bookings)
+    )
+    s3.put_object(
+        Bucket=bucket, Key=f"incoming/{batch_id}/hotels.csv", Body=csv_bytes(batch.hotels)
+    )
 
 
 def test_drift_trips_holds_retrains_probates_closes_and_publishes(live_stack, client):
     outputs, url, packages = live_stack
     s3, events = client("s3"), client("events")
-    data, predictions, monitoring = outputs["data_bucket"], outputs["predictions_bucket"], outputs["monitoring_bucket"]
+    data, predictions, monitoring = (
+        outputs["data_bucket"],
+        outputs["predictions_bucket"],
+        outputs["monitoring_bucket"],
+    )
     fn = outputs["function_names"]
     rule = outputs["rule_names"]["inference"]
     ex = Executor(url, packages, START, async_delays=retrain_delay())
@@ -47,7 +58,9 @@ def test_drift_trips_holds_retrains_probates_closes_and_publishes(live_stack, cl
     assert len(_keys(s3, predictions, "predictions/")) == 20
     assert events.describe_rule(Name=rule)["State"] == "ENABLED"
 
-    _upload(s3, data, "shifted", make_batch("2026-02-12", 1000, seed=21, incident="covariate_shift"))
+    _upload(
+        s3, data, "shifted", make_batch("2026-02-12", 1000, seed=21, incident="covariate_shift")
+    )
     ex.settle()
     state = _json(s3, monitoring, "breaker/state.json")
     assert state["state"] == "OPEN" and state["cause"]["reason"] == "alarm"
@@ -55,10 +68,18 @@ def test_drift_trips_holds_retrains_probates_closes_and_publishes(live_stack, cl
 
     _upload(s3, data, "next", make_batch("2026-02-13", 1000, seed=22))
     ex.settle()
-    assert _keys(s3, data, "held/next/") == ["held/next/bookings.csv", "held/next/held.json", "held/next/hotels.csv"]
-    assert not _keys(s3, predictions, "predictions/next/") and not _keys(s3, predictions, "probation/next/")
+    assert _keys(s3, data, "held/next/") == [
+        "held/next/bookings.csv",
+        "held/next/held.json",
+        "held/next/hotels.csv",
+    ]
+    assert not _keys(s3, predictions, "predictions/next/") and not _keys(
+        s3, predictions, "probation/next/"
+    )
 
-    ex.advance(timedelta(hours=3))  # the retrain finishes; the new champion starts probation on the held batch
+    ex.advance(
+        timedelta(hours=3)
+    )  # the retrain finishes; the new champion starts probation on the held batch
     state = _json(s3, monitoring, "breaker/state.json")
     assert state["state"] == "HALF_OPEN" and state["probation"]["healthy"] == ["next"]
     new_version = state["probation"]["model_version"]
@@ -71,20 +92,33 @@ def test_drift_trips_holds_retrains_probates_closes_and_publishes(live_stack, cl
     assert events.describe_rule(Name=rule)["State"] == "ENABLED"
     manifest = _json(s3, predictions, "predictions/next/_SUCCESS")
     assert manifest["model_version"] == new_version and manifest["rows"] == 1000
-    lines = s3.get_object(Bucket=monitoring, Key="breaker/events.jsonl")["Body"].read().decode().splitlines()
+    lines = (
+        s3.get_object(Bucket=monitoring, Key="breaker/events.jsonl")["Body"]
+        .read()
+        .decode()
+        .splitlines()
+    )
     moves = [(e["from"], e["to"]) for e in map(json.loads, lines) if e["from"] != e["to"]]
     assert moves == [("CLOSED", "OPEN"), ("OPEN", "HALF_OPEN"), ("HALF_OPEN", "CLOSED")]
     alarm_event = json.loads(lines[0])
-    assert alarm_event["actor"].startswith("alarm:") and alarm_event["cause"]["metric"] in ("MaxPSI", "PredictionDrift")
+    assert alarm_event["actor"].startswith("alarm:") and alarm_event["cause"]["metric"] in (
+        "MaxPSI",
+        "PredictionDrift",
+    )
 
 
 def test_operator_can_open_and_close_with_aws_lambda_invoke(live_stack, client):
     outputs, url, packages = live_stack
     ex = Executor(url, packages, START + timedelta(days=20))
     fn = outputs["function_names"]["breaker"]
-    opened = ex.invoke(fn, {"action": "open", "reason": "upstream vendor incident", "actor": "alice"})
+    opened = ex.invoke(
+        fn, {"action": "open", "reason": "upstream vendor incident", "actor": "alice"}
+    )
     assert opened["state"]["state"] == "OPEN" and opened["event"]["actor"] == "alice"
     status = ex.invoke(fn, {"action": "status"})
-    assert status["state"]["state"] == "OPEN" and status["recent_events"][-1]["cause"]["reason"] == "upstream vendor incident"
+    assert (
+        status["state"]["state"] == "OPEN"
+        and status["recent_events"][-1]["cause"]["reason"] == "upstream vendor incident"
+    )
     closed = ex.invoke(fn, {"action": "close", "reason": "vendor fixed the feed", "actor": "alice"})
     assert closed["state"]["state"] == "CLOSED"

@@ -1,4 +1,5 @@
 """The short demo (one incident, 8 days) as part of make test: the product's story must hold."""
+
 import json
 
 from demo import runner
@@ -18,6 +19,11 @@ def test_short_demo_catches_the_outage_and_loses_nothing(tmp_path):
     assert report["accuracy_estimate_mae"] is not None and report["accuracy_estimate_mae"] < 0.1
     moves = [(e["from"], e["to"]) for e in report["breaker_events"] if e["from"] != e["to"]]
     assert moves[:3] == [("CLOSED", "OPEN"), ("OPEN", "HALF_OPEN"), ("HALF_OPEN", "CLOSED")]
-    assert json.loads((tmp_path / "report.json").read_text())["days"][2]["incident"] == "source_outage"
+    assert (
+        json.loads((tmp_path / "report.json").read_text())["days"][2]["incident"] == "source_outage"
+    )
     html = (tmp_path / "report.html").read_text()
-    assert "source_outage" in html.replace(" ", "_") and (tmp_path / "report.png").stat().st_size > 10_000
+    assert (
+        "source_outage" in html.replace(" ", "_")
+        and (tmp_path / "report.png").stat().st_size > 10_000
+    )

@@ -1,4 +1,5 @@
 """A trained champion shared by a module's tests: training once keeps the suite fast."""
+
 import pytest
 
 from tests.integration.helpers import upload_training

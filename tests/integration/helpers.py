@@ -1,4 +1,5 @@
 """Small helpers the integration tests share: upload a folder, read a CSV back."""
+
 from __future__ import annotations
 
 import io
@@ -9,7 +10,12 @@ import pandas as pd
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 SAMPLE_BATCH = "2026-01-02"
 # What EventBridge sends a function when a schedule fires (the fields handlers look at).
-SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": [], "detail": {}}
+SCHEDULED = {
+    "source": "aws.events",
+    "detail-type": "Scheduled Event",
+    "resources": [],
+    "detail": {},
+}
 
 
 def upload_training(s3, bucket: str, folder: Path = SAMPLE / "training") -> None:
@@ -28,8 +34,12 @@ def sample_batch_files(batch_id: str = SAMPLE_BATCH) -> dict[str, bytes]:
 
 
 def read_csv(s3, bucket: str, key: str) -> pd.DataFrame:
-    return pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()), dtype={"hotel_id": str})
+    return pd.read_csv(
+        io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()), dtype={"hotel_id": str}
+    )
 
 
 def keys(s3, bucket: str, prefix: str = "") -> list[str]:
-    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+    return sorted(
+        o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    )

@@ -1,4 +1,5 @@
 """Every kind of bad input: a clear error (file, column, rule), the batch quarantined, nothing published."""
+
 import dataclasses
 import datetime
 import json
@@ -17,7 +18,7 @@ def _set_field(lines, row, column, value):
     header = lines[0].split(",")
     fields = lines[row].split(",")
     fields[header.index(column)] = value
-    return lines[:row] + [",".join(fields)] + lines[row + 1:]
+    return lines[:row] + [",".join(fields)] + lines[row + 1 :]
 
 
 def _drop_column(lines, column):
@@ -39,16 +40,45 @@ def _check_out_before_check_in(lines):
 BOOKINGS, HOTELS = "bookings", "hotels"
 CASES = {
     # name: (source edited, edit, column named, rule named, first line number named or None)
-    "missing_column": (BOOKINGS, lambda ls: _drop_column(ls, "check_in"), "check_in", "required column", None),
-    "wrong_type": (BOOKINGS, lambda ls: _set_field(ls, 5, "day_distance", "soon"), "day_distance", "type integer", 6),
+    "missing_column": (
+        BOOKINGS,
+        lambda ls: _drop_column(ls, "check_in"),
+        "check_in",
+        "required column",
+        None,
+    ),
+    "wrong_type": (
+        BOOKINGS,
+        lambda ls: _set_field(ls, 5, "day_distance", "soon"),
+        "day_distance",
+        "type integer",
+        6,
+    ),
     "empty_file": (BOOKINGS, None, None, "not empty", None),
     "header_only": (BOOKINGS, lambda ls: ls[:1], None, "has data rows", None),
     "duplicate_hotel_key": (HOTELS, lambda ls: ls + [ls[1]], "hotel_id", "unique", None),
-    "unparseable_date": (BOOKINGS, lambda ls: _set_field(ls, 2, "check_in", "2026-13-45"), "check_in", "date format", 3),
-    "check_out_before_check_in": (BOOKINGS, _check_out_before_check_in, "check_out", "check_out on or after check_in", 4),
+    "unparseable_date": (
+        BOOKINGS,
+        lambda ls: _set_field(ls, 2, "check_in", "2026-13-45"),
+        "check_in",
+        "date format",
+        3,
+    ),
+    "check_out_before_check_in": (
+        BOOKINGS,
+        _check_out_before_check_in,
+        "check_out",
+        "check_out on or after check_in",
+        4,
+    ),
     "non_utf8": (HOTELS, "non-utf8", None, "encoding UTF-8", None),
-    "all_null_column": (HOTELS, lambda ls: [ls[0]] + [line.split(",")[0] + "," for line in ls[1:]], "country_code",
-                        "not all missing", None),
+    "all_null_column": (
+        HOTELS,
+        lambda ls: [ls[0]] + [line.split(",")[0] + "," for line in ls[1:]],
+        "country_code",
+        "not all missing",
+        None,
+    ),
 }
 
 
@@ -79,8 +109,11 @@ def test_bad_batch_is_quarantined_with_a_clear_reason(case, trained, buckets, s3
         assert f"lines {line}" in message
     assert keys(s3, buckets.data, f"incoming/{batch_id}/") == []
     assert keys(s3, buckets.data, f"quarantine/{batch_id}/") == sorted(
-        [f"quarantine/{batch_id}/{s}.csv" for s in files] + [f"quarantine/{batch_id}/reason.json"])
-    reason = json.loads(s3.get_object(Bucket=buckets.data, Key=f"quarantine/{batch_id}/reason.json")["Body"].read())
+        [f"quarantine/{batch_id}/{s}.csv" for s in files] + [f"quarantine/{batch_id}/reason.json"]
+    )
+    reason = json.loads(
+        s3.get_object(Bucket=buckets.data, Key=f"quarantine/{batch_id}/reason.json")["Body"].read()
+    )
     assert reason["reason"]["rule"] == rule and reason["reason"]["column"] == column
     assert keys(s3, buckets.predictions) == []
 
@@ -94,7 +127,11 @@ def test_extra_unknown_columns_are_accepted_and_noted(trained, buckets, s3):
     result = infer.handler({"batch_id": "extra-column"}, None)["results"][0]
     assert result["status"] == "published"
     assert any("extra columns ignored: ['promo_code']" in note for note in result["notes"])
-    manifest = json.loads(s3.get_object(Bucket=buckets.predictions, Key="predictions/extra-column/_SUCCESS")["Body"].read())
+    manifest = json.loads(
+        s3.get_object(Bucket=buckets.predictions, Key="predictions/extra-column/_SUCCESS")[
+            "Body"
+        ].read()
+    )
     assert manifest["notes"] == result["notes"]
 
 
@@ -108,8 +145,10 @@ def test_missing_source_past_the_deadline_is_quarantined(trained, buckets, s3, m
     result = infer.handler(SCHEDULED, None)["results"][0]
     assert result["status"] == "quarantined"
     assert "incoming/late-hotels/hotels.csv" in result["error"] and "deadline" in result["error"]
-    assert keys(s3, buckets.data, "quarantine/late-hotels/") == ["quarantine/late-hotels/bookings.csv",
-                                                                 "quarantine/late-hotels/reason.json"]
+    assert keys(s3, buckets.data, "quarantine/late-hotels/") == [
+        "quarantine/late-hotels/bookings.csv",
+        "quarantine/late-hotels/reason.json",
+    ]
 
 
 def test_training_refuses_an_unknown_target_value_and_keeps_the_champion(trained, buckets, s3):
@@ -120,8 +159,18 @@ def test_training_refuses_an_unknown_target_value_and_keeps_the_champion(trained
     s3.put_object(Bucket=buckets.data, Key="training/bookings/bookings.csv", Body=bad)
     result = train.handler({}, None)
     assert result["status"] == "rejected"
-    assert "training/bookings/bookings.csv" in result["error"] and "column 'status'" in result["error"]
-    assert "allowed values" in result["error"] and "'no-show'" in result["error"] and "lines 11" in result["error"]
+    assert (
+        "training/bookings/bookings.csv" in result["error"] and "column 'status'" in result["error"]
+    )
+    assert (
+        "allowed values" in result["error"]
+        and "'no-show'" in result["error"]
+        and "lines 11" in result["error"]
+    )
     assert keys(s3, buckets.models, "models/booking_status/v0002") == []
-    aliases = json.loads(s3.get_object(Bucket=buckets.models, Key="models/booking_status/aliases.json")["Body"].read())
+    aliases = json.loads(
+        s3.get_object(Bucket=buckets.models, Key="models/booking_status/aliases.json")[
+            "Body"
+        ].read()
+    )
     assert aliases["champion"] == "v0001"

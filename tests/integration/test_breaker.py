@@ -1,4 +1,5 @@
 """Every breaker edge, with its state in real S3 (moto_server) and its side effects recorded."""
+
 import json
 import threading
 
@@ -47,11 +48,18 @@ def breaker(buckets, actions):
 
 
 def events(s3, buckets):
-    body = s3.get_object(Bucket=buckets.monitoring, Key="breaker/events.jsonl")["Body"].read().decode()
+    body = (
+        s3.get_object(Bucket=buckets.monitoring, Key="breaker/events.jsonl")["Body"].read().decode()
+    )
     return [json.loads(line) for line in body.splitlines()]
 
 
-ALARM = {"reason": "alarm", "alarm": "mlcycle-JoinCoverage", "metric": "JoinCoverage", "threshold": 0.8}
+ALARM = {
+    "reason": "alarm",
+    "alarm": "mlcycle-JoinCoverage",
+    "metric": "JoinCoverage",
+    "threshold": 0.8,
+}
 
 
 def test_alarm_opens_disables_inference_and_asks_for_a_retrain(breaker, actions, s3, buckets):
@@ -59,7 +67,12 @@ def test_alarm_opens_disables_inference_and_asks_for_a_retrain(breaker, actions,
     assert result.changed and result.state["state"] == OPEN and result.state["revision"] == 1
     assert actions.calls == ["disable", "retrain", "metric OPEN"]
     [line] = events(s3, buckets)
-    assert (line["from"], line["to"], line["actor"], line["model_version"]) == (CLOSED, OPEN, "alarm:mlcycle-JoinCoverage", "v0001")
+    assert (line["from"], line["to"], line["actor"], line["model_version"]) == (
+        CLOSED,
+        OPEN,
+        "alarm:mlcycle-JoinCoverage",
+        "v0001",
+    )
     assert line["cause"]["metric"] == "JoinCoverage" and line["time"]
 
 
@@ -73,7 +86,9 @@ def test_promotion_only_matters_while_open(breaker, actions):
     assert breaker.model_promoted("v0002", actor="training").changed is False
     breaker.trip(ALARM, actor="alarm")
     result = breaker.model_promoted("v0002", actor="training")
-    assert result.state["state"] == HALF_OPEN and result.state["probation"]["model_version"] == "v0002"
+    assert (
+        result.state["state"] == HALF_OPEN and result.state["probation"]["model_version"] == "v0002"
+    )
     assert actions.calls[-2:] == ["metric HALF_OPEN", "score_held(probation=True)"]
 
 
@@ -82,7 +97,9 @@ def test_healthy_probation_batches_close_and_publish(breaker, actions, s3, bucke
     breaker.model_promoted("v0002", actor="training")
     first = breaker.probation_report("b1", True, [], actor="monitor")
     assert first.state["state"] == HALF_OPEN and first.state["probation"]["healthy"] == ["b1"]
-    again = breaker.probation_report("b1", True, [], actor="monitor")  # a re-delivered report counts once
+    again = breaker.probation_report(
+        "b1", True, [], actor="monitor"
+    )  # a re-delivered report counts once
     assert again.state["state"] == HALF_OPEN
     closed = breaker.probation_report("b2", True, [], actor="monitor")
     assert closed.state["state"] == CLOSED
@@ -94,8 +111,12 @@ def test_a_breach_on_probation_reopens(breaker, actions):
     breaker.trip(ALARM, actor="alarm")
     breaker.model_promoted("v0002", actor="training")
     actions.calls.clear()
-    result = breaker.probation_report("b1", False, [{"metric": "PredictionDrift", "value": 0.4}], actor="monitor")
-    assert result.state["state"] == OPEN and result.state["cause"]["reason"] == "breach on probation"
+    result = breaker.probation_report(
+        "b1", False, [{"metric": "PredictionDrift", "value": 0.4}], actor="monitor"
+    )
+    assert (
+        result.state["state"] == OPEN and result.state["cause"]["reason"] == "breach on probation"
+    )
     assert actions.calls == ["reject b1", "disable", "retrain", "metric OPEN"]
     assert "b1" in result.state["rejected"]
 
@@ -117,7 +138,9 @@ def test_a_stale_write_loses(breaker, buckets):
     _, etag = breaker.read()
     breaker.force(CLOSED, "first writer", actor="a")
     with pytest.raises(PreconditionFailed):
-        ObjectStore().put_json(buckets.monitoring, "breaker/state.json", {"state": OPEN}, if_match=etag)
+        ObjectStore().put_json(
+            buckets.monitoring, "breaker/state.json", {"state": OPEN}, if_match=etag
+        )
 
 
 def test_two_writers_never_both_win(buckets, s3):
@@ -141,8 +164,13 @@ def test_two_writers_never_both_win(buckets, s3):
 def test_verdicts_on_another_model_or_a_rejected_batch_are_ignored(breaker, actions):
     breaker.trip(ALARM, actor="alarm")
     breaker.model_promoted("v0002", actor="training")
-    assert breaker.probation_report("b1", False, [], actor="monitor", model_version="v0001").changed is False
-    breaker.probation_report("b1", False, [{"metric": "MaxPSI"}], actor="monitor", model_version="v0002")
+    assert (
+        breaker.probation_report("b1", False, [], actor="monitor", model_version="v0001").changed
+        is False
+    )
+    breaker.probation_report(
+        "b1", False, [{"metric": "MaxPSI"}], actor="monitor", model_version="v0002"
+    )
     breaker.model_promoted("v0003", actor="training")
     again = breaker.probation_report("b1", False, [], actor="monitor", model_version="v0003")
     assert again.changed is False and again.state["state"] == HALF_OPEN
@@ -152,5 +180,8 @@ def test_a_trip_records_when_it_happened(breaker):
     assert breaker.read()[0]["tripped_at"] is None
     breaker.trip(ALARM, actor="alarm", model_version="v0001")
     state, _ = breaker.read()
-    assert state["tripped_at"] == state["since"][:len(state["tripped_at"])] or state["tripped_at"] <= state["since"]
+    assert (
+        state["tripped_at"] == state["since"][: len(state["tripped_at"])]
+        or state["tripped_at"] <= state["since"]
+    )
     assert state["model_version"] == "v0001"

@@ -1,26 +1,54 @@
 """Training -> model store -> batch inference -> training, on a real moto_server over HTTP."""
+
 import dataclasses
 import json
 
 import pandas as pd
 import pytest
 
-from tests.integration.helpers import SAMPLE, SAMPLE_BATCH, SCHEDULED, keys, read_csv, sample_batch_files, upload_batch
+from tests.integration.helpers import (
+    SAMPLE,
+    SAMPLE_BATCH,
+    SCHEDULED,
+    keys,
+    read_csv,
+    sample_batch_files,
+    upload_batch,
+)
 
 
 def s3_event(bucket, key):
-    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                         "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}}]}
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+            }
+        ]
+    }
 
 
 def test_training_promotes_a_first_champion_that_beats_the_prior(trained, buckets, s3):
     assert trained["version"] == "v0001" and trained["champion"] == "v0001"
     assert trained["metrics"]["accuracy"] > trained["baseline"]["accuracy"] + 0.1
-    meta = json.loads(s3.get_object(Bucket=buckets.models, Key="models/booking_status/v0001/metadata.json")["Body"].read())
+    meta = json.loads(
+        s3.get_object(Bucket=buckets.models, Key="models/booking_status/v0001/metadata.json")[
+            "Body"
+        ].read()
+    )
     assert meta["classes"] == ["booked", "cancelled", "fulfilled"]
-    assert set(meta["reference_profile"]["features"]) >= {"day_distance", "length_of_stay", "country_code"}
+    assert set(meta["reference_profile"]["features"]) >= {
+        "day_distance",
+        "length_of_stay",
+        "country_code",
+    }
     assert len(meta["model_sha256"]) == 64 and meta["holdout"]["rows"] == trained["rows"]["holdout"]
-    aliases = json.loads(s3.get_object(Bucket=buckets.models, Key="models/booking_status/aliases.json")["Body"].read())
+    aliases = json.loads(
+        s3.get_object(Bucket=buckets.models, Key="models/booking_status/aliases.json")[
+            "Body"
+        ].read()
+    )
     assert aliases["champion"] == "v0001" and aliases["previous"] is None
 
 
@@ -30,24 +58,48 @@ def test_s3_upload_of_the_last_source_scores_the_batch(trained, buckets, s3):
     files = sample_batch_files()
     upload_batch(s3, buckets.data, SAMPLE_BATCH, {"bookings": files["bookings"]})
     first = infer.handler(s3_event(buckets.data, f"incoming/{SAMPLE_BATCH}/bookings.csv"), None)
-    assert first["results"][0] == {"status": "waiting", "batch_id": SAMPLE_BATCH, "missing": ["hotels"]}
+    assert first["results"][0] == {
+        "status": "waiting",
+        "batch_id": SAMPLE_BATCH,
+        "missing": ["hotels"],
+    }
     assert keys(s3, buckets.predictions) == []
 
     upload_batch(s3, buckets.data, SAMPLE_BATCH, {"hotels": files["hotels"]})
-    result = infer.handler(s3_event(buckets.data, f"incoming/{SAMPLE_BATCH}/hotels.csv"), None)["results"][0]
+    result = infer.handler(s3_event(buckets.data, f"incoming/{SAMPLE_BATCH}/hotels.csv"), None)[
+        "results"
+    ][0]
     assert result["status"] == "published"
     out = read_csv(s3, buckets.predictions, f"predictions/{SAMPLE_BATCH}/predictions.csv")
-    bookings = pd.read_csv(SAMPLE / "incoming" / SAMPLE_BATCH / "bookings.csv", dtype={"hotel_id": str})
-    assert list(out.columns) == ["batch_id", "hotel_id", "predicted_status", "p_booked", "p_cancelled", "p_fulfilled",
-                                 "model_version"]
+    bookings = pd.read_csv(
+        SAMPLE / "incoming" / SAMPLE_BATCH / "bookings.csv", dtype={"hotel_id": str}
+    )
+    assert list(out.columns) == [
+        "batch_id",
+        "hotel_id",
+        "predicted_status",
+        "p_booked",
+        "p_cancelled",
+        "p_fulfilled",
+        "model_version",
+    ]
     assert out["hotel_id"].tolist() == bookings["hotel_id"].tolist()
     assert (out[["p_booked", "p_cancelled", "p_fulfilled"]].sum(axis=1) - 1).abs().max() < 2e-4
-    assert (out["predicted_status"] == out[["p_booked", "p_cancelled", "p_fulfilled"]].idxmax(axis=1).str[2:]).all()
+    assert (
+        out["predicted_status"]
+        == out[["p_booked", "p_cancelled", "p_fulfilled"]].idxmax(axis=1).str[2:]
+    ).all()
     assert set(out["model_version"]) == {"v0001"} and set(out["batch_id"]) == {SAMPLE_BATCH}
-    manifest = json.loads(s3.get_object(Bucket=buckets.predictions, Key=f"predictions/{SAMPLE_BATCH}/_SUCCESS")["Body"].read())
+    manifest = json.loads(
+        s3.get_object(Bucket=buckets.predictions, Key=f"predictions/{SAMPLE_BATCH}/_SUCCESS")[
+            "Body"
+        ].read()
+    )
     assert manifest["rows"] == len(bookings) and manifest["model_version"] == "v0001"
     hotels = pd.read_csv(SAMPLE / "incoming" / SAMPLE_BATCH / "hotels.csv", dtype=str)
-    assert manifest["join_coverage"]["hotels"] == pytest.approx(bookings["hotel_id"].isin(hotels["hotel_id"]).mean())
+    assert manifest["join_coverage"]["hotels"] == pytest.approx(
+        bookings["hotel_id"].isin(hotels["hotel_id"]).mean()
+    )
 
 
 def test_redelivered_event_rewrites_nothing(trained, buckets, s3):
@@ -56,10 +108,16 @@ def test_redelivered_event_rewrites_nothing(trained, buckets, s3):
     upload_batch(s3, buckets.data, SAMPLE_BATCH, sample_batch_files())
     event = s3_event(buckets.data, f"incoming/{SAMPLE_BATCH}/hotels.csv")
     assert infer.handler(event, None)["results"][0]["status"] == "published"
-    before = {k: s3.head_object(Bucket=buckets.predictions, Key=k)["ETag"] for k in keys(s3, buckets.predictions)}
+    before = {
+        k: s3.head_object(Bucket=buckets.predictions, Key=k)["ETag"]
+        for k in keys(s3, buckets.predictions)
+    }
     again = infer.handler(event, None)["results"][0]
     assert again["status"] == "already_published"
-    after = {k: s3.head_object(Bucket=buckets.predictions, Key=k)["ETag"] for k in keys(s3, buckets.predictions)}
+    after = {
+        k: s3.head_object(Bucket=buckets.predictions, Key=k)["ETag"]
+        for k in keys(s3, buckets.predictions)
+    }
     assert before == after and len(after) == 2
 
 
@@ -75,7 +133,9 @@ def test_rescan_scores_every_complete_unscored_batch_and_waits_for_incomplete(tr
     assert infer.handler(SCHEDULED, None)["counts"] == {"waiting": 1}
 
 
-def test_a_crash_before_success_leaves_nothing_that_looks_published(trained, buckets, s3, monkeypatch):
+def test_a_crash_before_success_leaves_nothing_that_looks_published(
+    trained, buckets, s3, monkeypatch
+):
     from handlers import infer, runtime
 
     upload_batch(s3, buckets.data, SAMPLE_BATCH, sample_batch_files())
@@ -111,7 +171,10 @@ def test_labelled_batches_feed_the_next_training(trained, buckets, s3):
     second = train.handler({}, None)
     assert second["labelled_batches"] == 1
     labelled_rows = labels.decode().count("\n") - 1
-    assert second["rows"]["train"] + second["rows"]["holdout"] == trained["rows"]["train"] + trained["rows"]["holdout"] + labelled_rows
+    assert (
+        second["rows"]["train"] + second["rows"]["holdout"]
+        == trained["rows"]["train"] + trained["rows"]["holdout"] + labelled_rows
+    )
     assert second["version"] == "v0002"
 
 
@@ -119,10 +182,20 @@ def test_gate_keeps_the_champion_when_the_challenger_is_not_better(trained, buck
     from handlers import runtime, train
 
     cfg = runtime.config()
-    strict = dataclasses.replace(cfg, promotion=dataclasses.replace(cfg.promotion, min_improvement=0.05))
+    strict = dataclasses.replace(
+        cfg, promotion=dataclasses.replace(cfg.promotion, min_improvement=0.05)
+    )
     monkeypatch.setattr(runtime, "config", lambda: strict)
     result = train.handler({}, None)
-    assert result["status"] == "stored_not_promoted" and result["champion"] == "v0001" and result["version"] == "v0002"
+    assert (
+        result["status"] == "stored_not_promoted"
+        and result["champion"] == "v0001"
+        and result["version"] == "v0002"
+    )
     assert "does not beat champion v0001" in result["reason"]
     forced = train.handler({"force": True, "reason": "operator test", "actor": "alice"}, None)
-    assert forced["status"] == "promoted" and forced["champion"] == "v0003" and "alice" in forced["reason"]
+    assert (
+        forced["status"] == "promoted"
+        and forced["champion"] == "v0003"
+        and "alice" in forced["reason"]
+    )

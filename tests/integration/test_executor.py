@@ -3,6 +3,7 @@
 invokes and alarms run the deployed placeholder handlers (tests/fixtures/placeholders.py).
 Every placeholder run records its event in the monitoring bucket under placeholder/<fn>/.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,13 @@ def stack(tmp_path_factory):
 @pytest.fixture
 def aws(stack):
     _, url, _ = stack
-    return lambda service: boto3.client(service, endpoint_url=url, region_name=EMULATOR_ENV["AWS_REGION"],
-                                        aws_access_key_id="test", aws_secret_access_key="test")
+    return lambda service: boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=EMULATOR_ENV["AWS_REGION"],
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 @pytest.fixture
@@ -53,15 +59,24 @@ def names(stack):
 
 
 def _runs(invocations, source=None):
-    return [(i.function.removeprefix("mlcycle-"), i.source) for i in invocations if source in (None, i.source)]
+    return [
+        (i.function.removeprefix("mlcycle-"), i.source)
+        for i in invocations
+        if source in (None, i.source)
+    ]
 
 
 def _record(aws, outputs, invocation) -> dict:
-    body = aws("s3").get_object(Bucket=outputs["monitoring_bucket"], Key=invocation.result["recorded"])["Body"].read()
+    body = (
+        aws("s3")
+        .get_object(Bucket=outputs["monitoring_bucket"], Key=invocation.result["recorded"])["Body"]
+        .read()
+    )
     return json.loads(body)
 
 
 # --- invoke -----------------------------------------------------------------------------------
+
 
 def test_invoke_runs_the_deployed_code_with_the_deployed_environment(stack, aws, executor, names):
     outputs, _, _ = stack
@@ -76,9 +91,15 @@ def test_invoke_runs_the_deployed_code_with_the_deployed_environment(stack, aws,
 
 
 def test_handlers_import_only_what_the_package_and_the_runtime_provide(executor, names):
-    assert executor.invoke(names["train"], {"placeholder": {"probe_import": "boto3"}})["probe_import"] is True
+    assert (
+        executor.invoke(names["train"], {"placeholder": {"probe_import": "boto3"}})["probe_import"]
+        is True
+    )
     # pandas is in the test runner's virtualenv, not in the placeholder package.
-    assert executor.invoke(names["train"], {"placeholder": {"probe_import": "pandas"}})["probe_import"] is False
+    assert (
+        executor.invoke(names["train"], {"placeholder": {"probe_import": "pandas"}})["probe_import"]
+        is False
+    )
 
 
 def test_a_failing_synchronous_invoke_raises_with_the_error(executor, names):
@@ -89,11 +110,17 @@ def test_a_failing_synchronous_invoke_raises_with_the_error(executor, names):
 
 # --- S3 notifications -----------------------------------------------------------------------------
 
+
 def test_objects_stored_before_the_executor_started_are_not_redelivered(stack, aws, names):
     outputs, url, packages = stack
     aws("s3").put_object(Bucket=outputs["data_bucket"], Key="incoming/b-4/bookings.csv", Body=b"x")
     assert Executor(url, packages, START).pump() == []
-    assert _runs(Executor(url, packages, START, deliver_existing_objects=True).pump()).count(("infer", "s3")) >= 1
+    assert (
+        _runs(Executor(url, packages, START, deliver_existing_objects=True).pump()).count(
+            ("infer", "s3")
+        )
+        >= 1
+    )
 
 
 def test_an_upload_under_incoming_reaches_infer_as_an_s3_event(stack, aws, executor, names):
@@ -101,8 +128,12 @@ def test_an_upload_under_incoming_reaches_infer_as_an_s3_event(stack, aws, execu
     s3 = aws("s3")
     body = b"hotel_id,date\n1,2026-01-05\n"
     s3.put_object(Bucket=outputs["data_bucket"], Key="incoming/b-1/bookings.csv", Body=body)
-    s3.put_object(Bucket=outputs["data_bucket"], Key="incoming/b-1/notes.txt", Body=b"not a csv")  # suffix filter
-    s3.put_object(Bucket=outputs["data_bucket"], Key="training/bookings/more.csv", Body=b"x")  # no notification
+    s3.put_object(
+        Bucket=outputs["data_bucket"], Key="incoming/b-1/notes.txt", Body=b"not a csv"
+    )  # suffix filter
+    s3.put_object(
+        Bucket=outputs["data_bucket"], Key="training/bookings/more.csv", Body=b"x"
+    )  # no notification
     ran = executor.pump()
     assert _runs(ran) == [("infer", "s3")]
     record = ran[0].event["Records"][0]
@@ -121,21 +152,29 @@ def test_labels_and_published_batches_reach_monitor(stack, aws, executor):
     outputs, _, _ = stack
     s3 = aws("s3")
     s3.put_object(Bucket=outputs["data_bucket"], Key="labels/b-2.csv", Body=b"hotel_id,status\n")
-    s3.put_object(Bucket=outputs["predictions_bucket"], Key="predictions/b-2/predictions.csv", Body=b"p\n")
+    s3.put_object(
+        Bucket=outputs["predictions_bucket"], Key="predictions/b-2/predictions.csv", Body=b"p\n"
+    )
     s3.put_object(Bucket=outputs["predictions_bucket"], Key="predictions/b-2/_SUCCESS", Body=b"{}")
     ran = executor.pump()
     assert _runs(ran) == [("monitor", "s3"), ("monitor", "s3")]
-    assert [r.event["Records"][0]["s3"]["object"]["key"] for r in ran] == ["labels/b-2.csv", "predictions/b-2/_SUCCESS"]
+    assert [r.event["Records"][0]["s3"]["object"]["key"] for r in ran] == [
+        "labels/b-2.csv",
+        "predictions/b-2/_SUCCESS",
+    ]
 
 
 def test_rewriting_the_same_key_is_a_new_event(stack, aws, executor):
     outputs, _, _ = stack
     for body in (b"v1", b"v2"):
-        aws("s3").put_object(Bucket=outputs["data_bucket"], Key="incoming/b-3/hotels.csv", Body=body)
+        aws("s3").put_object(
+            Bucket=outputs["data_bucket"], Key="incoming/b-3/hotels.csv", Body=body
+        )
     assert _runs(executor.pump()) == [("infer", "s3"), ("infer", "s3")]
 
 
 # --- schedules ------------------------------------------------------------------------------------
+
 
 def test_an_enabled_rule_fires_when_due_with_a_scheduled_event(stack, executor):
     outputs, _, _ = stack
@@ -150,7 +189,9 @@ def test_an_enabled_rule_fires_when_due_with_a_scheduled_event(stack, executor):
     # the daily training at 03:00 and the 6-hourly monitoring sweep come later
     ran = executor.advance(timedelta(hours=4))
     assert ("train", "schedule") in _runs(ran) and ("monitor", "schedule") in _runs(ran)
-    assert next(i for i in ran if i.function == "mlcycle-train").virtual_time == START + timedelta(hours=3)
+    assert next(i for i in ran if i.function == "mlcycle-train").virtual_time == START + timedelta(
+        hours=3
+    )
 
 
 def test_a_disabled_rule_never_fires(stack, aws, executor):
@@ -169,10 +210,16 @@ def test_a_disabled_rule_never_fires(stack, aws, executor):
 def test_a_rule_the_breaker_disables_stops_firing_at_once(stack, aws, executor, names):
     outputs, _, _ = stack
     try:
-        executor.invoke(names["breaker"], {"placeholder": {"disable_rule": outputs["inference_rule_name"]}})
-        assert aws("events").describe_rule(Name=outputs["inference_rule_name"])["State"] == "DISABLED"
+        executor.invoke(
+            names["breaker"], {"placeholder": {"disable_rule": outputs["inference_rule_name"]}}
+        )
+        assert (
+            aws("events").describe_rule(Name=outputs["inference_rule_name"])["State"] == "DISABLED"
+        )
         assert ("infer", "schedule") not in _runs(executor.advance(timedelta(hours=2)))
-        executor.invoke(names["breaker"], {"placeholder": {"enable_rule": outputs["inference_rule_name"]}})
+        executor.invoke(
+            names["breaker"], {"placeholder": {"enable_rule": outputs["inference_rule_name"]}}
+        )
         assert ("infer", "schedule") in _runs(executor.advance(timedelta(hours=1)))
     finally:
         aws("events").enable_rule(Name=outputs["inference_rule_name"])
@@ -180,22 +227,41 @@ def test_a_rule_the_breaker_disables_stops_firing_at_once(stack, aws, executor, 
 
 # --- asynchronous invokes made by handlers ----------------------------------------------------------
 
+
 def test_an_async_invoke_by_a_handler_runs_the_target(executor, names):
-    executor.invoke(names["breaker"], {"placeholder": {"invoke_async": {
-        names["train"]: {"actor": "breaker", "recovery": True},
-        names["infer"]: {"action": "score_held", "probation": True}}}})
+    executor.invoke(
+        names["breaker"],
+        {
+            "placeholder": {
+                "invoke_async": {
+                    names["train"]: {"actor": "breaker", "recovery": True},
+                    names["infer"]: {"action": "score_held", "probation": True},
+                }
+            }
+        },
+    )
     ran = executor.pump()
     assert _runs(ran) == [("train", "async"), ("infer", "async")]
-    assert [i.event for i in ran] == [{"actor": "breaker", "recovery": True}, {"action": "score_held", "probation": True}]
+    assert [i.event for i in ran] == [
+        {"actor": "breaker", "recovery": True},
+        {"action": "score_held", "probation": True},
+    ]
 
 
-def test_a_failing_async_event_is_retried_then_sent_to_the_dead_letter_queue(stack, aws, executor, names):
+def test_a_failing_async_event_is_retried_then_sent_to_the_dead_letter_queue(
+    stack, aws, executor, names
+):
     outputs, _, _ = stack
-    executor.invoke(names["breaker"], {"placeholder": {"invoke_async": {names["monitor"]: {"placeholder": {"fail": "no"}}}}})
+    executor.invoke(
+        names["breaker"],
+        {"placeholder": {"invoke_async": {names["monitor"]: {"placeholder": {"fail": "no"}}}}},
+    )
     executor.pump()
     attempts = [i.attempt for i in executor.invocations if i.function == names["monitor"]]
     assert attempts == [1, 2, 3]  # MaximumRetryAttempts = 2 in the deployed event invoke config
-    messages = aws("sqs").receive_message(QueueUrl=outputs["dead_letter_queue_urls"]["monitor"])["Messages"]
+    messages = aws("sqs").receive_message(QueueUrl=outputs["dead_letter_queue_urls"]["monitor"])[
+        "Messages"
+    ]
     record = json.loads(messages[0]["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"] == {"placeholder": {"fail": "no"}}
@@ -204,9 +270,21 @@ def test_a_failing_async_event_is_retried_then_sent_to_the_dead_letter_queue(sta
 
 # --- alarms ----------------------------------------------------------------------------------------
 
+
 def _put(executor, names, outputs, metric, value):
-    executor.invoke(names["monitor"], {"placeholder": {"put_metric": {
-        "name": metric, "value": value, "namespace": outputs["metric_namespace"], "model": "booking_status"}}})
+    executor.invoke(
+        names["monitor"],
+        {
+            "placeholder": {
+                "put_metric": {
+                    "name": metric,
+                    "value": value,
+                    "namespace": outputs["metric_namespace"],
+                    "model": "booking_status",
+                }
+            }
+        },
+    )
 
 
 def test_a_breaching_metric_alarms_and_the_breaker_gets_the_sns_event(stack, aws, executor, names):
@@ -219,11 +297,21 @@ def test_a_breaching_metric_alarms_and_the_breaker_gets_the_sns_event(stack, aws
     _put(executor, names, outputs, "PredictionDrift", 0.9)
     ran = executor.evaluate_alarms()
     assert _runs(ran) == [("breaker", "sns")]
-    assert cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"] == "ALARM"
+    assert (
+        cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"]
+        == "ALARM"
+    )
     record = ran[0].event["Records"][0]
-    assert record["EventSource"] == "aws:sns" and record["Sns"]["TopicArn"] == outputs["alarm_topic_arn"]
+    assert (
+        record["EventSource"] == "aws:sns"
+        and record["Sns"]["TopicArn"] == outputs["alarm_topic_arn"]
+    )
     message = json.loads(record["Sns"]["Message"])
-    assert (message["AlarmName"], message["OldStateValue"], message["NewStateValue"]) == (alarm_name, "OK", "ALARM")
+    assert (message["AlarmName"], message["OldStateValue"], message["NewStateValue"]) == (
+        alarm_name,
+        "OK",
+        "ALARM",
+    )
     assert message["Trigger"]["MetricName"] == "PredictionDrift"
     assert message["Trigger"]["ComparisonOperator"] == "GreaterThanThreshold"
     assert message["Trigger"]["Threshold"] == 0.2
@@ -233,14 +321,18 @@ def test_a_breaching_metric_alarms_and_the_breaker_gets_the_sns_event(stack, aws
     ran = executor.evaluate_alarms()
     assert _runs(ran) == [("breaker", "sns")]
     assert json.loads(ran[0].event["Records"][0]["Sns"]["Message"])["NewStateValue"] == "OK"
-    assert cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"] == "OK"
+    assert (
+        cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"] == "OK"
+    )
 
 
 def test_advance_evaluates_alarms_after_each_step(stack, aws, names):
     outputs, url, packages = stack
     executor = Executor(url, packages, START)  # auto_alarms on
     _put(executor, names, outputs, "JoinCoverage", 0.1)
-    ran = executor.advance(timedelta(hours=1))  # the hourly rescan fires, then the alarms are evaluated
+    ran = executor.advance(
+        timedelta(hours=1)
+    )  # the hourly rescan fires, then the alarms are evaluated
     assert _runs(ran) == [("infer", "schedule"), ("breaker", "sns")]
     ran = executor.advance(timedelta(hours=1))
     assert _runs(ran) == [("infer", "schedule"), ("breaker", "sns")]  # and back to OK
@@ -248,31 +340,54 @@ def test_advance_evaluates_alarms_after_each_step(stack, aws, names):
 
 # --- pure pieces: schedules and the alarm rule -----------------------------------------------------
 
-@pytest.mark.parametrize("expression, after, expected", [
-    ("cron(0 3 * * ? *)", "2026-01-05T00:30", "2026-01-05T03:00"),
-    ("cron(0 3 * * ? *)", "2026-01-05T03:00", "2026-01-06T03:00"),
-    ("cron(15 10 ? * MON-FRI *)", "2026-01-09T11:00", "2026-01-12T10:15"),  # Friday -> Monday
-    ("cron(0/20 8-9 * * ? *)", "2026-01-05T08:45", "2026-01-05T09:00"),
-    ("cron(0 0 1 JAN,JUL ? *)", "2026-01-05T00:00", "2026-07-01T00:00"),
-    ("rate(1 hour)", "2026-01-05T00:00", "2026-01-05T01:00"),
-    ("rate(6 hours)", "2026-01-05T07:00", "2026-01-05T12:00"),
-    ("rate(2 days)", "2026-01-05T00:00", "2026-01-07T00:00"),
-])
+
+@pytest.mark.parametrize(
+    "expression, after, expected",
+    [
+        ("cron(0 3 * * ? *)", "2026-01-05T00:30", "2026-01-05T03:00"),
+        ("cron(0 3 * * ? *)", "2026-01-05T03:00", "2026-01-06T03:00"),
+        ("cron(15 10 ? * MON-FRI *)", "2026-01-09T11:00", "2026-01-12T10:15"),  # Friday -> Monday
+        ("cron(0/20 8-9 * * ? *)", "2026-01-05T08:45", "2026-01-05T09:00"),
+        ("cron(0 0 1 JAN,JUL ? *)", "2026-01-05T00:00", "2026-07-01T00:00"),
+        ("rate(1 hour)", "2026-01-05T00:00", "2026-01-05T01:00"),
+        ("rate(6 hours)", "2026-01-05T07:00", "2026-01-05T12:00"),
+        ("rate(2 days)", "2026-01-05T00:00", "2026-01-07T00:00"),
+    ],
+)
 def test_schedule_expressions(expression, after, expected):
     at = datetime.fromisoformat(after).replace(tzinfo=timezone.utc)
-    assert parse_schedule(expression).next_after(at, START) == datetime.fromisoformat(expected).replace(tzinfo=timezone.utc)
+    assert parse_schedule(expression).next_after(at, START) == datetime.fromisoformat(
+        expected
+    ).replace(tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("expression", ["cron(0 3 L * ? *)", "cron(0 3 ? * 2#1 *)", "cron(0 3 * * *)",
-                                        "cron(0 3 1 * MON *)", "rate(0 hours)", "every hour"])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 3 L * ? *)",
+        "cron(0 3 ? * 2#1 *)",
+        "cron(0 3 * * *)",
+        "cron(0 3 1 * MON *)",
+        "rate(0 hours)",
+        "every hour",
+    ],
+)
 def test_unsupported_schedules_are_refused(expression):
     with pytest.raises(ScheduleError):
         parse_schedule(expression)
 
 
 def _alarm(**kw):
-    return {"AlarmName": "a", "ComparisonOperator": "GreaterThanThreshold", "Threshold": 0.5, "EvaluationPeriods": 1,
-            "DatapointsToAlarm": 1, "TreatMissingData": "notBreaching", "StateValue": "OK", **kw}
+    return {
+        "AlarmName": "a",
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Threshold": 0.5,
+        "EvaluationPeriods": 1,
+        "DatapointsToAlarm": 1,
+        "TreatMissingData": "notBreaching",
+        "StateValue": "OK",
+        **kw,
+    }
 
 
 def _states(alarm: dict, values: list) -> list[str]:
@@ -288,11 +403,23 @@ def _states(alarm: dict, values: list) -> list[str]:
 def test_m_out_of_n_datapoints_and_missing_data():
     assert _states(_alarm(), [0.4, 0.6, None, 0.5]) == ["OK", "ALARM", "OK", "OK"]
     two_of_three = _alarm(EvaluationPeriods=3, DatapointsToAlarm=2)
-    assert _states(two_of_three, [0.9, None, 0.9, 0.9, 0.1, 0.1]) == ["OK", "OK", "ALARM", "ALARM", "ALARM", "OK"]
+    assert _states(two_of_three, [0.9, None, 0.9, 0.9, 0.1, 0.1]) == [
+        "OK",
+        "OK",
+        "ALARM",
+        "ALARM",
+        "ALARM",
+        "OK",
+    ]
     assert _states(_alarm(TreatMissingData="breaching"), [None]) == ["ALARM"]
-    assert _states(_alarm(TreatMissingData="missing", StateValue="OK"), [None]) == ["INSUFFICIENT_DATA"]
+    assert _states(_alarm(TreatMissingData="missing", StateValue="OK"), [None]) == [
+        "INSUFFICIENT_DATA"
+    ]
     assert _states(_alarm(TreatMissingData="ignore", StateValue="ALARM"), [None]) == ["ALARM"]
-    assert _states(_alarm(ComparisonOperator="LessThanOrEqualToThreshold"), [0.5, 0.51]) == ["ALARM", "OK"]
+    assert _states(_alarm(ComparisonOperator="LessThanOrEqualToThreshold"), [0.5, 0.51]) == [
+        "ALARM",
+        "OK",
+    ]
 
 
 def test_invocation_log_keeps_every_run_in_order(executor, names):

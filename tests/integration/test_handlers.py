@@ -15,7 +15,12 @@ def test_a_refused_train_payload_trains_nothing(buckets, s3):
     from handlers import train
 
     upload_training(s3, buckets.data)
-    for payload in ({"force": "false"}, {"action": "retrain"}, ["not", "an", "object"], {"recent_batches": "2"}):
+    for payload in (
+        {"force": "false"},
+        {"action": "retrain"},
+        ["not", "an", "object"],
+        {"recent_batches": "2"},
+    ):
         with pytest.raises(EventError):
             train.handler(payload, None)
     assert keys(s3, buckets.models) == []
@@ -24,8 +29,11 @@ def test_a_refused_train_payload_trains_nothing(buckets, s3):
 def test_refused_breaker_payloads_leave_no_state(buckets, s3):
     from handlers import breaker
 
-    for payload in ({"action": "probation_report", "batch_id": "b1", "healthy": "false"},
-                    {"action": "model_promoted", "version": 2}, {"action": "open", "reason": "x", "extra": 1}):
+    for payload in (
+        {"action": "probation_report", "batch_id": "b1", "healthy": "false"},
+        {"action": "model_promoted", "version": 2},
+        {"action": "open", "reason": "x", "extra": 1},
+    ):
         with pytest.raises(EventError):
             breaker.handler(payload, None)
     assert keys(s3, buckets.monitoring) == []
@@ -40,7 +48,9 @@ def test_a_missing_function_variable_fails_the_invocation(buckets, s3, monkeypat
     from mlcycle.storage import ObjectStore
 
     monkeypatch.delenv("BREAKER_FUNCTION_NAME", raising=False)
-    ObjectStore().put_json(buckets.monitoring, storage.BREAKER_STATE_KEY, {**initial_state(), "state": OPEN})
+    ObjectStore().put_json(
+        buckets.monitoring, storage.BREAKER_STATE_KEY, {**initial_state(), "state": OPEN}
+    )
     upload_training(s3, buckets.data)
     with pytest.raises(MissingSetting, match="BREAKER_FUNCTION_NAME"):
         train.handler({}, None)  # the breaker is OPEN: the promotion must reach it
@@ -53,7 +63,9 @@ def test_the_config_fingerprint_hashes_the_file_that_was_loaded(buckets, s3, mon
 
     folder = tmp_path / "model"
     shutil.copytree(MODEL_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "other.yml").write_text((folder / "model_config.yml").read_text() + "# another file\n")
+    (folder / "other.yml").write_text(
+        (folder / "model_config.yml").read_text() + "# another file\n"
+    )
     monkeypatch.setenv("MODEL_DIR", str(folder))
     monkeypatch.setenv("MODEL_CONFIG", "other.yml")
     for cached in (runtime.config, runtime.plugin):
@@ -61,8 +73,12 @@ def test_the_config_fingerprint_hashes_the_file_that_was_loaded(buckets, s3, mon
     try:
         upload_training(s3, buckets.data)
         result = train.handler({}, None)
-        meta = json.loads(s3.get_object(Bucket=buckets.models,
-                                        Key=f"models/booking_status/{result['version']}/metadata.json")["Body"].read())
+        meta = json.loads(
+            s3.get_object(
+                Bucket=buckets.models,
+                Key=f"models/booking_status/{result['version']}/metadata.json",
+            )["Body"].read()
+        )
         plugin = runtime.plugin()
         assert meta["code_version"] == code_version(plugin, folder / "other.yml")
         assert meta["code_version"] != code_version(plugin, folder / "model_config.yml")

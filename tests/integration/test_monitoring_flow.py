@@ -1,4 +1,5 @@
 """The monitor on real S3 + CloudWatch (moto_server): reports, metrics, and breaches per incident."""
+
 import io
 import json
 
@@ -18,7 +19,9 @@ def _csv(frame) -> bytes:
 def publish(batch_id, batch, buckets, s3):
     from handlers import infer
 
-    upload_batch(s3, buckets.data, batch_id, {"bookings": _csv(batch.bookings), "hotels": _csv(batch.hotels)})
+    upload_batch(
+        s3, buckets.data, batch_id, {"bookings": _csv(batch.bookings), "hotels": _csv(batch.hotels)}
+    )
     assert infer.handler({"batch_id": batch_id}, None)["results"][0]["status"] == "published"
 
 
@@ -35,21 +38,44 @@ def test_clean_batch_report_and_metrics_and_then_labels(trained, buckets, s3):
     result = monitor("clean-1")
     assert result["status"] == "monitored" and result["healthy"], result["breaches"]
     assert result["labels"] is False and "RealisedAccuracy" not in result["metrics"]
-    report = json.loads(s3.get_object(Bucket=buckets.monitoring, Key="reports/clean-1.json")["Body"].read())
+    report = json.loads(
+        s3.get_object(Bucket=buckets.monitoring, Key="reports/clean-1.json")["Body"].read()
+    )
     assert report["quality"]["row_count"] == 1500 and report["model_version"] == "v0001"
     assert 0.9 < report["quality"]["join_coverage"] <= 1.0
 
     cloudwatch = boto3.client("cloudwatch")
-    got = cloudwatch.get_metric_data(MetricDataQueries=[{
-        "Id": "rows", "MetricStat": {"Metric": {"Namespace": "MLCycle/booking_status", "MetricName": "RowCount",
-                                                "Dimensions": [{"Name": "ModelName", "Value": "booking_status"}]},
-                                     "Period": 60, "Stat": "Maximum"}}],
-        StartTime=report_time(report, -3600), EndTime=report_time(report, 3600))
+    got = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "rows",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "MLCycle/booking_status",
+                        "MetricName": "RowCount",
+                        "Dimensions": [{"Name": "ModelName", "Value": "booking_status"}],
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=report_time(report, -3600),
+        EndTime=report_time(report, 3600),
+    )
     assert 1500.0 in got["MetricDataResults"][0]["Values"]
 
     from handlers import monitor as monitor_handler
+
     s3.put_object(Bucket=buckets.data, Key="labels/clean-1.csv", Body=_csv(batch.labels))
-    event = {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": buckets.data}, "object": {"key": "labels/clean-1.csv"}}}]}
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "s3": {"bucket": {"name": buckets.data}, "object": {"key": "labels/clean-1.csv"}},
+            }
+        ]
+    }
     [labelled] = monitor_handler.handler(event, None)["results"]
     assert labelled["labels"] is True and labelled["metrics"]["LabelCoverage"] == 1.0
     assert labelled["metrics"]["RealisedAccuracy"] > 0.5 and labelled["healthy"]
@@ -57,11 +83,13 @@ def test_clean_batch_report_and_metrics_and_then_labels(trained, buckets, s3):
 
 def report_time(report, offset_s):
     import datetime as dt
+
     return dt.datetime.fromisoformat(report["monitored_at"]) + dt.timedelta(seconds=offset_s)
 
 
-@pytest.mark.parametrize("incident, metric", [("source_outage", "JoinCoverage"),
-                                              ("covariate_shift", "MaxPSI")])
+@pytest.mark.parametrize(
+    "incident, metric", [("source_outage", "JoinCoverage"), ("covariate_shift", "MaxPSI")]
+)
 def test_input_incidents_breach_their_threshold_on_the_day(incident, metric, trained, buckets, s3):
     publish(incident, make_batch("2026-01-05", 1500, seed=4, incident=incident), buckets, s3)
     result = monitor(incident)

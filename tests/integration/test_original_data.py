@@ -4,6 +4,7 @@ Their labels are random (no model beats the prior), and no test_A hotel is in
 test_B: the point is shape and edge cases, so promotion is forced and the join
 coverage must be reported as 0.0 while every row is still scored.
 """
+
 import json
 
 import pytest
@@ -22,7 +23,11 @@ def test_original_files_train_and_score_all_rows_with_zero_coverage(buckets, s3)
     from mlcycle.training import run_training
 
     cfg = load_config(VIO_DATA / "model_config.yml")
-    assert [s.name for s in cfg.sources] == ["A", "B"] and cfg.target == "status" and cfg.join_key == "hotel_id"
+    assert (
+        [s.name for s in cfg.sources] == ["A", "B"]
+        and cfg.target == "status"
+        and cfg.join_key == "hotel_id"
+    )
     s3.upload_file(str(VIO_DATA / "train_A.csv"), buckets.data, "training/A/train_A.csv")
     s3.upload_file(str(VIO_DATA / "train_B.csv"), buckets.data, "training/B/train_B.csv")
     s3.upload_file(str(VIO_DATA / "test_A.csv"), buckets.data, "incoming/vio-test/A.csv")
@@ -32,7 +37,9 @@ def test_original_files_train_and_score_all_rows_with_zero_coverage(buckets, s3)
     gated = run_training(cfg, plugin, store, buckets)
     assert gated["status"] == "stored_not_promoted" and "class-prior baseline" in gated["reason"]
     assert gated["join_coverage"]["B"] == pytest.approx(417 / 2000)
-    forced = run_training(cfg, plugin, store, buckets, force=True, reason="shape test on random labels", actor="test")
+    forced = run_training(
+        cfg, plugin, store, buckets, force=True, reason="shape test on random labels", actor="test"
+    )
     assert forced["status"] == "promoted" and forced["champion"] == "v0002"
 
     result = score_batch(cfg, plugin, store, buckets, "vio-test")
@@ -41,5 +48,9 @@ def test_original_files_train_and_score_all_rows_with_zero_coverage(buckets, s3)
     assert any("extra columns ignored: ['status']" in n for n in result["notes"])
     out = read_csv(s3, buckets.predictions, "predictions/vio-test/predictions.csv")
     assert len(out) == 100 and out["hotel_id"].nunique() == 100
-    manifest = json.loads(s3.get_object(Bucket=buckets.predictions, Key="predictions/vio-test/_SUCCESS")["Body"].read())
+    manifest = json.loads(
+        s3.get_object(Bucket=buckets.predictions, Key="predictions/vio-test/_SUCCESS")[
+            "Body"
+        ].read()
+    )
     assert manifest["rows"] == 100 and manifest["join_coverage_min"] == 0.0

@@ -30,8 +30,11 @@ from layers.zips import FIXED_DATE
 TARGET_UNZIPPED = 200_000_000  # project target for function + layer (issue 3)
 AWS_UNZIPPED_LIMIT = 250 * 1024 * 1024  # Lambda's hard limit, also for a bundled zip
 COLD_IMPORT_BOUND_S = 5.0  # generous: a timed test is not a benchmark (see layers/README.md)
-SOURCE_HANDLERS = sorted(f"handlers.{p.stem}" for p in (REPO_ROOT / "lambda" / "handlers")
-                         .glob("*.py") if p.stem != "__init__")
+SOURCE_HANDLERS = sorted(
+    f"handlers.{p.stem}"
+    for p in (REPO_ROOT / "lambda" / "handlers").glob("*.py")
+    if p.stem != "__init__"
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +48,14 @@ def packages(tmp_path_factory):
 def sandbox(packages, tmp_path_factory):
     out, _ = packages
     root = tmp_path_factory.mktemp("sandbox")
-    runtime = prepare_runtime_standin(REPO_ROOT / "requirements" / "dev.txt",
-                                      REPO_ROOT / "build" / "cache")
-    yield SandboxPaths(task=extract(out / "functions" / "train.zip", root / "task"),
-                       layer=extract(out / "layer.zip", root / "opt") / "python",
-                       runtime=runtime)
+    runtime = prepare_runtime_standin(
+        REPO_ROOT / "requirements" / "dev.txt", REPO_ROOT / "build" / "cache"
+    )
+    yield SandboxPaths(
+        task=extract(out / "functions" / "train.zip", root / "task"),
+        layer=extract(out / "layer.zip", root / "opt") / "python",
+        runtime=runtime,
+    )
     shutil.rmtree(root)
 
 
@@ -68,8 +74,10 @@ def test_function_and_layer_fit_the_size_target(packages, capsys):
     _, manifest = packages
     layer = manifest["layer"]["unzipped_bytes"]
     with capsys.disabled():
-        print(f"\n  layer {layer / 1e6:.1f} MB unzipped, "
-              f"{manifest['layer']['bytes'] / 1e6:.1f} MB zipped")
+        print(
+            f"\n  layer {layer / 1e6:.1f} MB unzipped, "
+            f"{manifest['layer']['bytes'] / 1e6:.1f} MB zipped"
+        )
     for name in FUNCTIONS:
         assert manifest["functions"][name]["unzipped_bytes"] + layer <= TARGET_UNZIPPED
         assert manifest["bundled"][name]["unzipped_bytes"] <= AWS_UNZIPPED_LIMIT
@@ -79,8 +87,11 @@ def test_archives_are_reproducible(packages, tmp_path):
     _, first = packages
     second = build(tmp_path / "again")
     shutil.rmtree(tmp_path / "again")
-    digests = [(kind, name, entry["sha256"]) for kind in ("functions", "bundled")
-               for name, entry in first[kind].items()]
+    digests = [
+        (kind, name, entry["sha256"])
+        for kind in ("functions", "bundled")
+        for name, entry in first[kind].items()
+    ]
     assert [(k, n, second[k][n]["sha256"]) for k, n, _ in digests] == digests
     assert second["layer"]["sha256"] == first["layer"]["sha256"]
 

@@ -1,4 +1,5 @@
 """The model store: immutable versions, sha256-verified loading, aliases that never lose an update."""
+
 import threading
 
 import pytest
@@ -23,13 +24,20 @@ def test_versions_are_numbered_and_immutable(registry, s3, buckets):
     assert (v1, v2) == ("v0001", "v0002") and registry.versions() == ["v0001", "v0002"]
     assert registry.load(v1) == {"weights": [1, 2]} and meta1["metrics"] == {"accuracy": 0.5}
     from mlcycle.storage import PreconditionFailed
+
     with pytest.raises(PreconditionFailed):
-        ObjectStore().put_bytes(buckets.models, "models/m/v0001/model.joblib", b"overwrite", if_none_match=True)
+        ObjectStore().put_bytes(
+            buckets.models, "models/m/v0001/model.joblib", b"overwrite", if_none_match=True
+        )
 
 
 def test_tampered_model_file_is_refused(registry, s3, buckets):
     version, _ = registry.register({"weights": [1]}, {})
-    s3.put_object(Bucket=buckets.models, Key=f"models/m/{version}/model.joblib", Body=b"not the model we stored")
+    s3.put_object(
+        Bucket=buckets.models,
+        Key=f"models/m/{version}/model.joblib",
+        Body=b"not the model we stored",
+    )
     with pytest.raises(ModelIntegrityError, match="does not match metadata"):
         ModelRegistry(ObjectStore(), buckets.models, "m").load(version)
 
@@ -78,5 +86,7 @@ def test_concurrent_promotions_never_lose_an_update(registry):
     promoted = [h["champion"] for h in aliases["history"]]
     assert sorted(promoted) == versions  # every promotion landed exactly once
     chain = [h["previous"] for h in aliases["history"]]
-    assert chain == [None] + promoted[:-1]  # each saw the one before it: no write was based on stale aliases
+    assert (
+        chain == [None] + promoted[:-1]
+    )  # each saw the one before it: no write was based on stale aliases
     assert aliases["champion"] == promoted[-1]

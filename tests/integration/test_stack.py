@@ -4,6 +4,7 @@ is then read back through boto3 and checked against what the stack is meant to b
 Placeholder packages (tests/fixtures/placeholders.py) stand in for the real build: the
 stack's shape does not depend on what the zips contain, and they are small and quick.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,10 +29,15 @@ from tests.fixtures.placeholders import write_placeholder_packages
 ROOT = Path(__file__).resolve().parents[2]
 # The alarm section the stack is applied with (the repo's config with this section swapped in).
 ALARMS = {
-    "join_coverage_min": 0.75,                                          # known metric, threshold changed
-    "prediction_drift_max": 0.3,                                        # known metric
-    "volume_ratio_min": 0.5,                                            # new alarm from a suffix
-    "RealisedAccuracy": {"threshold": 0.55, "comparison": "<=", "evaluation_periods": 2, "datapoints_to_alarm": 2},
+    "join_coverage_min": 0.75,  # known metric, threshold changed
+    "prediction_drift_max": 0.3,  # known metric
+    "volume_ratio_min": 0.5,  # new alarm from a suffix
+    "RealisedAccuracy": {
+        "threshold": 0.55,
+        "comparison": "<=",
+        "evaluation_periods": 2,
+        "datapoints_to_alarm": 2,
+    },
 }
 
 
@@ -50,8 +56,18 @@ def stack(tmp_path_factory):
     model_config.write_text(yaml.safe_dump(config))
     with running_emulator(log_path=tmp / "moto_server.log") as url:
         started = time.monotonic()
-        outputs = deploy.apply(url, "layer", tmp / "state", packages_dir=packages, model_config=model_config, quiet=True,
-                               extra_vars={"function_memory_mb": {"train": 3008}, "function_timeout_s": {"breaker": 90}})
+        outputs = deploy.apply(
+            url,
+            "layer",
+            tmp / "state",
+            packages_dir=packages,
+            model_config=model_config,
+            quiet=True,
+            extra_vars={
+                "function_memory_mb": {"train": 3008},
+                "function_timeout_s": {"breaker": 90},
+            },
+        )
         seconds = time.monotonic() - started
         print(f"\nterraform init + apply against moto_server: {seconds:.1f}s")
         yield outputs, url, packages, seconds, tmp / "state"
@@ -60,9 +76,16 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def aws(stack):
     _, url, *_ = stack
+
     def client(service):
-        return boto3.client(service, endpoint_url=url, region_name=EMULATOR_ENV["AWS_REGION"],
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service,
+            endpoint_url=url,
+            region_name=EMULATOR_ENV["AWS_REGION"],
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
     return client
 
 
@@ -74,25 +97,43 @@ def _role_policy(aws, fn: str) -> list[dict]:
         doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         doc = json.loads(doc) if isinstance(doc, str) else doc
         for st in doc["Statement"]:
-            statements.append({**st, "Action": [st["Action"]] if isinstance(st["Action"], str) else st["Action"],
-                               "Resource": [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]})
+            statements.append(
+                {
+                    **st,
+                    "Action": [st["Action"]] if isinstance(st["Action"], str) else st["Action"],
+                    "Resource": [st["Resource"]]
+                    if isinstance(st["Resource"], str)
+                    else st["Resource"],
+                }
+            )
     return statements
 
 
 def _allows(statements: list[dict], action: str, resource: str) -> bool:
     """Allow statements only (the stack has no Deny); conditions are checked separately."""
-    return any(st["Effect"] == "Allow"
-               and any(fnmatch.fnmatchcase(action, a) for a in st["Action"])
-               and any(fnmatch.fnmatchcase(resource, r) for r in st["Resource"]) for st in statements)
+    return any(
+        st["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action, a) for a in st["Action"])
+        and any(fnmatch.fnmatchcase(resource, r) for r in st["Resource"])
+        for st in statements
+    )
 
 
 # --- functions -----------------------------------------------------------------------------
 
+
 def test_functions_run_python311_with_the_contract_handlers_and_sizes(stack, aws):
     outputs, *_ = stack
-    expected = {"train": (3008, 900), "infer": (2048, 600), "monitor": (1024, 300), "breaker": (256, 90)}
+    expected = {
+        "train": (3008, 900),
+        "infer": (2048, 600),
+        "monitor": (1024, 300),
+        "breaker": (256, 90),
+    }
     for fn in FUNCTIONS:
-        config = aws("lambda").get_function_configuration(FunctionName=outputs["function_names"][fn])
+        config = aws("lambda").get_function_configuration(
+            FunctionName=outputs["function_names"][fn]
+        )
         assert config["Runtime"] == "python3.11"
         assert config["Handler"] == f"handlers.{fn}.handler"
         assert config["Architectures"] == ["x86_64"]
@@ -102,26 +143,40 @@ def test_functions_run_python311_with_the_contract_handlers_and_sizes(stack, aws
 
 def test_function_environments_follow_the_contract(stack, aws):
     outputs, *_ = stack
-    buckets = {"DATA_BUCKET": outputs["data_bucket"], "MODEL_BUCKET": outputs["model_bucket"],
-               "PREDICTIONS_BUCKET": outputs["predictions_bucket"], "MONITORING_BUCKET": outputs["monitoring_bucket"],
-               "LOG_LEVEL": "INFO", "OMP_NUM_THREADS": "1"}
+    buckets = {
+        "DATA_BUCKET": outputs["data_bucket"],
+        "MODEL_BUCKET": outputs["model_bucket"],
+        "PREDICTIONS_BUCKET": outputs["predictions_bucket"],
+        "MONITORING_BUCKET": outputs["monitoring_bucket"],
+        "LOG_LEVEL": "INFO",
+        "OMP_NUM_THREADS": "1",
+    }
     names = outputs["function_names"]
     extra = {
         "train": {"BREAKER_FUNCTION_NAME": names["breaker"]},
         "infer": {},
         "monitor": {"BREAKER_FUNCTION_NAME": names["breaker"]},
-        "breaker": {"INFERENCE_RULE_NAME": outputs["inference_rule_name"], "TRAIN_FUNCTION_NAME": names["train"],
-                    "INFER_FUNCTION_NAME": names["infer"]},
+        "breaker": {
+            "INFERENCE_RULE_NAME": outputs["inference_rule_name"],
+            "TRAIN_FUNCTION_NAME": names["train"],
+            "INFER_FUNCTION_NAME": names["infer"],
+        },
     }
     for fn in FUNCTIONS:
-        env = aws("lambda").get_function_configuration(FunctionName=names[fn])["Environment"]["Variables"]
-        assert env == {**buckets, **extra[fn]}, fn  # no AWS_ENDPOINT_URL unless function_endpoint_url is set
+        env = aws("lambda").get_function_configuration(FunctionName=names[fn])["Environment"][
+            "Variables"
+        ]
+        assert env == {**buckets, **extra[fn]}, (
+            fn
+        )  # no AWS_ENDPOINT_URL unless function_endpoint_url is set
 
 
 def test_layer_packaging_attaches_the_layer_and_deploys_code_only_zips(stack, aws):
     outputs, _, packages, *_ = stack
     lam = aws("lambda")
-    layer = lam.get_layer_version(LayerName="mlcycle-dependencies", VersionNumber=int(outputs["layer_arn"].split(":")[-1]))
+    layer = lam.get_layer_version(
+        LayerName="mlcycle-dependencies", VersionNumber=int(outputs["layer_arn"].split(":")[-1])
+    )
     assert layer["Content"]["CodeSha256"] == _b64sha(packages / "layer.zip")
     assert layer["CompatibleRuntimes"] == ["python3.11"]
     for fn in FUNCTIONS:
@@ -132,14 +187,21 @@ def test_layer_packaging_attaches_the_layer_and_deploys_code_only_zips(stack, aw
 
 def test_code_and_layer_are_uploaded_through_the_artifacts_bucket(stack, aws):
     outputs, _, packages, *_ = stack
-    keys = {o["Key"] for o in aws("s3").list_objects_v2(Bucket=outputs["artifacts_bucket"]).get("Contents", [])}
+    keys = {
+        o["Key"]
+        for o in aws("s3").list_objects_v2(Bucket=outputs["artifacts_bucket"]).get("Contents", [])
+    }
     layer_hex = hashlib.sha256((packages / "layer.zip").read_bytes()).hexdigest()
     assert f"layers/dependencies-{layer_hex}.zip" in keys
     for fn in FUNCTIONS:
-        assert f"functions/layer/{hashlib.sha256((packages / 'functions' / f'{fn}.zip').read_bytes()).hexdigest()}.zip" in keys
+        assert (
+            f"functions/layer/{hashlib.sha256((packages / 'functions' / f'{fn}.zip').read_bytes()).hexdigest()}.zip"
+            in keys
+        )
 
 
 # --- storage ------------------------------------------------------------------------------
+
 
 def test_buckets_are_private_encrypted_and_versioned(stack, aws):
     outputs, *_ = stack
@@ -147,20 +209,39 @@ def test_buckets_are_private_encrypted_and_versioned(stack, aws):
     assert set(outputs["buckets"]) == {"data", "models", "predictions", "monitoring", "artifacts"}
     for bucket in outputs["buckets"].values():
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-        assert all(block[k] for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"))
-        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        assert all(
+            block[k]
+            for k in (
+                "BlockPublicAcls",
+                "IgnorePublicAcls",
+                "BlockPublicPolicy",
+                "RestrictPublicBuckets",
+            )
+        )
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+            "Rules"
+        ]
         assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-        assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
+        assert (
+            s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0][
+                "ObjectOwnership"
+            ]
+            == "BucketOwnerEnforced"
+        )
 
 
 # --- triggers ------------------------------------------------------------------------------
 
+
 def test_schedules_target_their_functions_and_may_invoke_them(stack, aws):
     outputs, *_ = stack
     events, lam = aws("events"), aws("lambda")
-    expected = {"training": ("cron(0 3 * * ? *)", "train"), "inference": ("rate(1 hour)", "infer"),
-                "monitoring": ("rate(6 hours)", "monitor")}
+    expected = {
+        "training": ("cron(0 3 * * ? *)", "train"),
+        "inference": ("rate(1 hour)", "infer"),
+        "monitoring": ("rate(6 hours)", "monitor"),
+    }
     assert outputs["rule_names"]["inference"] == outputs["inference_rule_name"]
     for key, (schedule, fn) in expected.items():
         rule = events.describe_rule(Name=outputs["rule_names"][key])
@@ -168,8 +249,11 @@ def test_schedules_target_their_functions_and_may_invoke_them(stack, aws):
         targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
         assert [t["Arn"] for t in targets] == [outputs["function_arns"][fn]]
         policy = json.loads(lam.get_policy(FunctionName=outputs["function_names"][fn])["Policy"])
-        assert any(st["Principal"] == {"Service": "events.amazonaws.com"}
-                   and st["Condition"]["ArnLike"]["AWS:SourceArn"] == rule["Arn"] for st in policy["Statement"])
+        assert any(
+            st["Principal"] == {"Service": "events.amazonaws.com"}
+            and st["Condition"]["ArnLike"]["AWS:SourceArn"] == rule["Arn"]
+            for st in policy["Statement"]
+        )
 
 
 def test_s3_notifications_route_uploads_by_prefix_and_suffix(stack, aws):
@@ -177,23 +261,43 @@ def test_s3_notifications_route_uploads_by_prefix_and_suffix(stack, aws):
     s3, arns = aws("s3"), outputs["function_arns"]
 
     def routes(bucket):
-        configs = s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
-        return {(c["LambdaFunctionArn"], tuple(sorted((r["Name"].lower(), r["Value"]) for r in c["Filter"]["Key"]["FilterRules"])),
-                 tuple(c["Events"])) for c in configs}
+        configs = s3.get_bucket_notification_configuration(Bucket=bucket)[
+            "LambdaFunctionConfigurations"
+        ]
+        return {
+            (
+                c["LambdaFunctionArn"],
+                tuple(
+                    sorted(
+                        (r["Name"].lower(), r["Value"]) for r in c["Filter"]["Key"]["FilterRules"]
+                    )
+                ),
+                tuple(c["Events"]),
+            )
+            for c in configs
+        }
 
     assert routes(outputs["data_bucket"]) == {
         (arns["infer"], (("prefix", "incoming/"), ("suffix", ".csv")), ("s3:ObjectCreated:*",)),
         (arns["monitor"], (("prefix", "labels/"),), ("s3:ObjectCreated:*",)),
     }
-    assert routes(outputs["predictions_bucket"]) == {(arns["monitor"], (("suffix", "_SUCCESS"),), ("s3:ObjectCreated:*",))}
+    assert routes(outputs["predictions_bucket"]) == {
+        (arns["monitor"], (("suffix", "_SUCCESS"),), ("s3:ObjectCreated:*",))
+    }
     for fn, bucket in (("infer", "data"), ("monitor", "data"), ("monitor", "predictions")):
-        policy = json.loads(aws("lambda").get_policy(FunctionName=outputs["function_names"][fn])["Policy"])
-        assert any(st["Principal"] == {"Service": "s3.amazonaws.com"}
-                   and st["Condition"]["ArnLike"]["AWS:SourceArn"] == f"arn:aws:s3:::{outputs['buckets'][bucket]}"
-                   for st in policy["Statement"]), (fn, bucket)
+        policy = json.loads(
+            aws("lambda").get_policy(FunctionName=outputs["function_names"][fn])["Policy"]
+        )
+        assert any(
+            st["Principal"] == {"Service": "s3.amazonaws.com"}
+            and st["Condition"]["ArnLike"]["AWS:SourceArn"]
+            == f"arn:aws:s3:::{outputs['buckets'][bucket]}"
+            for st in policy["Statement"]
+        ), (fn, bucket)
 
 
 # --- IAM ---------------------------------------------------------------------------------------
+
 
 def test_each_role_reaches_only_its_bucket_prefixes(stack, aws):
     outputs, *_ = stack
@@ -204,7 +308,9 @@ def test_each_role_reaches_only_its_bucket_prefixes(stack, aws):
     assert _allows(train, "s3:GetObject", f"{arn['data']}/labels/b1.csv")
     assert not _allows(train, "s3:PutObject", f"{arn['data']}/training/x.csv")
     assert _allows(train, "s3:PutObject", f"{arn['models']}/models/m/v1/model.joblib")
-    assert not _allows(train, "s3:PutObject", f"{arn['predictions']}/predictions/b1/predictions.csv")
+    assert not _allows(
+        train, "s3:PutObject", f"{arn['predictions']}/predictions/b1/predictions.csv"
+    )
 
     assert _allows(infer, "s3:GetObject", f"{arn['data']}/incoming/b1/bookings.csv")
     assert _allows(infer, "s3:PutObject", f"{arn['data']}/held/b1/bookings.csv")
@@ -227,10 +333,15 @@ def test_each_role_reaches_only_its_bucket_prefixes(stack, aws):
         for st in statements:
             if {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} & set(st["Action"]):
                 # every object grant names a prefix: no bucket-wide object access anywhere
-                assert all(re.fullmatch(r"arn:aws:s3:::[^/*]+/[a-z]+/\*", r) for r in st["Resource"]), st
+                assert all(
+                    re.fullmatch(r"arn:aws:s3:::[^/*]+/[a-z]+/\*", r) for r in st["Resource"]
+                ), st
             if st["Action"] == ["s3:ListBucket"]:
                 prefixes = st["Condition"]["StringLikeIfExists"]["s3:prefix"]
-                assert all(re.fullmatch(r"[a-z]+/\*", p) for p in ([prefixes] if isinstance(prefixes, str) else prefixes)), st
+                assert all(
+                    re.fullmatch(r"[a-z]+/\*", p)
+                    for p in ([prefixes] if isinstance(prefixes, str) else prefixes)
+                ), st
 
 
 def test_only_the_breaker_switches_the_rule_and_invokes_train_and_infer(stack, aws):
@@ -240,8 +351,14 @@ def test_only_the_breaker_switches_the_rule_and_invokes_train_and_infer(stack, a
     policies = {fn: _role_policy(aws, fn) for fn in FUNCTIONS}
     for action in ("events:DisableRule", "events:EnableRule"):
         assert _allows(policies["breaker"], action, rule_arn)
-        assert not _allows(policies["breaker"], action, aws("events").describe_rule(Name=outputs["rule_names"]["training"])["Arn"])
-        assert not any(_allows(policies[fn], action, rule_arn) for fn in ("train", "infer", "monitor"))
+        assert not _allows(
+            policies["breaker"],
+            action,
+            aws("events").describe_rule(Name=outputs["rule_names"]["training"])["Arn"],
+        )
+        assert not any(
+            _allows(policies[fn], action, rule_arn) for fn in ("train", "infer", "monitor")
+        )
     assert _allows(policies["breaker"], "lambda:InvokeFunction", arns["train"])
     assert _allows(policies["breaker"], "lambda:InvokeFunction", arns["infer"])
     assert not _allows(policies["breaker"], "lambda:InvokeFunction", arns["monitor"])
@@ -250,7 +367,9 @@ def test_only_the_breaker_switches_the_rule_and_invokes_train_and_infer(stack, a
     for fn in FUNCTIONS:
         metric = [st for st in policies[fn] if "cloudwatch:PutMetricData" in st["Action"]]
         if fn in ("monitor", "breaker"):
-            assert metric[0]["Condition"] == {"StringEquals": {"cloudwatch:namespace": outputs["metric_namespace"]}}
+            assert metric[0]["Condition"] == {
+                "StringEquals": {"cloudwatch:namespace": outputs["metric_namespace"]}
+            }
         else:
             assert not metric
         logs = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{outputs['function_names'][fn]}:log-stream:x"
@@ -261,14 +380,20 @@ def test_only_the_breaker_switches_the_rule_and_invokes_train_and_infer(stack, a
 
 # --- failure destinations --------------------------------------------------------------------
 
+
 def test_each_function_sends_failed_async_events_to_its_dead_letter_queue(stack, aws):
     outputs, *_ = stack
     lam, sqs = aws("lambda"), aws("sqs")
     for fn in FUNCTIONS:
         config = lam.get_function_event_invoke_config(FunctionName=outputs["function_names"][fn])
-        assert config["DestinationConfig"]["OnFailure"]["Destination"] == outputs["dead_letter_queue_arns"][fn]
+        assert (
+            config["DestinationConfig"]["OnFailure"]["Destination"]
+            == outputs["dead_letter_queue_arns"][fn]
+        )
         assert config["MaximumRetryAttempts"] == 2
-        attrs = sqs.get_queue_attributes(QueueUrl=outputs["dead_letter_queue_urls"][fn], AttributeNames=["All"])["Attributes"]
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=outputs["dead_letter_queue_urls"][fn], AttributeNames=["All"]
+        )["Attributes"]
         assert attrs["QueueArn"] == outputs["dead_letter_queue_arns"][fn]
         assert attrs["SqsManagedSseEnabled"] == "true"
         assert attrs["MessageRetentionPeriod"] == "1209600"
@@ -276,13 +401,20 @@ def test_each_function_sends_failed_async_events_to_its_dead_letter_queue(stack,
 
 # --- alarms, breaker subscription, dashboard -----------------------------------------------------
 
+
 def test_alarms_watch_the_model_metrics_with_config_thresholds(stack, aws):
     outputs, *_ = stack
     alarms = {a["MetricName"]: a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]}
     expected = {  # metric: (comparison, threshold, statistic, evaluation periods, datapoints to alarm)
         "JoinCoverage": ("LessThanThreshold", 0.75, "Minimum", 1, 1),
-        "MaxNullRate": ("GreaterThanThreshold", 0.5, "Maximum", 1, 1),              # Terraform default
-        "DriftedFeatureShare": ("GreaterThanOrEqualToThreshold", 0.5, "Maximum", 1, 1),  # Terraform default
+        "MaxNullRate": ("GreaterThanThreshold", 0.5, "Maximum", 1, 1),  # Terraform default
+        "DriftedFeatureShare": (
+            "GreaterThanOrEqualToThreshold",
+            0.5,
+            "Maximum",
+            1,
+            1,
+        ),  # Terraform default
         "PredictionDrift": ("GreaterThanThreshold", 0.3, "Maximum", 1, 1),
         "RealisedAccuracy": ("LessThanOrEqualToThreshold", 0.55, "Minimum", 2, 2),
         "VolumeRatio": ("LessThanThreshold", 0.5, "Minimum", 1, 1),
@@ -294,7 +426,11 @@ def test_alarms_watch_the_model_metrics_with_config_thresholds(stack, aws):
         assert alarm["AlarmName"] == outputs["alarm_names"][metric]
         assert alarm["Namespace"] == outputs["metric_namespace"] == "MLCycle/booking_status"
         assert alarm["Dimensions"] == [{"Name": "ModelName", "Value": "booking_status"}]
-        assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["Statistic"]) == (comparison, threshold, statistic)
+        assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["Statistic"]) == (
+            comparison,
+            threshold,
+            statistic,
+        )
         assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (periods, needed)
         assert alarm["TreatMissingData"] == "notBreaching"
         assert alarm["AlarmActions"] == [outputs["alarm_topic_arn"]]
@@ -303,18 +439,34 @@ def test_alarms_watch_the_model_metrics_with_config_thresholds(stack, aws):
 
 def test_the_breaker_is_subscribed_to_the_alarm_topic(stack, aws):
     outputs, *_ = stack
-    subs = aws("sns").list_subscriptions_by_topic(TopicArn=outputs["alarm_topic_arn"])["Subscriptions"]
-    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("lambda", outputs["function_arns"]["breaker"])]
-    policy = json.loads(aws("lambda").get_policy(FunctionName=outputs["function_names"]["breaker"])["Policy"])
-    assert any(st["Principal"] == {"Service": "sns.amazonaws.com"}
-               and st["Condition"]["ArnLike"]["AWS:SourceArn"] == outputs["alarm_topic_arn"] for st in policy["Statement"])
-    topic_policy = json.loads(aws("sns").get_topic_attributes(TopicArn=outputs["alarm_topic_arn"])["Attributes"]["Policy"])
-    assert any(st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for st in topic_policy["Statement"])
+    subs = aws("sns").list_subscriptions_by_topic(TopicArn=outputs["alarm_topic_arn"])[
+        "Subscriptions"
+    ]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [
+        ("lambda", outputs["function_arns"]["breaker"])
+    ]
+    policy = json.loads(
+        aws("lambda").get_policy(FunctionName=outputs["function_names"]["breaker"])["Policy"]
+    )
+    assert any(
+        st["Principal"] == {"Service": "sns.amazonaws.com"}
+        and st["Condition"]["ArnLike"]["AWS:SourceArn"] == outputs["alarm_topic_arn"]
+        for st in policy["Statement"]
+    )
+    topic_policy = json.loads(
+        aws("sns").get_topic_attributes(TopicArn=outputs["alarm_topic_arn"])["Attributes"]["Policy"]
+    )
+    assert any(
+        st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        for st in topic_policy["Statement"]
+    )
 
 
 def test_the_dashboard_shows_metrics_thresholds_alarm_states_and_breaker_state(stack, aws):
     outputs, *_ = stack
-    body = json.loads(aws("cloudwatch").get_dashboard(DashboardName=outputs["dashboard_name"])["DashboardBody"])
+    body = json.loads(
+        aws("cloudwatch").get_dashboard(DashboardName=outputs["dashboard_name"])["DashboardBody"]
+    )
     widgets = body["widgets"]
     alarm_widget = next(w for w in widgets if w["type"] == "alarm")
     alarm_arns = {a["AlarmArn"] for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]}
@@ -325,16 +477,32 @@ def test_the_dashboard_shows_metrics_thresholds_alarm_states_and_breaker_state(s
             plotted.setdefault(metric[1], []).append(widget)
     assert "BreakerState" in plotted
     for alarm in aws("cloudwatch").describe_alarms()["MetricAlarms"]:
-        thresholds = [[a["value"] for a in w["properties"].get("annotations", {}).get("horizontal", [])]
-                      for w in plotted[alarm["MetricName"]]]
+        thresholds = [
+            [a["value"] for a in w["properties"].get("annotations", {}).get("horizontal", [])]
+            for w in plotted[alarm["MetricName"]]
+        ]
         assert [alarm["Threshold"]] in thresholds, alarm["MetricName"]
 
 
 def test_outputs_name_everything_a_user_needs(stack):
     outputs, url, *_ = stack
-    for key in ("data_bucket", "model_bucket", "predictions_bucket", "monitoring_bucket", "artifacts_bucket",
-                "function_names", "function_arns", "rule_names", "inference_rule_name", "alarm_topic_arn",
-                "dead_letter_queue_urls", "dashboard_name", "layer_arn", "metric_namespace", "log_group_names"):
+    for key in (
+        "data_bucket",
+        "model_bucket",
+        "predictions_bucket",
+        "monitoring_bucket",
+        "artifacts_bucket",
+        "function_names",
+        "function_arns",
+        "rule_names",
+        "inference_rule_name",
+        "alarm_topic_arn",
+        "dead_letter_queue_urls",
+        "dashboard_name",
+        "layer_arn",
+        "metric_namespace",
+        "log_group_names",
+    ):
         assert outputs[key], key
     assert outputs["endpoint_url"] == url
     assert set(outputs["function_names"]) == set(FUNCTIONS)
@@ -347,9 +515,13 @@ def test_the_outputs_are_read_back_from_the_state_dir(stack):
 
 # --- deploy CLI without an emulator ---------------------------------------------------------------
 
+
 def test_cli_config_uses_the_filesystem_mirror_only_for_the_aws_provider(tmp_path):
     text = cli_config(Path("/opt/tf-plugins"), plugin_cache=tmp_path)
-    assert 'filesystem_mirror {\n    path    = "/opt/tf-plugins"\n    include = ["registry.terraform.io/hashicorp/aws"]' in text
+    assert (
+        'filesystem_mirror {\n    path    = "/opt/tf-plugins"\n    include = ["registry.terraform.io/hashicorp/aws"]'
+        in text
+    )
     assert 'exclude = ["registry.terraform.io/hashicorp/aws"]' in text
     direct = cli_config(None, plugin_cache=tmp_path / "cache")
     assert "direct {}" in direct and f'plugin_cache_dir = "{tmp_path / "cache"}"' in direct
@@ -370,7 +542,9 @@ def test_a_mirror_is_found_from_tf_plugin_mirror(tmp_path, monkeypatch):
 def test_each_endpoint_gets_its_own_state_dir():
     assert deploy.default_state_dir("") == deploy.STATE_ROOT / "aws"
     assert deploy.default_state_dir("http://127.0.0.1:4566") == deploy.STATE_ROOT / "127.0.0.1-4566"
-    assert deploy.default_state_dir("http://localstack:4566") == deploy.STATE_ROOT / "localstack-4566"
+    assert (
+        deploy.default_state_dir("http://localstack:4566") == deploy.STATE_ROOT / "localstack-4566"
+    )
 
 
 def test_package_variables_come_from_the_manifest_with_checked_hashes(tmp_path):
@@ -390,7 +564,10 @@ def test_emulator_variables_add_throwaway_settings_only_for_emulators(tmp_path):
     packages = write_placeholder_packages(tmp_path / "packages")
     emulated = deploy.tf_variables("http://127.0.0.1:1", "bundled", packages, None)
     aws = deploy.tf_variables("", "bundled", packages, None)
-    assert emulated["force_destroy_buckets"] is True and emulated["noncurrent_version_retention_days"] == 0
+    assert (
+        emulated["force_destroy_buckets"] is True
+        and emulated["noncurrent_version_retention_days"] == 0
+    )
     assert aws["force_destroy_buckets"] is False and "noncurrent_version_retention_days" not in aws
 
 
@@ -398,8 +575,12 @@ def test_model_settings_read_the_alarm_section_like_the_monitor_does(tmp_path):
     settings = deploy.model_settings(ROOT / "model" / "model_config.yml")
     assert settings["model_name"] == "booking_status"
     for entry in settings.get("alarm_overrides", {}).values():
-        assert entry["comparison_operator"] in ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold",
-                                                "LessThanThreshold", "LessThanOrEqualToThreshold")
+        assert entry["comparison_operator"] in (
+            "GreaterThanThreshold",
+            "GreaterThanOrEqualToThreshold",
+            "LessThanThreshold",
+            "LessThanOrEqualToThreshold",
+        )
     broken = yaml.safe_load((ROOT / "model" / "model_config.yml").read_text())
     broken["monitoring"] = {"alarms": {"join_coverage": 0.8}}
     (tmp_path / "broken.yml").write_text(yaml.safe_dump(broken))

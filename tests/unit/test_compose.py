@@ -1,4 +1,5 @@
 """docker-compose.yaml and Dockerfile cannot run here (no Docker engine): check their shape."""
+
 from __future__ import annotations
 
 import re
@@ -79,7 +80,7 @@ def _copied_before_setup(dockerfile: str) -> list[str]:
     """Sources of the COPY lines above `make setup` (`COPY <src>... <dest>`)."""
     setup = re.search(r"^(RUN|\s+&&)\s+make setup\b", dockerfile, re.M)
     assert setup, "the Dockerfile runs no `make setup`"
-    head = dockerfile[:setup.start()]
+    head = dockerfile[: setup.start()]
     lines = re.findall(r"^COPY (.*)$", head, re.M)
     return [src.rstrip("/") for line in lines for src in line.split()[:-1]]
 

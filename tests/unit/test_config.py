@@ -9,9 +9,22 @@ from tests.conftest import MODEL_DIR, VIO_DATA
 def test_project_config_loads_with_named_sources():
     cfg = load_config(MODEL_DIR / "model_config.yml")
     assert [s.name for s in cfg.sources] == ["bookings", "hotels"]
-    assert (cfg.target, cfg.join_key, cfg.classes) == ("status", "hotel_id", ["booked", "cancelled", "fulfilled"])
-    assert cfg.target_source.name == "bookings" and [s.name for s in cfg.attribute_sources] == ["hotels"]
-    assert list(cfg.feature_columns) == ["date", "check_in", "check_out", "day_distance", "length_of_stay", "country_code"]
+    assert (cfg.target, cfg.join_key, cfg.classes) == (
+        "status",
+        "hotel_id",
+        ["booked", "cancelled", "fulfilled"],
+    )
+    assert cfg.target_source.name == "bookings" and [s.name for s in cfg.attribute_sources] == [
+        "hotels"
+    ]
+    assert list(cfg.feature_columns) == [
+        "date",
+        "check_in",
+        "check_out",
+        "day_distance",
+        "length_of_stay",
+        "country_code",
+    ]
     assert "status" not in cfg.input_spec.column_names
     assert cfg.feature_columns["country_code"].kind == "categorical"
     assert cfg.feature_columns["day_distance"].kind == "numeric"
@@ -30,15 +43,27 @@ def _raw():
     return yaml.safe_load((MODEL_DIR / "model_config.yml").read_text())
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda r: r.pop("features"), "needs a 'features' list"),
-    (lambda r: r["features"][0]["columns"][1].update(type="timestamp"), "type 'timestamp' is not one of"),
-    (lambda r: r["features"][1]["columns"].pop(0), "source 'hotels' lacks the join key 'hotel_id'"),
-    (lambda r: r.update(target="country_code"), "needs its class list"),
-    (lambda r: r.update(target="nope"), "target 'nope' must be in exactly one source"),
-    (lambda r: r["features"][1].update(name="bookings"), "source names must be unique"),
-    (lambda r: r.update(training={"holdout_fraction": 1.5}), "holdout_fraction must be between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda r: r.pop("features"), "needs a 'features' list"),
+        (
+            lambda r: r["features"][0]["columns"][1].update(type="timestamp"),
+            "type 'timestamp' is not one of",
+        ),
+        (
+            lambda r: r["features"][1]["columns"].pop(0),
+            "source 'hotels' lacks the join key 'hotel_id'",
+        ),
+        (lambda r: r.update(target="country_code"), "needs its class list"),
+        (lambda r: r.update(target="nope"), "target 'nope' must be in exactly one source"),
+        (lambda r: r["features"][1].update(name="bookings"), "source names must be unique"),
+        (
+            lambda r: r.update(training={"holdout_fraction": 1.5}),
+            "holdout_fraction must be between 0 and 1",
+        ),
+    ],
+)
 def test_bad_config_says_what_to_fix(mutate, message):
     raw = _raw()
     mutate(raw)

@@ -9,76 +9,127 @@ from mlcycle.events import EventError
 
 
 def s3_event(*keys: str) -> dict:
-    return {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": {"key": k}}}
-                        for k in keys]}
+    return {
+        "Records": [
+            {"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": {"key": k}}}
+            for k in keys
+        ]
+    }
 
 
-SCHEDULE = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123:rule/mlcycle-daily-training"], "detail": {}}
+SCHEDULE = {
+    "version": "0",
+    "id": "1",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123",
+    "time": "2026-01-01T00:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123:rule/mlcycle-daily-training"],
+    "detail": {},
+}
 
 
 def alarm_event(state: str = "ALARM") -> dict:
-    message = {"AlarmName": "mlcycle-JoinCoverage", "NewStateValue": state, "NewStateReason": "below",
-               "Trigger": {"MetricName": "JoinCoverage", "Threshold": 0.8, "ComparisonOperator": "LessThanThreshold"}}
+    message = {
+        "AlarmName": "mlcycle-JoinCoverage",
+        "NewStateValue": state,
+        "NewStateReason": "below",
+        "Trigger": {
+            "MetricName": "JoinCoverage",
+            "Threshold": 0.8,
+            "ComparisonOperator": "LessThanThreshold",
+        },
+    }
     return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message)}}]}
 
 
 def test_train_payload_fields_are_typed_and_schedules_are_recognised():
     assert events.parse_train_event({}) == events.TrainRequest()
-    request = events.parse_train_event({"since": "2026-01-01", "recent_batches": 2, "force": True,
-                                        "reason": "r", "actor": "alice", "recovery": False})
-    assert (request.since, request.recent_batches, request.force, request.actor) == ("2026-01-01", 2, True, "alice")
+    request = events.parse_train_event(
+        {
+            "since": "2026-01-01",
+            "recent_batches": 2,
+            "force": True,
+            "reason": "r",
+            "actor": "alice",
+            "recovery": False,
+        }
+    )
+    assert (request.since, request.recent_batches, request.force, request.actor) == (
+        "2026-01-01",
+        2,
+        True,
+        "alice",
+    )
     scheduled = events.parse_train_event(SCHEDULE)
     assert scheduled.scheduled and scheduled.actor == "schedule"
 
 
-@pytest.mark.parametrize("payload, field, expected", [
-    ({"force": "false"}, "force", "a boolean"),
-    ({"recovery": 1}, "recovery", "a boolean"),
-    ({"recent_batches": "3"}, "recent_batches", "an integer"),
-    ({"recent_batches": True}, "recent_batches", "an integer"),
-    ({"recent_batches": 0}, "recent_batches", "a count of at least 1"),
-    ({"reason": 5}, "reason", "a string"),
-    ({"forse": True}, "forse", "one of the fields"),
-])
+@pytest.mark.parametrize(
+    "payload, field, expected",
+    [
+        ({"force": "false"}, "force", "a boolean"),
+        ({"recovery": 1}, "recovery", "a boolean"),
+        ({"recent_batches": "3"}, "recent_batches", "an integer"),
+        ({"recent_batches": True}, "recent_batches", "an integer"),
+        ({"recent_batches": 0}, "recent_batches", "a count of at least 1"),
+        ({"reason": 5}, "reason", "a string"),
+        ({"forse": True}, "forse", "one of the fields"),
+    ],
+)
 def test_train_refuses_wrong_types_and_unknown_keys_naming_the_field(payload, field, expected):
     with pytest.raises(EventError, match=f"field '{field}': expected {expected}"):
         events.parse_train_event(payload)
 
 
-@pytest.mark.parametrize("parse", [events.parse_train_event, events.parse_infer_event,
-                                   events.parse_monitor_event, events.parse_breaker_event])
+@pytest.mark.parametrize(
+    "parse",
+    [
+        events.parse_train_event,
+        events.parse_infer_event,
+        events.parse_monitor_event,
+        events.parse_breaker_event,
+    ],
+)
 def test_a_payload_that_is_not_an_object_is_refused(parse):
     with pytest.raises(EventError, match="expected a JSON object"):
         parse(["not", "an", "object"])
 
 
 def test_infer_events():
-    assert events.parse_infer_event(s3_event("incoming/2026-01-02/hotels.csv", "incoming/a+b/x.csv")) == \
-        events.S3Notification(("incoming/2026-01-02/hotels.csv", "incoming/a b/x.csv"))
+    assert events.parse_infer_event(
+        s3_event("incoming/2026-01-02/hotels.csv", "incoming/a+b/x.csv")
+    ) == events.S3Notification(("incoming/2026-01-02/hotels.csv", "incoming/a b/x.csv"))
     assert events.parse_infer_event(SCHEDULE) == events.Scheduled("mlcycle-daily-training")
     assert events.parse_infer_event({"batch_id": "2026-01-02"}) == events.ScoreBatch("2026-01-02")
     assert events.parse_infer_event({"action": "rescan"}) == events.Rescan()
-    assert events.parse_infer_event({"action": "score_held", "probation": False}) == events.ScoreHeld(False)
+    assert events.parse_infer_event(
+        {"action": "score_held", "probation": False}
+    ) == events.ScoreHeld(False)
     assert events.parse_infer_event({"action": "score_held"}) == events.ScoreHeld(True)
 
 
-@pytest.mark.parametrize("payload, message", [
-    ({"batch_id": "../../x"}, "field 'batch_id': expected a batch id"),
-    ({"batch_id": 7}, "field 'batch_id': expected a string"),
-    ({"batch_id": "b", "extra": 1}, "field 'extra'"),
-    ({"action": "score_held", "probation": "yes"}, "field 'probation': expected a boolean"),
-    ({"action": "delete_everything"}, "field 'action'"),
-    ({"hello": "world"}, "payload: expected an S3 notification"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({"batch_id": "../../x"}, "field 'batch_id': expected a batch id"),
+        ({"batch_id": 7}, "field 'batch_id': expected a string"),
+        ({"batch_id": "b", "extra": 1}, "field 'extra'"),
+        ({"action": "score_held", "probation": "yes"}, "field 'probation': expected a boolean"),
+        ({"action": "delete_everything"}, "field 'action'"),
+        ({"hello": "world"}, "payload: expected an S3 notification"),
+    ],
+)
 def test_infer_refusals(payload, message):
     with pytest.raises(EventError, match=message):
         events.parse_infer_event(payload)
 
 
 def test_monitor_events():
-    assert events.parse_monitor_event(s3_event("labels/b1.csv")) == events.S3Notification(("labels/b1.csv",))
+    assert events.parse_monitor_event(s3_event("labels/b1.csv")) == events.S3Notification(
+        ("labels/b1.csv",)
+    )
     assert events.parse_monitor_event({"batch_id": "b1"}) == events.MonitorBatch("b1")
     with pytest.raises(EventError, match="field 'batch_id'"):
         events.parse_monitor_event({"batch_id": "a/b"})
@@ -86,27 +137,52 @@ def test_monitor_events():
 
 def test_breaker_events():
     [alarm] = events.parse_breaker_event(alarm_event()).alarms
-    assert (alarm.name, alarm.state, alarm.metric, alarm.threshold) == ("mlcycle-JoinCoverage", "ALARM", "JoinCoverage", 0.8)
+    assert (alarm.name, alarm.state, alarm.metric, alarm.threshold) == (
+        "mlcycle-JoinCoverage",
+        "ALARM",
+        "JoinCoverage",
+        0.8,
+    )
     assert alarm.cause()["comparison"] == "LessThanThreshold"
-    assert events.parse_breaker_event({"action": "open", "reason": "feed", "actor": "alice"}) == \
-        events.Force("open", "feed", "alice")
+    assert events.parse_breaker_event(
+        {"action": "open", "reason": "feed", "actor": "alice"}
+    ) == events.Force("open", "feed", "alice")
     assert events.parse_breaker_event({"action": "status"}) == events.Status()
-    assert events.parse_breaker_event({"action": "model_promoted", "version": "v0002"}) == \
-        events.ModelPromoted("v0002", "training")
-    report = events.parse_breaker_event({"action": "probation_report", "batch_id": "b1", "healthy": False,
-                                         "breaches": [{"metric": "MaxPSI"}], "model_version": "v0002"})
-    assert report == events.ProbationReport("b1", False, ({"metric": "MaxPSI"},), "v0002", "monitor")
+    assert events.parse_breaker_event(
+        {"action": "model_promoted", "version": "v0002"}
+    ) == events.ModelPromoted("v0002", "training")
+    report = events.parse_breaker_event(
+        {
+            "action": "probation_report",
+            "batch_id": "b1",
+            "healthy": False,
+            "breaches": [{"metric": "MaxPSI"}],
+            "model_version": "v0002",
+        }
+    )
+    assert report == events.ProbationReport(
+        "b1", False, ({"metric": "MaxPSI"},), "v0002", "monitor"
+    )
 
 
-@pytest.mark.parametrize("payload, message", [
-    ({"action": "probation_report", "batch_id": "b1", "healthy": "false"}, "field 'healthy': expected a boolean"),
-    ({"action": "probation_report", "batch_id": "b1"}, "field 'healthy': expected a value"),
-    ({"action": "probation_report", "batch_id": "../../x", "healthy": True}, "field 'batch_id'"),
-    ({"action": "model_promoted"}, "field 'version': expected a value"),
-    ({"action": "open", "reason": ["x"]}, "field 'reason': expected a string"),
-    ({"action": "reboot"}, "field 'action'"),
-    ({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "not json"}}]}, "Sns.Message"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (
+            {"action": "probation_report", "batch_id": "b1", "healthy": "false"},
+            "field 'healthy': expected a boolean",
+        ),
+        ({"action": "probation_report", "batch_id": "b1"}, "field 'healthy': expected a value"),
+        (
+            {"action": "probation_report", "batch_id": "../../x", "healthy": True},
+            "field 'batch_id'",
+        ),
+        ({"action": "model_promoted"}, "field 'version': expected a value"),
+        ({"action": "open", "reason": ["x"]}, "field 'reason': expected a string"),
+        ({"action": "reboot"}, "field 'action'"),
+        ({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "not json"}}]}, "Sns.Message"),
+    ],
+)
 def test_breaker_refusals(payload, message):
     with pytest.raises(EventError, match=message):
         events.parse_breaker_event(payload)

@@ -1,5 +1,6 @@
 """The generator: exact file layout, determinism, incidents that do what they claim,
 and a signal a model can learn (the platform's promotion gate depends on it)."""
+
 import filecmp
 
 import numpy as np
@@ -10,8 +11,16 @@ from sklearn.metrics import accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
 from data import generate, signal
-from data.generate import (BATCH_COLUMNS, BOOKING_COLUMNS, HOTEL_COLUMNS, make_batch,
-                           make_training, write_batch, write_large_batch, write_training)
+from data.generate import (
+    BATCH_COLUMNS,
+    BOOKING_COLUMNS,
+    HOTEL_COLUMNS,
+    make_batch,
+    make_training,
+    write_batch,
+    write_large_batch,
+    write_training,
+)
 
 DAY = "2026-01-10"
 
@@ -24,10 +33,15 @@ def features(bookings, hotels):
     """The example model's inputs: LEFT join, lead, stay, check-in month/weekday, country."""
     joined = bookings.merge(hotels, on="hotel_id", how="left")
     check_in = pd.to_datetime(joined["check_in"])
-    return joined, pd.DataFrame({
-        "day_distance": joined["day_distance"], "length_of_stay": joined["length_of_stay"],
-        "month": check_in.dt.month, "weekday": check_in.dt.weekday,
-        "country_code": pd.Categorical(joined["country_code"], categories=signal.COUNTRY_CODES)})
+    return joined, pd.DataFrame(
+        {
+            "day_distance": joined["day_distance"],
+            "length_of_stay": joined["length_of_stay"],
+            "month": check_in.dt.month,
+            "weekday": check_in.dt.weekday,
+            "country_code": pd.Categorical(joined["country_code"], categories=signal.COUNTRY_CODES),
+        }
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -78,8 +92,9 @@ def test_written_files_have_the_original_layout_and_parse(tmp_path):
 
 def test_derived_columns_agree_with_the_dates(training):
     bookings = training[0]
-    date, check_in, check_out = (pd.to_datetime(bookings[column])
-                                 for column in ("date", "check_in", "check_out"))
+    date, check_in, check_out = (
+        pd.to_datetime(bookings[column]) for column in ("date", "check_in", "check_out")
+    )
     assert ((check_in - date).dt.days == bookings["day_distance"]).all()
     assert ((check_out - check_in).dt.days == bookings["length_of_stay"]).all()
     assert bookings["day_distance"].min() >= 0 and bookings["length_of_stay"].min() >= 1
@@ -132,11 +147,17 @@ def expected_class_shares(batch, drift=False):
     known = joined[joined["country_code"].notna()]
     lead, stay = known["day_distance"].to_numpy(), known["length_of_stay"].to_numpy()
     country = pd.Categorical(known["country_code"], categories=signal.COUNTRY_CODES).codes
-    cancel = signal.cancel_probability(lead, stay, country,
-                                       pd.to_datetime(known["check_in"]).dt.month.to_numpy(), drift)
+    cancel = signal.cancel_probability(
+        lead, stay, country, pd.to_datetime(known["check_in"]).dt.month.to_numpy(), drift
+    )
     booked = (1 - cancel) * signal.booked_probability(lead, stay)
-    expected = pd.Series({"cancelled": cancel.mean(), "booked": booked.mean(),
-                          "fulfilled": (1 - cancel - booked).mean()})
+    expected = pd.Series(
+        {
+            "cancelled": cancel.mean(),
+            "booked": booked.mean(),
+            "fulfilled": (1 - cancel - booked).mean(),
+        }
+    )
     realised = batch.labels.loc[known.index, "status"].value_counts(normalize=True)
     return expected, realised.reindex(expected.index)
 
@@ -160,9 +181,12 @@ def test_concept_drift_keeps_inputs_and_raises_cancellations(trained):
     assert (expected - realised).abs().max() < 0.03, (expected, realised)
     assert (drifted.labels["status"][clean.labels["status"] == "cancelled"] == "cancelled").all()
     model = trained[0]
-    accuracy = {name: accuracy_score(batch.labels["status"],
-                                     model.predict(features(batch.bookings, batch.hotels)[1]))
-                for name, batch in (("clean", clean), ("drifted", drifted))}
+    accuracy = {
+        name: accuracy_score(
+            batch.labels["status"], model.predict(features(batch.bookings, batch.hotels)[1])
+        )
+        for name, batch in (("clean", clean), ("drifted", drifted))
+    }
     assert accuracy["clean"] - accuracy["drifted"] >= 0.15, accuracy
 
 
@@ -190,8 +214,9 @@ def test_a_model_beats_the_class_prior_on_a_later_holdout(trained):
 
 def test_large_batch_streams_the_same_rows_as_a_batch(tmp_path):
     small = write_batch(make_batch(DAY, 3000, 8), tmp_path / "frame")
-    large = write_large_batch(tmp_path / "stream", 3000, 8, chunk_rows=5000, day=DAY,
-                              with_labels=True)
+    large = write_large_batch(
+        tmp_path / "stream", 3000, 8, chunk_rows=5000, day=DAY, with_labels=True
+    )
     for name in ("bookings", "hotels", "labels"):
         assert filecmp.cmp(small[name], large[name], shallow=False), name
     chunked = write_large_batch(tmp_path / "stream", 3000, 8, chunk_rows=700, day=DAY)
@@ -211,7 +236,20 @@ def test_committed_sample_is_small_and_regenerates_identically(tmp_path):
 
 
 def test_cli_writes_a_batch_with_an_incident(tmp_path, capsys):
-    generate.main(["batch", "--out", str(tmp_path), "--day", DAY, "--rows", "50",
-                   "--seed", "1", "--incident", "schema_break"])
+    generate.main(
+        [
+            "batch",
+            "--out",
+            str(tmp_path),
+            "--day",
+            DAY,
+            "--rows",
+            "50",
+            "--seed",
+            "1",
+            "--incident",
+            "schema_break",
+        ]
+    )
     assert "checkin_date" in pd.read_csv(tmp_path / "bookings.csv").columns
     assert len(capsys.readouterr().out.splitlines()) == 3

@@ -1,5 +1,6 @@
 """The layout's rules that no import error would catch: what may import what, and the lists
 kept in two languages."""
+
 from __future__ import annotations
 
 import ast
@@ -29,9 +30,12 @@ def _imports(path: Path) -> set[str]:
 def test_product_code_never_imports_the_local_aws_harness_or_the_demo():
     files = [p for folder in PRODUCT_FOLDERS for p in sorted((ROOT / folder).rglob("*.py"))]
     assert len(files) > 20, "the product folders moved: update PRODUCT_FOLDERS"
-    offenders = [f"{path.relative_to(ROOT)} imports {name}"
-                 for path in files for name in sorted(_imports(path))
-                 if name.split(".")[0] in HARNESS_PACKAGES]
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in files
+        for name in sorted(_imports(path))
+        if name.split(".")[0] in HARNESS_PACKAGES
+    ]
     assert offenders == []
 
 

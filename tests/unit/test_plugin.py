@@ -1,4 +1,5 @@
 """The plug-in contract: what train.py / inference.py return is checked, with messages that name the file."""
+
 import pandas as pd
 import pytest
 
@@ -13,20 +14,37 @@ FEATURES = pd.DataFrame({"x": [1, 2, 3]})
 
 def make_plugin(tmp_path, train_body="return object()", predict_body="return None"):
     (tmp_path / "train.py").write_text(f"def train(features, target, params):\n    {train_body}\n")
-    (tmp_path / "inference.py").write_text(f"import numpy as np, pandas as pd\ndef predict(model, features):\n    {predict_body}\n")
+    (tmp_path / "inference.py").write_text(
+        f"import numpy as np, pandas as pd\ndef predict(model, features):\n    {predict_body}\n"
+    )
     return load_plugin(CFG, tmp_path)
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("return pd.DataFrame({'booked': [1.0] * 3})", "one probability column per class"),
-    ("return pd.DataFrame({'booked': [0.5] * 2, 'cancelled': [0.5] * 2, 'fulfilled': [0.0] * 2})", "one row per input row (3)"),
-    ("return pd.DataFrame({'booked': [0.9] * 3, 'cancelled': [0.5] * 3, 'fulfilled': [0.0] * 3})", "rows that sum to 1"),
-    ("return pd.DataFrame({'booked': [np.nan] * 3, 'cancelled': [0.5] * 3, 'fulfilled': [0.5] * 3})", "finite probabilities"),
-    ("return np.zeros((3, 3))", "DataFrame of class probabilities"),
-    ("return ['booked', 'maybe', 'booked']", "labels from ['booked', 'cancelled', 'fulfilled']"),
-    ("return ['booked']", "one label per row (3)"),
-    ("return 42", "got int"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("return pd.DataFrame({'booked': [1.0] * 3})", "one probability column per class"),
+        (
+            "return pd.DataFrame({'booked': [0.5] * 2, 'cancelled': [0.5] * 2, 'fulfilled': [0.0] * 2})",
+            "one row per input row (3)",
+        ),
+        (
+            "return pd.DataFrame({'booked': [0.9] * 3, 'cancelled': [0.5] * 3, 'fulfilled': [0.0] * 3})",
+            "rows that sum to 1",
+        ),
+        (
+            "return pd.DataFrame({'booked': [np.nan] * 3, 'cancelled': [0.5] * 3, 'fulfilled': [0.5] * 3})",
+            "finite probabilities",
+        ),
+        ("return np.zeros((3, 3))", "DataFrame of class probabilities"),
+        (
+            "return ['booked', 'maybe', 'booked']",
+            "labels from ['booked', 'cancelled', 'fulfilled']",
+        ),
+        ("return ['booked']", "one label per row (3)"),
+        ("return 42", "got int"),
+    ],
+)
 def test_bad_predict_output_names_file_function_and_expectation(tmp_path, body, expected):
     plugin = make_plugin(tmp_path, predict_body=body)
     with pytest.raises(PluginContractError) as err:
@@ -43,21 +61,30 @@ def test_probabilities_are_reordered_to_config_classes_and_labels_derived(tmp_pa
 
 
 def test_label_only_predict_is_accepted_without_probabilities(tmp_path):
-    out = make_plugin(tmp_path, predict_body="return np.array(['booked', 'fulfilled', 'booked'])").predict(object(), FEATURES)
+    out = make_plugin(
+        tmp_path, predict_body="return np.array(['booked', 'fulfilled', 'booked'])"
+    ).predict(object(), FEATURES)
     assert out.proba is None and out.labels.tolist() == ["booked", "fulfilled", "booked"]
 
 
 def test_train_must_return_a_serialisable_model(tmp_path):
-    with pytest.raises(PluginContractError, match="train\\(\\) must return a fitted model object; got None"):
+    with pytest.raises(
+        PluginContractError, match="train\\(\\) must return a fitted model object; got None"
+    ):
         make_plugin(tmp_path, train_body="return None").train(FEATURES, pd.Series([1, 2, 3]), {})
     with pytest.raises(PluginContractError, match="joblib-serialisable"):
-        make_plugin(tmp_path, train_body="return lambda x: x").train(FEATURES, pd.Series([1, 2, 3]), {})
+        make_plugin(tmp_path, train_body="return lambda x: x").train(
+            FEATURES, pd.Series([1, 2, 3]), {}
+        )
 
 
 def test_missing_file_or_function_is_named(tmp_path):
     (tmp_path / "train.py").write_text("def fit(features, target, params):\n    pass\n")
     (tmp_path / "inference.py").write_text("def predict(model, features):\n    pass\n")
-    with pytest.raises(PluginContractError, match="train.py: train\\(\\) must be a function defined at module level"):
+    with pytest.raises(
+        PluginContractError,
+        match="train.py: train\\(\\) must be a function defined at module level",
+    ):
         load_plugin(CFG, tmp_path)
     (tmp_path / "train.py").unlink()
     with pytest.raises(PluginContractError, match="no such file"):

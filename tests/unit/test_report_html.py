@@ -13,32 +13,82 @@ def synthetic_report(days: int = 10) -> dict:
     states = {4: "OPEN", 5: "OPEN", 6: "HALF_OPEN"}
     out = []
     for day in range(1, days + 1):
-        realised = 0.64 if day <= days - 3 else None  # labels not yet arrived for the last three days
-        metrics = {"JoinCoverage": 0.07 if day == 4 else 0.97, "MaxNullRate": 0.05, "DriftedFeatureShare": 0.0,
-                   "MaxPSI": None if day == 2 else 0.01, "PredictionDrift": 0.03, "EstimatedAccuracy": 0.66,
-                   "RealisedAccuracy": realised, "PredictedPositiveRate": 0.28,
-                   "RealisedPositiveRate": None if realised is None else 0.3, "VolumeRatio": 1.0}
-        events = ["CLOSED -> OPEN: alarm JoinCoverage < 0.8 (0.07) <script>alert(1)</script>"] if day == 4 else []
-        out.append({"day": day, "date": f"2026-01-{day:02d}", "batch_id": f"day-{day:02d}", "rows": 2000,
-                    "incident": "source_outage" if day == 4 else None, "champion": "v0001" if day < 6 else "v0003",
-                    "breaker_state": states.get(day, "CLOSED"),
-                    "batch_status": "quarantined" if day == 4 else "held" if day == 5 else "published",
-                    "metrics": metrics, "events": events})
+        realised = (
+            0.64 if day <= days - 3 else None
+        )  # labels not yet arrived for the last three days
+        metrics = {
+            "JoinCoverage": 0.07 if day == 4 else 0.97,
+            "MaxNullRate": 0.05,
+            "DriftedFeatureShare": 0.0,
+            "MaxPSI": None if day == 2 else 0.01,
+            "PredictionDrift": 0.03,
+            "EstimatedAccuracy": 0.66,
+            "RealisedAccuracy": realised,
+            "PredictedPositiveRate": 0.28,
+            "RealisedPositiveRate": None if realised is None else 0.3,
+            "VolumeRatio": 1.0,
+        }
+        events = (
+            ["CLOSED -> OPEN: alarm JoinCoverage < 0.8 (0.07) <script>alert(1)</script>"]
+            if day == 4
+            else []
+        )
+        out.append(
+            {
+                "day": day,
+                "date": f"2026-01-{day:02d}",
+                "batch_id": f"day-{day:02d}",
+                "rows": 2000,
+                "incident": "source_outage" if day == 4 else None,
+                "champion": "v0001" if day < 6 else "v0003",
+                "breaker_state": states.get(day, "CLOSED"),
+                "batch_status": "quarantined" if day == 4 else "held" if day == 5 else "published",
+                "metrics": metrics,
+                "events": events,
+            }
+        )
     return {
-        "settings": {"days": days, "seed": 7, "label_delay_days": 3, "rows_per_day": 2000,
-                     "model_name": "booking_status"},
-        "label_delay_days": 3, "days": out,
-        "incidents": [{"type": "source_outage", "day": 4, "detected_day": 4, "breaker_opened_day": 4,
-                       "recovered_day": 7}],
-        "published_bad_predictions_after_trip": 0, "false_trips": 0,
-        "champion_versions": [{"version": "v0001", "from_day": 0}, {"version": "v0003", "from_day": 6}],
+        "settings": {
+            "days": days,
+            "seed": 7,
+            "label_delay_days": 3,
+            "rows_per_day": 2000,
+            "model_name": "booking_status",
+        },
+        "label_delay_days": 3,
+        "days": out,
+        "incidents": [
+            {
+                "type": "source_outage",
+                "day": 4,
+                "detected_day": 4,
+                "breaker_opened_day": 4,
+                "recovered_day": 7,
+            }
+        ],
+        "published_bad_predictions_after_trip": 0,
+        "false_trips": 0,
+        "champion_versions": [
+            {"version": "v0001", "from_day": 0},
+            {"version": "v0003", "from_day": 6},
+        ],
         "accuracy_estimate_mae": 0.0217,
-        "thresholds": {"JoinCoverage": {"threshold": 0.8, "comparison": "LessThanThreshold"},
-                       "MaxPSI": {"threshold": 0.25, "comparison": "GreaterThanThreshold"},
-                       "RealisedAccuracy": {"threshold": 0.5, "comparison": "LessThanThreshold"}},
-        "breaker_events": [{"day": 4, "time": "2026-01-04T06:00:00Z", "from": "CLOSED", "to": "OPEN",
-                            "actor": "alarm:booking_status-JoinCoverage", "model_version": "v0001",
-                            "cause": {"metric": "JoinCoverage", "value": 0.07}}],
+        "thresholds": {
+            "JoinCoverage": {"threshold": 0.8, "comparison": "LessThanThreshold"},
+            "MaxPSI": {"threshold": 0.25, "comparison": "GreaterThanThreshold"},
+            "RealisedAccuracy": {"threshold": 0.5, "comparison": "LessThanThreshold"},
+        },
+        "breaker_events": [
+            {
+                "day": 4,
+                "time": "2026-01-04T06:00:00Z",
+                "from": "CLOSED",
+                "to": "OPEN",
+                "actor": "alarm:booking_status-JoinCoverage",
+                "model_version": "v0001",
+                "cause": {"metric": "JoinCoverage", "value": 0.07},
+            }
+        ],
         "outcome": {"published": 8, "held_then_published": 1, "quarantined": 1, "lost": 0},
     }
 
@@ -50,25 +100,49 @@ def test_renders_a_self_contained_page_and_an_overview_png(tmp_path):
     png = paths["png"].read_bytes()
     assert png.startswith(PNG_MAGIC)
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert 800 <= width <= 2000 and 600 <= height <= 2000 and height > width * 0.6  # panels stacked, not squashed
+    assert (
+        800 <= width <= 2000 and 600 <= height <= 2000 and height > width * 0.6
+    )  # panels stacked, not squashed
 
     html = paths["html"].read_text(encoding="utf-8")
     images = re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) == len(PANELS)
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert not re.search(r"https?://", html)
-    for text in ["1 / 1", "Days to detect", "0 d", "Days to recover", "3 d", "0.022", "v0001 → v0003",
-                 "Bad predictions published after trip", "False trips", "source_outage",
-                 "alarm:booking_status-JoinCoverage"]:
+    for text in [
+        "1 / 1",
+        "Days to detect",
+        "0 d",
+        "Days to recover",
+        "3 d",
+        "0.022",
+        "v0001 → v0003",
+        "Bad predictions published after trip",
+        "False trips",
+        "source_outage",
+        "alarm:booking_status-JoinCoverage",
+    ]:
         assert text in html, text
 
 
 def test_every_incident_type_appears_in_the_page():
     report = synthetic_report()
-    report["incidents"] += [{"type": "covariate_shift", "day": 6, "detected_day": 6, "breaker_opened_day": 6,
-                             "recovered_day": None},
-                            {"type": "concept_drift", "day": 7, "detected_day": None, "breaker_opened_day": None,
-                             "recovered_day": None}]
+    report["incidents"] += [
+        {
+            "type": "covariate_shift",
+            "day": 6,
+            "detected_day": 6,
+            "breaker_opened_day": 6,
+            "recovered_day": None,
+        },
+        {
+            "type": "concept_drift",
+            "day": 7,
+            "detected_day": None,
+            "breaker_opened_day": None,
+            "recovered_day": None,
+        },
+    ]
     html = page(report, charts=[])  # the tables and headline only: charts are covered above
     for incident in ["source_outage", "covariate_shift", "concept_drift", "not recovered", "2 / 3"]:
         assert incident in html, incident
@@ -78,21 +152,32 @@ def test_missing_metrics_and_sections_do_not_crash(tmp_path):
     report = synthetic_report(days=3)
     for day in report["days"]:
         day["metrics"] = {"JoinCoverage": None}
-    for key in ["incidents", "breaker_events", "champion_versions", "thresholds", "outcome", "accuracy_estimate_mae"]:
+    for key in [
+        "incidents",
+        "breaker_events",
+        "champion_versions",
+        "thresholds",
+        "outcome",
+        "accuracy_estimate_mae",
+    ]:
         report.pop(key)
     html = render(report, tmp_path)["html"].read_text(encoding="utf-8")
     assert "No incidents in this run." in html and "The breaker never changed state." in html
 
 
 def test_an_empty_report_says_there_is_no_data(tmp_path):
-    paths = render({"settings": {"model_name": "booking_status"}, "days": [], "incidents": []}, tmp_path)
+    paths = render(
+        {"settings": {"model_name": "booking_status"}, "days": [], "incidents": []}, tmp_path
+    )
     assert "No data" in paths["html"].read_text(encoding="utf-8")
     assert paths["png"].read_bytes().startswith(PNG_MAGIC)
 
 
 def test_breaker_bands_merge_consecutive_days_of_one_state():
-    days = [{"day": d, "breaker_state": s} for d, s in
-            enumerate(["CLOSED", "OPEN", "OPEN", "HALF_OPEN", "CLOSED", "OPEN"], start=1)]
+    days = [
+        {"day": d, "breaker_state": s}
+        for d, s in enumerate(["CLOSED", "OPEN", "OPEN", "HALF_OPEN", "CLOSED", "OPEN"], start=1)
+    ]
     assert state_runs(days) == [("OPEN", 2, 3), ("HALF_OPEN", 4, 4), ("OPEN", 6, 6)]
 
 

@@ -17,21 +17,35 @@ def release_probation(store: ObjectStore, buckets: Buckets, batch_ids: list[str]
     """Publish probation batches judged healthy: predictions.csv first, then the _SUCCESS manifest."""
     released = []
     for batch_id in batch_ids:
-        manifest, _ = store.get_json(buckets.predictions, storage.success_key(batch_id, probation=True))
+        manifest, _ = store.get_json(
+            buckets.predictions, storage.success_key(batch_id, probation=True)
+        )
         if manifest is None or store.exists(buckets.predictions, storage.success_key(batch_id)):
             continue
-        store.copy(buckets.predictions, storage.predictions_key(batch_id, probation=True),
-                   storage.predictions_key(batch_id))
-        published = {**manifest, "probation": False, "predictions_key": storage.predictions_key(batch_id),
-                     "released_from_probation_at": now_iso()}
+        store.copy(
+            buckets.predictions,
+            storage.predictions_key(batch_id, probation=True),
+            storage.predictions_key(batch_id),
+        )
+        published = {
+            **manifest,
+            "probation": False,
+            "predictions_key": storage.predictions_key(batch_id),
+            "released_from_probation_at": now_iso(),
+        }
         store.put_json(buckets.predictions, storage.success_key(batch_id), published)
         released.append(batch_id)
     return released
 
 
 class AwsBreakerActions:
-    def __init__(self, store: ObjectStore, buckets: Buckets, model_name: str,
-                 retrain_payload: dict | None = None):
+    def __init__(
+        self,
+        store: ObjectStore,
+        buckets: Buckets,
+        model_name: str,
+        retrain_payload: dict | None = None,
+    ):
         self.store, self.buckets, self.model_name = store, buckets, model_name
         self.retrain_payload = retrain_payload or {}
         self.events, self.cloudwatch = boto3.client("events"), boto3.client("cloudwatch")
@@ -43,8 +57,15 @@ class AwsBreakerActions:
         self.events.enable_rule(Name=setting("INFERENCE_RULE_NAME"))
 
     def request_retrain(self, cause: dict) -> None:
-        invoke_async("TRAIN_FUNCTION_NAME", {**self.retrain_payload, "actor": "breaker", "recovery": True,
-                                             "reason": f"breaker opened: {cause.get('reason') or cause}"})
+        invoke_async(
+            "TRAIN_FUNCTION_NAME",
+            {
+                **self.retrain_payload,
+                "actor": "breaker",
+                "recovery": True,
+                "reason": f"breaker opened: {cause.get('reason') or cause}",
+            },
+        )
 
     def score_held(self, probation: bool) -> None:
         invoke_async("INFER_FUNCTION_NAME", {"action": "score_held", "probation": probation})
@@ -57,6 +78,14 @@ class AwsBreakerActions:
         hold(self.store, self.buckets, batch_id, f"breached on probation: {reason.get('breaches')}")
 
     def publish_state(self, state: str) -> None:
-        put_metrics(self.cloudwatch, namespace(self.model_name), [{
-            "MetricName": "BreakerState", "Value": float(STATE_VALUE[state]),
-            "Dimensions": [{"Name": "ModelName", "Value": self.model_name}]}])
+        put_metrics(
+            self.cloudwatch,
+            namespace(self.model_name),
+            [
+                {
+                    "MetricName": "BreakerState",
+                    "Value": float(STATE_VALUE[state]),
+                    "Dimensions": [{"Name": "ModelName", "Value": self.model_name}],
+                }
+            ],
+        )

@@ -27,14 +27,21 @@ logger = get_logger("mlcycle.breaker.gate")
 Diversion = Callable[[str], dict | None]
 
 
-def inference_gate(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets) -> Diversion:
+def inference_gate(
+    cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets
+) -> Diversion:
     """gate(batch_id) -> the batch's result when the breaker diverts it, None to publish."""
     state, _ = read_state(store, buckets.monitoring)
     mode = state["state"]
 
     def gate(batch_id: str) -> dict | None:
         if mode == OPEN:
-            held = hold(store, buckets, batch_id, f"breaker OPEN since {state.get('since')}: {state.get('cause')}")
+            held = hold(
+                store,
+                buckets,
+                batch_id,
+                f"breaker OPEN since {state.get('since')}: {state.get('cause')}",
+            )
             log(logger, "batch held: breaker open", batch_id=batch_id)
             return {"status": "held", "batch_id": batch_id, "files": held["files"]}
         if mode == HALF_OPEN:
@@ -44,8 +51,9 @@ def inference_gate(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets
     return gate
 
 
-def score_held(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets,
-               probation: bool) -> list[dict]:
+def score_held(
+    cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, probation: bool
+) -> list[dict]:
     """Score every held batch from held/ (on probation, or straight to publication after a close).
 
     Batches the breaker rejected on probation stay held: their input is what was wrong.
@@ -56,13 +64,23 @@ def score_held(cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Bu
     for batch_id in storage.batch_folders(store, buckets.data, storage.HELD):
         if batch_id in rejected or published_manifest(store, buckets, batch_id, probation):
             continue
-        results.append(score_batch(cfg, plugin, store, buckets, batch_id,
-                                   input_prefix=storage.held_prefix(batch_id), probation=probation))
+        results.append(
+            score_batch(
+                cfg,
+                plugin,
+                store,
+                buckets,
+                batch_id,
+                input_prefix=storage.held_prefix(batch_id),
+                probation=probation,
+            )
+        )
     return results
 
 
-def training_plan(request: TrainRequest, cfg: ModelConfig, store: ObjectStore,
-                  buckets: Buckets) -> TrainRequest | dict:
+def training_plan(
+    request: TrainRequest, cfg: ModelConfig, store: ObjectStore, buckets: Buckets
+) -> TrainRequest | dict:
     """The run to do for this request under the current state, or a `deferred` result."""
     if not request.scheduled:
         return request

@@ -15,11 +15,17 @@ logger = get_logger("mlcycle.breaker.handling")
 
 
 def _summary(result: Transition) -> dict:
-    return {"changed": result.changed, "state": result.state, "event": result.event,
-            "effects": result.effects}
+    return {
+        "changed": result.changed,
+        "state": result.state,
+        "event": result.event,
+        "effects": result.effects,
+    }
 
 
-def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: events.BreakerEvent) -> dict:
+def handle(
+    cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: events.BreakerEvent
+) -> dict:
     if isinstance(event, events.Status):
         state, _ = read_state(store, buckets.monitoring)
         return {"state": state, "recent_events": event_log(store, buckets.monitoring, last=10)}
@@ -32,13 +38,26 @@ def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: events
             if alarm.state != "ALARM":
                 log(logger, "alarm notification ignored", alarm=alarm.name, state=alarm.state)
                 continue
-            results.append(breaker.trip(alarm.cause(), actor=f"alarm:{alarm.name}", model_version=champion()))
-        return {"results": [{"changed": r.changed, "state": r.state["state"], "effects": r.effects}
-                            for r in results]}
+            results.append(
+                breaker.trip(alarm.cause(), actor=f"alarm:{alarm.name}", model_version=champion())
+            )
+        return {
+            "results": [
+                {"changed": r.changed, "state": r.state["state"], "effects": r.effects}
+                for r in results
+            ]
+        }
     if isinstance(event, events.Force):
         target = OPEN if event.target == "open" else CLOSED
         return _summary(breaker.force(target, event.reason, event.actor, champion()))
     if isinstance(event, events.ModelPromoted):
         return _summary(breaker.model_promoted(event.version, actor=event.actor))
-    return _summary(breaker.probation_report(event.batch_id, event.healthy, list(event.breaches),
-                                             actor=event.actor, model_version=event.model_version))
+    return _summary(
+        breaker.probation_report(
+            event.batch_id,
+            event.healthy,
+            list(event.breaches),
+            actor=event.actor,
+            model_version=event.model_version,
+        )
+    )

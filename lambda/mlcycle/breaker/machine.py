@@ -6,6 +6,7 @@ line to breaker/events.jsonl. The side effects - disabling the inference rule, a
 for a retrain, releasing probation output - go through `BreakerActions`, so the state
 machine itself is testable without AWS.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,13 +39,22 @@ class Transition:
 
 
 class Breaker:
-    def __init__(self, store: ObjectStore, bucket: str, actions: BreakerActions, probation_batches: int = 2):
-        self.store, self.bucket, self.actions, self.probation_batches = store, bucket, actions, probation_batches
+    def __init__(
+        self, store: ObjectStore, bucket: str, actions: BreakerActions, probation_batches: int = 2
+    ):
+        self.store, self.bucket, self.actions, self.probation_batches = (
+            store,
+            bucket,
+            actions,
+            probation_batches,
+        )
 
     def read(self) -> tuple[dict, str | None]:
         return read_state(self.store, self.bucket)
 
-    def _write(self, change: Callable[[dict], dict | None], cause: dict, actor: str, attempts: int = 10) -> Transition:
+    def _write(
+        self, change: Callable[[dict], dict | None], cause: dict, actor: str, attempts: int = 10
+    ) -> Transition:
         """Apply change(state) -> new state (or None: nothing to do) with a conditional write."""
         for _ in range(attempts):
             current, etag = self.read()
@@ -53,22 +63,44 @@ class Breaker:
                 return Transition(False, current)
             new.update(revision=current["revision"] + 1, since=now_iso())
             try:
-                self.store.put_json(self.bucket, storage.BREAKER_STATE_KEY, new, if_match=etag, if_none_match=etag is None)
+                self.store.put_json(
+                    self.bucket,
+                    storage.BREAKER_STATE_KEY,
+                    new,
+                    if_match=etag,
+                    if_none_match=etag is None,
+                )
             except PreconditionFailed:
                 continue
-            event = {"time": new["since"], "from": current["state"], "to": new["state"], "cause": cause,
-                     "model_version": new.get("model_version"), "actor": actor, "revision": new["revision"]}
+            event = {
+                "time": new["since"],
+                "from": current["state"],
+                "to": new["state"],
+                "cause": cause,
+                "model_version": new.get("model_version"),
+                "actor": actor,
+                "revision": new["revision"],
+            }
             self.store.append_line(self.bucket, storage.BREAKER_EVENTS_KEY, event)
             return Transition(True, new, event)
-        raise MLCycleError(f"breaker state kept changing under us; gave up after {attempts} attempts")
+        raise MLCycleError(
+            f"breaker state kept changing under us; gave up after {attempts} attempts"
+        )
 
     def trip(self, cause: dict, actor: str, model_version: str | None = None) -> Transition:
         """CLOSED or HALF_OPEN -> OPEN: stop publishing, hold new batches, ask for a retrain."""
+
         def change(state: dict) -> dict | None:
             if state["state"] == OPEN:
                 return None
-            return {**state, "state": OPEN, "cause": cause, "probation": None, "tripped_at": now_iso(),
-                    "model_version": model_version or state.get("model_version")}
+            return {
+                **state,
+                "state": OPEN,
+                "cause": cause,
+                "probation": None,
+                "tripped_at": now_iso(),
+                "model_version": model_version or state.get("model_version"),
+            }
 
         result = self._write(change, cause, actor)
         if result.changed:
@@ -80,21 +112,38 @@ class Breaker:
 
     def model_promoted(self, version: str, actor: str) -> Transition:
         """OPEN -> HALF_OPEN when a retrained model passed the gate: held batches go to probation."""
+
         def change(state: dict) -> dict | None:
             if state["state"] != OPEN:
                 return None
-            return {**state, "state": HALF_OPEN, "model_version": version,
-                    "probation": {"model_version": version, "healthy": [], "required": self.probation_batches}}
+            return {
+                **state,
+                "state": HALF_OPEN,
+                "model_version": version,
+                "probation": {
+                    "model_version": version,
+                    "healthy": [],
+                    "required": self.probation_batches,
+                },
+            }
 
-        result = self._write(change, {"reason": "retrained model promoted", "version": version}, actor)
+        result = self._write(
+            change, {"reason": "retrained model promoted", "version": version}, actor
+        )
         if result.changed:
             self.actions.publish_state(HALF_OPEN)
             self.actions.score_held(probation=True)
             result.effects = ["held batches scored on probation"]
         return result
 
-    def probation_report(self, batch_id: str, healthy: bool, breaches: list[dict], actor: str,
-                         model_version: str | None = None) -> Transition:
+    def probation_report(
+        self,
+        batch_id: str,
+        healthy: bool,
+        breaches: list[dict],
+        actor: str,
+        model_version: str | None = None,
+    ) -> Transition:
         """In HALF_OPEN: a breach re-opens and sets the batch aside; the Nth healthy batch closes.
 
         Only batches judged healthy under the current candidate are published on close;
@@ -105,10 +154,16 @@ class Breaker:
         candidate = (current.get("probation") or {}).get("model_version")
         stale = model_version is not None and model_version != candidate
         if current["state"] != HALF_OPEN or stale or batch_id in (current.get("rejected") or {}):
-            return Transition(False, current)  # a verdict on another model, or a batch already set aside
+            return Transition(
+                False, current
+            )  # a verdict on another model, or a batch already set aside
         if not healthy:
             cause = {"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}
-            self._write(lambda s: {**s, "rejected": {**(s.get("rejected") or {}), batch_id: cause}}, cause, actor)
+            self._write(
+                lambda s: {**s, "rejected": {**(s.get("rejected") or {}), batch_id: cause}},
+                cause,
+                actor,
+            )
             self.actions.reject_batch(batch_id, cause)
             return self.trip(cause, actor)
 
@@ -119,14 +174,23 @@ class Breaker:
             probation["healthy"] = sorted(set(probation["healthy"]) | {batch_id})
             if len(probation["healthy"]) < probation["required"]:
                 return {**state, "probation": probation}
-            return {**state, "state": CLOSED, "probation": {**probation, "closed": True}, "cause": None}
+            return {
+                **state,
+                "state": CLOSED,
+                "probation": {**probation, "closed": True},
+                "cause": None,
+            }
 
-        result = self._write(change, {"reason": "healthy probation batch", "batch_id": batch_id}, actor)
+        result = self._write(
+            change, {"reason": "healthy probation batch", "batch_id": batch_id}, actor
+        )
         if result.changed and result.state["state"] == CLOSED:
             result.effects = self._close_effects(result.state["probation"]["healthy"])
         return result
 
-    def force(self, target: str, reason: str, actor: str, model_version: str | None = None) -> Transition:
+    def force(
+        self, target: str, reason: str, actor: str, model_version: str | None = None
+    ) -> Transition:
         """An operator's open / close, with a reason that lands in the event log."""
         cause = {"reason": reason or "no reason given", "manual": True}
         if target == OPEN:
@@ -135,11 +199,20 @@ class Breaker:
             raise ValueError(f"can force 'open' or 'close', not {target!r}")
         current, _ = self.read()
         healthy = (current.get("probation") or {}).get("healthy", [])
-        result = self._write(lambda s: None if s["state"] == CLOSED else {**s, "state": CLOSED, "probation": None,
-                                                                             "cause": cause}, cause, actor)
+        result = self._write(
+            lambda s: (
+                None
+                if s["state"] == CLOSED
+                else {**s, "state": CLOSED, "probation": None, "cause": cause}
+            ),
+            cause,
+            actor,
+        )
         if result.changed:
             result.effects = self._close_effects(healthy)
-            self.actions.score_held(probation=False)  # batches held while open are scored and published now
+            self.actions.score_held(
+                probation=False
+            )  # batches held while open are scored and published now
             result.effects.append("held batches scored")
         return result
 

@@ -11,8 +11,16 @@ STATE_VALUE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 
 def initial_state() -> dict:
-    return {"state": CLOSED, "revision": 0, "since": None, "cause": None, "model_version": None,
-            "probation": None, "rejected": {}, "tripped_at": None}
+    return {
+        "state": CLOSED,
+        "revision": 0,
+        "since": None,
+        "cause": None,
+        "model_version": None,
+        "probation": None,
+        "rejected": {},
+        "tripped_at": None,
+    }
 
 
 def read_state(store: ObjectStore, bucket: str) -> tuple[dict, str | None]:

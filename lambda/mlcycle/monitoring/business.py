@@ -5,6 +5,7 @@ market opening up, a feed delivering half the bookings). These KPIs make that vi
 how many cancellations the model expects vs how many happened, how many bookings arrived
 vs how many were expected, and where they come from.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,9 +16,15 @@ from .columns import as_float, category_counts, plain, ratio
 TOP_SEGMENTS = 10
 
 
-def business_kpis(proba_or_predicted: pd.DataFrame | pd.Series, labels: pd.Series | None,
-                  profile: dict, positive_class: str | None = None, expected_rows: int | None = None,
-                  features: pd.DataFrame | None = None, segment_column: str | None = None) -> dict:
+def business_kpis(
+    proba_or_predicted: pd.DataFrame | pd.Series,
+    labels: pd.Series | None,
+    profile: dict,
+    positive_class: str | None = None,
+    expected_rows: int | None = None,
+    features: pd.DataFrame | None = None,
+    segment_column: str | None = None,
+) -> dict:
     """Predicted vs realised rate of the positive class, volume vs expectation, top-segment shares.
 
     The predicted rate is the mean probability of ``positive_class`` (for the example model,
@@ -29,19 +36,24 @@ def business_kpis(proba_or_predicted: pd.DataFrame | pd.Series, labels: pd.Serie
     non-missing values of ``segment_column`` when ``features`` has it, with the reference's
     share of the same segment alongside.
     """
-    positive = None if positive_class is None else _positive_scores(proba_or_predicted, positive_class)
+    positive = (
+        None if positive_class is None else _positive_scores(proba_or_predicted, positive_class)
+    )
     rows = len(proba_or_predicted)
     expected = expected_rows if expected_rows is not None else profile["row_count"]
     labelled = labels.notna().to_numpy() if labels is not None else np.zeros(rows, dtype=bool)
     realised = None
     if labels is not None and positive_class is not None and labelled.any():
         realised = (labels[labelled] == positive_class).to_numpy(dtype="float64")
-    predicted_on_labelled = positive[labelled] if positive is not None and realised is not None else None
+    predicted_on_labelled = (
+        positive[labelled] if positive is not None and realised is not None else None
+    )
 
     key = str(positive_class)
     reference_predictions = profile["predictions"]
-    reference_shares = (reference_predictions.get("expected_class_shares")
-                        or reference_predictions["class_shares"])
+    reference_shares = (
+        reference_predictions.get("expected_class_shares") or reference_predictions["class_shares"]
+    )
     reference_labels = (profile.get("reference_performance") or {}).get("label_shares", {})
     return {
         "positive_class": plain(positive_class),
@@ -58,7 +70,9 @@ def business_kpis(proba_or_predicted: pd.DataFrame | pd.Series, labels: pd.Serie
     }
 
 
-def _positive_scores(proba_or_predicted: pd.DataFrame | pd.Series, positive_class: str) -> np.ndarray | None:
+def _positive_scores(
+    proba_or_predicted: pd.DataFrame | pd.Series, positive_class: str
+) -> np.ndarray | None:
     """Per row: probability (or 0/1 prediction) of the positive class; NaN where unknown."""
     if isinstance(proba_or_predicted, pd.DataFrame):
         if positive_class not in proba_or_predicted.columns:
@@ -84,7 +98,9 @@ def _gap(predicted: np.ndarray | None, realised: np.ndarray | None) -> float | N
     return as_float(predicted[scored].mean() - realised[scored].mean())
 
 
-def _segment_shares(features: pd.DataFrame | None, column: str | None, profile: dict) -> dict | None:
+def _segment_shares(
+    features: pd.DataFrame | None, column: str | None, profile: dict
+) -> dict | None:
     if features is None or column is None or column not in features:
         return None
     counts = category_counts(features[column])
@@ -94,6 +110,8 @@ def _segment_shares(features: pd.DataFrame | None, column: str | None, profile: 
         "column": column,
         "missing_share": ratio(len(features) - total, len(features)),
         # reference_share is None for a segment outside the reference's stored categories.
-        "top": {key: {"share": ratio(count, total), "reference_share": reference.get(key)}
-                for key, count in counts.iloc[:TOP_SEGMENTS].items()},
+        "top": {
+            key: {"share": ratio(count, total), "reference_share": reference.get(key)}
+            for key, count in counts.iloc[:TOP_SEGMENTS].items()
+        },
     }

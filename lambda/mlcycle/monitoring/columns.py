@@ -12,6 +12,7 @@ different things. They live here, once:
 
 Nothing here loops over rows in Python: a 1M-row batch must be monitored in seconds.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,8 +98,9 @@ def predicted_labels(proba: pd.DataFrame) -> pd.Series:
     values = proba.to_numpy(dtype="float64", na_value=np.nan)
     complete = ~np.isnan(values).any(axis=1)
     codes = np.where(complete, np.argmax(np.nan_to_num(values, nan=-np.inf), axis=1), -1)
-    return pd.Series(pd.Categorical.from_codes(codes, categories=list(proba.columns)),
-                     index=proba.index)
+    return pd.Series(
+        pd.Categorical.from_codes(codes, categories=list(proba.columns)), index=proba.index
+    )
 
 
 def class_shares(labels: pd.Series) -> dict[str, float]:

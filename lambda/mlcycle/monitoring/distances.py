@@ -14,6 +14,7 @@ numbers look familiar to anyone who has used it:
 - Chi-square: two-sample test of homogeneity (see ``chi_square_test`` for why not
   Evidently's goodness of fit).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,8 +69,9 @@ def _kl(p: np.ndarray, m: np.ndarray) -> float:
     return float(np.sum(p[present] * np.log(p[present] / m[present])))
 
 
-def normalised_wasserstein(reference_values: ArrayLike, reference_std: float,
-                           current_values: ArrayLike) -> float:
+def normalised_wasserstein(
+    reference_values: ArrayLike, reference_std: float, current_values: ArrayLike
+) -> float:
     """Earth mover's distance from the reference in units of the reference's std.
 
     ``reference_values`` may be the reference's quantiles rather than its rows: equally

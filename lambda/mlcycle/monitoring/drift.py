@@ -24,6 +24,7 @@ Missing values are not part of any drift test (null rates belong to data quality
 Datetime columns are never drift-tested: time always moves, so a batch's dates always look
 "drifted" against training dates and the alarm would mean nothing.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,16 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from . import distances
-from .columns import (OTHER, as_float, category_counts, class_shares, numeric_values,
-                      predicted_labels, ratio, split_known)
+from .columns import (
+    OTHER,
+    as_float,
+    category_counts,
+    class_shares,
+    numeric_values,
+    predicted_labels,
+    ratio,
+    split_known,
+)
 
 SMALL_REFERENCE_ROWS = 1000
 LOW_CARDINALITY = 5
@@ -55,11 +64,14 @@ def feature_drift(features: pd.DataFrame, feature_kinds: dict[str, str], profile
             results[name] = _untested(kind, "column not in the reference profile")
         elif reference["kind"] != kind:
             results[name] = _untested(
-                kind, f"kind changed since the reference ({reference['kind']} -> {kind})")
+                kind, f"kind changed since the reference ({reference['kind']} -> {kind})"
+            )
         elif name not in features:
             results[name] = _untested(kind, "column missing from the batch")
         elif kind == "datetime":
-            results[name] = _untested(kind, "datetime columns are not drift-tested: time always moves")
+            results[name] = _untested(
+                kind, "datetime columns are not drift-tested: time always moves"
+            )
         elif kind == "numeric":
             results[name] = _numeric_drift(numeric_values(features[name]), reference)
         else:
@@ -80,8 +92,9 @@ def feature_drift(features: pd.DataFrame, feature_kinds: dict[str, str], profile
     }
 
 
-def prediction_drift(proba: pd.DataFrame | None, profile: dict,
-                     predicted: pd.Series | None = None) -> dict:
+def prediction_drift(
+    proba: pd.DataFrame | None, profile: dict, predicted: pd.Series | None = None
+) -> dict:
     """Jensen-Shannon distance between the batch's predicted class shares and the reference's.
 
     Uses ``predicted`` when given (a labels-only plug-in has no probabilities), else the
@@ -94,10 +107,16 @@ def prediction_drift(proba: pd.DataFrame | None, profile: dict,
     if not current or not reference:
         return {"available": False, "reason": "no predictions in the batch or the reference"}
     support = list(reference) + sorted(set(current) - set(reference))
-    distance = distances.jensen_shannon([reference.get(c, 0.0) for c in support],
-                                        [current.get(c, 0.0) for c in support])
-    return {"available": True, "method": "jensen_shannon", "distance": as_float(distance),
-            "class_shares": current, "reference_class_shares": reference}
+    distance = distances.jensen_shannon(
+        [reference.get(c, 0.0) for c in support], [current.get(c, 0.0) for c in support]
+    )
+    return {
+        "available": True,
+        "method": "jensen_shannon",
+        "distance": as_float(distance),
+        "class_shares": current,
+        "reference_class_shares": reference,
+    }
 
 
 def _untested(kind: str, reason: str) -> dict:
@@ -119,17 +138,26 @@ def _numeric_drift(values: np.ndarray, reference: dict) -> dict:
             statistic, p_value = distances.ks_test(reference["sample"], values)
             result = _p_value_result("ks", statistic, p_value)
         else:
-            distance = distances.normalised_wasserstein(reference["quantiles"], reference["std"], values)
+            distance = distances.normalised_wasserstein(
+                reference["quantiles"], reference["std"], values
+            )
             result = _distance_result("wasserstein_normed", distance)
     else:
         # Few distinct values: compare them as categories, keyed by the value itself.
         reference_shares = pd.Series(reference["value_shares"], index=reference["values"])
-        reference_counts = _counts(reference_shares.reindex(support, fill_value=0.0), reference_rows)
+        reference_counts = _counts(
+            reference_shares.reindex(support, fill_value=0.0), reference_rows
+        )
         current_counts = pd.Series(values).value_counts().reindex(support, fill_value=0).to_numpy()
         result = _discrete_result(small, reference_counts, current_counts)
     current_bins = distances.bin_shares(values, np.asarray(reference["bin_edges"]))
-    return _with_psi(result, "numeric", reference_rows, len(values),
-                     distances.psi(reference["bin_shares"], current_bins))
+    return _with_psi(
+        result,
+        "numeric",
+        reference_rows,
+        len(values),
+        distances.psi(reference["bin_shares"], current_bins),
+    )
 
 
 def _categorical_drift(counts: pd.Series, reference: dict) -> dict:
@@ -141,11 +169,20 @@ def _categorical_drift(counts: pd.Series, reference: dict) -> dict:
     known = [key for key in reference["shares"] if key != OTHER]
     on_known, elsewhere = split_known(counts, known)
     current_counts = np.append(on_known.to_numpy(), elsewhere)
-    reference_shares = np.array([reference["shares"][key] for key in known] + [reference["shares"][OTHER]])
+    reference_shares = np.array(
+        [reference["shares"][key] for key in known] + [reference["shares"][OTHER]]
+    )
     reference_counts = _counts(reference_shares, reference_rows)
-    result = _discrete_result(reference_rows <= SMALL_REFERENCE_ROWS, reference_counts, current_counts)
-    return _with_psi(result, "categorical", reference_rows, int(counts.sum()),
-                     distances.psi(reference_shares, current_counts / current_counts.sum()))
+    result = _discrete_result(
+        reference_rows <= SMALL_REFERENCE_ROWS, reference_counts, current_counts
+    )
+    return _with_psi(
+        result,
+        "categorical",
+        reference_rows,
+        int(counts.sum()),
+        distances.psi(reference_shares, current_counts / current_counts.sum()),
+    )
 
 
 def _counts(shares: ArrayLike, rows: int) -> np.ndarray:
@@ -157,20 +194,38 @@ def _discrete_result(small: bool, reference_counts: np.ndarray, current_counts: 
     if small:
         statistic, p_value = distances.chi_square_test(reference_counts, current_counts)
         return _p_value_result("chi_square", statistic, p_value)
-    return _distance_result("jensen_shannon", distances.jensen_shannon(reference_counts, current_counts))
+    return _distance_result(
+        "jensen_shannon", distances.jensen_shannon(reference_counts, current_counts)
+    )
 
 
 def _p_value_result(method: str, statistic: float, p_value: float) -> dict:
-    return {"method": method, "statistic": as_float(statistic), "p_value": as_float(p_value),
-            "threshold": P_VALUE_THRESHOLD, "drifted": bool(p_value < P_VALUE_THRESHOLD)}
+    return {
+        "method": method,
+        "statistic": as_float(statistic),
+        "p_value": as_float(p_value),
+        "threshold": P_VALUE_THRESHOLD,
+        "drifted": bool(p_value < P_VALUE_THRESHOLD),
+    }
 
 
 def _distance_result(method: str, distance: float) -> dict:
-    return {"method": method, "distance": as_float(distance), "threshold": DISTANCE_THRESHOLD,
-            "drifted": bool(distance >= DISTANCE_THRESHOLD)}
+    return {
+        "method": method,
+        "distance": as_float(distance),
+        "threshold": DISTANCE_THRESHOLD,
+        "drifted": bool(distance >= DISTANCE_THRESHOLD),
+    }
 
 
 def _with_psi(result: dict, kind: str, reference_rows: int, current_rows: int, psi: float) -> dict:
     level = "alert" if psi >= PSI_ALERT else "warn" if psi >= PSI_WARN else "ok"
-    return {"kind": kind, "tested": True, **result, "psi": as_float(psi), "psi_level": level,
-            "reference_rows": reference_rows, "current_rows": current_rows}
+    return {
+        "kind": kind,
+        "tested": True,
+        **result,
+        "psi": as_float(psi),
+        "psi_level": level,
+        "reference_rows": reference_rows,
+        "current_rows": current_rows,
+    }

@@ -6,6 +6,7 @@ row predicted with confidence 0.8 is right 80% of the time, so the expected accu
 batch is the mean of each row's largest probability. The estimate is only as good as the
 calibration, which is why it is later compared with the realised accuracy (AccuracyGap).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,10 @@ def estimated_performance(proba: pd.DataFrame | None) -> dict:
     estimate of how the true labels will split. Rows with a missing probability are left out.
     """
     if proba is None:
-        return {"available": False,
-                "reason": "the plug-in returned labels only: confidence-based metrics skipped"}
+        return {
+            "available": False,
+            "reason": "the plug-in returned labels only: confidence-based metrics skipped",
+        }
     values = proba.to_numpy(dtype="float64", na_value=np.nan)
     values = values[~np.isnan(values).any(axis=1)]
     if len(values) == 0:
@@ -32,8 +35,9 @@ def estimated_performance(proba: pd.DataFrame | None) -> dict:
         "available": True,
         "rows": len(values),
         "expected_accuracy": as_float(values.max(axis=1).mean()),
-        "expected_class_shares": {str(label): as_float(share)
-                                  for label, share in zip(proba.columns, expected)},
+        "expected_class_shares": {
+            str(label): as_float(share) for label, share in zip(proba.columns, expected)
+        },
     }
 
 
@@ -49,7 +53,11 @@ def realised_performance(predicted: pd.Series, labels: pd.Series | None, classes
     rows = len(predicted)
     labelled = labelled_mask(predicted, labels)
     labelled_rows = int(labelled.sum())
-    result = {"rows": rows, "labelled_rows": labelled_rows, "label_coverage": ratio(labelled_rows, rows)}
+    result = {
+        "rows": rows,
+        "labelled_rows": labelled_rows,
+        "label_coverage": ratio(labelled_rows, rows),
+    }
     if labelled_rows == 0:
         return {"available": False, "reason": "no labelled rows yet", **result}
     assert labels is not None  # labelled_mask is all False without labels
@@ -73,7 +81,7 @@ def realised_performance(predicted: pd.Series, labels: pd.Series | None, classes
         "macro_f1": as_float(f1.mean()),
         "recall": recall,
         "support": {str(label): int(true_counts[i]) for i, label in enumerate(categories)},
-        "unknown_labels": [plain(label) for label in categories[len(classes):]],
+        "unknown_labels": [plain(label) for label in categories[len(classes) :]],
     }
 
 
@@ -82,8 +90,10 @@ def labelled_mask(predicted: pd.Series, labels: pd.Series | None) -> np.ndarray:
     if labels is None:
         return np.zeros(len(predicted), dtype=bool)
     if len(labels) != len(predicted):
-        raise ValueError(f"labels has {len(labels)} rows, predictions {len(predicted)}: "
-                         "they must align row by row")
+        raise ValueError(
+            f"labels has {len(labels)} rows, predictions {len(predicted)}: "
+            "they must align row by row"
+        )
     return labels.notna().to_numpy() & predicted.notna().to_numpy()
 
 

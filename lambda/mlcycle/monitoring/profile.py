@@ -38,14 +38,25 @@ keep the ``max_categories`` most frequent categories; the rest of the reference'
 in "__other__" (present, possibly 0). When the sample is the whole reference (at most
 ``max_sample`` values), KS runs exactly as Evidently would on the full reference.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from . import distances
-from .columns import (KINDS, OTHER, as_float, as_series, category_counts, class_shares,
-                      missing_share, numeric_values, plain, predicted_labels)
+from .columns import (
+    KINDS,
+    OTHER,
+    as_float,
+    as_series,
+    category_counts,
+    class_shares,
+    missing_share,
+    numeric_values,
+    plain,
+    predicted_labels,
+)
 from .drift import LOW_CARDINALITY
 from .performance import estimated_performance, realised_performance
 
@@ -55,11 +66,19 @@ PROFILE_FORMAT = "mlcycle.reference_profile/1"
 QUANTILE_LEVELS = (np.arange(1000) + 0.5) / 1000
 
 
-def build_reference_profile(features: pd.DataFrame, feature_kinds: dict[str, str],
-                            proba: pd.DataFrame | None, labels: pd.Series | None = None,
-                            holdout_metrics: dict | None = None, max_sample: int = 1000,
-                            seed: int = 0, *, predicted: pd.Series | None = None,
-                            max_categories: int = 1000, reference_features: pd.DataFrame | None = None) -> dict:
+def build_reference_profile(
+    features: pd.DataFrame,
+    feature_kinds: dict[str, str],
+    proba: pd.DataFrame | None,
+    labels: pd.Series | None = None,
+    holdout_metrics: dict | None = None,
+    max_sample: int = 1000,
+    seed: int = 0,
+    *,
+    predicted: pd.Series | None = None,
+    max_categories: int = 1000,
+    reference_features: pd.DataFrame | None = None,
+) -> dict:
     """Summarise reference features and predictions into the JSON profile described above.
 
     ``proba`` is None for a labels-only plug-in; pass its ``predicted`` labels instead (or
@@ -74,29 +93,40 @@ def build_reference_profile(features: pd.DataFrame, feature_kinds: dict[str, str
     missing = [name for name in feature_kinds if name not in features]
     unknown = {name: kind for name, kind in feature_kinds.items() if kind not in KINDS}
     if missing or unknown:
-        raise ValueError(f"cannot profile: columns missing {missing}, unknown kinds {unknown} "
-                         f"(kinds are {KINDS})")
+        raise ValueError(
+            f"cannot profile: columns missing {missing}, unknown kinds {unknown} "
+            f"(kinds are {KINDS})"
+        )
     predicted, labels = as_series(predicted), as_series(labels)
     if proba is None and predicted is None:
-        raise ValueError("cannot profile predictions: pass proba or, for a labels-only plug-in, predicted")
+        raise ValueError(
+            "cannot profile predictions: pass proba or, for a labels-only plug-in, predicted"
+        )
     if predicted is None:
         predicted = predicted_labels(proba)
-    classes = list(proba.columns) if proba is not None else sorted(predicted.dropna().unique(), key=str)
+    classes = (
+        list(proba.columns) if proba is not None else sorted(predicted.dropna().unique(), key=str)
+    )
     rng = np.random.default_rng(seed)
     distributions = features if reference_features is None else reference_features
     return {
         "format": PROFILE_FORMAT,
         "row_count": len(distributions),
-        "features": {name: _feature_profile(distributions[name], kind, rng, max_sample, max_categories)
-                     for name, kind in feature_kinds.items()},
+        "features": {
+            name: _feature_profile(distributions[name], kind, rng, max_sample, max_categories)
+            for name, kind in feature_kinds.items()
+        },
         "predictions": _prediction_profile(proba, predicted, classes),
         "reference_performance": _reference_performance(predicted, labels, classes),
-        "holdout_metrics": {str(key): _json_scalar(value) for key, value in (holdout_metrics or {}).items()},
+        "holdout_metrics": {
+            str(key): _json_scalar(value) for key, value in (holdout_metrics or {}).items()
+        },
     }
 
 
-def _feature_profile(series: pd.Series, kind: str, rng: np.random.Generator,
-                     max_sample: int, max_categories: int) -> dict:
+def _feature_profile(
+    series: pd.Series, kind: str, rng: np.random.Generator, max_sample: int, max_categories: int
+) -> dict:
     common = {"kind": kind, "null_rate": missing_share(series, kind)}
     if kind == "numeric":
         return {**common, **_numeric_profile(numeric_values(series), rng, max_sample)}
@@ -110,7 +140,9 @@ def _numeric_profile(values: np.ndarray, rng: np.random.Generator, max_sample: i
         return {"non_null_count": 0}
     distinct, counts = np.unique(values, return_counts=True)
     edges = distances.quantile_edges(values)
-    sample = values if len(values) <= max_sample else rng.choice(values, size=max_sample, replace=False)
+    sample = (
+        values if len(values) <= max_sample else rng.choice(values, size=max_sample, replace=False)
+    )
     profile = {
         "non_null_count": len(values),
         "n_unique": len(distinct),
@@ -151,13 +183,18 @@ def _prediction_profile(proba: pd.DataFrame | None, predicted: pd.Series, classe
     }
 
 
-def _reference_performance(predicted: pd.Series, labels: pd.Series | None,
-                           classes: list) -> dict | None:
+def _reference_performance(
+    predicted: pd.Series, labels: pd.Series | None, classes: list
+) -> dict | None:
     if labels is None:
         return None
     realised = realised_performance(predicted, labels, classes)
-    return {"accuracy": realised.get("accuracy"), "macro_f1": realised.get("macro_f1"),
-            "label_coverage": realised["label_coverage"], "label_shares": class_shares(labels)}
+    return {
+        "accuracy": realised.get("accuracy"),
+        "macro_f1": realised.get("macro_f1"),
+        "label_coverage": realised["label_coverage"],
+        "label_shares": class_shares(labels),
+    }
 
 
 def _json_scalar(value: object) -> object:

@@ -3,6 +3,7 @@
 These checks come before drift because they explain it: a failed join shows up as a jump
 in nulls and a drop in join coverage long before anyone reads a drift statistic.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -12,8 +13,13 @@ from .columns import OTHER, as_float, category_counts, missing_share, ratio, spl
 UNSEEN_EXAMPLES = 5
 
 
-def data_quality(features: pd.DataFrame, feature_kinds: dict[str, str], profile: dict,
-                 join_coverage: float | None, schema_violations: int = 0) -> dict:
+def data_quality(
+    features: pd.DataFrame,
+    feature_kinds: dict[str, str],
+    profile: dict,
+    join_coverage: float | None,
+    schema_violations: int = 0,
+) -> dict:
     """Row count, join coverage, null rates and unseen categories of a batch.
 
     ``join_coverage`` (share of rows that found a partner in the joined source) and
@@ -27,14 +33,18 @@ def data_quality(features: pd.DataFrame, feature_kinds: dict[str, str], profile:
     """
     rows = len(features)
     missing_columns = [name for name in feature_kinds if name not in features]
-    null_rate = {name: (missing_share(features[name], kind) if name in features else (1.0 if rows else None))
-                 for name, kind in feature_kinds.items()}
+    null_rate = {
+        name: (missing_share(features[name], kind) if name in features else (1.0 if rows else None))
+        for name, kind in feature_kinds.items()
+    }
     rated = {name: rate for name, rate in null_rate.items() if rate is not None}
     worst = max(rated, key=rated.__getitem__) if rated else None
 
-    unseen = {name: _unseen(features[name], profile["features"].get(name))
-              for name, kind in feature_kinds.items()
-              if kind == "categorical" and name in features}
+    unseen = {
+        name: _unseen(features[name], profile["features"].get(name))
+        for name, kind in feature_kinds.items()
+        if kind == "categorical" and name in features
+    }
     unseen_total = sum(column["unseen_values"] for column in unseen.values())
     categorical_total = sum(column["non_null_values"] for column in unseen.values())
     return {
@@ -43,8 +53,9 @@ def data_quality(features: pd.DataFrame, feature_kinds: dict[str, str], profile:
         "schema_violations": int(schema_violations),
         "missing_columns": missing_columns,
         "null_rate": null_rate,
-        "reference_null_rate": {name: profile["features"].get(name, {}).get("null_rate")
-                                for name in feature_kinds},
+        "reference_null_rate": {
+            name: profile["features"].get(name, {}).get("null_rate") for name in feature_kinds
+        },
         "max_null_rate": rated[worst] if worst is not None else None,
         "max_null_rate_column": worst,
         "unseen_categories": unseen,

@@ -4,6 +4,7 @@ The report is the full story (JSON, stored per batch); the headline metrics are 
 numbers alarms and the dashboard watch. Both come from the same computation so they can
 never disagree.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -17,12 +18,24 @@ from .quality import data_quality
 
 REPORT_FORMAT = "mlcycle.monitoring_report/1"
 
-def build_report(batch_id: str, model_name: str, model_version: str, features: pd.DataFrame,
-                 feature_kinds: dict[str, str], proba: pd.DataFrame | None,
-                 predicted: pd.Series | None, labels: pd.Series | None, profile: dict,
-                 join_coverage: float | None, schema_violations: int = 0,
-                 positive_class: str | None = None, *, expected_rows: int | None = None,
-                 segment_column: str | None = None) -> dict:
+
+def build_report(
+    batch_id: str,
+    model_name: str,
+    model_version: str,
+    features: pd.DataFrame,
+    feature_kinds: dict[str, str],
+    proba: pd.DataFrame | None,
+    predicted: pd.Series | None,
+    labels: pd.Series | None,
+    profile: dict,
+    join_coverage: float | None,
+    schema_violations: int = 0,
+    positive_class: str | None = None,
+    *,
+    expected_rows: int | None = None,
+    segment_column: str | None = None,
+) -> dict:
     """Everything the monitor knows about one batch, as one JSON-serialisable dict.
 
     ``predicted`` may be None when ``proba`` is given (the arg-max is used); ``proba`` is
@@ -40,8 +53,10 @@ def build_report(batch_id: str, model_name: str, model_version: str, features: p
             raise ValueError("build_report needs proba or predicted labels")
         predicted = predicted_labels(proba)
     if len(predicted) != len(features):
-        raise ValueError(f"{len(features)} feature rows but {len(predicted)} predictions: "
-                         "they must align row by row")
+        raise ValueError(
+            f"{len(features)} feature rows but {len(predicted)} predictions: "
+            "they must align row by row"
+        )
     classes = profile["predictions"]["classes"]
     performance = _performance(proba, predicted, labels, classes, profile)
     report = {
@@ -53,8 +68,15 @@ def build_report(batch_id: str, model_name: str, model_version: str, features: p
         "feature_drift": feature_drift(features, feature_kinds, profile),
         "prediction_drift": prediction_drift(proba, profile, predicted),
         "performance": performance,
-        "business": business_kpis(proba if proba is not None else predicted, labels, profile,
-                                  positive_class, expected_rows, features, segment_column),
+        "business": business_kpis(
+            proba if proba is not None else predicted,
+            labels,
+            profile,
+            positive_class,
+            expected_rows,
+            features,
+            segment_column,
+        ),
     }
     report["skipped"] = _skipped(report, positive_class)
     return report
@@ -71,13 +93,22 @@ def headline_metrics(report: dict) -> dict[str, float]:
         value: object = report
         for key in metric.path or ():
             value = value.get(key) if isinstance(value, dict) else None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and as_float(value) is not None:
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and as_float(value) is not None
+        ):
             metrics[metric.name] = float(value)
     return metrics
 
 
-def _performance(proba: pd.DataFrame | None, predicted: pd.Series, labels: pd.Series | None,
-                 classes: list, profile: dict) -> dict:
+def _performance(
+    proba: pd.DataFrame | None,
+    predicted: pd.Series,
+    labels: pd.Series | None,
+    classes: list,
+    profile: dict,
+) -> dict:
     estimated = estimated_performance(proba)
     realised = realised_performance(predicted, labels, classes)
     on_labelled = None
@@ -85,7 +116,9 @@ def _performance(proba: pd.DataFrame | None, predicted: pd.Series, labels: pd.Se
         # The estimate is compared on the rows that have labels, so a partly labelled batch
         # measures calibration rather than the difference between two row sets.
         assert proba is not None  # estimated_performance is unavailable without proba
-        on_labelled = estimated_performance(proba[labelled_mask(predicted, labels)]).get("expected_accuracy")
+        on_labelled = estimated_performance(proba[labelled_mask(predicted, labels)]).get(
+            "expected_accuracy"
+        )
     gap = on_labelled - realised["accuracy"] if on_labelled is not None else None
     return {
         "estimated": estimated,
@@ -107,10 +140,15 @@ def _skipped(report: dict, positive_class: str | None) -> list[str]:
         "estimated_performance": report["performance"]["estimated"],
         "realised_performance": report["performance"]["realised"],
     }
-    skipped = [f"{name}: {section['reason']}" for name, section in sections.items()
-               if not section["available"]]
+    skipped = [
+        f"{name}: {section['reason']}"
+        for name, section in sections.items()
+        if not section["available"]
+    ]
     if report["business"]["predicted_positive_rate"] is None:
-        skipped.append("predicted_positive_rate: no probability or prediction of class "
-                       f"{positive_class!r}" if positive_class else
-                       "predicted_positive_rate: the config names no positive_class")
+        skipped.append(
+            f"predicted_positive_rate: no probability or prediction of class {positive_class!r}"
+            if positive_class
+            else "predicted_positive_rate: the config names no positive_class"
+        )
     return skipped

@@ -15,6 +15,7 @@ Metric names may be snake_case or CamelCase; the published names (the table in
 metrics.py) are matched case- and underscore-insensitively (max_psi -> MaxPSI). A known
 metric given without a suffix or comparison alarms in the table's direction.
 """
+
 from __future__ import annotations
 
 import operator
@@ -26,12 +27,18 @@ from .metrics import BY_NAME
 
 _BY_FOLDED = {name.lower(): name for name in BY_NAME}
 COMPARISONS = {
-    ">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold",
-    "<": "LessThanThreshold", "<=": "LessThanOrEqualToThreshold",
+    ">": "GreaterThanThreshold",
+    ">=": "GreaterThanOrEqualToThreshold",
+    "<": "LessThanThreshold",
+    "<=": "LessThanOrEqualToThreshold",
 }
 DIRECTION_COMPARISON = {"min": "LessThanThreshold", "max": "GreaterThanThreshold"}
-_BREACHED = {"GreaterThanThreshold": operator.gt, "GreaterThanOrEqualToThreshold": operator.ge,
-             "LessThanThreshold": operator.lt, "LessThanOrEqualToThreshold": operator.le}
+_BREACHED = {
+    "GreaterThanThreshold": operator.gt,
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
 SETTINGS = ("statistic", "period", "evaluation_periods", "datapoints_to_alarm", "description")
 
 
@@ -48,7 +55,9 @@ def _comparison(value: str) -> str:
         return value
     if value in COMPARISONS:
         return COMPARISONS[value]
-    raise ConfigError(f"comparison {value!r}: use one of {sorted(COMPARISONS)} or a CloudWatch operator name")
+    raise ConfigError(
+        f"comparison {value!r}: use one of {sorted(COMPARISONS)} or a CloudWatch operator name"
+    )
 
 
 def _entry(key: str, value: object, where: str) -> tuple[str, dict]:
@@ -60,7 +69,9 @@ def _entry(key: str, value: object, where: str) -> tuple[str, dict]:
     metric = metric_name(base)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if direction is None:
-            raise ConfigError(f"{where}: {key}: a bare threshold needs a _min or _max suffix (or use a mapping with 'comparison')")
+            raise ConfigError(
+                f"{where}: {key}: a bare threshold needs a _min or _max suffix (or use a mapping with 'comparison')"
+            )
         return metric, {"threshold": float(value), "direction": direction}
     if isinstance(value, dict):
         if "threshold" not in value:
@@ -69,11 +80,15 @@ def _entry(key: str, value: object, where: str) -> tuple[str, dict]:
         if direction:
             entry["direction"] = direction
         if value.get("comparison") or value.get("comparison_operator"):
-            entry["comparison_operator"] = _comparison(str(value.get("comparison") or value.get("comparison_operator")))
+            entry["comparison_operator"] = _comparison(
+                str(value.get("comparison") or value.get("comparison_operator"))
+            )
         entry.update({k: value[k] for k in SETTINGS if k in value})
         if "direction" not in entry and "comparison_operator" not in entry:
             if metric not in BY_NAME:
-                raise ConfigError(f"{where}: {key}: say 'comparison' for a metric the platform does not publish")
+                raise ConfigError(
+                    f"{where}: {key}: say 'comparison' for a metric the platform does not publish"
+                )
             entry["direction"] = BY_NAME[metric].direction
         return metric, entry
     raise ConfigError(f"{where}: {key}: expected a number or a mapping, got {value!r}")
@@ -108,15 +123,25 @@ def comparison_of(entry: dict) -> str:
 
 def alarm_settings(alarms: object, where: str = "monitoring.alarms") -> dict[str, dict]:
     """{MetricName: entry with its CloudWatch comparison_operator}: what Terraform and the demo read."""
-    return {metric: {**entry, "comparison_operator": comparison_of(entry)}
-            for metric, entry in parse_alarms(alarms, where).items()}
+    return {
+        metric: {**entry, "comparison_operator": comparison_of(entry)}
+        for metric, entry in parse_alarms(alarms, where).items()
+    }
 
 
 def breaches(metrics: dict[str, float], alarms: dict[str, dict]) -> list[dict]:
     """The configured thresholds these metrics cross; a metric that is absent never breaches."""
     found = []
     for metric, entry in alarms.items():
-        if metric in metrics and _BREACHED[comparison_of(entry)](metrics[metric], entry["threshold"]):
-            found.append({"metric": metric, "value": metrics[metric], "threshold": entry["threshold"],
-                          "comparison": comparison_of(entry)})
+        if metric in metrics and _BREACHED[comparison_of(entry)](
+            metrics[metric], entry["threshold"]
+        ):
+            found.append(
+                {
+                    "metric": metric,
+                    "value": metrics[metric],
+                    "threshold": entry["threshold"],
+                    "comparison": comparison_of(entry),
+                }
+            )
     return found

@@ -1,4 +1,5 @@
 """Small builders shared by the monitoring tests."""
+
 import pandas as pd
 
 from mlcycle.monitoring.profile import build_reference_profile
@@ -17,4 +18,3 @@ def profile_of(features: pd.DataFrame, kinds: dict, predicted=None, labels=None,
     """Profile of ``features`` with confident predictions (all 'booked' unless given)."""
     predicted = predicted if predicted is not None else ["booked"] * len(features)
     return build_reference_profile(features, kinds, one_hot_proba(predicted), labels, **kwargs)
-

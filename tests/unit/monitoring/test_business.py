@@ -1,4 +1,5 @@
 """Business KPIs against hand values."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,8 +10,13 @@ from .helpers import profile_of
 
 REFERENCE = pd.DataFrame({"country_code": ["NL", "NL", "DE", "FR", None, "NL", "DE", "ES"]})
 KINDS = {"country_code": "categorical"}
-PROBA = pd.DataFrame({"booked": [0.5, 0.3, 0.6, 0.4], "cancelled": [0.2, 0.6, 0.1, 0.5],
-                      "fulfilled": [0.3, 0.1, 0.3, 0.1]})
+PROBA = pd.DataFrame(
+    {
+        "booked": [0.5, 0.3, 0.6, 0.4],
+        "cancelled": [0.2, 0.6, 0.1, 0.5],
+        "fulfilled": [0.3, 0.1, 0.3, 0.1],
+    }
+)
 LABELS = pd.Series(["cancelled", "cancelled", np.nan, "booked"])
 
 
@@ -33,7 +39,9 @@ def test_predicted_and_realised_positive_rates_and_their_gap(profile):
 
 def test_volume_ratio_against_expected_rows_defaulting_to_the_reference_size(profile):
     assert business_kpis(PROBA, None, profile)["volume_ratio"] == pytest.approx(4 / 8)
-    assert business_kpis(PROBA, None, profile, expected_rows=2)["volume_ratio"] == pytest.approx(2.0)
+    assert business_kpis(PROBA, None, profile, expected_rows=2)["volume_ratio"] == pytest.approx(
+        2.0
+    )
 
 
 def test_without_labels_only_the_predicted_side_is_reported(profile):
@@ -64,12 +72,22 @@ def test_no_positive_class_configured_means_no_positive_rates(profile):
 
 def test_top_segment_shares_with_reference_shares(profile):
     features = pd.DataFrame({"country_code": ["NL", "NL", "NL", "BE", None]})
-    segments = business_kpis(PROBA.iloc[[0, 1, 2, 3, 3]], None, profile, features=features,
-                             segment_column="country_code")["segments"]
+    segments = business_kpis(
+        PROBA.iloc[[0, 1, 2, 3, 3]], None, profile, features=features, segment_column="country_code"
+    )["segments"]
     assert segments["missing_share"] == pytest.approx(0.2)
-    assert segments["top"] == {"NL": {"share": 0.75, "reference_share": pytest.approx(3 / 7)},
-                               "BE": {"share": 0.25, "reference_share": None}}
+    assert segments["top"] == {
+        "NL": {"share": 0.75, "reference_share": pytest.approx(3 / 7)},
+        "BE": {"share": 0.25, "reference_share": None},
+    }
     assert business_kpis(PROBA, None, profile, features=features.iloc[:4])["segments"] is None
-    assert business_kpis(PROBA, None, profile, features=pd.DataFrame({"x": [1] * 4}),
-                         segment_column="country_code")["segments"] is None
-
+    assert (
+        business_kpis(
+            PROBA,
+            None,
+            profile,
+            features=pd.DataFrame({"x": [1] * 4}),
+            segment_column="country_code",
+        )["segments"]
+        is None
+    )

@@ -1,4 +1,5 @@
 """The drift formulas on tiny inputs, against hand computations and scipy."""
+
 import math
 
 import numpy as np
@@ -35,7 +36,17 @@ def test_quantile_edges_are_reference_values_with_ties_merged():
     # deciles by inverted CDF: 0 up to the 60% level, 1 at 70-80%, 2 at 90%
     edges = distances.quantile_edges(np.array([0, 0, 0, 0, 0, 0, 1, 1, 2, 2], dtype=float))
     assert edges.tolist() == [0.0, 1.0, 2.0]
-    assert distances.quantile_edges(np.arange(100.0)).tolist() == [9, 19, 29, 39, 49, 59, 69, 79, 89]
+    assert distances.quantile_edges(np.arange(100.0)).tolist() == [
+        9,
+        19,
+        29,
+        39,
+        49,
+        59,
+        69,
+        79,
+        89,
+    ]
 
 
 def test_jensen_shannon_matches_hand_computation_and_scipy():
@@ -43,7 +54,8 @@ def test_jensen_shannon_matches_hand_computation_and_scipy():
     hand = math.sqrt((0.143841 + 0.287682) / 2)
     assert distances.jensen_shannon([0.5, 0.5], [1.0, 0.0]) == pytest.approx(hand, abs=1e-6)
     assert distances.jensen_shannon([0.5, 0.5], [1.0, 0.0]) == pytest.approx(
-        jensenshannon([0.5, 0.5], [1.0, 0.0]))
+        jensenshannon([0.5, 0.5], [1.0, 0.0])
+    )
 
 
 def test_jensen_shannon_is_sqrt_ln2_for_disjoint_support_and_normalises_counts():
@@ -56,21 +68,28 @@ def test_normalised_wasserstein_is_scipy_distance_over_reference_std():
     reference = np.array([0.0, 1.0, 2.0, 3.0])
     current = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     expected = stats.wasserstein_distance(reference, current) / reference.std()
-    assert distances.normalised_wasserstein(reference, reference.std(), current) == pytest.approx(expected)
+    assert distances.normalised_wasserstein(reference, reference.std(), current) == pytest.approx(
+        expected
+    )
     # Shifting every value by 1 moves all the mass by 1: W = 1, std = sqrt(1.25)
-    assert distances.normalised_wasserstein(reference, reference.std(), reference + 1) == pytest.approx(
-        1 / math.sqrt(1.25))
+    assert distances.normalised_wasserstein(
+        reference, reference.std(), reference + 1
+    ) == pytest.approx(1 / math.sqrt(1.25))
 
 
 def test_normalised_wasserstein_floors_a_constant_reference_std():
-    assert distances.normalised_wasserstein([5.0, 5.0], 0.0, [5.5, 5.5]) == pytest.approx(0.5 / 0.001)
+    assert distances.normalised_wasserstein([5.0, 5.0], 0.0, [5.5, 5.5]) == pytest.approx(
+        0.5 / 0.001
+    )
 
 
 def test_ks_test_matches_scipy():
     rng = np.random.default_rng(3)
     reference, current = rng.normal(size=200), rng.normal(0.3, 1, size=300)
     expected = stats.ks_2samp(reference, current)
-    assert distances.ks_test(reference, current) == pytest.approx((expected.statistic, expected.pvalue))
+    assert distances.ks_test(reference, current) == pytest.approx(
+        (expected.statistic, expected.pvalue)
+    )
 
 
 def test_chi_square_is_the_two_sample_test_matching_hand_computation_and_scipy():
@@ -78,13 +97,17 @@ def test_chi_square_is_the_two_sample_test_matching_hand_computation_and_scipy()
     statistic, p_value = distances.chi_square_test([30, 10], [20, 20])
     assert statistic == pytest.approx(16 / 3)
     assert p_value == pytest.approx(stats.chi2.sf(16 / 3, 1))
-    assert p_value == pytest.approx(stats.chi2_contingency([[30, 10], [20, 20]], correction=False).pvalue)
+    assert p_value == pytest.approx(
+        stats.chi2_contingency([[30, 10], [20, 20]], correction=False).pvalue
+    )
 
 
 def test_chi_square_on_two_values_equals_evidentlys_two_proportion_z_test():
     p1, p2, pooled = 30 / 40, 20 / 40, 50 / 80
     z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1 / 40 + 1 / 40))
-    assert distances.chi_square_test([30, 10], [20, 20])[1] == pytest.approx(2 * stats.norm.sf(abs(z)))
+    assert distances.chi_square_test([30, 10], [20, 20])[1] == pytest.approx(
+        2 * stats.norm.sf(abs(z))
+    )
 
 
 def test_chi_square_handles_a_value_seen_on_one_side_only():
@@ -96,5 +119,6 @@ def test_chi_square_handles_a_value_seen_on_one_side_only():
 
 def test_chi_square_drops_values_absent_on_both_sides_and_cannot_test_one_value():
     assert distances.chi_square_test([30, 10, 0], [20, 20, 0]) == pytest.approx(
-        distances.chi_square_test([30, 10], [20, 20]))
+        distances.chi_square_test([30, 10], [20, 20])
+    )
     assert distances.chi_square_test([40, 0], [7, 0]) == (0.0, 1.0)

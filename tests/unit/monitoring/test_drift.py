@@ -1,4 +1,5 @@
 """Feature and prediction drift: test selection, values against scipy, edge cases, end to end."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,12 +42,16 @@ def test_categorical_method_switches_after_1000_reference_rows(reference_rows, m
     assert result["features"]["c"]["method"] == method
 
 
-@pytest.mark.parametrize("distinct, small_method, large_method", [
-    (5, "chi_square", "jensen_shannon"),
-    (6, "ks", "wasserstein_normed"),
-])
+@pytest.mark.parametrize(
+    "distinct, small_method, large_method",
+    [
+        (5, "chi_square", "jensen_shannon"),
+        (6, "ks", "wasserstein_normed"),
+    ],
+)
 def test_numeric_with_at_most_5_distinct_values_is_compared_as_categories(
-        distinct, small_method, large_method):
+    distinct, small_method, large_method
+):
     for rows, method in ((600, small_method), (3000, large_method)):
         reference = pd.DataFrame({"x": np.resize(np.arange(distinct), rows)})
         batch = pd.DataFrame({"x": np.resize(np.arange(distinct), 400)})
@@ -91,7 +96,9 @@ def test_wasserstein_uses_the_profile_quantiles_and_stays_close_to_scipy_on_full
 
 @pytest.mark.parametrize("shift, drifted", [(0.06, False), (0.14, True)])
 def test_wasserstein_drift_threshold_is_a_tenth_of_the_reference_std(shift, drifted):
-    result = drift_of(continuous(20_000), continuous(20_000, seed=1, shift=shift), NUMERIC)["features"]["x"]
+    result = drift_of(continuous(20_000), continuous(20_000, seed=1, shift=shift), NUMERIC)[
+        "features"
+    ]["x"]
     assert result["distance"] == pytest.approx(shift, abs=0.03)
     assert result["drifted"] is drifted
 
@@ -129,11 +136,30 @@ def test_unseen_categories_move_mass_to_other_and_count_as_drift():
 
 
 def test_untestable_columns_are_reported_and_left_out_of_the_share():
-    kinds = {"x": "numeric", "empty": "numeric", "c": "categorical", "gone": "numeric", "when": "datetime"}
-    reference = pd.DataFrame({"x": np.arange(200.0), "empty": np.arange(200.0), "c": ["a"] * 200,
-                              "gone": np.arange(200.0), "when": pd.date_range("2020-01-01", periods=200)})
-    batch = pd.DataFrame({"x": np.arange(100.0) + 1000, "empty": [np.nan] * 100, "c": [None] * 100,
-                          "when": pd.date_range("2024-01-01", periods=100)})
+    kinds = {
+        "x": "numeric",
+        "empty": "numeric",
+        "c": "categorical",
+        "gone": "numeric",
+        "when": "datetime",
+    }
+    reference = pd.DataFrame(
+        {
+            "x": np.arange(200.0),
+            "empty": np.arange(200.0),
+            "c": ["a"] * 200,
+            "gone": np.arange(200.0),
+            "when": pd.date_range("2020-01-01", periods=200),
+        }
+    )
+    batch = pd.DataFrame(
+        {
+            "x": np.arange(100.0) + 1000,
+            "empty": [np.nan] * 100,
+            "c": [None] * 100,
+            "when": pd.date_range("2024-01-01", periods=100),
+        }
+    )
     result = feature_drift(batch, kinds, profile_of(reference, kinds))
     assert [name for name, r in result["features"].items() if r["tested"]] == ["x"]
     assert "time always moves" in result["features"]["when"]["reason"]
@@ -150,8 +176,13 @@ def test_a_clean_batch_does_not_drift_and_a_shifted_one_does(reference_rows):
 
     def sample(rows, seed, shift=0.0, mix=(0.5, 0.3, 0.2)):
         rng = np.random.default_rng(seed)
-        return pd.DataFrame({"x": rng.normal(shift, 1.0, rows), "n": rng.poisson(4 + 4 * shift, rows),
-                             "c": rng.choice(["a", "b", "c"], rows, p=mix)})
+        return pd.DataFrame(
+            {
+                "x": rng.normal(shift, 1.0, rows),
+                "n": rng.poisson(4 + 4 * shift, rows),
+                "c": rng.choice(["a", "b", "c"], rows, p=mix),
+            }
+        )
 
     profile = profile_of(sample(reference_rows, 0), kinds)
     clean = feature_drift(sample(2000, 1), kinds, profile)
@@ -162,7 +193,9 @@ def test_a_clean_batch_does_not_drift_and_a_shifted_one_does(reference_rows):
 
 def test_prediction_drift_is_jensen_shannon_of_predicted_class_shares():
     reference = pd.DataFrame({"x": np.arange(4.0)})
-    profile = profile_of(reference, NUMERIC, predicted=["booked", "booked", "cancelled", "cancelled"])
+    profile = profile_of(
+        reference, NUMERIC, predicted=["booked", "booked", "cancelled", "cancelled"]
+    )
     result = prediction_drift(one_hot_proba(["booked"] * 3), profile)
     # reference (0.5, 0.5) vs batch (1, 0): sqrt((0.143841 + 0.287682) / 2)
     assert result["distance"] == pytest.approx(0.464502, abs=1e-6)

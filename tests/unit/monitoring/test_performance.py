@@ -1,4 +1,5 @@
 """Estimated (label-free) and realised performance against hand values and scikit-learn."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +12,9 @@ def test_estimated_accuracy_is_the_mean_top_probability():
     proba = pd.DataFrame([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]], columns=["booked", "cancelled"])
     result = estimated_performance(proba)
     assert result["expected_accuracy"] == pytest.approx((0.9 + 0.6 + 0.8) / 3)
-    assert result["expected_class_shares"] == pytest.approx({"booked": 1.7 / 3, "cancelled": 1.3 / 3})
+    assert result["expected_class_shares"] == pytest.approx(
+        {"booked": 1.7 / 3, "cancelled": 1.3 / 3}
+    )
 
 
 def test_estimated_accuracy_leaves_out_rows_with_missing_probabilities():

@@ -1,4 +1,5 @@
 """The reference profile: format, sizes, determinism, JSON round trip."""
+
 import json
 
 import numpy as np
@@ -16,14 +17,22 @@ KINDS = {"n": "numeric", "few": "numeric", "c": "categorical", "d": "datetime"}
 def reference(rows: int = 3000) -> pd.DataFrame:
     rng = np.random.default_rng(5)
     countries = rng.choice(["NL", "DE", "FR", "ES"], rows, p=[0.4, 0.3, 0.2, 0.1]).astype(object)
-    countries[:rows // 10] = None
-    return pd.DataFrame({"n": rng.exponential(10, rows), "few": rng.integers(0, 3, rows), "c": countries,
-                         "d": pd.date_range("2020-01-01", periods=rows, freq="h")})
+    countries[: rows // 10] = None
+    return pd.DataFrame(
+        {
+            "n": rng.exponential(10, rows),
+            "few": rng.integers(0, 3, rows),
+            "c": countries,
+            "d": pd.date_range("2020-01-01", periods=rows, freq="h"),
+        }
+    )
 
 
 def build(features, **kwargs):
     predicted = np.resize(CLASSES, len(features))
-    return build_reference_profile(features, KINDS, one_hot_proba(predicted, confidence=0.8), **kwargs)
+    return build_reference_profile(
+        features, KINDS, one_hot_proba(predicted, confidence=0.8), **kwargs
+    )
 
 
 def test_numeric_feature_profile():
@@ -56,6 +65,7 @@ def test_small_reference_keeps_every_value_as_the_ks_sample():
 
 def test_sample_is_reproducible_with_the_seed():
     features = reference()
+
     def sample(seed):
         return build(features, seed=seed)["features"]["n"]["sample"]
 
@@ -94,8 +104,9 @@ def test_profile_survives_a_json_round_trip_unchanged():
 
 
 def test_empty_columns_and_labels_only_plugins_are_profiled():
-    features = pd.DataFrame({"n": [np.nan] * 3, "few": [1, 2, 3], "c": [None] * 3,
-                             "d": pd.to_datetime([None] * 3)})
+    features = pd.DataFrame(
+        {"n": [np.nan] * 3, "few": [1, 2, 3], "c": [None] * 3, "d": pd.to_datetime([None] * 3)}
+    )
     profile = build_reference_profile(features, KINDS, None, predicted=pd.Series(["b", "a", "b"]))
     assert profile["features"]["n"] == {"kind": "numeric", "null_rate": 1.0, "non_null_count": 0}
     assert profile["features"]["c"]["shares"] == {}
@@ -104,8 +115,9 @@ def test_empty_columns_and_labels_only_plugins_are_profiled():
     assert profile["predictions"]["mean_confidence"] is None
 
 
-@pytest.mark.parametrize("kinds, message", [({"missing": "numeric"}, "missing"),
-                                            ({"n": "text"}, "unknown kinds")])
+@pytest.mark.parametrize(
+    "kinds, message", [({"missing": "numeric"}, "missing"), ({"n": "text"}, "unknown kinds")]
+)
 def test_a_profile_with_holes_is_refused(kinds, message):
     with pytest.raises(ValueError, match=message):
         build_reference_profile(reference(10), kinds, one_hot_proba(["booked"] * 10))

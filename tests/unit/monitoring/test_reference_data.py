@@ -3,6 +3,7 @@
 Its shape is the point: a left join leaves country_code missing for 79% of training rows and
 for every test row, so the small-reference branch and the all-null column are real here.
 """
+
 import json
 from pathlib import Path
 
@@ -14,16 +15,25 @@ from mlcycle.monitoring.profile import build_reference_profile
 from mlcycle.monitoring.report import build_report, headline_metrics
 
 VIO_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "vio-data"
-KINDS = {"day_distance": "numeric", "length_of_stay": "numeric", "country_code": "categorical",
-         "date": "datetime", "check_in": "datetime", "check_out": "datetime"}
+KINDS = {
+    "day_distance": "numeric",
+    "length_of_stay": "numeric",
+    "country_code": "categorical",
+    "date": "datetime",
+    "check_in": "datetime",
+    "check_out": "datetime",
+}
 CLASSES = ["booked", "cancelled", "fulfilled"]
 
 pytestmark = pytest.mark.skipif(not VIO_DATA.is_dir(), reason=f"{VIO_DATA} not present")
 
 
 def joined(split: str) -> tuple[pd.DataFrame, pd.Series]:
-    bookings = pd.read_csv(VIO_DATA / f"{split}_A.csv", dtype={"hotel_id": str},
-                           parse_dates=["date", "check_in", "check_out"])
+    bookings = pd.read_csv(
+        VIO_DATA / f"{split}_A.csv",
+        dtype={"hotel_id": str},
+        parse_dates=["date", "check_in", "check_out"],
+    )
     hotels = pd.read_csv(VIO_DATA / f"{split}_B.csv", dtype={"hotel_id": str})
     rows = bookings.merge(hotels, on="hotel_id", how="left")
     return rows[list(KINDS)], rows["status"]
@@ -40,8 +50,19 @@ def test_training_profile_and_test_batch_report():
     json.dumps(profile, allow_nan=False)
 
     batch, batch_labels = joined("test")
-    report = build_report("test", "YourNewModel", "1", batch, KINDS, prior_proba(len(batch)), None,
-                          batch_labels, profile, join_coverage=0.0, schema_violations=0)
+    report = build_report(
+        "test",
+        "YourNewModel",
+        "1",
+        batch,
+        KINDS,
+        prior_proba(len(batch)),
+        None,
+        batch_labels,
+        profile,
+        join_coverage=0.0,
+        schema_violations=0,
+    )
     json.dumps(report, allow_nan=False)
     drift = report["feature_drift"]["features"]
     # about 420 known countries in training: the small-reference branch, though 2000 rows

@@ -1,4 +1,5 @@
 """The batch report and its headline metrics."""
+
 import json
 import re
 from pathlib import Path
@@ -14,15 +15,25 @@ from .helpers import CLASSES, one_hot_proba, profile_of
 
 KINDS = {"n": "numeric", "country_code": "categorical", "d": "datetime"}
 CONTRACTS = Path(__file__).resolve().parents[3] / "docs" / "CONTRACTS.md"
-NEEDS_LABELS = {"RealisedAccuracy", "RealisedMacroF1", "AccuracyGap", "RealisedPositiveRate",
-                "PositiveRateGap"}
+NEEDS_LABELS = {
+    "RealisedAccuracy",
+    "RealisedMacroF1",
+    "AccuracyGap",
+    "RealisedPositiveRate",
+    "PositiveRateGap",
+}
 HEADLINE = {m.name for m in REPORTED}
 
 
 def batch(rows: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"n": rng.normal(size=rows), "country_code": rng.choice(["NL", "DE", None], rows),
-                         "d": pd.date_range("2022-01-01", periods=rows, freq="min")})
+    return pd.DataFrame(
+        {
+            "n": rng.normal(size=rows),
+            "country_code": rng.choice(["NL", "DE", None], rows),
+            "d": pd.date_range("2022-01-01", periods=rows, freq="min"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +43,20 @@ def profile():
 
 
 def report_of(profile, proba, predicted=None, labels=None, rows=6):
-    return build_report("2024-05-01", "HotelCancel", "3", batch(rows, 1), KINDS, proba, predicted, labels,
-                        profile, join_coverage=0.9, schema_violations=1, positive_class="cancelled")
+    return build_report(
+        "2024-05-01",
+        "HotelCancel",
+        "3",
+        batch(rows, 1),
+        KINDS,
+        proba,
+        predicted,
+        labels,
+        profile,
+        join_coverage=0.9,
+        schema_violations=1,
+        positive_class="cancelled",
+    )
 
 
 PREDICTED = ["booked", "cancelled", "cancelled", "fulfilled", "booked", "booked"]
@@ -49,8 +72,14 @@ def test_report_is_strict_json_and_every_headline_metric_is_a_contract_metric(pr
 
 
 def test_headline_metrics_carry_the_report_values(profile):
-    metrics = headline_metrics(report_of(profile, one_hot_proba(PREDICTED, confidence=0.8), labels=LABELS))
-    assert metrics["RowCount"] == 6 and metrics["JoinCoverage"] == 0.9 and metrics["SchemaViolations"] == 1
+    metrics = headline_metrics(
+        report_of(profile, one_hot_proba(PREDICTED, confidence=0.8), labels=LABELS)
+    )
+    assert (
+        metrics["RowCount"] == 6
+        and metrics["JoinCoverage"] == 0.9
+        and metrics["SchemaViolations"] == 1
+    )
     assert metrics["EstimatedAccuracy"] == pytest.approx(0.8)
     # labelled rows 0, 1, 2, 5: predictions right on 0, 1, 5
     assert metrics["RealisedAccuracy"] == pytest.approx(0.75)
@@ -80,8 +109,10 @@ def test_a_labels_only_plugin_skips_confidence_metrics_and_says_so(profile):
 
 
 def test_headline_metrics_leave_out_undefined_values():
-    report = {"quality": {"row_count": 0, "max_null_rate": None, "join_coverage": float("nan")},
-              "feature_drift": {"drifted_share": True}}
+    report = {
+        "quality": {"row_count": 0, "max_null_rate": None, "join_coverage": float("nan")},
+        "feature_drift": {"drifted_share": True},
+    }
     assert headline_metrics(report) == {"RowCount": 0.0}
 
 
@@ -91,5 +122,7 @@ def test_predictions_that_do_not_align_with_the_features_are_refused(profile):
 
 
 def test_plugin_arrays_are_accepted_for_predictions_and_labels(profile):
-    report = report_of(profile, None, predicted=np.array(PREDICTED, dtype=object), labels=LABELS.to_numpy())
+    report = report_of(
+        profile, None, predicted=np.array(PREDICTED, dtype=object), labels=LABELS.to_numpy()
+    )
     assert headline_metrics(report)["RealisedAccuracy"] == pytest.approx(0.75)
