@@ -56,7 +56,7 @@ def _client(service: str, url: str):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _thresholds(cfg: ModelConfig) -> dict:
@@ -84,7 +84,7 @@ class Run:
         )
         self.functions = outputs["function_names"]
         self.store = ObjectStore(_client("s3", url))
-        self.start = dt.datetime.combine(sc.start, dt.time(0), dt.timezone.utc)
+        self.start = dt.datetime.combine(sc.start, dt.time(0), dt.UTC)
         self.executor = Executor(
             url,
             PACKAGES,

@@ -25,7 +25,7 @@ import json
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 COMPARE = {
     "GreaterThanThreshold": lambda v, t: v > t,
@@ -69,7 +69,7 @@ def _combine(stat: str, values: dict[str, list[float]]) -> float | None:
 class AlarmEvaluator:
     def __init__(self, cloudwatch, started_wall: datetime | None = None):
         self.cloudwatch = cloudwatch
-        self.window_start = (started_wall or datetime.now(timezone.utc)).replace(microsecond=0)
+        self.window_start = (started_wall or datetime.now(UTC)).replace(microsecond=0)
         self.history: dict[str, deque] = {}
 
     def _window_end(self) -> datetime:
@@ -77,7 +77,7 @@ class AlarmEvaluator:
         time.sleep(
             1.0 - (now % 1.0) + 0.01
         )  # let the current second end: everything put so far is before it
-        return datetime.fromtimestamp(int(time.time()), timezone.utc)
+        return datetime.fromtimestamp(int(time.time()), UTC)
 
     def _period_value(self, alarm: dict, start: datetime, end: datetime) -> float | None:
         stat = alarm.get("Statistic")

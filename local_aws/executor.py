@@ -24,7 +24,7 @@ import json
 import logging
 import sys
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -79,9 +79,9 @@ class Executor:
     ):
         self.endpoint_url = endpoint_url
         self.region = region
-        self.clock = (
-            start_time or datetime.now(timezone.utc).replace(second=0, microsecond=0)
-        ).astimezone(timezone.utc)
+        self.clock = (start_time or datetime.now(UTC).replace(second=0, microsecond=0)).astimezone(
+            UTC
+        )
         self.auto_alarms = auto_alarms
         self.enforce_timeouts = enforce_timeouts
         self.python = python
@@ -169,7 +169,7 @@ class Executor:
             f"END RequestId: {invocation.request_id}",
             f"REPORT RequestId: {invocation.request_id}\tDuration: {invocation.duration_s * 1000:.2f} ms",
         ]
-        now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
         try:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
             logs.put_log_events(

@@ -89,7 +89,7 @@ class Cron:
     years: frozenset[int] | None
 
     @classmethod
-    def parse(cls, body: str) -> "Cron":
+    def parse(cls, body: str) -> Cron:
         parts = body.split()
         if len(parts) != 6:
             raise ScheduleError(

@@ -7,12 +7,11 @@ needs nothing but the fitted object.
 
 import numpy as np
 import pandas as pd
+from booking_features import CATEGORICAL, NUMERIC, add_booking_features
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
-
-from booking_features import CATEGORICAL, NUMERIC, add_booking_features
 
 
 def train(features: pd.DataFrame, target: pd.Series, params: dict) -> Pipeline:

@@ -10,10 +10,9 @@ Events:
 
 from typing import Any
 
+from handlers import runtime
 from mlcycle.breaker.handling import handle
 from mlcycle.events import parse_breaker_event
-
-from handlers import runtime
 
 
 def handler(event: Any, context: Any) -> dict:

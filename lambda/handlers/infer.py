@@ -3,10 +3,9 @@
 
 from typing import Any
 
+from handlers import runtime
 from mlcycle.events import parse_infer_event
 from mlcycle.inference import handle
-
-from handlers import runtime
 
 
 def handler(event: Any, context: Any) -> dict:

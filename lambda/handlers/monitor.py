@@ -9,10 +9,9 @@ from typing import Any
 
 import boto3
 
+from handlers import runtime
 from mlcycle.events import parse_monitor_event
 from mlcycle.monitor import handle
-
-from handlers import runtime
 
 
 def handler(event: Any, context: Any) -> dict:

@@ -9,10 +9,9 @@ beat-the-champion check, not the baseline floor.
 
 from typing import Any
 
+from handlers import runtime
 from mlcycle.events import parse_train_event
 from mlcycle.training import handle_request
-
-from handlers import runtime
 
 
 def handler(event: Any, context: Any) -> dict:

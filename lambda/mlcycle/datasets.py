@@ -7,8 +7,9 @@ enforced across chunks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 import numpy as np
 import pandas as pd

@@ -10,10 +10,10 @@ import importlib.util
 import io
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 import joblib
 import numpy as np

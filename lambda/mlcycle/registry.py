@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import joblib
 
 from mlcycle import storage
 from mlcycle.clock import now_iso
-from mlcycle.errors import ModelIntegrityError, MLCycleError
+from mlcycle.errors import MLCycleError, ModelIntegrityError
 from mlcycle.storage import ObjectStore, PreconditionFailed
 
 VERSION = re.compile(r"^v(\d{4,})$")

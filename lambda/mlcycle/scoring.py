@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlcycle import storage
-from mlcycle.clock import now_iso
 from mlcycle.batches import quarantine
+from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.datasets import feature_frame, join, open_source, read_attributes
 from mlcycle.errors import DataContractError

@@ -11,8 +11,9 @@ import datetime as dt
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -29,7 +30,7 @@ class Buckets:
     monitoring: str
 
     @classmethod
-    def from_env(cls) -> "Buckets":
+    def from_env(cls) -> Buckets:
         variables = ("DATA_BUCKET", "MODEL_BUCKET", "PREDICTIONS_BUCKET", "MONITORING_BUCKET")
         names = {v: os.environ.get(v, "") for v in variables}
         missing = [k for k, v in names.items() if not v]
@@ -61,7 +62,7 @@ def training_prefix(source: str) -> str:
     return f"{TRAINING}{source}/"
 
 
-def training_keys(store: "ObjectStore", bucket: str, source: str) -> list[str]:
+def training_keys(store: ObjectStore, bucket: str, source: str) -> list[str]:
     """Every CSV file of a training source, in key order."""
     return sorted(
         o["Key"] for o in store.list(bucket, training_prefix(source)) if o["Key"].endswith(".csv")
@@ -183,13 +184,13 @@ BREAKER_STATE_KEY = "breaker/state.json"
 BREAKER_EVENTS_KEY = "breaker/events.jsonl"
 
 
-def batch_folders(store: "ObjectStore", bucket: str, prefix: str) -> list[str]:
+def batch_folders(store: ObjectStore, bucket: str, prefix: str) -> list[str]:
     """Batch ids with a folder under `prefix` (incoming/, held/, predictions/ ...), sorted."""
     return sorted(b for b in store.list_folders(bucket, prefix) if BATCH_ID.match(b))
 
 
 def batch_times(
-    store: "ObjectStore", bucket: str, prefix: str, suffix: str
+    store: ObjectStore, bucket: str, prefix: str, suffix: str
 ) -> dict[str, dt.datetime]:
     """{batch_id: LastModified} of `<prefix><batch_id><suffix>` objects (labels/, reports/)."""
     found: dict[str, dt.datetime] = {}

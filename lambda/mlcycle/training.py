@@ -20,8 +20,8 @@ from mlcycle.breaker import gate
 from mlcycle.config import ModelConfig
 from mlcycle.datasets import feature_frame, time_split
 from mlcycle.errors import DataContractError, MLCycleError, rejected
-from mlcycle.events import TrainRequest
 from mlcycle.evaluation import prior_baseline, score
+from mlcycle.events import TrainRequest
 from mlcycle.logs import get_logger, log
 from mlcycle.plugin import Plugin, Predictions
 from mlcycle.registry import Decision, ModelRegistry

@@ -1,6 +1,6 @@
 """The real stack: packages built, Terraform applied to a fresh moto_server, the executor on top."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -12,7 +12,7 @@ from layers.build import build
 from local_aws.emulator import running_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
-START = datetime(2026, 2, 2, tzinfo=timezone.utc)
+START = datetime(2026, 2, 2, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -21,7 +21,7 @@ from local_aws.executor import Executor, InvocationError
 from local_aws.schedules import ScheduleError, parse_schedule
 from tests.fixtures.placeholders import write_placeholder_packages
 
-START = datetime(2026, 1, 5, 0, 0, tzinfo=timezone.utc)  # a Monday
+START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday
 
 
 @pytest.fixture(scope="module")
@@ -355,10 +355,10 @@ def test_advance_evaluates_alarms_after_each_step(stack, aws, names):
     ],
 )
 def test_schedule_expressions(expression, after, expected):
-    at = datetime.fromisoformat(after).replace(tzinfo=timezone.utc)
+    at = datetime.fromisoformat(after).replace(tzinfo=UTC)
     assert parse_schedule(expression).next_after(at, START) == datetime.fromisoformat(
         expected
-    ).replace(tzinfo=timezone.utc)
+    ).replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,6 @@ def test_refused_breaker_payloads_leave_no_state(buckets, s3):
 def test_a_missing_function_variable_fails_the_invocation(buckets, s3, monkeypatch):
     """The breaker must hear of a promotion: no silent skip when the deployment forgot to say where it is."""
     from handlers import train
-
     from mlcycle import storage
     from mlcycle.breaker.state import OPEN, initial_state
     from mlcycle.storage import ObjectStore
@@ -58,7 +57,6 @@ def test_a_missing_function_variable_fails_the_invocation(buckets, s3, monkeypat
 
 def test_the_config_fingerprint_hashes_the_file_that_was_loaded(buckets, s3, monkeypatch, tmp_path):
     from handlers import runtime, train
-
     from mlcycle.training import code_version
 
     folder = tmp_path / "model"

@@ -1,6 +1,6 @@
 """Publishing headline metrics to CloudWatch (moto in-process)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -8,7 +8,7 @@ from moto import mock_aws
 
 from mlcycle.cloudwatch import metric_data, namespace, put_metrics
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 class RecordingClient:
