@@ -49,6 +49,7 @@ def buckets(aws_env, monkeypatch):
     for env, name in zip(
         ("DATA_BUCKET", "MODEL_BUCKET", "PREDICTIONS_BUCKET", "MONITORING_BUCKET"),
         (names.data, names.models, names.predictions, names.monitoring),
+        strict=True,
     ):
         s3.create_bucket(Bucket=name)
         monkeypatch.setenv(env, name)

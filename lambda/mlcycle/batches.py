@@ -71,7 +71,10 @@ def quarantine(
     stage: str,
     from_prefix: str | None = None,
 ) -> dict:
-    """Move the batch's inputs aside with a reason.json: rejected input is kept, never silently dropped."""
+    """Move the batch's inputs aside with a reason.json.
+
+    Rejected input is kept, never silently dropped.
+    """
     source = from_prefix or storage.incoming_prefix(batch_id)
     moved = store.move_prefix(buckets.data, source, storage.quarantine_prefix(batch_id))
     doc = {

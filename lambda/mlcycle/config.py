@@ -83,7 +83,10 @@ class ModelConfig:
 
     @property
     def retrain_payload(self) -> dict:
-        """What the breaker asks the train function for: the newest data, when a window is configured."""
+        """What the breaker asks the train function for.
+
+        The newest data, when a window is configured.
+        """
         return (
             {"recent_batches": self.retrain_recent_batches} if self.retrain_recent_batches else {}
         )
@@ -125,7 +128,8 @@ def _column(raw: dict, source_name: str) -> ColumnSpec:
     col_type = str(raw.get("type", "string"))
     if col_type not in COLUMN_TYPES:
         raise ConfigError(
-            f"source '{source_name}', column '{name}': type '{col_type}' is not one of {sorted(COLUMN_TYPES)}"
+            f"source '{source_name}', column '{name}': "
+            f"type '{col_type}' is not one of {sorted(COLUMN_TYPES)}"
         )
     traits = raw.get("xteristics") or raw.get("characteristics") or {}
     calculated = None
@@ -133,7 +137,8 @@ def _column(raw: dict, source_name: str) -> ColumnSpec:
         parts = [str(p).strip().strip("\"'") for p in traits.get("calculated_columns", [])]
         if len(parts) != 2:
             raise ConfigError(
-                f"source '{source_name}', column '{name}': calculated_columns needs [start, end], got {parts}"
+                f"source '{source_name}', column '{name}': "
+                f"calculated_columns needs [start, end], got {parts}"
             )
         calculated = (parts[0], parts[1])
     values = traits.get("values")
@@ -196,7 +201,8 @@ def _check(cfg: ModelConfig) -> None:
             for ref in col.calculated_from or ():
                 if ref not in source.column_names:
                     raise ConfigError(
-                        f"source '{source.name}', column '{col.name}': calculated from unknown column '{ref}'"
+                        f"source '{source.name}', column '{col.name}': "
+                        f"calculated from unknown column '{ref}'"
                     )
     if not cfg.classes:
         raise ConfigError(f"target '{cfg.target}' needs its class list under xteristics.values")

@@ -225,7 +225,8 @@ def _looked_up(
 ) -> pd.Series:
     if isinstance(values, pd.Categorical):
         codes = np.where(matched, values.codes[positions], -1)
-        # object dtype, as in training: the plug-in sees the same types whichever path built the frame
+        # object dtype, as in training: the plug-in sees the same types whichever path
+        # built the frame
         return pd.Series(pd.Categorical.from_codes(codes, values.categories), index=index).astype(
             object
         )
@@ -264,7 +265,10 @@ def feature_frame(joined: pd.DataFrame, cfg: ModelConfig) -> pd.DataFrame:
 def time_split(
     frame: pd.DataFrame, time_column: str, holdout_fraction: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Newest rows by time_column are the holdout: the model is judged on the future, not a shuffle."""
+    """Newest rows by time_column are the holdout.
+
+    The model is judged on the future, not a shuffle.
+    """
     ordered = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
     cut = int(round(len(ordered) * (1 - holdout_fraction)))
     return ordered.iloc[:cut].reset_index(drop=True), ordered.iloc[cut:].reset_index(drop=True)

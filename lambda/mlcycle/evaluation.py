@@ -20,7 +20,9 @@ def score(y_true: pd.Series, pred: Predictions, classes: list[str]) -> dict:
         "recall": {
             c: float(r)
             for c, r in zip(
-                classes, recall_score(y, pred.labels, labels=classes, average=None, zero_division=0)
+                classes,
+                recall_score(y, pred.labels, labels=classes, average=None, zero_division=0),
+                strict=False,
             )
         },
     }

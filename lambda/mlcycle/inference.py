@@ -37,8 +37,14 @@ def process_batch(
                 "file": ", ".join(missing),
                 "column": None,
                 "rule": "all sources within the deadline",
-                "detail": f"missing source(s) {status.missing} {cfg.batch_deadline_minutes:g} minutes after the first upload",
-                "message": f"{', '.join(missing)}: missing past the {cfg.batch_deadline_minutes:g}-minute deadline",
+                "detail": (
+                    f"missing source(s) {status.missing} "
+                    f"{cfg.batch_deadline_minutes:g} minutes after the first upload"
+                ),
+                "message": (
+                    f"{', '.join(missing)}: "
+                    f"missing past the {cfg.batch_deadline_minutes:g}-minute deadline"
+                ),
             }
             quarantine(store, buckets, batch_id, reason, stage="inference")
             return {

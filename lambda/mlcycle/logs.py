@@ -13,9 +13,12 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+import types
+from collections.abc import Iterator, Mapping
 
-_context: contextvars.ContextVar[dict] = contextvars.ContextVar("mlcycle_log_context", default={})
+_context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
+    "mlcycle_log_context", default=types.MappingProxyType({})
+)
 
 
 class JsonFormatter(logging.Formatter):

@@ -28,7 +28,8 @@ DEFAULT_MODEL_DIRS = (_LIBRARY_ROOT / "model", _LIBRARY_ROOT.parent / "model")
 
 
 def model_dir() -> Path:
-    """MODEL_DIR if set, else the first `model/` found where a package or the source tree keeps it."""
+    """MODEL_DIR if set, else the first `model/` found where a package or the source tree
+    keeps it."""
     if os.environ.get("MODEL_DIR"):
         return Path(os.environ["MODEL_DIR"])
     return next((d for d in DEFAULT_MODEL_DIRS if d.is_dir()), DEFAULT_MODEL_DIRS[0])

@@ -95,7 +95,10 @@ class ModelRegistry:
         return doc
 
     def load(self, version: str) -> object:
-        """Load a version after checking its sha256: a pickle runs code, so only verified files are opened."""
+        """Load a version after checking its sha256.
+
+        A pickle runs code, so only verified files are opened.
+        """
         if version in self._loaded:
             return self._loaded[version]
         meta = self.metadata(version)
@@ -124,7 +127,10 @@ class ModelRegistry:
         actor: str = "training",
         attempts: int = 20,
     ) -> Decision:
-        """Make `version` champion if decide(current champion) says so, without losing a concurrent update."""
+        """Make `version` champion if decide(current champion) says so.
+
+        A concurrent update is never lost.
+        """
         for _ in range(attempts):
             current, etag = self.aliases()
             decision = decide(current.get("champion"))
@@ -153,5 +159,6 @@ class ModelRegistry:
             except PreconditionFailed:
                 continue
         raise MLCycleError(
-            f"aliases of {self.name} kept changing; gave up promoting {version} after {attempts} attempts"
+            f"aliases of {self.name} kept changing; "
+            f"gave up promoting {version} after {attempts} attempts"
         )

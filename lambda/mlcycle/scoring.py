@@ -142,7 +142,9 @@ def _score(
             predictions = plugin.predict(model, feature_frame(joined, cfg))
             tick = timings.add("predict", tick)
             sink.write(writer.rows(joined[cfg.join_key].to_numpy(), predictions))
-            for label, count in zip(*np.unique(predictions.labels.astype(str), return_counts=True)):
+            for label, count in zip(
+                *np.unique(predictions.labels.astype(str), return_counts=True), strict=True
+            ):
                 label_counts[label] = label_counts.get(label, 0) + int(count)
             rows += len(joined)
             tick = timings.add("write", tick)

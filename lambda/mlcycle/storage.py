@@ -261,7 +261,10 @@ class ObjectStore:
         if_match: str | None = None,
         if_none_match: bool = False,
     ) -> str:
-        """Write an object; with if_match / if_none_match the write fails if somebody else got there first."""
+        """Write an object.
+
+        With if_match / if_none_match the write fails if somebody else got there first.
+        """
         extra = {}
         if if_match:
             extra["IfMatch"] = if_match
@@ -314,7 +317,10 @@ class ObjectStore:
         )
 
     def move_prefix(self, bucket: str, src_prefix: str, dst_prefix: str) -> builtins.list[str]:
-        """Copy every object under src_prefix to dst_prefix, then delete the originals: nothing is lost."""
+        """Copy every object under src_prefix to dst_prefix, then delete the originals.
+
+        Nothing is lost.
+        """
         moved: builtins.list[str] = []
         for obj in list(self.list(bucket, src_prefix)):
             dst = dst_prefix + obj["Key"][len(src_prefix) :]

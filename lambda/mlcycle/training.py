@@ -89,7 +89,9 @@ def _gate(
     holdout_y: pd.Series,
     recovery: bool,
 ) -> Callable[[str | None], Decision]:
-    """Return decide(champion) for ModelRegistry.promote: re-run if a concurrent promotion moved the champion.
+    """Return decide(champion) for ModelRegistry.promote.
+
+    It is re-run if a concurrent promotion moved the champion.
 
     `candidate` is scored on `holdout_x` / `holdout_y` (the fresh rows); `baseline` is the
     floor from the whole holdout. In recovery (the breaker asked for this retrain) the
@@ -126,12 +128,14 @@ def _gate(
         if champion is None:
             return Decision(
                 True,
-                f"first champion ({metric} {candidate[metric]:.4f}, baseline {baseline[metric]:.4f})",
+                f"first champion ({metric} {candidate[metric]:.4f}, "
+                f"baseline {baseline[metric]:.4f})",
             )
         if recovery:
             return Decision(
                 True,
-                f"recovery retrain replaces suspect champion {champion} ({metric} {candidate[metric]:.4f}, "
+                f"recovery retrain replaces suspect champion {champion} "
+                f"({metric} {candidate[metric]:.4f}, "
                 f"baseline {baseline[metric]:.4f}); probation follows",
             )
         try:
@@ -147,24 +151,24 @@ def _gate(
             if candidate[metric] <= champ_score - margin:
                 return Decision(
                     True,
-                    f"{metric} {candidate[metric]:.4f} <= champion {champion} {champ_score:.4f} - margin "
-                    f"{margin} {where}",
+                    f"{metric} {candidate[metric]:.4f} <= champion {champion} "
+                    f"{champ_score:.4f} - margin {margin} {where}",
                 )
             return Decision(
                 False,
-                f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} "
-                f"- margin {margin} {where}",
+                f"{metric} {candidate[metric]:.4f} does not beat champion {champion} "
+                f"{champ_score:.4f} - margin {margin} {where}",
             )
         if candidate[metric] >= champ_score + margin:
             return Decision(
                 True,
-                f"{metric} {candidate[metric]:.4f} >= champion {champion} {champ_score:.4f} + margin {margin} "
-                f"{where}",
+                f"{metric} {candidate[metric]:.4f} >= champion {champion} "
+                f"{champ_score:.4f} + margin {margin} {where}",
             )
         return Decision(
             False,
-            f"{metric} {candidate[metric]:.4f} does not beat champion {champion} {champ_score:.4f} + margin "
-            f"{margin} {where}",
+            f"{metric} {candidate[metric]:.4f} does not beat champion {champion} "
+            f"{champ_score:.4f} + margin {margin} {where}",
         )
 
     return decide
@@ -232,10 +236,13 @@ def run_training(
             "confidence_metrics": predictions.proba is not None,
         },
     )
+    decide: Callable[[str | None], Decision]
     if force:
-        decide = lambda _champion: Decision(
-            True, f"forced by {actor}: {reason or 'no reason given'}"
-        )  # noqa: E731
+
+        def forced(_champion: str | None) -> Decision:
+            return Decision(True, f"forced by {actor}: {reason or 'no reason given'}")
+
+        decide = forced
     else:
         fresh = fresh_rows(cfg, holdout)
         on_fresh = Predictions(
@@ -279,7 +286,10 @@ def handle_request(
     request: TrainRequest,
     config_path: Path | None = None,
 ) -> dict:
-    """The train function's one job: run the request as the breaker's state allows, report the result."""
+    """The train function's one job.
+
+    Run the request as the breaker's state allows, report the result.
+    """
     plan = gate.training_plan(request, cfg, store, buckets)
     if isinstance(plan, dict):
         return plan

@@ -69,14 +69,15 @@ def _labels_spec(cfg: ModelConfig) -> SourceSpec:
 def _labelled_batch(
     store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, notes: list[str]
 ) -> tuple[pd.DataFrame, dict] | None:
-    # A labelled batch's inputs stay in incoming/ after scoring, or wait in held/ while the breaker is open.
+    # A labelled batch's inputs stay in incoming/ after scoring, or wait in held/ while the
+    # breaker is open.
     prefix = inputs_prefix(
         store, buckets, cfg, [storage.incoming_prefix(batch_id), storage.held_prefix(batch_id)]
     )
     if prefix is None:
         notes.append(
-            f"{storage.labels_key(batch_id)}: no inputs under incoming/ or held/ (quarantined or deleted); "
-            "skipped"
+            f"{storage.labels_key(batch_id)}: no inputs under incoming/ or held/ "
+            "(quarantined or deleted); skipped"
         )
         return None
     labels = _read(store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg, notes)

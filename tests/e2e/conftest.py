@@ -39,5 +39,8 @@ def client(live_stack):
 
 
 def retrain_delay() -> dict:
-    """A retrain takes hours in production: modelling that on the virtual clock lets a batch arrive meanwhile."""
+    """A retrain takes hours in production.
+
+    Modelling that on the virtual clock lets a batch arrive meanwhile.
+    """
     return {"mlcycle-train": timedelta(hours=2)}

@@ -1,4 +1,5 @@
-"""Every kind of bad input: a clear error (file, column, rule), the batch quarantined, nothing published."""
+"""Every kind of bad input: a clear error (file, column, rule), the batch quarantined,
+nothing published."""
 
 import dataclasses
 import datetime

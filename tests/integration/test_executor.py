@@ -47,7 +47,10 @@ def aws(stack):
 
 @pytest.fixture
 def executor(stack):
-    """Alarms are evaluated only where a test asks: each evaluation waits for the wall-clock second to end."""
+    """Alarms are evaluated only where a test asks.
+
+    Each evaluation waits for the wall-clock second to end.
+    """
     _, url, packages = stack
     return Executor(url, packages, START, auto_alarms=False)
 
@@ -225,7 +228,7 @@ def test_a_rule_the_breaker_disables_stops_firing_at_once(stack, aws, executor, 
         aws("events").enable_rule(Name=outputs["inference_rule_name"])
 
 
-# --- asynchronous invokes made by handlers ----------------------------------------------------------
+# --- asynchronous invokes made by handlers --------------------------------------------------------
 
 
 def test_an_async_invoke_by_a_handler_runs_the_target(executor, names):
@@ -268,7 +271,7 @@ def test_a_failing_async_event_is_retried_then_sent_to_the_dead_letter_queue(
     assert record["responsePayload"]["errorMessage"] == "no"
 
 
-# --- alarms ----------------------------------------------------------------------------------------
+# --- alarms --------------------------------------------------------------------------------------
 
 
 def _put(executor, names, outputs, metric, value):
@@ -338,7 +341,7 @@ def test_advance_evaluates_alarms_after_each_step(stack, aws, names):
     assert _runs(ran) == [("infer", "schedule"), ("breaker", "sns")]  # and back to OK
 
 
-# --- pure pieces: schedules and the alarm rule -----------------------------------------------------
+# --- pure pieces: schedules and the alarm rule ----------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,10 @@ def test_refused_breaker_payloads_leave_no_state(buckets, s3):
 
 
 def test_a_missing_function_variable_fails_the_invocation(buckets, s3, monkeypatch):
-    """The breaker must hear of a promotion: no silent skip when the deployment forgot to say where it is."""
+    """The breaker must hear of a promotion.
+
+    No silent skip when the deployment forgot to say where it is.
+    """
     from handlers import train
     from mlcycle import storage
     from mlcycle.breaker.state import OPEN, initial_state

@@ -1,4 +1,7 @@
-"""The monitor on real S3 + CloudWatch (moto_server): reports, metrics, and breaches per incident."""
+"""The monitor on real S3 + CloudWatch (moto_server).
+
+Reports, metrics, and breaches per incident.
+"""
 
 import io
 import json

@@ -1,4 +1,7 @@
-"""The model store: immutable versions, sha256-verified loading, aliases that never lose an update."""
+"""The model store.
+
+Immutable versions, sha256-verified loading, aliases that never lose an update.
+"""
 
 import threading
 

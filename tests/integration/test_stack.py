@@ -1,5 +1,6 @@
-"""The real Terraform in deployment/terraform/, applied once to a throwaway moto_server; every resource
-is then read back through boto3 and checked against what the stack is meant to be.
+"""The real Terraform in deployment/terraform/, applied once to a throwaway moto_server;
+every resource is then read back through boto3 and checked against what the stack is meant
+to be.
 
 Placeholder packages (tests/fixtures/placeholders.py) stand in for the real build: the
 stack's shape does not depend on what the zips contain, and they are small and quick.
@@ -47,7 +48,10 @@ def _b64sha(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """(outputs, endpoint, packages dir, apply seconds): layer packaging, custom memory, custom alarms."""
+    """(outputs, endpoint, packages dir, apply seconds).
+
+    Covers layer packaging, custom memory, custom alarms.
+    """
     tmp = tmp_path_factory.mktemp("stack")
     packages = write_placeholder_packages(tmp / "packages")
     config = yaml.safe_load((ROOT / "model" / "model_config.yml").read_text())
@@ -194,10 +198,8 @@ def test_code_and_layer_are_uploaded_through_the_artifacts_bucket(stack, aws):
     layer_hex = hashlib.sha256((packages / "layer.zip").read_bytes()).hexdigest()
     assert f"layers/dependencies-{layer_hex}.zip" in keys
     for fn in FUNCTIONS:
-        assert (
-            f"functions/layer/{hashlib.sha256((packages / 'functions' / f'{fn}.zip').read_bytes()).hexdigest()}.zip"
-            in keys
-        )
+        digest = hashlib.sha256((packages / "functions" / f"{fn}.zip").read_bytes()).hexdigest()
+        assert f"functions/layer/{digest}.zip" in keys
 
 
 # --- storage ------------------------------------------------------------------------------
@@ -372,7 +374,10 @@ def test_only_the_breaker_switches_the_rule_and_invokes_train_and_infer(stack, a
             }
         else:
             assert not metric
-        logs = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{outputs['function_names'][fn]}:log-stream:x"
+        logs = (
+            "arn:aws:logs:us-east-1:123456789012:log-group:"
+            f"/aws/lambda/{outputs['function_names'][fn]}:log-stream:x"
+        )
         assert _allows(policies[fn], "logs:PutLogEvents", logs)
         assert not _allows(policies[fn], "logs:PutLogEvents", logs.replace(fn, "other"))
         assert _allows(policies[fn], "sqs:SendMessage", outputs["dead_letter_queue_arns"][fn])
@@ -405,7 +410,8 @@ def test_each_function_sends_failed_async_events_to_its_dead_letter_queue(stack,
 def test_alarms_watch_the_model_metrics_with_config_thresholds(stack, aws):
     outputs, *_ = stack
     alarms = {a["MetricName"]: a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]}
-    expected = {  # metric: (comparison, threshold, statistic, evaluation periods, datapoints to alarm)
+    # metric: (comparison, threshold, statistic, evaluation periods, datapoints to alarm)
+    expected = {
         "JoinCoverage": ("LessThanThreshold", 0.75, "Minimum", 1, 1),
         "MaxNullRate": ("GreaterThanThreshold", 0.5, "Maximum", 1, 1),  # Terraform default
         "DriftedFeatureShare": (
@@ -519,8 +525,8 @@ def test_the_outputs_are_read_back_from_the_state_dir(stack):
 def test_cli_config_uses_the_filesystem_mirror_only_for_the_aws_provider(tmp_path):
     text = cli_config(Path("/opt/tf-plugins"), plugin_cache=tmp_path)
     assert (
-        'filesystem_mirror {\n    path    = "/opt/tf-plugins"\n    include = ["registry.terraform.io/hashicorp/aws"]'
-        in text
+        'filesystem_mirror {\n    path    = "/opt/tf-plugins"\n'
+        '    include = ["registry.terraform.io/hashicorp/aws"]' in text
     )
     assert 'exclude = ["registry.terraform.io/hashicorp/aws"]' in text
     direct = cli_config(None, plugin_cache=tmp_path / "cache")

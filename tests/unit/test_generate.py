@@ -231,7 +231,7 @@ def test_large_batch_streams_the_same_rows_as_a_batch(tmp_path):
 def test_committed_sample_is_small_and_regenerates_identically(tmp_path):
     written = generate.write_sample(tmp_path)
     committed = [generate.SAMPLE_DIR / path.relative_to(tmp_path) for path in written]
-    assert all(filecmp.cmp(a, b, shallow=False) for a, b in zip(written, committed))
+    assert all(filecmp.cmp(a, b, shallow=False) for a, b in zip(written, committed, strict=True))
     assert sum(path.stat().st_size for path in committed) < 1_000_000
 
 

@@ -1,4 +1,5 @@
-"""The plug-in contract: what train.py / inference.py return is checked, with messages that name the file."""
+"""The plug-in contract: what train.py / inference.py return is checked, with messages that
+name the file."""
 
 import pandas as pd
 import pytest
@@ -25,15 +26,18 @@ def make_plugin(tmp_path, train_body="return object()", predict_body="return Non
     [
         ("return pd.DataFrame({'booked': [1.0] * 3})", "one probability column per class"),
         (
-            "return pd.DataFrame({'booked': [0.5] * 2, 'cancelled': [0.5] * 2, 'fulfilled': [0.0] * 2})",
+            "return pd.DataFrame("
+            "{'booked': [0.5] * 2, 'cancelled': [0.5] * 2, 'fulfilled': [0.0] * 2})",
             "one row per input row (3)",
         ),
         (
-            "return pd.DataFrame({'booked': [0.9] * 3, 'cancelled': [0.5] * 3, 'fulfilled': [0.0] * 3})",
+            "return pd.DataFrame("
+            "{'booked': [0.9] * 3, 'cancelled': [0.5] * 3, 'fulfilled': [0.0] * 3})",
             "rows that sum to 1",
         ),
         (
-            "return pd.DataFrame({'booked': [np.nan] * 3, 'cancelled': [0.5] * 3, 'fulfilled': [0.5] * 3})",
+            "return pd.DataFrame("
+            "{'booked': [np.nan] * 3, 'cancelled': [0.5] * 3, 'fulfilled': [0.5] * 3})",
             "finite probabilities",
         ),
         ("return np.zeros((3, 3))", "DataFrame of class probabilities"),
@@ -54,7 +58,10 @@ def test_bad_predict_output_names_file_function_and_expectation(tmp_path, body, 
 
 
 def test_probabilities_are_reordered_to_config_classes_and_labels_derived(tmp_path):
-    body = "return pd.DataFrame({'fulfilled': [0.1, 0.7, 0.2], 'booked': [0.8, 0.2, 0.2], 'cancelled': [0.1, 0.1, 0.6]})"
+    body = (
+        "return pd.DataFrame({'fulfilled': [0.1, 0.7, 0.2], 'booked': [0.8, 0.2, 0.2], "
+        "'cancelled': [0.1, 0.1, 0.6]})"
+    )
     out = make_plugin(tmp_path, predict_body=body).predict(object(), FEATURES)
     assert list(out.proba.columns) == ["booked", "cancelled", "fulfilled"]
     assert out.labels.tolist() == ["booked", "fulfilled", "cancelled"]

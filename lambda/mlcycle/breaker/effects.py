@@ -14,7 +14,10 @@ from mlcycle.storage import Buckets, ObjectStore
 
 
 def release_probation(store: ObjectStore, buckets: Buckets, batch_ids: list[str]) -> list[str]:
-    """Publish probation batches judged healthy: predictions.csv first, then the _SUCCESS manifest."""
+    """Publish probation batches judged healthy.
+
+    predictions.csv goes first, then the _SUCCESS manifest.
+    """
     released = []
     for batch_id in batch_ids:
         manifest, _ = store.get_json(

@@ -111,7 +111,10 @@ class Breaker:
         return result
 
     def model_promoted(self, version: str, actor: str) -> Transition:
-        """OPEN -> HALF_OPEN when a retrained model passed the gate: held batches go to probation."""
+        """OPEN -> HALF_OPEN when a retrained model passed the gate.
+
+        Held batches go to probation.
+        """
 
         def change(state: dict) -> dict | None:
             if state["state"] != OPEN:

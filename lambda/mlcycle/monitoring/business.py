@@ -28,9 +28,9 @@ def business_kpis(
     """Predicted vs realised rate of the positive class, volume vs expectation, top-segment shares.
 
     The predicted rate is the mean probability of ``positive_class`` (for the example model,
-    the number of cancellations a calibrated model expects) or, for a labels-only plug-in (a Series), the
-    share predicted as that class. The gap is measured on the labelled rows only, so partial
-    labels compare like with like instead of mixing two populations.
+    the number of cancellations a calibrated model expects) or, for a labels-only plug-in
+    (a Series), the share predicted as that class. The gap is measured on the labelled rows
+    only, so partial labels compare like with like instead of mixing two populations.
 
     ``expected_rows`` defaults to the reference row count. Segment shares are over the
     non-missing values of ``segment_column`` when ``features`` has it, with the reference's

@@ -36,7 +36,8 @@ def estimated_performance(proba: pd.DataFrame | None) -> dict:
         "rows": len(values),
         "expected_accuracy": as_float(values.max(axis=1).mean()),
         "expected_class_shares": {
-            str(label): as_float(share) for label, share in zip(proba.columns, expected)
+            str(label): as_float(share)
+            for label, share in zip(proba.columns, expected, strict=False)
         },
     }
 

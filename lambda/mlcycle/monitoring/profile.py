@@ -87,8 +87,9 @@ def build_reference_profile(
     ``seed`` makes the KS sample reproducible, so retraining on the same data yields the
     same profile. ``reference_features`` (all the rows the model learned from) replaces
     ``features`` for the feature distributions: a small holdout makes PSI and chi-square
-    noisy enough to trip on clean batches, while predictions must stay out-of-sample. Raises ValueError for a column or kind the reference cannot describe:
-    a profile with a hole would silently disable monitoring for that feature.
+    noisy enough to trip on clean batches, while predictions must stay out-of-sample.
+    Raises ValueError for a column or kind the reference cannot describe: a profile with a
+    hole would silently disable monitoring for that feature.
     """
     missing = [name for name in feature_kinds if name not in features]
     unknown = {name: kind for name, kind in feature_kinds.items() if kind not in KINDS}

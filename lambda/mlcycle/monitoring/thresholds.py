@@ -1,4 +1,6 @@
-"""Emergency thresholds from model_config.yml `monitoring.alarms`: one reading for Terraform and the monitor.
+"""Emergency thresholds from model_config.yml `monitoring.alarms`.
+
+One reading for Terraform and the monitor.
 
 Terraform turns them into CloudWatch alarms; the monitor applies the same ones to a
 probation batch, because the breaker needs a verdict per batch rather than an alarm's
@@ -70,7 +72,8 @@ def _entry(key: str, value: object, where: str) -> tuple[str, dict]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if direction is None:
             raise ConfigError(
-                f"{where}: {key}: a bare threshold needs a _min or _max suffix (or use a mapping with 'comparison')"
+                f"{where}: {key}: a bare threshold needs a _min or _max suffix "
+                "(or use a mapping with 'comparison')"
             )
         return metric, {"threshold": float(value), "direction": direction}
     if isinstance(value, dict):
@@ -95,7 +98,10 @@ def _entry(key: str, value: object, where: str) -> tuple[str, dict]:
 
 
 def parse_alarms(alarms: object, where: str = "monitoring.alarms") -> dict[str, dict]:
-    """{MetricName: {threshold, direction | comparison_operator, ...}}; {} when nothing is configured."""
+    """{MetricName: {threshold, direction | comparison_operator, ...}}.
+
+    {} when nothing is configured.
+    """
     if not alarms:
         return {}
     if isinstance(alarms, dict):
@@ -122,7 +128,10 @@ def comparison_of(entry: dict) -> str:
 
 
 def alarm_settings(alarms: object, where: str = "monitoring.alarms") -> dict[str, dict]:
-    """{MetricName: entry with its CloudWatch comparison_operator}: what Terraform and the demo read."""
+    """{MetricName: entry with its CloudWatch comparison_operator}.
+
+    What Terraform and the demo read.
+    """
     return {
         metric: {**entry, "comparison_operator": comparison_of(entry)}
         for metric, entry in parse_alarms(alarms, where).items()
