@@ -34,7 +34,7 @@ class DayRecord:
 
 
 def day_of(when: str | dt.datetime, records: list[DayRecord]) -> int | None:
-    """Which simulated day a wall-clock time fell in (the runner logs each day's wall-clock span)."""
+    """The simulated day a wall-clock time fell in (the runner logs each day's wall-clock span)."""
     moment = dt.datetime.fromisoformat(when) if isinstance(when, str) else when
     for rec in records:
         if rec.started <= moment and (rec.ended is None or moment <= rec.ended):

@@ -302,7 +302,7 @@ def overview_png(report: dict) -> bytes:
             )
             return _png(fig)
         fig, axes = plt.subplots(len(PANELS), 1, figsize=(11, 2.6 * len(PANELS)), sharex=True)
-        for index, (ax, panel) in enumerate(zip(axes, PANELS)):
+        for index, (ax, panel) in enumerate(zip(axes, PANELS, strict=True)):
             draw_panel(ax, report, panel, top=index == 0)
         axes[-1].set_xlabel("day")
         name = (report.get("settings") or {}).get("model_name", "model")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from demo.report_charts import COMPARISON_SIGNS, overview_png, panel_pngs
 
-# Metrics shown in the per-day table (the ones the alarms and the story hinge on), with short headers
-# so twelve columns still fit a laptop screen.
+# Metrics shown in the per-day table (the ones the alarms and the story hinge on), with short
+# headers so twelve columns still fit a laptop screen.
 TIMELINE_METRICS = {
     "JoinCoverage": "join cov.",
     "MaxPSI": "max PSI",
@@ -30,40 +30,56 @@ TIMELINE_METRICS = {
     "VolumeRatio": "volume",
 }
 
-CSS = """
-:root { --ink:#1f2328; --muted:#656d76; --line:#d8dee4; --bg:#f6f8fa; --good:#1a7f37; --bad:#cf222e;
-        --open:#fbe3e4; --half:#fdf0d5; }
-* { box-sizing:border-box; }
-body { margin:0; background:var(--bg); color:var(--ink);
-       font:15px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif; }
-main { max-width:1180px; margin:0 auto; padding:32px 24px 64px; }
-h1 { font-size:28px; margin:0 0 4px; letter-spacing:-0.01em; }
-h2 { font-size:19px; margin:40px 0 12px; padding-bottom:6px; border-bottom:1px solid var(--line); }
-.sub { color:var(--muted); margin:0 0 24px; }
-.cards { display:grid; grid-template-columns:repeat(auto-fill, minmax(210px, 1fr)); gap:12px; }
-.card { background:#fff; border:1px solid var(--line); border-radius:10px; padding:14px 16px; }
-.card .label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:0.04em; }
-.card .value { font-size:28px; font-weight:650; margin:2px 0; font-variant-numeric:tabular-nums; }
-.card .note { color:var(--muted); font-size:13px; }
-.good .value { color:var(--good); } .bad .value { color:var(--bad); }
-figure { background:#fff; border:1px solid var(--line); border-radius:10px; margin:0 0 14px; padding:10px; }
-figure img { width:100%; height:auto; display:block; }
-.legend { color:var(--muted); font-size:13px; margin:0 0 12px; }
-.swatch { display:inline-block; width:12px; height:12px; border-radius:2px; vertical-align:-1px; margin:0 4px 0 10px; }
-table { width:100%; border-collapse:collapse; background:#fff; border:1px solid var(--line); font-size:13px;
-        font-variant-numeric:tabular-nums; }
-th, td { padding:6px 9px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
-th { background:#eef1f4; font-weight:600; white-space:nowrap; }
-td.num { text-align:right; } td.breach { color:var(--bad); font-weight:650; } td.ev { min-width:280px; }
-.scroll { overflow-x:auto; }
-tr.OPEN td { background:var(--open); } tr.HALF_OPEN td { background:var(--half); }
-.pill { display:inline-block; padding:0 8px; border-radius:10px; font-size:12px; font-weight:600; background:#e7ecf0; }
-.pill.OPEN { background:#cf222e; color:#fff; } .pill.HALF_OPEN { background:#bf8700; color:#fff; }
-.pill.quarantined { background:#6e7781; color:#fff; }
-ul.events { margin:0; padding-left:16px; } code { font-size:12px; color:var(--muted); }
-.empty { background:#fff; border:1px dashed var(--line); border-radius:10px; padding:32px; text-align:center;
-         color:var(--muted); font-size:17px; }
-"""
+CSS = (
+    "\n"
+    ":root { --ink:#1f2328; --muted:#656d76; --line:#d8dee4; --bg:#f6f8fa; --good:#1a7f37; "
+    "--bad:#cf222e;\n"
+    "        --open:#fbe3e4; --half:#fdf0d5; }\n"
+    "* { box-sizing:border-box; }\n"
+    "body { margin:0; background:var(--bg); color:var(--ink);\n"
+    '       font:15px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, '
+    "sans-serif; }\n"
+    "main { max-width:1180px; margin:0 auto; padding:32px 24px 64px; }\n"
+    "h1 { font-size:28px; margin:0 0 4px; letter-spacing:-0.01em; }\n"
+    "h2 { font-size:19px; margin:40px 0 12px; padding-bottom:6px; "
+    "border-bottom:1px solid var(--line); }\n"
+    ".sub { color:var(--muted); margin:0 0 24px; }\n"
+    ".cards { display:grid; grid-template-columns:repeat(auto-fill, minmax(210px, 1fr)); "
+    "gap:12px; }\n"
+    ".card { background:#fff; border:1px solid var(--line); border-radius:10px; "
+    "padding:14px 16px; }\n"
+    ".card .label { color:var(--muted); font-size:12px; text-transform:uppercase; "
+    "letter-spacing:0.04em; }\n"
+    ".card .value { font-size:28px; font-weight:650; margin:2px 0; "
+    "font-variant-numeric:tabular-nums; }\n"
+    ".card .note { color:var(--muted); font-size:13px; }\n"
+    ".good .value { color:var(--good); } .bad .value { color:var(--bad); }\n"
+    "figure { background:#fff; border:1px solid var(--line); border-radius:10px; margin:0 0 14px; "
+    "padding:10px; }\n"
+    "figure img { width:100%; height:auto; display:block; }\n"
+    ".legend { color:var(--muted); font-size:13px; margin:0 0 12px; }\n"
+    ".swatch { display:inline-block; width:12px; height:12px; border-radius:2px; "
+    "vertical-align:-1px; margin:0 4px 0 10px; }\n"
+    "table { width:100%; border-collapse:collapse; background:#fff; border:1px solid var(--line); "
+    "font-size:13px;\n"
+    "        font-variant-numeric:tabular-nums; }\n"
+    "th, td { padding:6px 9px; border-bottom:1px solid var(--line); text-align:left; "
+    "vertical-align:top; }\n"
+    "th { background:#eef1f4; font-weight:600; white-space:nowrap; }\n"
+    "td.num { text-align:right; } td.breach { color:var(--bad); font-weight:650; } "
+    "td.ev { min-width:280px; }\n"
+    ".scroll { overflow-x:auto; }\n"
+    "tr.OPEN td { background:var(--open); } tr.HALF_OPEN td { background:var(--half); }\n"
+    ".pill { display:inline-block; padding:0 8px; border-radius:10px; font-size:12px; "
+    "font-weight:600; background:#e7ecf0; }\n"
+    ".pill.OPEN { background:#cf222e; color:#fff; } "
+    ".pill.HALF_OPEN { background:#bf8700; color:#fff; }\n"
+    ".pill.quarantined { background:#6e7781; color:#fff; }\n"
+    "ul.events { margin:0; padding-left:16px; } code { font-size:12px; color:var(--muted); }\n"
+    ".empty { background:#fff; border:1px dashed var(--line); border-radius:10px; padding:32px; "
+    "text-align:center;\n"
+    "         color:var(--muted); font-size:17px; }\n"
+)
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -170,7 +186,10 @@ def headline(report: dict) -> str:
 
 def _table(headers: list[str], rows: list[str]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def incident_table(report: dict) -> str:
@@ -186,7 +205,8 @@ def incident_table(report: dict) -> str:
                         f'<td class="num">{fmt(i.get(k))}</td>'
                         for k in ("day", "detected_day", "breaker_opened_day")
                     ),
-                    f'<td class="num">{fmt(recovered) if recovered is not None else "not recovered"}</td>',
+                    '<td class="num">'
+                    f"{fmt(recovered) if recovered is not None else 'not recovered'}</td>",
                     *(
                         f'<td class="num">{fmt(_span(i, k))}</td>'
                         for k in ("detected_day", "recovered_day")
@@ -274,7 +294,10 @@ def breaker_table(report: dict) -> str:
 
 def _thresholds_note(report: dict) -> str:
     parts = [
-        f"{escape(m)} {COMPARISON_SIGNS.get(s.get('comparison'), '?')} {escape(str(s.get('threshold')))}"
+        (
+            f"{escape(m)} {COMPARISON_SIGNS.get(s.get('comparison'), '?')} "
+            f"{escape(str(s.get('threshold')))}"
+        )
         for m, s in sorted((report.get("thresholds") or {}).items())
         if isinstance(s, dict)
     ]
@@ -288,19 +311,21 @@ def page(report: dict, charts: list[tuple[str, bytes]]) -> str:
     days = report.get("days") or []
     label_delay = report.get("label_delay_days", settings.get("label_delay_days"))
     sub = (
-        f"{len(days)} simulated days · seed {fmt(settings.get('seed'))} · {fmt(settings.get('rows_per_day'))} "
-        f"rows/day · labels arrive {fmt(label_delay)} days after each batch"
+        f"{len(days)} simulated days · seed {fmt(settings.get('seed'))} · "
+        f"{fmt(settings.get('rows_per_day'))} rows/day · "
+        f"labels arrive {fmt(label_delay)} days after each batch"
     )
     head = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
-        f'content="width=device-width, initial-scale=1"><title>{escape(str(name))}: demo report</title>'
-        f"<style>{CSS}</style></head><body><main><h1>{escape(str(name))}: a month in production</h1>"
+        'content="width=device-width, initial-scale=1">'
+        f"<title>{escape(str(name))}: demo report</title>"
+        f"<style>{CSS}</style></head><body><main>"
+        f"<h1>{escape(str(name))}: a month in production</h1>"
         f'<p class="sub">{sub}</p>'
     )
     if not days:
-        return (
-            head
-            + '<div class="empty">No data: the report has no days to show.</div></main></body></html>'
+        return head + (
+            '<div class="empty">No data: the report has no days to show.</div></main></body></html>'
         )
     figures = "".join(
         f'<figure><img alt="{escape(title)} over the days" '
@@ -308,10 +333,13 @@ def page(report: dict, charts: list[tuple[str, bytes]]) -> str:
         for title, png in charts
     )
     legend = (
-        '<p class="legend">Shaded: breaker<span class="swatch" style="background:#f6c7c8"></span>OPEN'
-        '<span class="swatch" style="background:#fbe2b5"></span>HALF_OPEN. Vertical lines: injected '
-        "incidents. Dashed: alarm thresholds. Dotted with markers: realised values, known only "
-        f"{fmt(label_delay)} days after the batch, plotted at the batch's day. {_thresholds_note(report)}</p>"
+        '<p class="legend">Shaded: breaker'
+        '<span class="swatch" style="background:#f6c7c8"></span>OPEN'
+        '<span class="swatch" style="background:#fbe2b5"></span>HALF_OPEN. '
+        "Vertical lines: injected incidents. Dashed: alarm thresholds. "
+        "Dotted with markers: realised values, known only "
+        f"{fmt(label_delay)} days after the batch, plotted at the batch's day. "
+        f"{_thresholds_note(report)}</p>"
     )
     return (
         head

@@ -70,7 +70,8 @@ def _progress(rec: demo_report.DayRecord, sc: plan.Scenario, status: dict) -> st
     incident = sc.incident_on(rec.day)
     flags = f" [{incident.type}]" if incident else ""
     return (
-        f"day {rec.day:2d} {sc.date(rec.day)}  breaker {rec.breaker_state:9s} champion {rec.champion}  "
+        f"day {rec.day:2d} {sc.date(rec.day)}  breaker {rec.breaker_state:9s} "
+        f"champion {rec.champion}  "
         f"batch {status.get('status', '-'):10s}{flags}  " + "; ".join(rec.notes)
     )
 
@@ -180,7 +181,8 @@ def run(days: int, seed: int, out_dir: Path) -> dict:
         first = r.bootstrap()
         print(
             f"first training: {first.get('version')} {first.get('status')} "
-            f"(accuracy {first.get('metrics', {}).get('accuracy', 0):.3f}, prior {first.get('baseline', {}).get('accuracy', 0):.3f})",
+            f"(accuracy {first.get('metrics', {}).get('accuracy', 0):.3f}, "
+            f"prior {first.get('baseline', {}).get('accuracy', 0):.3f})",
             flush=True,
         )
         for day in range(1, days + 1):
@@ -210,26 +212,33 @@ def _workload(invocations) -> str:
 
 def timeline(report: dict) -> str:
     head = (
-        f"{'day':>3} {'rows':>5} {'champion':8} {'breaker':9} {'batch':21} {'JoinCov':>7} {'MaxPSI':>6} {'PredDr':>6} "
+        f"{'day':>3} {'rows':>5} {'champion':8} {'breaker':9} {'batch':21} "
+        f"{'JoinCov':>7} {'MaxPSI':>6} {'PredDr':>6} "
         f"{'EstAcc':>6} {'RealAcc':>7}  events"
     )
     lines = ["", head, "-" * len(head)]
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
     for d in report["days"]:
         m = d["metrics"]
-        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
         lines.append(
-            f"{d['day']:>3} {d['rows'] or '-':>5} {d['champion'] or '-':8} {d['breaker_state']:9} {d['batch_status']:21} "
+            f"{d['day']:>3} {d['rows'] or '-':>5} {d['champion'] or '-':8} "
+            f"{d['breaker_state']:9} {d['batch_status']:21} "
             f"{fmt(m['JoinCoverage']):>7} {fmt(m['MaxPSI']):>6} {fmt(m['PredictionDrift']):>6} "
-            f"{fmt(m['EstimatedAccuracy']):>6} {fmt(m['RealisedAccuracy']):>7}  {'; '.join(d['events'])[:120]}"
+            f"{fmt(m['EstimatedAccuracy']):>6} {fmt(m['RealisedAccuracy']):>7}  "
+            f"{'; '.join(d['events'])[:120]}"
         )
     lines.append("")
     for i in report["incidents"]:
         lines.append(
-            f"incident {i['type']:16} day {i['day']:>2}: detected {i['detected_day']}, breaker opened "
-            f"{i['breaker_opened_day']}, recovered {i['recovered_day']}"
+            f"incident {i['type']:16} day {i['day']:>2}: detected {i['detected_day']}, "
+            f"breaker opened {i['breaker_opened_day']}, recovered {i['recovered_day']}"
         )
     lines.append(
-        f"published bad predictions after a trip: {report['published_bad_predictions_after_trip']}; "
+        "published bad predictions after a trip: "
+        f"{report['published_bad_predictions_after_trip']}; "
         f"false trips: {report['false_trips']}; outcome: {report['outcome']}; "
         f"estimated vs realised accuracy MAE: {report['accuracy_estimate_mae']} "
         f"(clean days {report['accuracy_estimate_mae_clean_days']})"

@@ -71,17 +71,20 @@ def _package(entry: dict, packages_dir: Path, what: str) -> dict:
     claimed = [entry[k] for k in ("sha256", "sha256_hex", "base64sha256") if entry.get(k)]
     if claimed and not all(c in (actual, actual_b64) for c in claimed):
         raise DeployError(
-            f"{what}: {path} has sha256 {actual}, the manifest says {claimed}: rebuild with `make package`"
+            f"{what}: {path} has sha256 {actual}, the manifest says {claimed}: "
+            "rebuild with `make package`"
         )
     return {"path": str(path.resolve()), "sha256": actual, "base64sha256": actual_b64}
 
 
 def package_vars(packages_dir: Path, packaging: str) -> dict:
-    """The `packages` variable from build/packages/manifest.json, hashes checked against the files."""
+    """The `packages` variable from build/packages/manifest.json, hashes checked against the
+    files."""
     manifest_path = packages_dir / "manifest.json"
     if not manifest_path.exists():
         raise DeployError(
-            f"{manifest_path} not found: run `make package` (python -m layers.build --out {packages_dir})"
+            f"{manifest_path} not found: run `make package` "
+            f"(python -m layers.build --out {packages_dir})"
         )
     manifest = json.loads(manifest_path.read_text())
     section = "functions" if packaging == "layer" else "bundled"
@@ -127,7 +130,8 @@ def tf_variables(
         "endpoint_url": endpoint,
         "packaging": packaging,
         "packages": package_vars(packages_dir, packaging),
-        # Throwaway emulators: let destroy empty the buckets. On AWS data is never deleted implicitly.
+        # Throwaway emulators: let destroy empty the buckets. On AWS data is never deleted
+        # implicitly.
         "force_destroy_buckets": bool(endpoint),
     }
     if endpoint:
@@ -169,7 +173,8 @@ def apply(
     extra_vars: dict | None = None,
     quiet: bool = False,
 ) -> dict:
-    """`terraform init` + `apply -auto-approve`; returns the outputs (bucket, function, rule names...)."""
+    """`terraform init` + `apply -auto-approve`; returns the outputs (bucket, function, rule
+    names...)."""
     if packaging not in ("layer", "bundled"):
         raise DeployError(f"packaging must be 'layer' or 'bundled', not {packaging!r}")
     state_dir, env = _prepare(endpoint, state_dir)
@@ -191,7 +196,8 @@ def apply(
     )
     if not quiet:
         sys.stderr.write(
-            f"deploy: applied to {endpoint or 'AWS'} in {time.monotonic() - started:.1f}s (state: {state_dir})\n"
+            f"deploy: applied to {endpoint or 'AWS'} in {time.monotonic() - started:.1f}s "
+            f"(state: {state_dir})\n"
         )
     return outputs(endpoint, state_dir)
 

@@ -60,7 +60,8 @@ def find_provider_mirror() -> Path | None:
 
 
 def cli_config(mirror: Path | None, plugin_cache: Path = PLUGIN_CACHE) -> str:
-    """Terraform CLI config: the aws provider from the mirror when there is one, else the registry."""
+    """Terraform CLI config: the aws provider from the mirror when there is one, else the
+    registry."""
     packed = mirror is not None and any((mirror / PROVIDER).glob("terraform-provider-aws_*.zip"))
     if mirror is None or packed:
         # Registry downloads and packed (zip) mirrors are unpacked once into the shared cache.
@@ -85,7 +86,8 @@ def workspace(endpoint: str, work_dir: Path) -> dict:
 
 
 def environment(endpoint: str, state_dir: Path) -> dict:
-    """Each state dir has its own CLI config and data dir; emulators get only the test credentials."""
+    """Each state dir has its own CLI config and data dir; emulators get only the test
+    credentials."""
     env = dict(os.environ)
     env.update(
         {
@@ -105,7 +107,8 @@ def environment(endpoint: str, state_dir: Path) -> dict:
 
 
 def run(args: list[str], env: dict, quiet: bool) -> str:
-    """`terraform -chdir=deployment/terraform <args>`: its output (streamed to stderr unless quiet), or DeployError."""
+    """`terraform -chdir=deployment/terraform <args>`: its output (streamed to stderr unless
+    quiet), or DeployError."""
     binary = shutil.which("terraform")
     if not binary:
         raise DeployError(

@@ -128,7 +128,8 @@ def _summary(manifest: dict) -> str:
             f"functions/*.zip {mb(function['bytes'])} zipped, "
             f"{mb(function['unzipped_bytes'])} unzipped",
             f"function + layer {mb(function['unzipped_bytes'] + layer['unzipped_bytes'])} unzipped",
-            f"bundled/*.zip  {mb(bundled['bytes'])} zipped, {mb(bundled['unzipped_bytes'])} unzipped",
+            f"bundled/*.zip  {mb(bundled['bytes'])} zipped, "
+            f"{mb(bundled['unzipped_bytes'])} unzipped",
         ]
     )
 

@@ -83,7 +83,8 @@ class AlarmEvaluator:
         stat = alarm.get("Statistic")
         if not stat:
             raise ValueError(
-                f"alarm {alarm['AlarmName']}: extended statistics / metric math are not supported locally"
+                f"alarm {alarm['AlarmName']}: extended statistics / metric math "
+                "are not supported locally"
             )
         wanted = ["Sum", "SampleCount"] if stat == "Average" else [stat]
         seconds = max(60, int((end - start).total_seconds()) + 60)
@@ -156,8 +157,10 @@ class AlarmEvaluator:
         shown = ", ".join(f"{v:g}" for v in present[-periods:]) or "no datapoints"
         reason = (
             f"Threshold Crossed: {breaching} out of the last {len(history)} datapoints [{shown}] "
-            f"{'was' if new == 'ALARM' else 'was not'} {SYMBOL[alarm['ComparisonOperator']]} the threshold "
-            f"({threshold:g}) (minimum {needed} datapoint{'s' if needed != 1 else ''} for OK -> ALARM transition)."
+            f"{'was' if new == 'ALARM' else 'was not'} "
+            f"{SYMBOL[alarm['ComparisonOperator']]} the threshold "
+            f"({threshold:g}) (minimum {needed} datapoint{'s' if needed != 1 else ''} "
+            "for OK -> ALARM transition)."
         )
         return Transition(alarm, old, new, reason, value)
 

@@ -167,7 +167,8 @@ class Executor:
             f"START RequestId: {invocation.request_id} Version: $LATEST",
             *invocation.logs.splitlines(),
             f"END RequestId: {invocation.request_id}",
-            f"REPORT RequestId: {invocation.request_id}\tDuration: {invocation.duration_s * 1000:.2f} ms",
+            f"REPORT RequestId: {invocation.request_id}\t"
+            f"Duration: {invocation.duration_s * 1000:.2f} ms",
         ]
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         try:
@@ -288,7 +289,8 @@ class Executor:
         self.pool.close()
 
     def pump(self) -> list[Invocation]:
-        """Deliver S3 notifications and handlers' async invokes, one at a time, until none are left."""
+        """Deliver S3 notifications and handlers' async invokes, one at a time, until none
+        are left."""
         done: list[Invocation] = []
         self._collect()
         while self._pending:
@@ -328,7 +330,8 @@ class Executor:
                 continue
             if target.get("InputPath") or target.get("InputTransformer"):
                 log.warning(
-                    "rule %s: InputPath/InputTransformer are not supported locally; default event sent",
+                    "rule %s: InputPath/InputTransformer are not supported locally; "
+                    "default event sent",
                     rule["Name"],
                 )
             event = (

@@ -77,7 +77,8 @@ class Recorder:
             return response.read()
 
     def start(self) -> None:
-        """Reset and start the recording; without moto's recorder, async invokes are not picked up."""
+        """Reset and start the recording; without moto's recorder, async invokes are not
+        picked up."""
         try:
             self._call("reset-recording")
             self._call("start-recording")

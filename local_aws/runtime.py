@@ -123,7 +123,8 @@ def run_handler(
     invocation: Invocation,
     enforce_timeout: bool = True,
 ) -> Invocation:
-    """Run the handler of `config` (get_function's Configuration) on `event` in a sandbox; fill `invocation`."""
+    """Run the handler of `config` (get_function's Configuration) on `event` in a sandbox;
+    fill `invocation`."""
     name = config["FunctionName"]
     path = [str(task_dir)]
     for layer in layer_dirs:
@@ -198,11 +199,16 @@ def run_handler(
         elif invocation.duration_s >= timeout_s and enforce_timeout:
             invocation.error = {
                 "errorType": "Sandbox.Timedout",
-                "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out after {timeout_s:.2f} seconds",
+                "errorMessage": (
+                    f"RequestId: {invocation.request_id} Error: "
+                    f"Task timed out after {timeout_s:.2f} seconds"
+                ),
             }
         else:
             invocation.error = {
                 "errorType": "Runtime.ExitError",
-                "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error",
+                "errorMessage": (
+                    f"RequestId: {invocation.request_id} Error: Runtime exited with error"
+                ),
             }
     return invocation

@@ -29,7 +29,7 @@ class NotificationScanner:
         self.seen: set[tuple[str, str, str]] = set()
 
     def new_objects(self) -> list[tuple[str, str, dict, str]]:
-        """(function ARN, bucket, object version, notification id) per match, oldest object first."""
+        """(function ARN, bucket, object version, notification id) per match, oldest first."""
         fresh = []
         for bucket in self.s3.list_buckets().get("Buckets", []):
             name = bucket["Name"]

@@ -93,7 +93,8 @@ class Cron:
         parts = body.split()
         if len(parts) != 6:
             raise ScheduleError(
-                f"cron({body}): AWS cron has six fields (minutes hours day-of-month month day-of-week year)"
+                f"cron({body}): AWS cron has six fields "
+                "(minutes hours day-of-month month day-of-week year)"
             )
         minute, hour, dom, month, dow, year = parts
         if dom.strip() != "?" and dow.strip() != "?":

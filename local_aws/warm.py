@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-WORKER = '''\
+WORKER = (
+    '''\
 """Local stand-in for a warm Lambda sandbox: import the handler once, serve invocations."""
 import importlib, json, os, sys, time, traceback
 sys.path.pop(0)  # this file's folder is no part of the function's path
@@ -43,7 +44,8 @@ for line in sys.stdin:
     request = json.loads(line)
     sys.stdout.flush(); sys.stderr.flush()
     log = os.open(request["log_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    os.dup2(log, 1); os.dup2(log, 2); os.close(log)  # this invocation's output, whatever holds the streams
+    os.dup2(log, 1); os.dup2(log, 2); os.close(log)'''
+    """  # this invocation's output, whatever holds the streams
     if handler is None and import_error is None:
         try:
             handler = getattr(importlib.import_module(module_name), function_name)
@@ -59,15 +61,18 @@ for line in sys.stdin:
                 event = json.load(fh)
             out = {"result": json.loads(json.dumps(handler(event, Context(request))))}
         except TypeError as exc:
-            out = {"errorType": "Runtime.MarshalError", "errorMessage": f"Unable to marshal response: {exc}",
+            out = {"errorType": "Runtime.MarshalError","""
+    """ "errorMessage": f"Unable to marshal response: {exc}",
                    "stackTrace": traceback.format_exception(exc)}
         except Exception as exc:
-            out = {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": traceback.format_exception(exc)}
+            out = {"errorType": type(exc).__name__, "errorMessage": str(exc),"""
+    """ "stackTrace": traceback.format_exception(exc)}
     sys.stdout.flush(); sys.stderr.flush()
     with open(request["result_path"], "w") as fh:
         json.dump(out, fh)
     control.write("done\\n"); control.flush()
-'''
+"""
+)
 
 
 class Sandbox:
@@ -102,7 +107,8 @@ class Sandbox:
 
 
 class WarmPool:
-    """Sandboxes by function identity. warm=False starts a fresh one for every invocation (cold starts)."""
+    """Sandboxes by function identity. warm=False starts a fresh one for every invocation
+    (cold starts)."""
 
     def __init__(self, python: str, work_dir: Path, warm: bool = True):
         self.python, self.warm = python, warm
