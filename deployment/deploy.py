@@ -29,15 +29,18 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from deployment.clients import client
 from deployment.terraform_cli import DeployError
 from deployment.terraform_cli import init as _init
 from deployment.terraform_cli import run as _terraform
 from deployment.terraform_cli import workspace as _workspace
 from handlers import FUNCTIONS
 from layers.zips import sha256_file
+from mlcycle.breaker.state import create_initial
 from mlcycle.config import load_config
 from mlcycle.errors import ConfigError
 from mlcycle.monitoring.thresholds import alarm_settings
+from mlcycle.storage import ObjectStore
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGES = REPO / "build" / "packages"
@@ -194,12 +197,15 @@ def apply(
         env,
         quiet,
     )
+    result = outputs(endpoint, state_dir)
+    created = create_initial(ObjectStore(client("s3", endpoint)), result["buckets"]["monitoring"])
     if not quiet:
         sys.stderr.write(
             f"deploy: applied to {endpoint or 'AWS'} in {time.monotonic() - started:.1f}s "
-            f"(state: {state_dir})\n"
+            f"(state: {state_dir}); breaker state "
+            f"{'created CLOSED' if created else 'already there, kept'}\n"
         )
-    return outputs(endpoint, state_dir)
+    return result
 
 
 def pending_changes(endpoint: str = "", state_dir: Path | None = None) -> list[str]:

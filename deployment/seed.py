@@ -16,29 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
-
 from deployment import deploy
-from deployment.emulator_env import EMULATOR_ENV
+from deployment.clients import client as _client
 
 SAMPLE = deploy.REPO / "data" / "sample"
-
-
-def _client(service: str, endpoint: str, read_timeout: int = 60):
-    config = Config(
-        read_timeout=read_timeout, retries={"max_attempts": 1 if service == "lambda" else 3}
-    )
-    if not endpoint:
-        return boto3.client(service, config=config)
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=EMULATOR_ENV["AWS_REGION"],
-        config=config,
-        aws_access_key_id=EMULATOR_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=EMULATOR_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def upload_training(endpoint: str, bucket: str, data_dir: Path = SAMPLE) -> list[str]:

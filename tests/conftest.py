@@ -38,8 +38,10 @@ def aws_env(emulator_url, monkeypatch):
 
 @pytest.fixture
 def buckets(aws_env, monkeypatch):
-    """Four fresh buckets per test, named in the env vars the handlers read."""
-    from mlcycle.storage import Buckets
+    """Four fresh buckets per test, named in the env vars the handlers read, and the breaker
+    state a deployment creates."""
+    from mlcycle.breaker.state import create_initial
+    from mlcycle.storage import Buckets, ObjectStore
 
     s3 = boto3.client("s3")
     suffix = uuid.uuid4().hex[:8]
@@ -54,6 +56,7 @@ def buckets(aws_env, monkeypatch):
         s3.create_bucket(Bucket=name)
         monkeypatch.setenv(env, name)
     monkeypatch.setenv("MODEL_DIR", str(MODEL_DIR))
+    create_initial(ObjectStore(s3), names.monitoring)
     return names
 
 

@@ -9,6 +9,7 @@ Nothing is coerced: `"false"` is not a boolean, `"3"` is not a count.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.parse
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from typing import Any
 from mlcycle import storage
 from mlcycle.errors import MLCycleError
 
+# Free text (reasons, actors) ends up in the state object and every event-log line.
+MAX_TEXT = 1000
+MAX_BREACHES = 100
 JSON_TYPE_NAMES = {
     bool: "a boolean",
     int: "an integer",
@@ -52,6 +56,10 @@ def _fields(payload: dict, where: str, spec: dict[str, type]) -> dict[str, Any]:
         wrong_bool = isinstance(value, bool) != (wanted is bool)
         if value is not None and (not isinstance(value, wanted) or wrong_bool):
             raise EventError(where, name, JSON_TYPE_NAMES[wanted], value)
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise EventError(
+                where, name, f"at most {MAX_TEXT} characters", f"{len(value)} characters"
+            )
     return payload
 
 
@@ -65,6 +73,23 @@ def _batch_id(value: str, where: str, field: str = "batch_id") -> str:
     if not storage.BATCH_ID.match(value):
         raise EventError(where, field, f"a batch id matching {storage.BATCH_ID.pattern}", value)
     return value
+
+
+def _version(value: str | None, where: str, field: str) -> str | None:
+    if value is not None and not storage.MODEL_VERSION.match(value):
+        raise EventError(
+            where, field, f"a model version matching {storage.MODEL_VERSION.pattern}", value
+        )
+    return value
+
+
+def _breaches(value: list | None, where: str) -> tuple[dict, ...]:
+    items = value or []
+    if len(items) > MAX_BREACHES or not all(isinstance(b, dict) for b in items):
+        raise EventError(where, "breaches", f"a list of at most {MAX_BREACHES} objects", value)
+    if len(json.dumps(items, default=str)) > MAX_TEXT * 10:
+        raise EventError(where, "breaches", f"at most {MAX_TEXT * 10} characters of JSON", "more")
+    return tuple(items)
 
 
 # --- AWS-delivered events ----------------------------------------------------------------
@@ -205,6 +230,11 @@ def parse_train_event(event: object) -> TrainRequest:
     fields = _fields(payload, where, TRAIN_FIELDS)
     if fields.get("recent_batches") is not None and fields["recent_batches"] < 1:
         raise EventError(where, "recent_batches", "a count of at least 1", fields["recent_batches"])
+    if fields.get("since") is not None:
+        try:
+            dt.date.fromisoformat(fields["since"])
+        except ValueError:
+            raise EventError(where, "since", "a date YYYY-MM-DD", fields["since"]) from None
     return TrainRequest(**{k: v for k, v in fields.items() if v is not None})
 
 
@@ -298,6 +328,14 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Repair:
+    """An operator replaces an unreadable or unknown state (it becomes OPEN)."""
+
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
 class ModelPromoted:
     version: str
     actor: str
@@ -312,8 +350,8 @@ class ProbationReport:
     actor: str
 
 
-BreakerEvent = AlarmNotifications | Force | Status | ModelPromoted | ProbationReport
-BREAKER_ACTIONS = ("open", "close", "status", "model_promoted", "probation_report")
+BreakerEvent = AlarmNotifications | Force | Status | Repair | ModelPromoted | ProbationReport
+BREAKER_ACTIONS = ("open", "close", "status", "repair", "model_promoted", "probation_report")
 
 
 def _required(fields: dict, name: str, where: str) -> Any:
@@ -336,9 +374,14 @@ def parse_breaker_event(event: object) -> BreakerEvent:
     if action == "status":
         _fields(payload, where, {"action": str})
         return Status()
+    if action == "repair":
+        fields = _fields(payload, where, {"action": str, "reason": str, "actor": str})
+        return Repair(_required(fields, "reason", where), fields.get("actor") or "operator")
     if action == "model_promoted":
         fields = _fields(payload, where, {"action": str, "version": str, "actor": str})
-        return ModelPromoted(_required(fields, "version", where), fields.get("actor") or "training")
+        version = _version(_required(fields, "version", where), where, "version")
+        assert version is not None  # required above
+        return ModelPromoted(version, fields.get("actor") or "training")
     if action == "probation_report":
         fields = _fields(
             payload,
@@ -356,8 +399,8 @@ def parse_breaker_event(event: object) -> BreakerEvent:
         return ProbationReport(
             batch_id,
             _required(fields, "healthy", where),
-            tuple(fields.get("breaches") or ()),
-            fields.get("model_version"),
+            _breaches(fields.get("breaches"), where),
+            _version(fields.get("model_version"), where, "model_version"),
             fields.get("actor") or "monitor",
         )
     raise EventError(

@@ -16,7 +16,8 @@ import pandas as pd
 
 from mlcycle import events, storage
 from mlcycle.batches import inputs_prefix
-from mlcycle.breaker.state import read_state
+from mlcycle.breaker.effects import report_unknown_state
+from mlcycle.breaker.state import UNKNOWN, read_state
 from mlcycle.clock import now
 from mlcycle.cloudwatch import metric_data, namespace, put_metrics
 from mlcycle.config import ModelConfig
@@ -197,6 +198,11 @@ def handle(
 ) -> dict:
     """Monitor every batch the event names; a sweep reports a broken batch and goes on."""
     sweep = isinstance(event, events.Scheduled)
+    state, _ = read_state(store, buckets.monitoring)
+    if state["state"] == UNKNOWN:
+        report_unknown_state(
+            cfg.name, state
+        )  # the schedule keeps the alarm fed while nothing arrives
     results = []
     for batch_id in batch_ids(event, store, buckets):
         with bound(batch_id=batch_id):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ from mlcycle.clock import now_iso
 from mlcycle.errors import MLCycleError, ModelIntegrityError
 from mlcycle.storage import ObjectStore, PreconditionFailed
 
-VERSION = re.compile(r"^v(\d{4,})$")
+VERSION = storage.MODEL_VERSION
 
 
 @dataclass

@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 
 CONFLICT_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412")
 BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$")
+# A model version's folder under models/<name>/: v0001, v0002 ...
+MODEL_VERSION = re.compile(r"^v(\d{4,9})$")
 
 
 @dataclass(frozen=True)
@@ -242,15 +244,20 @@ class ObjectStore:
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return self.open(bucket, key).read()
 
-    def get_json(self, bucket: str, key: str) -> tuple[dict | None, str | None]:
-        """(document, etag), or (None, None) when the object does not exist."""
+    def get_with_etag(self, bucket: str, key: str) -> tuple[bytes | None, str | None]:
+        """(body, etag), or (None, None) when the object does not exist."""
         try:
             obj = self.s3.get_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 return None, None
             raise
-        return json.loads(obj["Body"].read()), obj["ETag"]
+        return obj["Body"].read(), obj["ETag"]
+
+    def get_json(self, bucket: str, key: str) -> tuple[dict | None, str | None]:
+        """(document, etag), or (None, None) when the object does not exist."""
+        body, etag = self.get_with_etag(bucket, key)
+        return (None, None) if body is None else (json.loads(body), etag)
 
     def put_bytes(
         self,

@@ -26,9 +26,10 @@ def test_a_refused_train_payload_trains_nothing(buckets, s3):
     assert keys(s3, buckets.models) == []
 
 
-def test_refused_breaker_payloads_leave_no_state(buckets, s3):
+def test_refused_breaker_payloads_change_no_state(buckets, s3):
     from handlers import breaker
 
+    before = s3.get_object(Bucket=buckets.monitoring, Key="breaker/state.json")["ETag"]
     for payload in (
         {"action": "probation_report", "batch_id": "b1", "healthy": "false"},
         {"action": "model_promoted", "version": 2},
@@ -36,7 +37,8 @@ def test_refused_breaker_payloads_leave_no_state(buckets, s3):
     ):
         with pytest.raises(EventError):
             breaker.handler(payload, None)
-    assert keys(s3, buckets.monitoring) == []
+    assert s3.get_object(Bucket=buckets.monitoring, Key="breaker/state.json")["ETag"] == before
+    assert keys(s3, buckets.monitoring) == ["breaker/state.json"]
 
 
 def test_a_missing_function_variable_fails_the_invocation(buckets, s3, monkeypatch):

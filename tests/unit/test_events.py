@@ -186,3 +186,42 @@ def test_breaker_events():
 def test_breaker_refusals(payload, message):
     with pytest.raises(EventError, match=message):
         events.parse_breaker_event(payload)
+
+
+@pytest.mark.parametrize(
+    "parse, payload, message",
+    [
+        (
+            events.parse_train_event,
+            {"reason": "x" * 1001},
+            "field 'reason': expected at most 1000 characters",
+        ),
+        (events.parse_train_event, {"since": "yesterday"}, "field 'since': expected a date"),
+        (
+            events.parse_breaker_event,
+            {"action": "model_promoted", "version": "../../evil"},
+            "field 'version': expected a model version",
+        ),
+        (
+            events.parse_breaker_event,
+            {"action": "probation_report", "batch_id": "b", "healthy": True, "model_version": "v1"},
+            "field 'model_version'",
+        ),
+        (
+            events.parse_breaker_event,
+            {"action": "probation_report", "batch_id": "b", "healthy": True, "breaches": ["x"]},
+            "field 'breaches'",
+        ),
+        (events.parse_breaker_event, {"action": "open", "actor": "a" * 5000}, "field 'actor'"),
+        (events.parse_breaker_event, {"action": "repair"}, "field 'reason': expected a value"),
+    ],
+)
+def test_ids_have_patterns_and_free_text_is_bounded(parse, payload, message):
+    with pytest.raises(EventError, match=message):
+        parse(payload)
+
+
+def test_repair_is_an_explicit_operator_action():
+    assert events.parse_breaker_event(
+        {"action": "repair", "reason": "state lost", "actor": "bob"}
+    ) == events.Repair("state lost", "bob")

@@ -10,7 +10,29 @@ from mlcycle.breaker.state import STATE_VALUE
 from mlcycle.clock import now_iso
 from mlcycle.cloudwatch import namespace, put_metrics
 from mlcycle.invoke import invoke_async, setting
+from mlcycle.logs import get_logger, log
 from mlcycle.storage import Buckets, ObjectStore
+
+logger = get_logger("mlcycle.breaker.effects")
+
+
+def _model_metric(model_name: str, metric: str, value: float) -> dict:
+    return {
+        "MetricName": metric,
+        "Value": value,
+        "Dimensions": [{"Name": "ModelName", "Value": model_name}],
+    }
+
+
+def report_unknown_state(model_name: str, state: dict) -> None:
+    """Log it and put BreakerStateInvalid = 1: its alarm pages the operators, since only
+    an operator's repair may write a state over an unknown one."""
+    log(logger, "breaker state unknown: holding", level=40, problem=state.get("problem"))
+    put_metrics(
+        boto3.client("cloudwatch"),
+        namespace(model_name),
+        [_model_metric(model_name, "BreakerStateInvalid", 1.0)],
+    )
 
 
 def release_probation(store: ObjectStore, buckets: Buckets, batch_ids: list[str]) -> list[str]:
@@ -84,11 +106,5 @@ class AwsBreakerActions:
         put_metrics(
             self.cloudwatch,
             namespace(self.model_name),
-            [
-                {
-                    "MetricName": "BreakerState",
-                    "Value": float(STATE_VALUE[state]),
-                    "Dimensions": [{"Name": "ModelName", "Value": self.model_name}],
-                }
-            ],
+            [_model_metric(self.model_name, "BreakerState", float(STATE_VALUE[state]))],
         )

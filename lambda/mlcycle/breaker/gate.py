@@ -13,7 +13,8 @@ from dataclasses import replace
 
 from mlcycle import storage
 from mlcycle.batches import hold
-from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, read_state
+from mlcycle.breaker.effects import report_unknown_state
+from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, read_state
 from mlcycle.config import ModelConfig
 from mlcycle.events import TrainRequest
 from mlcycle.invoke import invoke_async
@@ -30,23 +31,26 @@ Diversion = Callable[[str], dict | None]
 def inference_gate(
     cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets
 ) -> Diversion:
-    """gate(batch_id) -> the batch's result when the breaker diverts it, None to publish."""
+    """gate(batch_id) -> the batch's result when the breaker diverts it, None to publish.
+
+    Only CLOSED publishes; any state but CLOSED and HALF_OPEN (OPEN, UNKNOWN) holds.
+    """
     state, _ = read_state(store, buckets.monitoring)
     mode = state["state"]
+    if mode == UNKNOWN:
+        report_unknown_state(cfg.name, state)
+        why = f"breaker state unknown: {state['problem']}"
+    else:
+        why = f"breaker {mode} since {state.get('since')}: {state.get('cause')}"
 
     def gate(batch_id: str) -> dict | None:
-        if mode == OPEN:
-            held = hold(
-                store,
-                buckets,
-                batch_id,
-                f"breaker OPEN since {state.get('since')}: {state.get('cause')}",
-            )
-            log(logger, "batch held: breaker open", batch_id=batch_id)
-            return {"status": "held", "batch_id": batch_id, "files": held["files"]}
+        if mode == CLOSED:
+            return None
         if mode == HALF_OPEN:
             return score_batch(cfg, plugin, store, buckets, batch_id, probation=True)
-        return None
+        held = hold(store, buckets, batch_id, why)
+        log(logger, "batch held", batch_id=batch_id, breaker=mode)
+        return {"status": "held", "batch_id": batch_id, "files": held["files"]}
 
     return gate
 
@@ -56,9 +60,19 @@ def score_held(
 ) -> list[dict]:
     """Score every held batch from held/ (on probation, or straight to publication after a close).
 
-    Batches the breaker rejected on probation stay held: their input is what was wrong.
+    Only while the state still asks for it (HALF_OPEN for probation, CLOSED to publish): the
+    request may be stale by the time it runs. Batches the breaker rejected on probation
+    stay held: their input is what was wrong.
     """
     state, _ = read_state(store, buckets.monitoring)
+    if state["state"] != (HALF_OPEN if probation else CLOSED):
+        log(
+            logger,
+            "held batches not scored: the breaker moved on",
+            breaker=state["state"],
+            probation=probation,
+        )
+        return []
     rejected = set(state.get("rejected") or {})
     results = []
     for batch_id in storage.batch_folders(store, buckets.data, storage.HELD):
@@ -84,7 +98,11 @@ def training_plan(
     """The run to do for this request under the current state, or a `deferred` result."""
     if not request.scheduled:
         return request
-    mode = read_state(store, buckets.monitoring)[0]["state"]
+    state = read_state(store, buckets.monitoring)[0]
+    mode = state["state"]
+    if mode == UNKNOWN:
+        report_unknown_state(cfg.name, state)
+        return {"status": "deferred", "reason": f"breaker state unknown: {state['problem']}"}
     if mode == HALF_OPEN:
         # A routine run promoting another version mid-probation would change the model under test.
         log(logger, "scheduled training deferred: breaker is HALF_OPEN")

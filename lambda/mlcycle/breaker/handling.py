@@ -47,6 +47,8 @@ def handle(
                 for r in results
             ]
         }
+    if isinstance(event, events.Repair):
+        return _summary(breaker.repair(event.reason, event.actor))
     if isinstance(event, events.Force):
         target = OPEN if event.target == "open" else CLOSED
         return _summary(breaker.force(target, event.reason, event.actor, champion()))

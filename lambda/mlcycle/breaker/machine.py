@@ -14,10 +14,23 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from mlcycle import storage
-from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, read_state
+from mlcycle.breaker.state import (
+    CLOSED,
+    HALF_OPEN,
+    OPEN,
+    UNKNOWN,
+    event_log,
+    initial_state,
+    read_state,
+)
 from mlcycle.clock import now_iso
 from mlcycle.errors import MLCycleError
 from mlcycle.storage import ObjectStore, PreconditionFailed
+
+UNKNOWN_NOTE = (
+    "breaker state unknown ({}): nothing changed; an operator repairs it with "
+    '{{"action": "repair", "reason": "..."}}'
+)
 
 
 class BreakerActions(Protocol):
@@ -53,15 +66,26 @@ class Breaker:
         return read_state(self.store, self.bucket)
 
     def _write(
-        self, change: Callable[[dict], dict | None], cause: dict, actor: str, attempts: int = 10
+        self,
+        change: Callable[[dict], dict | None],
+        cause: dict,
+        actor: str,
+        attempts: int = 10,
+        repair: bool = False,
     ) -> Transition:
-        """Apply change(state) -> new state (or None: nothing to do) with a conditional write."""
+        """Apply change(state) -> new state (or None: nothing to do) with a conditional write.
+
+        An UNKNOWN state is changed by nothing but a repair: guessing what it was could
+        publish what a lost OPEN state was holding back.
+        """
         for _ in range(attempts):
             current, etag = self.read()
+            if current["state"] == UNKNOWN and not repair:
+                return Transition(False, current, effects=[UNKNOWN_NOTE.format(current["problem"])])
             new = change(dict(current))
             if new is None:
                 return Transition(False, current)
-            new.update(revision=current["revision"] + 1, since=now_iso())
+            new.update(revision=self._next_revision(current), since=now_iso())
             try:
                 self.store.put_json(
                     self.bucket,
@@ -86,6 +110,34 @@ class Breaker:
         raise MLCycleError(
             f"breaker state kept changing under us; gave up after {attempts} attempts"
         )
+
+    def _next_revision(self, current: dict) -> int:
+        if current["state"] != UNKNOWN:
+            return int(current["revision"]) + 1
+        last = event_log(self.store, self.bucket, last=1)
+        return int(last[0].get("revision", 0)) + 1 if last else 1
+
+    def repair(self, reason: str, actor: str) -> Transition:
+        """UNKNOWN -> OPEN, by an operator: batches stay held until someone closes explicitly."""
+        cause = {"reason": reason or "no reason given", "manual": True, "repair": True}
+
+        def change(state: dict) -> dict | None:
+            if state["state"] != UNKNOWN:
+                return None
+            return {
+                **initial_state(),
+                "state": OPEN,
+                "cause": cause,
+                "tripped_at": now_iso(),
+                "repaired": state["problem"],
+            }
+
+        result = self._write(change, cause, actor, repair=True)
+        if result.changed:
+            self.actions.disable_inference()
+            self.actions.publish_state(OPEN)
+            result.effects = ["state repaired as OPEN", "inference rule disabled"]
+        return result
 
     def trip(self, cause: dict, actor: str, model_version: str | None = None) -> Transition:
         """CLOSED or HALF_OPEN -> OPEN: stop publishing, hold new batches, ask for a retrain."""

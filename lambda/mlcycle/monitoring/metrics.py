@@ -56,6 +56,7 @@ METRICS = (
     Metric("PositiveRateGap", ("business", "positive_rate_gap"), "max", "positive_rate_gap"),
     Metric("VolumeRatio", ("business", "volume_ratio"), "min", "volume_ratio"),
     Metric("BreakerState", None, "max", "breaker_state"),
+    Metric("BreakerStateInvalid", None, "max", "breaker_state_invalid"),
 )
 BY_NAME = {m.name: m for m in METRICS}
 BY_ALARM_KEY = {m.alarm_key: m for m in METRICS}
