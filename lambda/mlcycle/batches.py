@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from mlcycle import storage
 from mlcycle.clock import now, now_iso
 from mlcycle.config import ModelConfig
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
 
 
 @dataclass
@@ -70,13 +70,16 @@ def quarantine(
     reason: dict,
     stage: str,
     from_prefix: str | None = None,
+    to_prefix: str | None = None,
 ) -> dict:
-    """Move the batch's inputs aside with a reason.json.
+    """Move the batch's inputs aside with a reason.json: rejected input is kept, never dropped.
 
-    Rejected input is kept, never silently dropped.
+    Safe to repeat and to race: the move skips what another mover took, and the first
+    reason written stands.
     """
     source = from_prefix or storage.incoming_prefix(batch_id)
-    moved = store.move_prefix(buckets.data, source, storage.quarantine_prefix(batch_id))
+    target = to_prefix or storage.quarantine_prefix(batch_id)
+    moved = store.move_prefix(buckets.data, source, target)
     doc = {
         "batch_id": batch_id,
         "stage": stage,
@@ -84,7 +87,10 @@ def quarantine(
         "files": moved,
         "quarantined_at": now_iso(),
     }
-    store.put_json(buckets.data, storage.quarantine_reason_key(batch_id), doc)
+    try:
+        store.put_json(buckets.data, storage.reason_key(target), doc, if_none_match=True)
+    except PreconditionFailed:
+        pass  # quarantined already (a duplicate delivery): the first reason stands
     return doc
 
 
@@ -96,3 +102,36 @@ def hold(store: ObjectStore, buckets: Buckets, batch_id: str, why: str) -> dict:
     doc = {"batch_id": batch_id, "reason": why, "files": moved, "held_at": now_iso()}
     store.put_json(buckets.data, storage.held_note_key(batch_id), doc)
     return doc
+
+
+def set_aside_invalid(store: ObjectStore, buckets: Buckets, key: str) -> dict:
+    """Move an upload under incoming/ that names no valid batch to quarantine, with a reason:
+    reported and kept, never silently ignored."""
+    target = storage.invalid_upload_key(key)
+    reason = {
+        "file": f"s3://{buckets.data}/{key}",
+        "column": None,
+        "rule": "incoming/<batch_id>/<source>.csv",
+        "detail": f"the key names no batch: batch ids match {storage.BATCH_ID.pattern} and "
+        "sources are <source>.csv directly inside the batch folder",
+        "message": f"{key}: not a valid batch upload (moved to {target})",
+    }
+    store.move(buckets.data, key, target)
+    doc = {"reason": reason, "files": [target], "quarantined_at": now_iso()}
+    try:
+        store.put_json(
+            buckets.data, storage.invalid_upload_reason_key(key), doc, if_none_match=True
+        )
+    except PreconditionFailed:
+        pass
+    return {"status": "quarantined", "key": key, "error": reason["message"], "reason": reason}
+
+
+def invalid_incoming_keys(store: ObjectStore, buckets: Buckets) -> list[str]:
+    """Objects in incoming/ folders whose names are not batch ids (the rescan reports them)."""
+    bad = [
+        f
+        for f in store.list_folders(buckets.data, storage.INCOMING)
+        if not storage.BATCH_ID.match(f)
+    ]
+    return [o["Key"] for f in bad for o in store.list(buckets.data, f"{storage.INCOMING}{f}/")]

@@ -75,6 +75,7 @@ class ModelConfig:
     promotion: PromotionPolicy = PromotionPolicy()
     chunk_rows: int = 250_000
     batch_deadline_minutes: float = 60.0
+    max_attempts: int = 3
     positive_class: str | None = None
     segment_column: str | None = None
     probation_batches: int = 2
@@ -215,6 +216,8 @@ def _check(cfg: ModelConfig) -> None:
             f"monitoring.segment_column '{cfg.segment_column}' is not a feature column "
             f"{sorted(cfg.feature_columns)}"
         )
+    if cfg.max_attempts < 1:
+        raise ConfigError(f"inference.max_attempts must be at least 1, got {cfg.max_attempts}")
     if not 0 < cfg.holdout_fraction < 1:
         raise ConfigError(
             f"training.holdout_fraction must be between 0 and 1, got {cfg.holdout_fraction}"
@@ -256,6 +259,7 @@ def parse_config(raw: dict) -> ModelConfig:
         ),
         chunk_rows=int(inference.get("chunk_rows", 250_000)),
         batch_deadline_minutes=float(inference.get("batch_deadline_minutes", 60)),
+        max_attempts=int(inference.get("max_attempts", 3)),
         positive_class=str(raw["positive_class"]) if raw.get("positive_class") else None,
         segment_column=str(monitoring["segment_column"])
         if monitoring.get("segment_column")

@@ -96,10 +96,21 @@ def _breaches(value: list | None, where: str) -> tuple[dict, ...]:
 
 
 @dataclass(frozen=True)
-class S3Notification:
-    """Object keys (URL-decoded) of an S3 event notification, in delivery order."""
+class S3Object:
+    key: str  # URL-decoded
+    version_id: str | None = None
+    etag: str | None = None
 
-    keys: tuple[str, ...]
+
+@dataclass(frozen=True)
+class S3Notification:
+    """The objects of an S3 event notification, in delivery order."""
+
+    objects: tuple[S3Object, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(o.key for o in self.objects)
 
 
 @dataclass(frozen=True)
@@ -159,13 +170,21 @@ def _is_schedule(event: dict) -> bool:
 
 
 def _s3(event: dict, where: str) -> S3Notification:
-    keys = []
+    objects = []
     for i, record in enumerate(event["Records"]):
-        key = (record.get("s3") or {}).get("object", {}).get("key")
+        obj = (record.get("s3") or {}).get("object") or {}
+        key = obj.get("key")
         if not isinstance(key, str):
             raise EventError(where, f"Records[{i}].s3.object.key", "a string", key)
-        keys.append(urllib.parse.unquote_plus(key))
-    return S3Notification(tuple(keys))
+        version, etag = obj.get("versionId"), obj.get("eTag")
+        objects.append(
+            S3Object(
+                urllib.parse.unquote_plus(key),
+                version if isinstance(version, str) else None,
+                etag if isinstance(etag, str) else None,
+            )
+        )
+    return S3Notification(tuple(objects))
 
 
 def _schedule(event: dict) -> Scheduled:

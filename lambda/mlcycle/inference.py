@@ -8,10 +8,21 @@ their deadline), and a direct `{"batch_id": ...}` request; the breaker adds a fo
 
 from __future__ import annotations
 
+from functools import partial
+
 from mlcycle import events, storage
-from mlcycle.batches import batch_status, incoming_batches, past_deadline, quarantine
+from mlcycle.batches import (
+    batch_status,
+    incoming_batches,
+    invalid_incoming_keys,
+    past_deadline,
+    quarantine,
+    set_aside_invalid,
+)
 from mlcycle.breaker.gate import Diversion, inference_gate, score_held
 from mlcycle.config import ModelConfig
+from mlcycle.errors import MLCycleError
+from mlcycle.failures import isolated
 from mlcycle.logs import get_logger, log
 from mlcycle.plugin import Plugin
 from mlcycle.scoring import published_manifest, score_batch
@@ -63,16 +74,25 @@ def process_batch(
 
 def _batches(
     event: events.InferEvent, store: ObjectStore, buckets: Buckets
-) -> tuple[str, list[str]]:
-    """(trigger kind, batch ids) for an S3 notification, a schedule or a direct request."""
+) -> tuple[str, list[str], list[str]]:
+    """(trigger kind, batch ids, invalid upload keys) for an S3 notification, a schedule or a
+    direct request."""
     if isinstance(event, events.S3Notification):
-        parsed = (storage.parse_incoming_key(key) for key in event.keys)
-        return "s3", list(dict.fromkeys(p[0] for p in parsed if p))
+        parsed = {key: storage.parse_incoming_key(key) for key in event.keys}
+        ids = list(dict.fromkeys(p[0] for p in parsed.values() if p))
+        invalid = [k for k, p in parsed.items() if p is None and k.startswith(storage.INCOMING)]
+        return "s3", ids, invalid
     if isinstance(event, events.ScoreBatch):
-        return "request", [event.batch_id]
-    return "rescan", [
+        return "request", [event.batch_id], []
+    unscored = [
         b for b in incoming_batches(store, buckets) if not published_manifest(store, buckets, b)
     ]
+    return "rescan", unscored, invalid_incoming_keys(store, buckets)
+
+
+class BatchFailed(MLCycleError):
+    """A batch named by the event failed unexpectedly: the invocation fails so Lambda retries
+    it (each failure is counted; the last allowed one quarantines the batch)."""
 
 
 def handle(
@@ -82,9 +102,28 @@ def handle(
         return _summary(
             "score_held", score_held(cfg, plugin, store, buckets, probation=event.probation)
         )
-    trigger, ids = _batches(event, store, buckets)
+    trigger, ids, invalid = _batches(event, store, buckets)
+    results = [set_aside_invalid(store, buckets, key) for key in invalid]
     gate = inference_gate(cfg, plugin, store, buckets)
-    return _summary(trigger, [process_batch(cfg, plugin, store, buckets, b, gate) for b in ids])
+    for batch_id in ids:
+        prefix = storage.incoming_prefix(batch_id)
+        results.append(
+            isolated(
+                cfg,
+                store,
+                buckets,
+                batch_id,
+                prefix,
+                partial(process_batch, cfg, plugin, store, buckets, batch_id, gate),
+            )
+        )
+    summary = _summary(trigger, results)
+    failed = [r["batch_id"] for r in results if r["status"] == "error"]
+    if failed and trigger != "rescan":
+        raise BatchFailed(
+            f"batch(es) {failed} failed: {[r['error'] for r in results if r['status'] == 'error']}"
+        )
+    return summary
 
 
 def _summary(trigger: str, results: list[dict]) -> dict:

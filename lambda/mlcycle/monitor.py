@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcycle import events, storage
-from mlcycle.batches import inputs_prefix
+from mlcycle import events, revisions, storage
 from mlcycle.breaker.effects import report_unknown_state
 from mlcycle.breaker.state import UNKNOWN, read_state
 from mlcycle.clock import now
@@ -28,7 +27,7 @@ from mlcycle.monitoring.report import build_report, headline_metrics
 from mlcycle.monitoring.thresholds import breaches, parse_alarms
 from mlcycle.registry import ModelRegistry
 from mlcycle.scoring import published_manifest
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
 
 logger = get_logger("mlcycle.monitor")
 
@@ -38,24 +37,6 @@ def _features(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: st
     key = storage.source_key(prefix, cfg.input_spec.name)
     base = open_source(store, buckets.data, key, cfg.input_spec, cfg).read_all()
     return join(base, attributes, cfg.join_key)[0]
-
-
-def _inputs_now(
-    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, scored_from: str
-) -> str:
-    """Where the batch's inputs are now: the breaker may have held them since they were scored."""
-    found = inputs_prefix(
-        store,
-        buckets,
-        cfg,
-        [scored_from, storage.held_prefix(batch_id), storage.incoming_prefix(batch_id)],
-    )
-    if found is None:
-        raise FileNotFoundError(
-            f"batch {batch_id}: inputs are neither under {scored_from} nor held/ "
-            "(quarantined or deleted?)"
-        )
-    return found
 
 
 def _labels(
@@ -88,9 +69,8 @@ def monitor_batch(
         return {"status": "not_scored", "batch_id": batch_id}
     version = manifest["model_version"]
     profile = ModelRegistry(store, buckets.models, cfg.name).metadata(version)["reference_profile"]
-    features = _features(
-        store, buckets, cfg, _inputs_now(store, buckets, cfg, batch_id, manifest["input_prefix"])
-    )
+    reader, prefix = revisions.locate(store, buckets, cfg, manifest)
+    features = _features(reader, buckets, cfg, prefix)
     predictions = pd.read_csv(
         io.BytesIO(store.get_bytes(buckets.predictions, manifest["predictions_key"])),
         dtype={cfg.join_key: str},
@@ -176,6 +156,26 @@ def batch_ids(event: events.MonitorEvent, store: ObjectStore, buckets: Buckets) 
     return batches_needing_a_report(store, buckets)
 
 
+def _first_delivery(
+    store: ObjectStore, buckets: Buckets, event: events.MonitorEvent, batch_id: str
+) -> str | None:
+    """For an S3 trigger: the run marker this delivery created, or None when another delivery
+    of the same object version got there first (S3 delivers at least once)."""
+    if not isinstance(event, events.S3Notification):
+        return None
+    trigger = next(o for o in event.objects if _batch_of(o.key) == batch_id)
+    marker = storage.monitor_run_key(batch_id, trigger.key, trigger.version_id, trigger.etag)
+    try:
+        store.put_json(buckets.monitoring, marker, {"at": now().isoformat()}, if_none_match=True)
+    except PreconditionFailed:
+        raise DuplicateDelivery(marker) from None
+    return marker
+
+
+class DuplicateDelivery(Exception):
+    """This object version already triggered a monitor run."""
+
+
 def _report_probation(result: dict) -> None:
     invoke_async(
         "BREAKER_FUNCTION_NAME",
@@ -207,8 +207,15 @@ def handle(
     for batch_id in batch_ids(event, store, buckets):
         with bound(batch_id=batch_id):
             try:
+                marker = _first_delivery(store, buckets, event, batch_id)
+            except DuplicateDelivery:
+                results.append({"status": "duplicate_delivery", "batch_id": batch_id})
+                continue
+            try:
                 result = monitor_batch(cfg, store, buckets, batch_id, cloudwatch)
             except Exception as exc:  # noqa: BLE001 - one broken batch must not hide the others
+                if marker:  # let the retry of this delivery run
+                    store.delete(buckets.monitoring, marker)
                 if not sweep:
                     raise
                 log(

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 import joblib
 
-from mlcycle import storage
+from mlcycle import signing, storage
 from mlcycle.clock import now_iso
 from mlcycle.errors import MLCycleError, ModelIntegrityError
+from mlcycle.logs import get_logger, log
 from mlcycle.storage import ObjectStore, PreconditionFailed
 
 VERSION = storage.MODEL_VERSION
+logger = get_logger("mlcycle.registry")
 
 
 @dataclass
@@ -79,6 +81,7 @@ class ModelRegistry:
                 "model_bytes": len(blob),
                 "registered_at": now_iso(),
             }
+            stored[signing.SIGNATURE_FIELD] = signing.sign(self.name, version, stored)
             self.store.put_json(
                 self.bucket, storage.metadata_key(self.name, version), stored, if_none_match=True
             )
@@ -87,16 +90,48 @@ class ModelRegistry:
             f"could not claim a version number for {self.name} after {attempts} attempts"
         )
 
-    def metadata(self, version: str) -> dict:
-        doc, _ = self.store.get_json(self.bucket, storage.metadata_key(self.name, version))
+    def _stored_metadata(self, version: str) -> tuple[dict, str | None]:
+        doc, etag = self.store.get_json(self.bucket, storage.metadata_key(self.name, version))
         if doc is None:
             raise MLCycleError(f"model {self.name} has no version {version} (no metadata.json)")
+        return doc, etag
+
+    def metadata(self, version: str) -> dict:
+        """A version's metadata, after its signature verified (it carries the reference profile
+        and the classes the monitor trusts)."""
+        doc, _ = self._stored_metadata(version)
+        try:
+            signing.verify(self.name, version, doc)
+        except ModelIntegrityError as exc:
+            log(logger, "model version refused", level=40, model_version=version, error=str(exc))
+            raise
         return doc
 
-    def load(self, version: str) -> object:
-        """Load a version after checking its sha256.
+    def sign_unsigned(self) -> list[str]:
+        """Sign the versions registered before signing existed (once, with the train role):
+        each only if its model file still has the sha256 its metadata recorded."""
+        signed = []
+        for version in self.versions():
+            doc, etag = self._stored_metadata(version)
+            if signing.SIGNATURE_FIELD in doc:
+                continue
+            blob = self.store.get_bytes(self.bucket, storage.model_file_key(self.name, version))
+            if sha256_hex(blob) != doc.get("model_sha256"):
+                raise ModelIntegrityError(
+                    f"models/{self.name}/{version}/model.joblib does not match the sha256 in its "
+                    "metadata: not signing it"
+                )
+            doc[signing.SIGNATURE_FIELD] = signing.sign(self.name, version, doc)
+            self.store.put_json(
+                self.bucket, storage.metadata_key(self.name, version), doc, if_match=etag
+            )
+            signed.append(version)
+        return signed
 
-        A pickle runs code, so only verified files are opened.
+    def load(self, version: str) -> object:
+        """Load a version after verifying its signature and its file's sha256.
+
+        A pickle runs code, so only files training signed are opened.
         """
         if version in self._loaded:
             return self._loaded[version]

@@ -13,17 +13,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlcycle import storage
-from mlcycle.batches import quarantine
+from mlcycle import revisions, storage
+from mlcycle.batches import hold, quarantine
+from mlcycle.claims import lease
 from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.datasets import feature_frame, join, open_source, read_attributes
-from mlcycle.errors import DataContractError
+from mlcycle.errors import DataContractError, ModelIntegrityError
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.output import PredictionWriter
 from mlcycle.plugin import Plugin
 from mlcycle.registry import ModelRegistry
-from mlcycle.storage import Buckets, MultipartWriter, ObjectStore
+from mlcycle.revisions import InputsChanged
+from mlcycle.storage import Buckets, MultipartWriter, ObjectStore, PreconditionFailed
 
 logger = get_logger("mlcycle.scoring")
 
@@ -63,20 +65,22 @@ def score_batch(
     probation: bool = False,
     version: str | None = None,
 ) -> dict:
-    """Score one complete batch with the champion (or `version`) and publish it.
+    """Score one complete batch with the champion (or `version`) and publish it, once.
 
-    Returns a JSON-able summary whose `status` is published, already_published,
-    quarantined or no_model.
+    Returns a JSON-able summary whose `status` is published, already_published, in_progress
+    (a duplicate delivery while another invocation scores it), quarantined (bad input, or a
+    changed re-upload after publication), held (the model failed its integrity check),
+    inputs_changed (re-uploaded while being scored: the new upload triggers its own run)
+    or no_model.
     """
     storage.check_batch_id(batch_id)
     prefix = input_prefix or storage.incoming_prefix(batch_id)
     done = published_manifest(store, buckets, batch_id, probation)
-    if done:  # a re-delivered event: the batch is already out, rewrite nothing
-        return {
-            "status": "already_published",
-            "batch_id": batch_id,
-            "model_version": done.get("model_version"),
-        }
+    if done:  # a re-delivered event, or a re-upload: the published revision stands
+        refused = None
+        if prefix == storage.incoming_prefix(batch_id):
+            refused = revisions.refuse_reupload(store, buckets, cfg, batch_id, done)
+        return refused or _already(batch_id, done)
     registry = ModelRegistry(store, buckets.models, cfg.name)
     version = version or registry.champion()
     if version is None:
@@ -85,10 +89,21 @@ def score_batch(
             "batch_id": batch_id,
             "reason": f"model {cfg.name} has no champion yet; batch waits",
         }
-    with bound(batch_id=batch_id, model_version=version):
+    lease_key = storage.lease_key(batch_id, probation)
+    with (
+        bound(batch_id=batch_id, model_version=version),
+        lease(store, buckets.predictions, lease_key) as mine,
+    ):
+        if not mine:
+            return {"status": "in_progress", "batch_id": batch_id}
+        done = published_manifest(store, buckets, batch_id, probation)
+        if done:  # published while this delivery waited for the lease
+            return _already(batch_id, done)
         try:
+            inputs = revisions.fingerprint(store, buckets, cfg, prefix)
+            reader = revisions.pinned(store, buckets, inputs)
             return _score(
-                cfg, plugin, store, buckets, batch_id, prefix, probation, version, registry
+                cfg, plugin, reader, buckets, batch_id, prefix, probation, version, registry, inputs
             )
         except DataContractError as exc:
             log(logger, "batch rejected", level=40, reason=exc.as_dict())
@@ -102,6 +117,27 @@ def score_batch(
                 "reason": exc.as_dict(),
                 "files": moved["files"],
             }
+        except ModelIntegrityError as exc:
+            # The input is fine, the model is not: keep the batch for a trusted model.
+            if prefix == storage.incoming_prefix(batch_id):
+                hold(store, buckets, batch_id, f"model integrity: {exc}")
+            return {"status": "held", "batch_id": batch_id, "error": str(exc)}
+        except (PreconditionFailed, InputsChanged) as exc:
+            log(
+                logger,
+                "inputs changed while scoring; the new upload is scored on its own",
+                level=30,
+                error=str(exc),
+            )
+            return {"status": "inputs_changed", "batch_id": batch_id, "error": str(exc)}
+
+
+def _already(batch_id: str, manifest: dict) -> dict:
+    return {
+        "status": "already_published",
+        "batch_id": batch_id,
+        "model_version": manifest.get("model_version"),
+    }
 
 
 def _score(
@@ -114,6 +150,7 @@ def _score(
     probation: bool,
     version: str,
     registry: ModelRegistry,
+    inputs: dict,
 ) -> dict:
     started = time.perf_counter()
     timings = Timings()
@@ -171,12 +208,21 @@ def _score(
         "schema_violations": violations,
         "notes": notes,
         "input_prefix": prefix,
+        "inputs": inputs,
         "confidence_metrics": writer.has_proba,
         "timings": {k: round(v, 3) for k, v in timings.seconds.items()},
         "seconds": round(time.perf_counter() - started, 3),
         "published_at": now_iso(),
     }
-    store.put_json(buckets.predictions, storage.success_key(batch_id, probation), manifest)
+    try:
+        store.put_json(
+            buckets.predictions,
+            storage.success_key(batch_id, probation),
+            manifest,
+            if_none_match=True,
+        )
+    except PreconditionFailed:  # a lease taken over from a run presumed dead: it won
+        return _already(batch_id, published_manifest(store, buckets, batch_id, probation) or {})
     log(
         logger,
         "batch published",

@@ -7,7 +7,9 @@ layout is documented in the design: changing one here changes it everywhere.
 from __future__ import annotations
 
 import builtins
+import copy
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -100,8 +102,25 @@ def quarantine_prefix(batch_id: str) -> str:
     return f"{QUARANTINE}{batch_id}/"
 
 
+def reason_key(folder: str) -> str:
+    """The reason.json beside inputs set aside in `folder`."""
+    return f"{folder}reason.json"
+
+
 def quarantine_reason_key(batch_id: str) -> str:
-    return f"{quarantine_prefix(batch_id)}reason.json"
+    return reason_key(quarantine_prefix(batch_id))
+
+
+INVALID_UPLOADS = f"{QUARANTINE}_invalid-keys/"
+
+
+def invalid_upload_key(key: str) -> str:
+    """Where an upload under incoming/ that names no valid batch is set aside, keeping its path."""
+    return f"{INVALID_UPLOADS}{hashlib.sha256(key.encode()).hexdigest()[:12]}/{key}"
+
+
+def invalid_upload_reason_key(key: str) -> str:
+    return f"{invalid_upload_key(key)}.reason.json"
 
 
 def parse_incoming_key(key: str) -> tuple[str, str] | None:
@@ -161,6 +180,11 @@ def success_key(batch_id: str, probation: bool = False) -> str:
     return f"{_output_prefix(batch_id, probation)}{SUCCESS}"
 
 
+def lease_key(batch_id: str, probation: bool = False) -> str:
+    """Held by the one invocation that scores the batch (duplicate deliveries wait it out)."""
+    return f"{_output_prefix(batch_id, probation)}_LEASE"
+
+
 def parse_success_key(key: str) -> str | None:
     """`predictions/<batch_id>/_SUCCESS` or `probation/<batch_id>/_SUCCESS` -> batch_id."""
     parts = key.split("/")
@@ -180,6 +204,17 @@ REPORTS = "reports/"
 
 def report_key(batch_id: str) -> str:
     return f"{REPORTS}{batch_id}.json"
+
+
+def monitor_run_key(batch_id: str, key: str, version_id: str | None, etag: str | None) -> str:
+    """Marks that one version of a triggering object (a _SUCCESS, a labels file) was monitored."""
+    trigger = hashlib.sha256(f"{key}|{version_id}|{etag}".encode()).hexdigest()[:16]
+    return f"{REPORTS}_runs/{batch_id}/{trigger}"
+
+
+def failures_key(batch_id: str) -> str:
+    """How often scoring the batch failed unexpectedly, by kind of failure."""
+    return f"failures/{batch_id}.json"
 
 
 BREAKER_STATE_KEY = "breaker/state.json"
@@ -213,6 +248,7 @@ class ObjectStore:
     def __init__(self, client: Any = None) -> None:
         # boto3 honours AWS_ENDPOINT_URL itself: the same code runs on AWS, LocalStack and moto.
         self.s3 = client or boto3.client("s3")
+        self.pins: dict[tuple[str, str], dict] = {}
 
     def exists(self, bucket: str, key: str) -> bool:
         try:
@@ -237,9 +273,41 @@ class ObjectStore:
             ]
         return names
 
+    def pinned(self, pins: dict[tuple[str, str], dict]) -> ObjectStore:
+        """A view of this store whose reads of the pinned (bucket, key)s get exactly the recorded
+        object: by version id where the bucket keeps versions, else only while the ETag matches
+        (a changed object fails with PreconditionFailed instead of being read)."""
+        view = copy.copy(self)
+        view.pins = {**self.pins, **pins}
+        return view
+
+    def head(self, bucket: str, key: str) -> dict | None:
+        """{"etag", "version_id"} of the current object, or None when there is none."""
+        try:
+            obj = self.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        version = obj.get("VersionId")
+        return {"etag": obj["ETag"], "version_id": None if version in (None, "null") else version}
+
     def open(self, bucket: str, key: str) -> Any:
         """A streaming body: readers pull it in chunks, memory does not grow with the file."""
-        return self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+        pin = self.pins.get((bucket, key))
+        extra = {}
+        if pin and pin.get("version_id"):
+            extra["VersionId"] = pin["version_id"]
+        elif pin:
+            extra["IfMatch"] = pin["etag"]
+        try:
+            return self.s3.get_object(Bucket=bucket, Key=key, **extra)["Body"]
+        except ClientError as exc:
+            if pin and exc.response["Error"]["Code"] in (*CONFLICT_CODES, "NoSuchVersion"):
+                raise PreconditionFailed(
+                    f"s3://{bucket}/{key} is not the object recorded ({pin}): it changed or is gone"
+                ) from None
+            raise
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return self.open(bucket, key).read()
@@ -331,10 +399,20 @@ class ObjectStore:
         moved: builtins.list[str] = []
         for obj in list(self.list(bucket, src_prefix)):
             dst = dst_prefix + obj["Key"][len(src_prefix) :]
-            self.copy(bucket, obj["Key"], dst)
-            self.delete(bucket, obj["Key"])
+            self.move(bucket, obj["Key"], dst)
             moved.append(dst)
         return moved
+
+    def move(self, bucket: str, key: str, dst: str) -> None:
+        """Copy, then delete the original; safe to race: a concurrent mover (a duplicate
+        delivery) that took the object first has already put it at dst."""
+        try:
+            self.copy(bucket, key, dst)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                raise
+            return
+        self.delete(bucket, key)
 
     def copy(self, bucket: str, source_key: str, key: str) -> None:
         self.s3.copy_object(

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mlcycle import storage
+from mlcycle import revisions, storage
 from mlcycle.batches import inputs_prefix
 from mlcycle.config import ColumnSpec, ModelConfig, SourceSpec
 from mlcycle.datasets import index_attributes, join, open_source
 from mlcycle.errors import DataContractError
+from mlcycle.revisions import InputsChanged
+from mlcycle.scoring import published_manifest
 from mlcycle.storage import Buckets, ObjectStore
 
 
@@ -69,20 +71,27 @@ def _labels_spec(cfg: ModelConfig) -> SourceSpec:
 def _labelled_batch(
     store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, notes: list[str]
 ) -> tuple[pd.DataFrame, dict] | None:
-    # A labelled batch's inputs stay in incoming/ after scoring, or wait in held/ while the
-    # breaker is open.
-    prefix = inputs_prefix(
-        store, buckets, cfg, [storage.incoming_prefix(batch_id), storage.held_prefix(batch_id)]
-    )
+    # Labels pair with the inputs the batch was published from; a batch still held (breaker
+    # open) has one revision only, the held one.
+    manifest = published_manifest(store, buckets, batch_id, probation=True)
+    reader, prefix = store, None
+    if manifest is not None:
+        try:
+            reader, prefix = revisions.locate(store, buckets, cfg, manifest)
+        except InputsChanged as exc:
+            notes.append(f"{storage.labels_key(batch_id)}: {exc}; skipped")
+            return None
+    else:
+        prefix = inputs_prefix(store, buckets, cfg, [storage.held_prefix(batch_id)])
     if prefix is None:
         notes.append(
-            f"{storage.labels_key(batch_id)}: no inputs under incoming/ or held/ "
+            f"{storage.labels_key(batch_id)}: no published or held inputs "
             "(quarantined or deleted); skipped"
         )
         return None
     labels = _read(store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg, notes)
     base = _read(
-        store,
+        reader,
         buckets.data,
         storage.source_key(prefix, cfg.input_spec.name),
         cfg.input_spec,
@@ -91,7 +100,7 @@ def _labelled_batch(
     )
     base = base.merge(labels[[cfg.join_key, cfg.target]], on=cfg.join_key, how="inner")
     attrs = {
-        s.name: _read(store, buckets.data, storage.source_key(prefix, s.name), s, cfg, notes)
+        s.name: _read(reader, buckets.data, storage.source_key(prefix, s.name), s, cfg, notes)
         for s in cfg.attribute_sources
     }
     joined, coverage = _joined(cfg, base, attrs)

@@ -138,6 +138,8 @@ def test_a_crash_before_success_leaves_nothing_that_looks_published(
 ):
     from handlers import infer, runtime
 
+    from mlcycle.inference import BatchFailed
+
     upload_batch(s3, buckets.data, SAMPLE_BATCH, sample_batch_files())
 
     def crash(model, features):
@@ -145,8 +147,9 @@ def test_a_crash_before_success_leaves_nothing_that_looks_published(
 
     with monkeypatch.context() as patch:
         patch.setattr(runtime.plugin(), "_predict", crash)
-        with pytest.raises(RuntimeError, match="simulated crash"):
+        with pytest.raises(BatchFailed, match="simulated crash"):
             infer.handler({"batch_id": SAMPLE_BATCH}, None)
+    # no _SUCCESS, no predictions, no lease left behind
     assert keys(s3, buckets.predictions) == []
     assert s3.list_multipart_uploads(Bucket=buckets.predictions).get("Uploads", []) == []
     assert infer.handler({"batch_id": SAMPLE_BATCH}, None)["results"][0]["status"] == "published"

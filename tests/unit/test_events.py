@@ -98,9 +98,10 @@ def test_a_payload_that_is_not_an_object_is_refused(parse):
 
 
 def test_infer_events():
-    assert events.parse_infer_event(
+    parsed = events.parse_infer_event(
         s3_event("incoming/2026-01-02/hotels.csv", "incoming/a+b/x.csv")
-    ) == events.S3Notification(("incoming/2026-01-02/hotels.csv", "incoming/a b/x.csv"))
+    )
+    assert parsed.keys == ("incoming/2026-01-02/hotels.csv", "incoming/a b/x.csv")
     assert events.parse_infer_event(SCHEDULE) == events.Scheduled("mlcycle-daily-training")
     assert events.parse_infer_event({"batch_id": "2026-01-02"}) == events.ScoreBatch("2026-01-02")
     assert events.parse_infer_event({"action": "rescan"}) == events.Rescan()
@@ -128,7 +129,7 @@ def test_infer_refusals(payload, message):
 
 def test_monitor_events():
     assert events.parse_monitor_event(s3_event("labels/b1.csv")) == events.S3Notification(
-        ("labels/b1.csv",)
+        (events.S3Object("labels/b1.csv"),)
     )
     assert events.parse_monitor_event({"batch_id": "b1"}) == events.MonitorBatch("b1")
     with pytest.raises(EventError, match="field 'batch_id'"):

@@ -11,7 +11,7 @@ from mlcycle.clock import now_iso
 from mlcycle.cloudwatch import namespace, put_metrics
 from mlcycle.invoke import invoke_async, setting
 from mlcycle.logs import get_logger, log
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
 
 logger = get_logger("mlcycle.breaker.effects")
 
@@ -58,7 +58,12 @@ def release_probation(store: ObjectStore, buckets: Buckets, batch_ids: list[str]
             "predictions_key": storage.predictions_key(batch_id),
             "released_from_probation_at": now_iso(),
         }
-        store.put_json(buckets.predictions, storage.success_key(batch_id), published)
+        try:
+            store.put_json(
+                buckets.predictions, storage.success_key(batch_id), published, if_none_match=True
+            )
+        except PreconditionFailed:
+            continue  # released by a concurrent close
         released.append(batch_id)
     return released
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from mlcycle import storage
 from mlcycle.batches import hold
@@ -17,6 +18,7 @@ from mlcycle.breaker.effects import report_unknown_state
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, read_state
 from mlcycle.config import ModelConfig
 from mlcycle.events import TrainRequest
+from mlcycle.failures import isolated
 from mlcycle.invoke import invoke_async
 from mlcycle.logs import get_logger, log
 from mlcycle.plugin import Plugin
@@ -78,15 +80,15 @@ def score_held(
     for batch_id in storage.batch_folders(store, buckets.data, storage.HELD):
         if batch_id in rejected or published_manifest(store, buckets, batch_id, probation):
             continue
+        prefix = storage.held_prefix(batch_id)
         results.append(
-            score_batch(
+            isolated(
                 cfg,
-                plugin,
                 store,
                 buckets,
                 batch_id,
-                input_prefix=storage.held_prefix(batch_id),
-                probation=probation,
+                prefix,
+                partial(score_batch, cfg, plugin, store, buckets, batch_id, prefix, probation),
             )
         )
     return results
