@@ -111,13 +111,18 @@ class AlarmEvaluator:
         query=False: nothing can have been put since the previous evaluation (the caller
         knows no handler ran), so every alarm gets a missing datapoint without a query.
         """
-        alarms = [
-            a
-            for page in self.cloudwatch.get_paginator("describe_alarms").paginate(
-                AlarmTypes=["MetricAlarm"]
-            )
-            for a in page.get("MetricAlarms", [])
-        ]
+        # By name: moto lists alarms in creation order, which Terraform's parallel apply
+        # varies; CloudWatch evaluates each independently, so any fixed order is faithful.
+        alarms = sorted(
+            (
+                a
+                for page in self.cloudwatch.get_paginator("describe_alarms").paginate(
+                    AlarmTypes=["MetricAlarm"]
+                )
+                for a in page.get("MetricAlarms", [])
+            ),
+            key=lambda a: a["AlarmName"],
+        )
         end = self._window_end() if query else self.window_start
         transitions = []
         for alarm in alarms:
