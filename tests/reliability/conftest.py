@@ -41,11 +41,10 @@ def _point_env(
 @pytest.fixture(scope="session")
 def champion_models(emulator_url, signing_key):
     """A models bucket holding one signed champion (v0001) trained on the sample data."""
+    from deployment.emulator_env import EMULATOR_ENV
     from handlers import train
-
     from mlcycle.breaker.state import create_initial
     from mlcycle.storage import ObjectStore
-    from deployment.emulator_env import EMULATOR_ENV
 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {
