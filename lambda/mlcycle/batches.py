@@ -73,6 +73,7 @@ def quarantine(
     to_prefix: str | None = None,
 ) -> dict:
     """Move the batch's inputs aside with a reason.json: rejected input is kept, never dropped.
+    Returns the `quarantined` result a function reports.
 
     Safe to repeat and to race: the move skips what another mover took, and the first
     reason written stands.
@@ -91,7 +92,13 @@ def quarantine(
         store.put_json(buckets.data, storage.reason_key(target), doc, if_none_match=True)
     except PreconditionFailed:
         pass  # quarantined already (a duplicate delivery): the first reason stands
-    return doc
+    return {
+        "status": "quarantined",
+        "batch_id": batch_id,
+        "error": reason["message"],
+        "reason": reason,
+        "files": moved,
+    }
 
 
 def hold(store: ObjectStore, buckets: Buckets, batch_id: str, why: str) -> dict:

@@ -99,16 +99,9 @@ def isolated(
             "detail": _kind(exc),
             "message": f"internal error {attempts} times: {_kind(exc)}",
         }
-        moved = quarantine(
+        return quarantine(
             store, buckets, batch_id, reason, stage="inference", from_prefix=input_prefix
         )
-        return {
-            "status": "quarantined",
-            "batch_id": batch_id,
-            "error": reason["message"],
-            "reason": reason,
-            "files": moved["files"],
-        }
     if store.exists(buckets.monitoring, storage.failures_key(batch_id)):
         store.delete(buckets.monitoring, storage.failures_key(batch_id))
     return result

@@ -57,13 +57,7 @@ def process_batch(
                     f"missing past the {cfg.batch_deadline_minutes:g}-minute deadline"
                 ),
             }
-            quarantine(store, buckets, batch_id, reason, stage="inference")
-            return {
-                "status": "quarantined",
-                "batch_id": batch_id,
-                "error": reason["message"],
-                "reason": reason,
-            }
+            return quarantine(store, buckets, batch_id, reason, stage="inference")
         return {"status": "waiting", "batch_id": batch_id, "missing": status.missing}
     if gate:
         diverted = gate(batch_id)

@@ -66,21 +66,14 @@ def refuse_reupload(
         f"published with model {manifest.get('model_version')}; the published revision stands",
         "message": f"{prefix}: changed re-upload after publication (kept in quarantine)",
     }
-    moved = quarantine(
+    return quarantine(
         store,
         buckets,
         batch_id,
         reason,
         stage="inference",
-        to_prefix=f"{storage.quarantine_prefix(batch_id)}reupload-{tag}/",
+        to_prefix=storage.reupload_prefix(batch_id, tag),
     )
-    return {
-        "status": "quarantined",
-        "batch_id": batch_id,
-        "error": reason["message"],
-        "reason": reason,
-        "files": moved["files"],
-    }
 
 
 def locate(

@@ -107,16 +107,9 @@ def score_batch(
             )
         except DataContractError as exc:
             log(logger, "batch rejected", level=40, reason=exc.as_dict())
-            moved = quarantine(
+            return quarantine(
                 store, buckets, batch_id, exc.as_dict(), stage="inference", from_prefix=prefix
             )
-            return {
-                "status": "quarantined",
-                "batch_id": batch_id,
-                "error": str(exc),
-                "reason": exc.as_dict(),
-                "files": moved["files"],
-            }
         except ModelIntegrityError as exc:
             # The input is fine, the model is not: keep the batch for a trusted model.
             if prefix == storage.incoming_prefix(batch_id):

@@ -102,6 +102,11 @@ def quarantine_prefix(batch_id: str) -> str:
     return f"{QUARANTINE}{batch_id}/"
 
 
+def reupload_prefix(batch_id: str, tag: str) -> str:
+    """Where a changed re-upload after publication is kept, beside the batch's quarantine."""
+    return f"{quarantine_prefix(batch_id)}reupload-{tag}/"
+
+
 def reason_key(folder: str) -> str:
     """The reason.json beside inputs set aside in `folder`."""
     return f"{folder}reason.json"
