@@ -19,13 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
-
 from demo import report as demo_report
 from demo import report_html
 from demo import scenario as plan
 from deployment import deploy
-from deployment.emulator_env import EMULATOR_ENV
+from deployment.clients import client
 from layers.build import build
 from local_aws.emulator import running_emulator
 from local_aws.executor import Executor
@@ -43,16 +41,6 @@ LABELS_AT, BATCH_AT = dt.timedelta(hours=6), dt.timedelta(hours=12)
 # A retrain takes hours in production; modelled on the virtual clock, a batch that arrives
 # meanwhile meets an open breaker and is held.
 RETRAIN_TAKES = dt.timedelta(hours=8)
-
-
-def _client(service: str, url: str):
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=EMULATOR_ENV["AWS_REGION"],
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 def _now() -> dt.datetime:
@@ -84,7 +72,7 @@ class Run:
             names["data"], names["models"], names["predictions"], names["monitoring"]
         )
         self.functions = outputs["function_names"]
-        self.store = ObjectStore(_client("s3", url))
+        self.store = ObjectStore(client("s3", url))
         self.start = dt.datetime.combine(sc.start, dt.time(0), dt.UTC)
         self.executor = Executor(
             url,
