@@ -1,16 +1,24 @@
 # Emergency alarms on the model's metrics -> SNS topic -> breaker function.
 # Alarms watch the [ModelName] dimension only, so they survive a model version change.
 # Metrics arrive once per batch: missing data is never breaching.
+# Both topics (this one and operators.tf's) are encrypted with the notifications key
+# (keys.tf) and accept publications from this account's CloudWatch alarms only.
 
 resource "aws_sns_topic" "alarms" {
-  name = "${var.name_prefix}-alarms"
+  name              = "${var.name_prefix}-alarms"
+  kms_master_key_id = aws_kms_key.notifications.arn
 }
 
-data "aws_iam_policy_document" "alarm_topic" {
+data "aws_iam_policy_document" "topic_publish" {
+  for_each = {
+    alarms    = aws_sns_topic.alarms.arn
+    operators = aws_sns_topic.operators.arn
+  }
+
   statement {
     sid       = "CloudWatchAlarmsPublish"
     actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms.arn]
+    resources = [each.value]
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
@@ -25,7 +33,7 @@ data "aws_iam_policy_document" "alarm_topic" {
 
 resource "aws_sns_topic_policy" "alarms" {
   arn    = aws_sns_topic.alarms.arn
-  policy = data.aws_iam_policy_document.alarm_topic.json
+  policy = data.aws_iam_policy_document.topic_publish["alarms"].json
 }
 
 resource "aws_cloudwatch_metric_alarm" "emergency" {

@@ -1,5 +1,6 @@
 # One dashboard: the alarmed metrics with their thresholds, the alarm states, the
-# breaker state, the other model/business metrics, and the functions' health.
+# breaker state and whether it is readable, the other model/business metrics, and the
+# functions' health.
 
 locals {
   dimension = ["ModelName", var.model_name]
@@ -39,18 +40,21 @@ locals {
         type   = "alarm"
         x      = 0
         y      = 0
-        width  = 16
+        width  = 12
         height = 6
         properties = {
-          title  = "Emergency alarms (-> breaker)"
-          alarms = [for a in aws_cloudwatch_metric_alarm.emergency : a.arn]
+          title = "Emergency alarms (-> breaker), breaker state invalid (-> operators)"
+          alarms = concat(
+            [for a in aws_cloudwatch_metric_alarm.emergency : a.arn],
+            [aws_cloudwatch_metric_alarm.breaker_state_invalid.arn],
+          )
         }
       },
       {
         type   = "metric"
-        x      = 16
+        x      = 12
         y      = 0
-        width  = 8
+        width  = 6
         height = 6
         properties = {
           title   = "BreakerState (0 CLOSED, 1 HALF_OPEN, 2 OPEN)"
@@ -65,6 +69,30 @@ locals {
               { label = "HALF_OPEN", value = 1, color = "#ff7f0e" },
               { label = "OPEN", value = 2, color = "#d62728" },
             ]
+          }
+        }
+      },
+      {
+        type   = "metric"
+        x      = 18
+        y      = 0
+        width  = 6
+        height = 6
+        properties = {
+          title   = "BreakerStateInvalid (1: state unreadable, batches held; -> operators)"
+          region  = var.region
+          view    = "timeSeries"
+          stat    = aws_cloudwatch_metric_alarm.breaker_state_invalid.statistic
+          period  = aws_cloudwatch_metric_alarm.breaker_state_invalid.period
+          metrics = [concat([local.metric_namespace, "BreakerStateInvalid"], local.dimension)]
+          yAxis   = { left = { min = 0, max = 1 } }
+          annotations = {
+            horizontal = [{
+              label = "alarm threshold"
+              value = aws_cloudwatch_metric_alarm.breaker_state_invalid.threshold
+              fill  = "above"
+              color = "#d62728"
+            }]
           }
         }
       },

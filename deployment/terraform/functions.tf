@@ -43,11 +43,18 @@ locals {
     var.extra_environment,
   )
 
-  # Names each function needs of the others (docs/CONTRACTS.md, "Handler environment").
+  # Names each function needs of the others (docs/CONTRACTS.md, "Handler environment"), and
+  # the model signing key (keys.tf) for those that sign or verify model versions.
   function_environment = {
-    train   = { BREAKER_FUNCTION_NAME = local.function_names.breaker }
-    infer   = {}
-    monitor = { BREAKER_FUNCTION_NAME = local.function_names.breaker }
+    train = {
+      BREAKER_FUNCTION_NAME = local.function_names.breaker
+      MODEL_SIGNING_KEY_ID  = aws_kms_key.model_signing.arn
+    }
+    infer = { MODEL_SIGNING_KEY_ID = aws_kms_key.model_signing.arn }
+    monitor = {
+      BREAKER_FUNCTION_NAME = local.function_names.breaker
+      MODEL_SIGNING_KEY_ID  = aws_kms_key.model_signing.arn
+    }
     breaker = {
       INFERENCE_RULE_NAME = local.rule_names.inference
       TRAIN_FUNCTION_NAME = local.function_names.train
@@ -72,6 +79,10 @@ resource "aws_lambda_function" "this" {
   s3_key           = aws_s3_object.function_code[local.function_packages[each.key].sha256].key
   source_code_hash = local.function_packages[each.key].base64sha256
   layers           = local.use_layer ? [aws_lambda_layer_version.dependencies[0].arn] : []
+
+  # The breaker always has room to run (and never more than that); the others share the
+  # account's unreserved pool.
+  reserved_concurrent_executions = each.key == "breaker" ? var.breaker_reserved_concurrency : -1
 
   environment {
     variables = merge(local.common_environment, local.function_environment[each.key])

@@ -1,39 +1,58 @@
 # One role per function, least privilege: each may touch only the bucket prefixes,
-# rule, functions and queue it needs. The table `s3_access` is the whole S3 story:
-#   function -> list of { bucket, prefixes, read, write (put + delete) }.
+# rule, functions, queue and key uses it needs. The table `s3_access` is the whole S3 story:
+#   function -> list of { bucket, prefixes, read (get, also a pinned version), write (put),
+#   delete }.
+# Delete only where objects are moved (copy, then delete the original) or released (leases,
+# attempt counters); the buckets are versioned, so a put never destroys what it replaces.
+# breaker/ (the breaker's state and event log) is written by the breaker only: every other
+# function reads it and fails closed on what it finds.
 
 locals {
   s3_access = {
     train = [
       # held/ too: a retrain after the breaker opened learns from the labelled batches it holds.
-      { bucket = "data", prefixes = ["training/", "incoming/", "held/", "labels/"], read = true, write = false },
-      { bucket = "models", prefixes = ["models/"], read = true, write = true },
+      { bucket = "data", prefixes = ["training/", "incoming/", "held/", "labels/"], read = true, write = false, delete = false },
+      { bucket = "models", prefixes = ["models/"], read = true, write = true, delete = false },
       # a promotion while the breaker is not CLOSED is reported to the breaker.
-      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = false },
     ]
     infer = [
       # held/ is read too: in HALF_OPEN the breaker asks infer to re-score held batches.
-      { bucket = "data", prefixes = ["incoming/", "held/", "quarantine/"], read = true, write = true },
-      { bucket = "models", prefixes = ["models/"], read = true, write = false },
-      # read as well as write: deterministic keys, a re-delivered event checks what exists.
-      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true },
-      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = true },
+      # incoming/ and held/ batches are moved (to held/ or quarantine/); quarantine/ only receives.
+      { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true, delete = true },
+      { bucket = "data", prefixes = ["quarantine/"], read = true, write = true, delete = false },
+      { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = false },
+      # read as well as write: deterministic keys, a re-delivered event checks what exists;
+      # delete: the one-scorer lease (<batch_id>/_LEASE) is released by deleting it.
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true, delete = true },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = false },
+      # per-batch attempt counters: a batch that keeps failing is quarantined, not retried forever.
+      { bucket = "monitoring", prefixes = ["failures/"], read = true, write = true, delete = true },
     ]
     monitor = [
-      { bucket = "data", prefixes = ["incoming/", "labels/", "held/"], read = true, write = false },
-      { bucket = "models", prefixes = ["models/"], read = true, write = false },
-      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = false },
-      # reports are read back by the scheduled sweep to skip batches already reported.
-      { bucket = "monitoring", prefixes = ["reports/"], read = true, write = true },
-      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false },
+      { bucket = "data", prefixes = ["incoming/", "labels/", "held/"], read = true, write = false, delete = false },
+      { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = false },
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = false, delete = false },
+      # reports and run markers: read back by the scheduled sweep to skip batches already reported.
+      { bucket = "monitoring", prefixes = ["reports/"], read = true, write = true, delete = false },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = false },
     ]
     breaker = [
-      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = true },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = true, delete = false },
       # a batch that breaches on probation is moved from incoming/ to held/.
-      { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true },
-      # probation output is published: probation/ -> predictions/.
-      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true },
+      { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true, delete = true },
+      # probation output is published: probation/ -> predictions/ (a copy).
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true, delete = false },
     ]
+  }
+
+  # What each function may do with the model signing key (keys.tf). Train signs new versions
+  # and verifies the champion it compares them with; infer and monitor only verify.
+  model_signing_actions = {
+    train   = ["kms:Sign", "kms:Verify"]
+    infer   = ["kms:Verify"]
+    monitor = ["kms:Verify"]
+    breaker = []
   }
 
   # Which functions each function may invoke (asynchronously).
@@ -58,15 +77,22 @@ locals {
           resources = [aws_s3_bucket.this[g.bucket].arn]
           prefixes  = [for p in g.prefixes : "${p}*"]
         }],
+        # GetObjectVersion: inputs are read by the version id a manifest recorded.
         g.read ? [{
           sid       = "Read${title(g.bucket)}${i}"
-          actions   = ["s3:GetObject"]
+          actions   = ["s3:GetObject", "s3:GetObjectVersion"]
           resources = [for p in g.prefixes : "${aws_s3_bucket.this[g.bucket].arn}/${p}*"]
           prefixes  = []
         }] : [],
         g.write ? [{
           sid       = "Write${title(g.bucket)}${i}"
-          actions   = ["s3:PutObject", "s3:DeleteObject"]
+          actions   = ["s3:PutObject"]
+          resources = [for p in g.prefixes : "${aws_s3_bucket.this[g.bucket].arn}/${p}*"]
+          prefixes  = []
+        }] : [],
+        g.delete ? [{
+          sid       = "Delete${title(g.bucket)}${i}"
+          actions   = ["s3:DeleteObject"]
           resources = [for p in g.prefixes : "${aws_s3_bucket.this[g.bucket].arn}/${p}*"]
           prefixes  = []
         }] : [],
@@ -129,18 +155,26 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
-  # Monitor and breaker publish metrics, only into the model's namespace.
+  # Every function may publish metrics (all of them report BreakerStateInvalid), only into
+  # the model's namespace.
+  statement {
+    sid       = "PutMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData supports no resource ARNs; the namespace condition scopes it.
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [local.metric_namespace]
+    }
+  }
+
+  # Sign or verify model versions, with the signing key only.
   dynamic "statement" {
-    for_each = contains(["monitor", "breaker"], each.key) ? [1] : []
+    for_each = length(local.model_signing_actions[each.key]) > 0 ? [1] : []
     content {
-      sid       = "PutMetrics"
-      actions   = ["cloudwatch:PutMetricData"]
-      resources = ["*"] # PutMetricData supports no resource ARNs; the namespace condition scopes it.
-      condition {
-        test     = "StringEquals"
-        variable = "cloudwatch:namespace"
-        values   = [local.metric_namespace]
-      }
+      sid       = "ModelSigningKey"
+      actions   = local.model_signing_actions[each.key]
+      resources = [aws_kms_key.model_signing.arn]
     }
   }
 

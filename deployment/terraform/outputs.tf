@@ -71,8 +71,33 @@ output "inference_rule_name" {
 }
 
 output "alarm_topic_arn" {
-  description = "SNS topic the emergency alarms notify; the breaker function is subscribed."
+  description = "SNS topic the emergency alarms notify; the breaker function is subscribed. Never used for BreakerStateInvalid."
   value       = aws_sns_topic.alarms.arn
+}
+
+output "operators_topic_arn" {
+  description = "SNS topic for what needs a person (BreakerStateInvalid): subscribe the on-call to it (or set operator_email_addresses)."
+  value       = aws_sns_topic.operators.arn
+}
+
+output "breaker_state_invalid_alarm_name" {
+  description = "Alarm on BreakerStateInvalid (-> operators topic only)."
+  value       = aws_cloudwatch_metric_alarm.breaker_state_invalid.alarm_name
+}
+
+output "model_signing_key_arn" {
+  description = "Asymmetric KMS key (ECC_NIST_P256, ECDSA_SHA_256) that signs model versions: MODEL_SIGNING_KEY_ID of train, infer and monitor. Only the train role may sign."
+  value       = aws_kms_key.model_signing.arn
+}
+
+output "model_signing_key_alias" {
+  description = "Alias of the model signing key."
+  value       = aws_kms_alias.model_signing.name
+}
+
+output "notifications_key_arn" {
+  description = "Symmetric KMS key encrypting the alarm and operators topics."
+  value       = aws_kms_key.notifications.arn
 }
 
 output "alarm_names" {

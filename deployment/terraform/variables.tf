@@ -93,6 +93,17 @@ variable "function_timeout_s" {
   default     = {}
 }
 
+variable "breaker_reserved_concurrency" {
+  description = "Reserved concurrent executions of the breaker function: a burst of the other functions can never throttle it (an OPEN that waits is a bad model that keeps publishing). The same number caps it. -1 reserves nothing (an account whose concurrency limit leaves no room to reserve: Lambda keeps 100 unreserved, or refuses any reservation on a new account limited to 10). 0 is refused: it would stop the breaker altogether."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.breaker_reserved_concurrency == -1 || var.breaker_reserved_concurrency >= 1
+    error_message = "breaker_reserved_concurrency: -1 (no reservation) or at least 1 (0 would throttle every breaker invocation)."
+  }
+}
+
 variable "function_endpoint_url" {
   description = "When not empty, set as AWS_ENDPOINT_URL in every function's environment (boto3's standard endpoint override) so the handlers talk to an emulator. Empty on AWS. LocalStack injects its own endpoint into its Lambdas, so it is usually empty there too."
   type        = string
@@ -139,6 +150,19 @@ variable "dlq_message_retention_s" {
   description = "How long a failed event stays in a dead-letter queue (seconds; 14 days is the SQS maximum)."
   type        = number
   default     = 1209600
+}
+
+# --- keys --------------------------------------------------------------------------
+
+variable "kms_key_deletion_window_days" {
+  description = "Days between `terraform destroy` (or removal) of a KMS key and its deletion, during which the deletion can be cancelled (7-30). Losing the model signing key makes every stored model unverifiable: the functions then refuse them all."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_key_deletion_window_days >= 7 && var.kms_key_deletion_window_days <= 30
+    error_message = "kms_key_deletion_window_days: 7 to 30 (KMS limits)."
+  }
 }
 
 # --- schedules ---------------------------------------------------------------------
@@ -254,4 +278,21 @@ variable "notify_ok_transitions" {
   description = "Also send ALARM -> OK transitions to the alarm topic (the breaker logs them; it never closes on them alone)."
   type        = bool
   default     = true
+}
+
+variable "breaker_state_invalid_period_s" {
+  description = "Period (s) of the BreakerStateInvalid alarm (operators topic): it fires when any function put BreakerStateInvalid >= 1 during one period. CloudWatch periods: 10, 20, 30 or a multiple of 60."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([10, 20, 30], var.breaker_state_invalid_period_s) || (var.breaker_state_invalid_period_s >= 60 && var.breaker_state_invalid_period_s % 60 == 0)
+    error_message = "breaker_state_invalid_period_s: 10, 20, 30 or a multiple of 60."
+  }
+}
+
+variable "operator_email_addresses" {
+  description = "E-mail addresses subscribed to the operators topic (alarms that need a person, such as BreakerStateInvalid). Each address must confirm its subscription; empty: subscribe something else to the topic (operators_topic_arn) yourself."
+  type        = list(string)
+  default     = []
 }

@@ -156,10 +156,12 @@ def test_function_environments_follow_the_contract(stack, aws):
         "OMP_NUM_THREADS": "1",
     }
     names = outputs["function_names"]
+    signing = {"MODEL_SIGNING_KEY_ID": outputs["model_signing_key_arn"]}
+    assert signing["MODEL_SIGNING_KEY_ID"].startswith("arn:aws:kms:us-east-1:")
     extra = {
-        "train": {"BREAKER_FUNCTION_NAME": names["breaker"]},
-        "infer": {},
-        "monitor": {"BREAKER_FUNCTION_NAME": names["breaker"]},
+        "train": {"BREAKER_FUNCTION_NAME": names["breaker"], **signing},
+        "infer": signing,
+        "monitor": {"BREAKER_FUNCTION_NAME": names["breaker"], **signing},
         "breaker": {
             "INFERENCE_RULE_NAME": outputs["inference_rule_name"],
             "TRAIN_FUNCTION_NAME": names["train"],
@@ -321,13 +323,21 @@ def test_each_role_reaches_only_its_bucket_prefixes(stack, aws):
     assert not _allows(infer, "s3:GetObject", f"{arn['data']}/training/bookings/x.csv")
     assert not _allows(infer, "s3:PutObject", f"{arn['models']}/models/m/aliases.json")
     assert _allows(infer, "s3:PutObject", f"{arn['predictions']}/predictions/b1/_SUCCESS")
-    assert _allows(infer, "s3:PutObject", f"{arn['monitoring']}/breaker/state.json")
+    assert _allows(infer, "s3:DeleteObject", f"{arn['predictions']}/predictions/b1/_LEASE")
+    assert not _allows(infer, "s3:DeleteObject", f"{arn['data']}/quarantine/b1/bookings.csv")
+    # poison-batch attempt counters
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        assert _allows(infer, action, f"{arn['monitoring']}/failures/b1.json"), action
+    # a pinned input is read by its version id
+    assert _allows(infer, "s3:GetObjectVersion", f"{arn['data']}/incoming/b1/bookings.csv")
 
     assert _allows(monitor, "s3:PutObject", f"{arn['monitoring']}/reports/b1.json")
-    assert not _allows(monitor, "s3:PutObject", f"{arn['monitoring']}/breaker/state.json")
+    assert not _allows(monitor, "s3:DeleteObject", f"{arn['monitoring']}/reports/b1.json")
     assert not _allows(monitor, "s3:PutObject", f"{arn['predictions']}/predictions/b1/_SUCCESS")
+    assert not _allows(train, "s3:DeleteObject", f"{arn['models']}/models/m/aliases.json")
 
     assert _allows(breaker, "s3:PutObject", f"{arn['monitoring']}/breaker/events.jsonl")
+    assert not _allows(breaker, "s3:DeleteObject", f"{arn['predictions']}/predictions/b1/_SUCCESS")
     assert _allows(breaker, "s3:PutObject", f"{arn['predictions']}/predictions/b1/predictions.csv")
     assert not _allows(breaker, "s3:GetObject", f"{arn['models']}/models/m/v1/model.joblib")
     for statements in (train, infer, monitor, breaker):
@@ -367,13 +377,15 @@ def test_only_the_breaker_switches_the_rule_and_invokes_train_and_infer(stack, a
     assert _allows(policies["monitor"], "lambda:InvokeFunction", arns["breaker"])
     assert not _allows(policies["infer"], "lambda:InvokeFunction", arns["breaker"])
     for fn in FUNCTIONS:
+        # every function may report BreakerStateInvalid, into the model's namespace only
         metric = [st for st in policies[fn] if "cloudwatch:PutMetricData" in st["Action"]]
-        if fn in ("monitor", "breaker"):
-            assert metric[0]["Condition"] == {
-                "StringEquals": {"cloudwatch:namespace": outputs["metric_namespace"]}
-            }
-        else:
-            assert not metric
+        assert [(st["Action"], st["Resource"], st["Condition"]) for st in metric] == [
+            (
+                ["cloudwatch:PutMetricData"],
+                ["*"],
+                {"StringEquals": {"cloudwatch:namespace": outputs["metric_namespace"]}},
+            )
+        ], fn
         logs = (
             "arn:aws:logs:us-east-1:123456789012:log-group:"
             f"/aws/lambda/{outputs['function_names'][fn]}:log-stream:x"
@@ -381,6 +393,152 @@ def test_only_the_breaker_switches_the_rule_and_invokes_train_and_infer(stack, a
         assert _allows(policies[fn], "logs:PutLogEvents", logs)
         assert not _allows(policies[fn], "logs:PutLogEvents", logs.replace(fn, "other"))
         assert _allows(policies[fn], "sqs:SendMessage", outputs["dead_letter_queue_arns"][fn])
+
+
+def _as_list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def test_only_the_breaker_writes_the_breaker_state(stack, aws):
+    outputs, *_ = stack
+    policies = {fn: _role_policy(aws, fn) for fn in FUNCTIONS}
+    for key in ("breaker/state.json", "breaker/events.jsonl"):
+        arn = f"arn:aws:s3:::{outputs['monitoring_bucket']}/{key}"
+        for fn in FUNCTIONS:
+            assert _allows(policies[fn], "s3:GetObject", arn), (fn, key)  # all read, fail closed
+            assert _allows(policies[fn], "s3:PutObject", arn) == (fn == "breaker"), (fn, key)
+            assert not _allows(policies[fn], "s3:DeleteObject", arn), (fn, key)
+
+
+def test_only_train_signs_models_infer_and_monitor_verify_the_breaker_has_no_key(stack, aws):
+    outputs, *_ = stack
+    key_arn = outputs["model_signing_key_arn"]
+    kms = aws("kms")
+    meta = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+    assert (meta["KeyUsage"], meta["KeySpec"], meta["KeyManager"]) == (
+        "SIGN_VERIFY",
+        "ECC_NIST_P256",
+        "CUSTOMER",
+    )
+    assert "ECDSA_SHA_256" in meta["SigningAlgorithms"]
+    aliases = kms.list_aliases(KeyId=meta["KeyId"])["Aliases"]
+    assert [a["AliasName"] for a in aliases] == ["alias/mlcycle-model-signing"]
+
+    policies = {fn: _role_policy(aws, fn) for fn in FUNCTIONS}
+    may = {
+        "train": {"kms:Sign", "kms:Verify"},  # train also verifies the champion it competes with
+        "infer": {"kms:Verify"},
+        "monitor": {"kms:Verify"},
+        "breaker": set(),
+    }
+    probes = ("kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:DescribeKey", "kms:CreateGrant")
+    for fn in FUNCTIONS:
+        assert {a for a in probes if _allows(policies[fn], a, key_arn)} == may[fn], fn
+        for st in policies[fn]:  # no KMS permission on any other key
+            if any(fnmatch.fnmatchcase("kms:Verify", a) for a in st["Action"]):
+                assert st["Resource"] == [key_arn], (fn, st)
+
+    # Whatever IAM grants, the key policy lets the train role alone sign.
+    statements = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])[
+        "Statement"
+    ]
+    train_role = f"arn:aws:iam::{meta['AWSAccountId']}:role/mlcycle-train-role"
+    assert [
+        (st["Principal"], st["Condition"])
+        for st in statements
+        if st["Effect"] == "Deny" and _as_list(st["Action"]) == ["kms:Sign"]
+    ] == [({"AWS": "*"}, {"ArnNotEquals": {"aws:PrincipalArn": train_role}})]
+
+    # The emulator takes the library's Sign/Verify call (a sha256 digest, ECDSA_SHA_256).
+    digest = hashlib.sha256(b"models/booking_status/v1").digest()
+    call = {"KeyId": key_arn, "MessageType": "DIGEST", "SigningAlgorithm": "ECDSA_SHA_256"}
+    signature = kms.sign(Message=digest, **call)["Signature"]
+    assert kms.verify(Message=digest, Signature=signature, **call)["SignatureValid"] is True
+    other = hashlib.sha256(b"models/booking_status/v2").digest()
+    try:
+        valid = kms.verify(Message=other, Signature=signature, **call)["SignatureValid"]
+    except kms.exceptions.KMSInvalidSignatureException:
+        valid = False
+    assert valid is False
+
+
+def test_both_topics_are_encrypted_with_a_key_cloudwatch_may_use(stack, aws):
+    outputs, *_ = stack
+    kms, sns = aws("kms"), aws("sns")
+    key_arn = outputs["notifications_key_arn"]
+    meta = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+    account = meta["AWSAccountId"]
+    assert (meta["KeyUsage"], meta["KeySpec"], meta["KeyManager"]) == (
+        "ENCRYPT_DECRYPT",
+        "SYMMETRIC_DEFAULT",
+        "CUSTOMER",
+    )
+    assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
+    statements = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])[
+        "Statement"
+    ]
+    by_principal = {json.dumps(st["Principal"], sort_keys=True): st for st in statements}
+    admin = by_principal[json.dumps({"AWS": f"arn:aws:iam::{account}:root"})]
+    assert (admin["Effect"], _as_list(admin["Action"])) == ("Allow", ["kms:*"])
+    cloudwatch = by_principal[json.dumps({"Service": "cloudwatch.amazonaws.com"})]
+    assert cloudwatch["Effect"] == "Allow"
+    assert set(_as_list(cloudwatch["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+    assert len(statements) == 2
+
+    assert outputs["operators_topic_arn"].endswith(":mlcycle-operators")
+    for topic in (outputs["alarm_topic_arn"], outputs["operators_topic_arn"]):
+        attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+        assert attrs["KmsMasterKeyId"] == key_arn, topic
+        publish = [
+            st
+            for st in json.loads(attrs["Policy"])["Statement"]
+            if st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+        ]
+        assert [(st["Action"], st["Resource"], st["Condition"]) for st in publish] == [
+            ("sns:Publish", topic, {"StringEquals": {"aws:SourceAccount": account}})
+        ], topic
+
+
+def test_an_invalid_breaker_state_pages_the_operators_never_the_breaker(stack, aws):
+    outputs, *_ = stack
+    [alarm] = aws("cloudwatch").describe_alarms(
+        AlarmNames=[outputs["breaker_state_invalid_alarm_name"]]
+    )["MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Dimensions"]) == (
+        "MLCycle/booking_status",
+        "BreakerStateInvalid",
+        [{"Name": "ModelName", "Value": "booking_status"}],
+    )
+    assert (
+        alarm["Statistic"],
+        alarm["Period"],
+        alarm["EvaluationPeriods"],
+        alarm["DatapointsToAlarm"],
+        alarm["ComparisonOperator"],
+        alarm["Threshold"],
+        alarm["TreatMissingData"],
+    ) == ("Maximum", 300, 1, 1, "GreaterThanOrEqualToThreshold", 1.0, "notBreaching")
+    assert alarm["AlarmActions"] == [outputs["operators_topic_arn"]]
+    assert alarm["OKActions"] == [] and alarm["InsufficientDataActions"] == []
+    # Nothing on the operators topic reaches the breaker (no subscription by default).
+    sns = aws("sns")
+    assert (
+        sns.list_subscriptions_by_topic(TopicArn=outputs["operators_topic_arn"])["Subscriptions"]
+        == []
+    )
+    for other in aws("cloudwatch").describe_alarms()["MetricAlarms"]:
+        if other["AlarmName"] != alarm["AlarmName"]:
+            assert outputs["operators_topic_arn"] not in other["AlarmActions"], other["AlarmName"]
+
+
+def test_the_breaker_has_reserved_concurrency_the_others_share_the_pool(stack, aws):
+    outputs, *_ = stack
+    lam = aws("lambda")
+    for fn in FUNCTIONS:
+        answer = lam.get_function_concurrency(FunctionName=outputs["function_names"][fn])
+        reserved = answer.get("ReservedConcurrentExecutions")
+        assert reserved == (2 if fn == "breaker" else None), fn
 
 
 # --- failure destinations --------------------------------------------------------------------
@@ -425,7 +583,7 @@ def test_alarms_watch_the_model_metrics_with_config_thresholds(stack, aws):
         "RealisedAccuracy": ("LessThanOrEqualToThreshold", 0.55, "Minimum", 2, 2),
         "VolumeRatio": ("LessThanThreshold", 0.5, "Minimum", 1, 1),
     }
-    assert set(alarms) == set(expected)
+    assert set(alarms) == set(expected) | {"BreakerStateInvalid"}  # that one: operators.tf
     assert set(outputs["alarm_names"]) == set(expected)
     for metric, (comparison, threshold, statistic, periods, needed) in expected.items():
         alarm = alarms[metric]
@@ -481,7 +639,7 @@ def test_the_dashboard_shows_metrics_thresholds_alarm_states_and_breaker_state(s
     for widget in (w for w in widgets if w["type"] == "metric"):
         for metric in widget["properties"]["metrics"]:
             plotted.setdefault(metric[1], []).append(widget)
-    assert "BreakerState" in plotted
+    assert "BreakerState" in plotted and "BreakerStateInvalid" in plotted
     for alarm in aws("cloudwatch").describe_alarms()["MetricAlarms"]:
         thresholds = [
             [a["value"] for a in w["properties"].get("annotations", {}).get("horizontal", [])]
@@ -503,6 +661,10 @@ def test_outputs_name_everything_a_user_needs(stack):
         "rule_names",
         "inference_rule_name",
         "alarm_topic_arn",
+        "operators_topic_arn",
+        "breaker_state_invalid_alarm_name",
+        "model_signing_key_arn",
+        "notifications_key_arn",
         "dead_letter_queue_urls",
         "dashboard_name",
         "layer_arn",
