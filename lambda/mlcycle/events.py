@@ -231,6 +231,15 @@ class TrainRequest:
     scheduled: bool = False
 
 
+@dataclass(frozen=True)
+class SignUnsigned:
+    """The one-off migration: sign versions registered before signing existed (only the
+    train function's role may use the signing key)."""
+
+    actor: str
+
+
+TrainEvent = TrainRequest | SignUnsigned
 TRAIN_FIELDS = {
     "since": str,
     "recent_batches": int,
@@ -241,9 +250,16 @@ TRAIN_FIELDS = {
 }
 
 
-def parse_train_event(event: object) -> TrainRequest:
+def parse_train_event(event: object) -> TrainEvent:
     where = "train event"
     payload = _mapping(event, where)
+    if "action" in payload:
+        fields = _fields(payload, where, {"action": str, "actor": str})
+        if fields["action"] != "sign_unsigned":
+            raise EventError(
+                where, "action", "sign_unsigned (or no action: a training run)", fields["action"]
+            )
+        return SignUnsigned(fields.get("actor") or "operator")
     if _is_schedule(payload):
         return TrainRequest(actor="schedule", scheduled=True)
     fields = _fields(payload, where, TRAIN_FIELDS)

@@ -61,8 +61,8 @@ def verify(name: str, version: str, metadata: dict) -> None:
     record = metadata.get(SIGNATURE_FIELD)
     if not isinstance(record, dict) or not isinstance(record.get("value"), str):
         raise ModelIntegrityError(
-            f"{where}: unsigned; refusing to load it (sign existing versions once with "
-            "`python -m deployment.sign_models`)"
+            f"{where}: unsigned; refusing to load it (sign the versions registered before "
+            'signing once, as the train function: payload {"action": "sign_unsigned"})'
         )
     try:
         signature = base64.b64decode(record["value"], validate=True)

@@ -21,7 +21,7 @@ from mlcycle.config import ModelConfig
 from mlcycle.datasets import feature_frame, time_split
 from mlcycle.errors import DataContractError, MLCycleError, rejected
 from mlcycle.evaluation import prior_baseline, score
-from mlcycle.events import TrainRequest
+from mlcycle.events import SignUnsigned, TrainEvent
 from mlcycle.logs import get_logger, log
 from mlcycle.plugin import Plugin, Predictions
 from mlcycle.registry import Decision, ModelRegistry
@@ -283,13 +283,20 @@ def handle_request(
     plugin: Plugin,
     store: ObjectStore,
     buckets: Buckets,
-    request: TrainRequest,
+    request: TrainEvent,
     config_path: Path | None = None,
 ) -> dict:
     """The train function's one job.
 
     Run the request as the breaker's state allows, report the result.
     """
+    if isinstance(request, SignUnsigned):
+        try:
+            signed = ModelRegistry(store, buckets.models, cfg.name).sign_unsigned()
+        except MLCycleError as exc:
+            return rejected(exc)
+        log(logger, "unsigned versions signed", versions=signed, actor=request.actor)
+        return {"status": "signed", "versions": signed}
     plan = gate.training_plan(request, cfg, store, buckets)
     if isinstance(plan, dict):
         return plan

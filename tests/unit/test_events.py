@@ -226,3 +226,13 @@ def test_repair_is_an_explicit_operator_action():
     assert events.parse_breaker_event(
         {"action": "repair", "reason": "state lost", "actor": "bob"}
     ) == events.Repair("state lost", "bob")
+
+
+def test_the_signing_migration_is_a_train_action_and_nothing_else_is():
+    assert events.parse_train_event(
+        {"action": "sign_unsigned", "actor": "ops"}
+    ) == events.SignUnsigned("ops")
+    with pytest.raises(EventError, match="field 'action'"):
+        events.parse_train_event({"action": "retrain"})
+    with pytest.raises(EventError, match="field 'force'"):
+        events.parse_train_event({"action": "sign_unsigned", "force": True})
