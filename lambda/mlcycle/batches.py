@@ -1,4 +1,4 @@
-"""Where a batch stands, and moving it: incoming -> held / quarantine.
+"""Where a batch stands: which sources are there, and since when.
 
 A batch is `incoming/<batch_id>/<source>.csv` for every configured source. It is
 ready when all are there, whichever upload came last; one still missing a source
@@ -8,12 +8,13 @@ past the deadline is quarantined rather than waiting forever.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlcycle import storage
-from mlcycle.clock import now, now_iso
+from mlcycle.clock import now
 from mlcycle.config import ModelConfig
-from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
+from mlcycle.storage import Buckets, ObjectStore
 
 
 @dataclass
@@ -43,10 +44,6 @@ def batch_status(
     return BatchStatus(batch_id, present, missing, min(times) if times else None)
 
 
-def incoming_batches(store: ObjectStore, buckets: Buckets) -> list[str]:
-    return storage.batch_folders(store, buckets.data, storage.INCOMING)
-
-
 def inputs_prefix(
     store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefixes: list[str]
 ) -> str | None:
@@ -63,82 +60,21 @@ def past_deadline(status: BatchStatus, cfg: ModelConfig, at: dt.datetime | None 
     return (at or now()) - status.oldest_upload > dt.timedelta(minutes=cfg.batch_deadline_minutes)
 
 
-def quarantine(
-    store: ObjectStore,
-    buckets: Buckets,
-    batch_id: str,
-    reason: dict,
-    stage: str,
-    from_prefix: str | None = None,
-    to_prefix: str | None = None,
-) -> dict:
-    """Move the batch's inputs aside with a reason.json: rejected input is kept, never dropped.
-    Returns the `quarantined` result a function reports.
-
-    Safe to repeat and to race: the move skips what another mover took, and the first
-    reason written stands.
-    """
-    source = from_prefix or storage.incoming_prefix(batch_id)
-    target = to_prefix or storage.quarantine_prefix(batch_id)
-    moved = store.move_prefix(buckets.data, source, target)
-    doc = {
-        "batch_id": batch_id,
-        "stage": stage,
-        "reason": reason,
-        "files": moved,
-        "quarantined_at": now_iso(),
-    }
-    try:
-        store.put_json(buckets.data, storage.reason_key(target), doc, if_none_match=True)
-    except PreconditionFailed:
-        pass  # quarantined already (a duplicate delivery): the first reason stands
-    return {
-        "status": "quarantined",
-        "batch_id": batch_id,
-        "error": reason["message"],
-        "reason": reason,
-        "files": moved,
-    }
-
-
-def hold(store: ObjectStore, buckets: Buckets, batch_id: str, why: str) -> dict:
-    """Park the batch under held/ while the breaker is open; it is scored after recovery."""
-    moved = store.move_prefix(
-        buckets.data, storage.incoming_prefix(batch_id), storage.held_prefix(batch_id)
-    )
-    doc = {"batch_id": batch_id, "reason": why, "files": moved, "held_at": now_iso()}
-    store.put_json(buckets.data, storage.held_note_key(batch_id), doc)
-    return doc
-
-
-def set_aside_invalid(store: ObjectStore, buckets: Buckets, key: str) -> dict:
-    """Move an upload under incoming/ that names no valid batch to quarantine, with a reason:
-    reported and kept, never silently ignored."""
-    target = storage.invalid_upload_key(key)
-    reason = {
-        "file": f"s3://{buckets.data}/{key}",
-        "column": None,
-        "rule": "incoming/<batch_id>/<source>.csv",
-        "detail": f"the key names no batch: batch ids match {storage.BATCH_ID.pattern} and "
-        "sources are <source>.csv directly inside the batch folder",
-        "message": f"{key}: not a valid batch upload (moved to {target})",
-    }
-    store.move(buckets.data, key, target)
-    doc = {"reason": reason, "files": [target], "quarantined_at": now_iso()}
-    try:
-        store.put_json(
-            buckets.data, storage.invalid_upload_reason_key(key), doc, if_none_match=True
-        )
-    except PreconditionFailed:
-        pass
-    return {"status": "quarantined", "key": key, "error": reason["message"], "reason": reason}
-
-
-def invalid_incoming_keys(store: ObjectStore, buckets: Buckets) -> list[str]:
-    """Objects in incoming/ folders whose names are not batch ids (the rescan reports them)."""
-    bad = [
-        f
-        for f in store.list_folders(buckets.data, storage.INCOMING)
-        if not storage.BATCH_ID.match(f)
-    ]
-    return [o["Key"] for f in bad for o in store.list(buckets.data, f"{storage.INCOMING}{f}/")]
+def scan_incoming(
+    store: ObjectStore, buckets: Buckets, scored: Callable[[str], bool]
+) -> tuple[list[str], list[str]]:
+    """(unscored batch ids with an upload, keys that name no batch) under incoming/: what the
+    rescan works through when S3 events were lost. Uploads that name no batch are objects
+    directly under incoming/, in folders whose names are not batch ids, or nested deeper or
+    not .csv inside a batch folder."""
+    folders, invalid = store.list_level(buckets.data, storage.INCOMING)
+    batches = []
+    for folder in folders:
+        if storage.BATCH_ID.match(folder) and scored(folder):
+            continue
+        keys = [o["Key"] for o in store.list(buckets.data, storage.incoming_prefix(folder))]
+        valid = [k for k in keys if storage.parse_incoming_key(k)]
+        invalid += [k for k in keys if k not in valid]
+        if valid:
+            batches.append(folder)
+    return sorted(batches), invalid

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlcycle import storage
-from mlcycle.batches import quarantine
 from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.logs import get_logger, log
+from mlcycle.moves import quarantine
 from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
 
 logger = get_logger("mlcycle.failures")

@@ -11,19 +11,13 @@ from __future__ import annotations
 from functools import partial
 
 from mlcycle import events, storage
-from mlcycle.batches import (
-    batch_status,
-    incoming_batches,
-    invalid_incoming_keys,
-    past_deadline,
-    quarantine,
-    set_aside_invalid,
-)
+from mlcycle.batches import batch_status, past_deadline, scan_incoming
 from mlcycle.breaker.gate import Diversion, inference_gate, score_held
 from mlcycle.config import ModelConfig
 from mlcycle.errors import MLCycleError
 from mlcycle.failures import isolated
 from mlcycle.logs import get_logger, log
+from mlcycle.moves import finish_interrupted, quarantine, set_aside_invalid
 from mlcycle.plugin import Plugin
 from mlcycle.scoring import published_manifest, score_batch
 from mlcycle.storage import Buckets, ObjectStore
@@ -40,6 +34,9 @@ def process_batch(
     gate: Diversion | None = None,
 ) -> dict:
     """Score the batch if it is complete; `gate(batch_id)` may divert it (the breaker holds it)."""
+    finished = finish_interrupted(store, buckets, batch_id)
+    if finished:
+        return finished
     status = batch_status(store, buckets, cfg, batch_id)
     if not status.complete:
         if status.present and past_deadline(status, cfg):
@@ -78,10 +75,10 @@ def _batches(
         return "s3", ids, invalid
     if isinstance(event, events.ScoreBatch):
         return "request", [event.batch_id], []
-    unscored = [
-        b for b in incoming_batches(store, buckets) if not published_manifest(store, buckets, b)
-    ]
-    return "rescan", unscored, invalid_incoming_keys(store, buckets)
+    unscored, invalid = scan_incoming(
+        store, buckets, lambda b: published_manifest(store, buckets, b) is not None
+    )
+    return "rescan", unscored, invalid
 
 
 class BatchFailed(MLCycleError):

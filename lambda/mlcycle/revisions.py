@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 
 from mlcycle import storage
-from mlcycle.batches import quarantine
 from mlcycle.config import ModelConfig
 from mlcycle.errors import MLCycleError
+from mlcycle.moves import quarantine
 from mlcycle.storage import Buckets, ObjectStore
 
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlcycle import revisions, storage
-from mlcycle.batches import hold, quarantine
 from mlcycle.claims import lease
 from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.datasets import feature_frame, join, open_source, read_attributes
 from mlcycle.errors import DataContractError, ModelIntegrityError
 from mlcycle.logs import bound, get_logger, log
+from mlcycle.moves import hold, quarantine
 from mlcycle.output import PredictionWriter
 from mlcycle.plugin import Plugin
 from mlcycle.registry import ModelRegistry

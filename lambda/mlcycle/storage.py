@@ -268,15 +268,21 @@ class ObjectStore:
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             yield from page.get("Contents", [])
 
-    def list_folders(self, bucket: str, prefix: str) -> builtins.list[str]:
+    def list_level(self, bucket: str, prefix: str) -> tuple[builtins.list[str], builtins.list[str]]:
+        """(folder names, object keys) directly under `prefix`, one level deep."""
         names: builtins.list[str] = []
+        keys: builtins.list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=prefix, Delimiter="/"
         ):
             names += [
                 p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", [])
             ]
-        return names
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return names, keys
+
+    def list_folders(self, bucket: str, prefix: str) -> builtins.list[str]:
+        return self.list_level(bucket, prefix)[0]
 
     def pinned(self, pins: dict[tuple[str, str], dict]) -> ObjectStore:
         """A view of this store whose reads of the pinned (bucket, key)s get exactly the recorded

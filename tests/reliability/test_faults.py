@@ -359,12 +359,6 @@ def _fail_second_move(monkeypatch) -> None:
     monkeypatch.setattr(ObjectStore, "move", move)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a hold interrupted after moving one file leaves the batch split between held/ "
-    "and incoming/ with no held.json; the retry sees an incomplete batch ('waiting', later "
-    "quarantined for a missing source) instead of finishing the hold",
-)
 def test_a_hold_interrupted_mid_move_is_completed_by_the_retry(deployed, s3, monkeypatch):
     from handlers import infer
 
@@ -380,12 +374,6 @@ def test_a_hold_interrupted_mid_move_is_completed_by_the_retry(deployed, s3, mon
     assert_held(s3, deployed, batch_id, "breaker OPEN")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a quarantine interrupted after moving one file leaves the batch split between "
-    "quarantine/ (no reason.json) and incoming/; the retry sees an incomplete batch "
-    "('waiting', later quarantined for a missing source) and the contract reason is lost",
-)
 def test_a_quarantine_interrupted_mid_move_is_completed_by_the_retry(deployed, s3, monkeypatch):
     from handlers import infer
 

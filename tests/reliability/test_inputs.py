@@ -364,12 +364,6 @@ RESCAN_MISSES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the hourly rescan checks only the names of folders under incoming/: an "
-    "upload whose S3 event was lost is never set aside when it lies directly under incoming/ "
-    "(silently ignored) or deeper inside a valid batch folder (that batch 'waiting' forever)",
-)
 @pytest.mark.parametrize("case", list(RESCAN_MISSES))
 def test_rescan_sets_aside_an_invalid_key_outside_an_invalid_folder(case, deployed, s3):
     from handlers import infer

@@ -5,12 +5,12 @@ from __future__ import annotations
 import boto3
 
 from mlcycle import storage
-from mlcycle.batches import hold
 from mlcycle.breaker.state import STATE_VALUE
 from mlcycle.clock import now_iso
 from mlcycle.cloudwatch import namespace, put_metrics
 from mlcycle.invoke import invoke_async, setting
 from mlcycle.logs import get_logger, log
+from mlcycle.moves import hold
 from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
 
 logger = get_logger("mlcycle.breaker.effects")

@@ -13,7 +13,6 @@ from dataclasses import replace
 from functools import partial
 
 from mlcycle import storage
-from mlcycle.batches import hold
 from mlcycle.breaker.effects import report_unknown_state
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, read_state
 from mlcycle.config import ModelConfig
@@ -21,6 +20,7 @@ from mlcycle.events import TrainRequest
 from mlcycle.failures import isolated
 from mlcycle.invoke import invoke_async
 from mlcycle.logs import get_logger, log
+from mlcycle.moves import hold
 from mlcycle.plugin import Plugin
 from mlcycle.scoring import published_manifest, score_batch
 from mlcycle.storage import Buckets, ObjectStore
