@@ -39,6 +39,8 @@ locals {
     ]
     breaker = [
       { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = true, delete = false },
+      # the champion (aliases.json): recorded with a trip, and checked against a promotion claim.
+      { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = false },
       # a batch that breaches on probation is moved from incoming/ to held/.
       { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true, delete = true },
       # probation output is published: probation/ -> predictions/ (a copy).

@@ -169,10 +169,23 @@ def _is_schedule(event: dict) -> bool:
     return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
 
 
+def _section(parent: dict, name: str, path: str, where: str) -> dict:
+    value = parent.get(name)
+    if not isinstance(value, dict):
+        raise EventError(where, f"{path}.{name}", "an object", value)
+    return value
+
+
+def _text(value: object) -> str | None:
+    """Free text from an AWS message, bounded: it lands in the breaker state and event log."""
+    return value[:MAX_TEXT] if isinstance(value, str) else None
+
+
 def _s3(event: dict, where: str) -> S3Notification:
     objects = []
     for i, record in enumerate(event["Records"]):
-        obj = (record.get("s3") or {}).get("object") or {}
+        s3 = _section(record, "s3", f"Records[{i}]", where)
+        obj = _section(s3, "object", f"Records[{i}].s3", where)
         key = obj.get("key")
         if not isinstance(key, str):
             raise EventError(where, f"Records[{i}].s3.object.key", "a string", key)
@@ -194,7 +207,7 @@ def _schedule(event: dict) -> Scheduled:
 
 
 def _alarm(record: dict, i: int, where: str) -> Alarm:
-    raw = (record.get("Sns") or {}).get("Message")
+    raw = _section(record, "Sns", f"Records[{i}]", where).get("Message")
     try:
         message = json.loads(raw) if isinstance(raw, str) else None
     except ValueError:
@@ -208,12 +221,12 @@ def _alarm(record: dict, i: int, where: str) -> Alarm:
         trigger = {}
     threshold = trigger.get("Threshold")
     return Alarm(
-        message["AlarmName"],
-        str(message.get("NewStateValue")),
-        message.get("NewStateReason"),
-        trigger.get("MetricName"),
+        message["AlarmName"][:MAX_TEXT],
+        str(message.get("NewStateValue"))[:40],
+        _text(message.get("NewStateReason")),
+        _text(trigger.get("MetricName")),
         float(threshold) if isinstance(threshold, (int, float)) else None,
-        trigger.get("ComparisonOperator"),
+        _text(trigger.get("ComparisonOperator")),
     )
 
 

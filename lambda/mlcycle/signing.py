@@ -18,11 +18,27 @@ import boto3
 from botocore.exceptions import ClientError
 
 from mlcycle.errors import ModelIntegrityError
-from mlcycle.invoke import setting
+from mlcycle.invoke import MissingSetting, setting
 
 KEY_VARIABLE = "MODEL_SIGNING_KEY_ID"
 ALGORITHM = "ECDSA_SHA_256"
 SIGNATURE_FIELD = "signature"
+REFUSALS = {
+    "KMSInvalidSignatureException",
+    "ValidationException",
+    "InvalidKeyUsageException",
+    "IncorrectKeyException",
+    "NotFoundException",
+    "DisabledException",
+}
+REFUSALS = {
+    "KMSInvalidSignatureException",
+    "ValidationException",
+    "InvalidKeyUsageException",
+    "IncorrectKeyException",
+    "NotFoundException",
+    "DisabledException",
+}
 
 
 def _canonical(doc: Any) -> bytes:
@@ -65,16 +81,25 @@ def verify(name: str, version: str, metadata: dict) -> None:
             'signing once, as the train function: payload {"action": "sign_unsigned"})'
         )
     try:
+        key = setting(KEY_VARIABLE)
+    except MissingSetting as exc:
+        raise ModelIntegrityError(f"{where}: cannot verify: {exc}") from None
+    try:
         signature = base64.b64decode(record["value"], validate=True)
-        valid = boto3.client("kms").verify(
-            KeyId=setting(KEY_VARIABLE),
-            Message=digest(name, version, metadata),
-            MessageType="DIGEST",
-            Signature=signature,
-            SigningAlgorithm=ALGORITHM,
-        )["SignatureValid"]
+        valid = (
+            bool(signature)
+            and boto3.client("kms").verify(
+                KeyId=key,
+                Message=digest(name, version, metadata),
+                MessageType="DIGEST",
+                Signature=signature,
+                SigningAlgorithm=ALGORITHM,
+            )["SignatureValid"]
+        )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "KMSInvalidSignatureException":
+        # KMS refusing the signature or its shape is a failed check; throttling and outages
+        # are not, and propagate for a retry.
+        if exc.response["Error"]["Code"] not in REFUSALS:
             raise
         valid = False
     except ValueError:

@@ -424,7 +424,7 @@ SCHEDULE_HALF = {"source": "aws.events", "detail": {}}
 
 WRONG_SHAPES = [
     pytest.param("infer", S3_KEY_NOT_TEXT, "Records[0].s3.object.key", id="infer-s3-key-number"),
-    pytest.param("infer", S3_NO_OBJECT, "Records[0].s3.object.key", id="infer-s3-no-object"),
+    pytest.param("infer", S3_NO_OBJECT, "Records[0].s3.object", id="infer-s3-no-object"),
     pytest.param("infer", S3_MIXED, None, id="infer-s3-mixed-sources"),
     pytest.param("infer", {"Records": []}, None, id="infer-no-records"),
     pytest.param("infer", SCHEDULE_HALF, None, id="infer-schedule-without-detail-type"),
@@ -439,22 +439,12 @@ WRONG_SHAPES = [
         {"Records": [{"eventSource": "aws:s3", "s3": "incoming/b1/bookings.csv"}]},
         "Records[0].s3",
         id="infer-s3-section-not-an-object",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="bug: an S3 record whose `s3` is not an object raises a bare "
-            "AttributeError in events._s3 instead of EventError",
-        ),
     ),
     pytest.param(
         "breaker",
         {"Records": [{"EventSource": "aws:sns", "Sns": "ALARM"}]},
         "Records[0].Sns",
         id="breaker-sns-section-not-an-object",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="bug: an SNS record whose `Sns` is not an object raises a bare "
-            "AttributeError in events._alarm instead of EventError",
-        ),
     ),
 ]
 

@@ -21,7 +21,6 @@ import joblib
 import pytest
 
 from mlcycle.errors import ModelIntegrityError
-from mlcycle.invoke import MissingSetting
 from mlcycle.registry import ModelRegistry, sha256_hex
 from mlcycle.storage import ObjectStore
 from tests.reliability.evidence import (
@@ -274,12 +273,6 @@ GARBAGE = base64.b64encode(bytes(range(72))).decode()
             {"value": ""},
             "does not verify",
             id="value-empty",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: an empty signature value reaches KMS Verify, whose "
-                "ValidationException escapes signing.verify as a ClientError: the batch "
-                "is counted as an internal error (BatchFailed), not held for model integrity",
-            ),
         ),
     ],
 )
@@ -399,22 +392,24 @@ def test_monitor_sweep_reports_tampered_metadata_as_an_error_and_writes_no_repor
 
 
 def test_signing_key_unset_refuses_every_load(own_models, s3, registry, tmp_path, monkeypatch):
+    """A deployment that lost its key setting cannot verify: it holds, it never trusts."""
     from handlers import infer
-    from mlcycle.inference import BatchFailed
 
     marker = tmp_path / "ran"
     _plant_pickle(s3, own_models.models, marker)
     monkeypatch.delenv("MODEL_SIGNING_KEY_ID")
 
-    with pytest.raises(MissingSetting, match="MODEL_SIGNING_KEY_ID"):
+    with pytest.raises(ModelIntegrityError, match="MODEL_SIGNING_KEY_ID"):
         registry.load("v0001")
     batch_id = new_batch_id("no-key")
-    with pytest.raises(BatchFailed, match="MODEL_SIGNING_KEY_ID"):
-        infer.handler(upload_sample(s3, own_models, batch_id), None)
+    [result] = infer.handler(upload_sample(s3, own_models, batch_id), None)["results"]
 
+    assert result["status"] == "held" and "MODEL_SIGNING_KEY_ID" in result["error"]
     assert not marker.exists()
     assert current_keys(s3, own_models.predictions) == []
-    assert current_keys(s3, own_models.data, f"incoming/{batch_id}/") == [
-        f"incoming/{batch_id}/bookings.csv",
-        f"incoming/{batch_id}/hotels.csv",
+    assert current_keys(s3, own_models.data, f"incoming/{batch_id}/") == []
+    assert current_keys(s3, own_models.data, f"held/{batch_id}/") == [
+        f"held/{batch_id}/bookings.csv",
+        f"held/{batch_id}/held.json",
+        f"held/{batch_id}/hotels.csv",
     ]

@@ -53,6 +53,17 @@ def handle(
         target = OPEN if event.target == "open" else CLOSED
         return _summary(breaker.force(target, event.reason, event.actor, champion()))
     if isinstance(event, events.ModelPromoted):
+        if event.version != champion():
+            # Anyone able to invoke the breaker could claim a promotion: only the champion the
+            # model store names may start probation.
+            log(logger, "promotion claim refused", level=30, version=event.version)
+            state, _ = read_state(store, buckets.monitoring)
+            return {
+                "changed": False,
+                "state": state,
+                "event": None,
+                "effects": [f"refused: {event.version} is not the champion"],
+            }
         return _summary(breaker.model_promoted(event.version, actor=event.actor))
     return _summary(
         breaker.probation_report(
