@@ -88,3 +88,25 @@ def test_the_config_fingerprint_hashes_the_file_that_was_loaded(buckets, s3, mon
     finally:
         for cached in (runtime.config, runtime.plugin):
             cached.cache_clear()
+
+
+def test_a_promotion_claim_for_a_version_that_is_not_the_champion_changes_nothing(
+    trained, buckets, s3
+):
+    from handlers import breaker
+
+    from mlcycle import storage
+    from mlcycle.breaker.state import OPEN, initial_state
+    from mlcycle.storage import ObjectStore
+
+    ObjectStore().put_json(
+        buckets.monitoring,
+        storage.BREAKER_STATE_KEY,
+        {**initial_state(), "state": OPEN, "revision": 1},
+    )
+    before = s3.get_object(Bucket=buckets.monitoring, Key="breaker/state.json")["ETag"]
+    result = breaker.handler({"action": "model_promoted", "version": "v0099"}, None)
+    assert result["changed"] is False and result["effects"] == [
+        "refused: v0099 is not the champion"
+    ]
+    assert s3.get_object(Bucket=buckets.monitoring, Key="breaker/state.json")["ETag"] == before
