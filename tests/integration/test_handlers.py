@@ -94,7 +94,6 @@ def test_a_promotion_claim_for_a_version_that_is_not_the_champion_changes_nothin
     trained, buckets, s3
 ):
     from handlers import breaker
-
     from mlcycle import storage
     from mlcycle.breaker.state import OPEN, initial_state
     from mlcycle.storage import ObjectStore
