@@ -137,7 +137,6 @@ def test_a_crash_before_success_leaves_nothing_that_looks_published(
     trained, buckets, s3, monkeypatch
 ):
     from handlers import infer, runtime
-
     from mlcycle.inference import BatchFailed
 
     upload_batch(s3, buckets.data, SAMPLE_BATCH, sample_batch_files())
