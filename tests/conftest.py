@@ -31,16 +31,24 @@ def emulator_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def signing_key(emulator_url):
     """The model signing key Terraform creates (ECC P-256, sign/verify), once per session."""
-    kms = boto3.client("kms", endpoint_url=emulator_url, region_name=EMULATOR_ENV["AWS_REGION"],
-                       aws_access_key_id="test", aws_secret_access_key="test")
+    kms = boto3.client(
+        "kms",
+        endpoint_url=emulator_url,
+        region_name=EMULATOR_ENV["AWS_REGION"],
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     return kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
 
 
 @pytest.fixture
 def aws_env(emulator_url, signing_key, monkeypatch):
     """Point boto3 at the emulator the way a deployed function is pointed: environment only."""
-    for name, value in {**EMULATOR_ENV, "AWS_ENDPOINT_URL": emulator_url,
-                        "MODEL_SIGNING_KEY_ID": signing_key}.items():
+    for name, value in {
+        **EMULATOR_ENV,
+        "AWS_ENDPOINT_URL": emulator_url,
+        "MODEL_SIGNING_KEY_ID": signing_key,
+    }.items():
         monkeypatch.setenv(name, value)
     return emulator_url
 
