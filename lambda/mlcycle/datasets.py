@@ -7,6 +7,8 @@ enforced across chunks.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
@@ -18,7 +20,7 @@ from pandas.api.types import union_categoricals
 
 from mlcycle import storage
 from mlcycle.config import ModelConfig, SourceSpec
-from mlcycle.contract import CheckedFrame, check_frame, check_header, read_dtypes
+from mlcycle.contract import CheckedFrame, check_frame, check_header, read_dtypes, utc_note
 from mlcycle.errors import DataContractError
 from mlcycle.storage import ObjectStore
 
@@ -30,6 +32,98 @@ class SourceSummary:
     rows: int = 0
     notes: list[str] = field(default_factory=list)
     violations: dict[str, int] = field(default_factory=dict)
+    utc_converted: dict[str, int] = field(default_factory=dict)
+
+
+NUL = b"\x00"
+HEAD_BYTES = 64 * 1024  # kept from the start of the file: the header as written
+
+
+def _first_record(head: bytes) -> tuple[list[str], int] | None:
+    """The first non-blank CSV record in `head` and the line it ends on.
+
+    The caller checks its length against the columns pandas found: a header longer than
+    `head` is cut short.
+    """
+    reader = csv.reader(io.StringIO(head.decode("utf-8-sig", errors="replace"), newline=""))
+    try:
+        for record in reader:
+            if len(record) > 1 or (record and record[0].strip(" \t")):  # pandas skips blanks
+                return record, reader.line_num
+    except csv.Error:
+        return None
+    return None
+
+
+class _GuardedStream(io.BufferedIOBase):
+    """The bytes of a source on their way to the CSV parser.
+
+    Refuses NUL bytes (pandas' C reader ends a field at NUL: `12\x0034` would be read as
+    `12`), keeps the first bytes (the header as written, before pandas renames duplicate
+    names to `x.1`) and counts lines, so errors can name the line of the file. Memory stays
+    one block.
+    """
+
+    def __init__(self, raw: IO[bytes], file: str):
+        super().__init__()
+        self._raw, self._file = raw, file
+        self.head = b""
+        self.block = b""  # the last block handed on ...
+        self.block_start = 0  # ... its position in the file ...
+        self.lines_before = 0  # ... and the newlines before it
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
+        self.lines_before += self.block.count(b"\n")
+        self.block_start += len(self.block)
+        self.block = data
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+        at = data.find(NUL)
+        if at >= 0:
+            self._refuse_nul(at)
+        return data
+
+    read1 = read
+
+    def line_at(self, position: int) -> int:
+        """The line (1-based) of a byte position within or just before the last block."""
+        return (
+            self.lines_before + self.block.count(b"\n", 0, max(position - self.block_start, 0)) + 1
+        )
+
+    def _refuse_nul(self, at: int) -> None:
+        position = self.block_start + at
+        line = self.line_at(position)
+        column = None
+        header = _first_record(self.head)
+        if header is not None and line > header[1]:
+            # The field the NUL is in: count the fields before it on its line, when the
+            # line is plain (no quotes) and within this block.
+            line_start = self.block.rfind(b"\n", 0, at) + 1
+            prefix = self.block[line_start:at]
+            if (line_start or self.block_start == 0) and b'"' not in prefix:
+                index = prefix.count(b",")
+                column = header[0][index] if index < len(header[0]) else None
+        raise DataContractError(
+            self._file,
+            column,
+            "no NUL bytes",
+            f"NUL byte (0x00) at byte offset {position} (text has none; UTF-16 is not UTF-8)",
+            [line],
+        )
+
+    def decode_error(self, exc: UnicodeDecodeError) -> tuple[str, list[int]]:
+        """Where an invalid byte is in the file, from the block being decoded."""
+        byte = exc.object[exc.start]
+        # The decoder sees the last block, plus at most 3 bytes of a character cut before it.
+        if isinstance(exc.object, bytes) and 0 <= len(exc.object) - len(self.block) <= 3:
+            position = self.block_start + len(self.block) - len(exc.object) + exc.start
+            return f"invalid byte 0x{byte:02x} at byte offset {position}", [self.line_at(position)]
+        return f"invalid byte 0x{byte:02x} at byte {exc.start} of a read block", []
 
 
 class SourceReader:
@@ -53,9 +147,10 @@ class SourceReader:
         self.summary = SourceSummary()
 
     def _raw_chunks(self) -> Iterator[pd.DataFrame]:
+        stream = _GuardedStream(self.stream, self.file)
         try:
             reader = pd.read_csv(
-                self.stream,
+                stream,
                 dtype=read_dtypes(self.spec),
                 chunksize=self.chunk_rows,
                 encoding="utf-8",
@@ -65,6 +160,7 @@ class SourceReader:
             header_checked = False
             for chunk in reader:
                 if not header_checked:
+                    self._check_unique_names(stream.head, list(chunk.columns))
                     self.summary.notes += check_header(list(chunk.columns), self.spec, self.file)
                     header_checked = True
                 if len(
@@ -73,20 +169,41 @@ class SourceReader:
                     yield chunk
             if not header_checked:  # header only: read_csv yields no chunk at all
                 columns = list(reader.orig_names or [])
+                self._check_unique_names(stream.head, columns)
                 check_header(columns, self.spec, self.file)
         except UnicodeDecodeError as exc:
-            raise DataContractError(
-                self.file,
-                None,
-                "encoding UTF-8",
-                f"invalid byte 0x{exc.object[exc.start]:02x} at byte {exc.start} of a read block",
-            ) from None
+            detail, lines = stream.decode_error(exc)
+            raise DataContractError(self.file, None, "encoding UTF-8", detail, lines) from None
         except pd.errors.EmptyDataError:
             raise DataContractError(
                 self.file, None, "not empty", "the file is empty (no header, no rows)"
             ) from None
         except pd.errors.ParserError as exc:
             raise DataContractError(self.file, None, "CSV format", str(exc).strip()) from None
+        except (ValueError, TypeError, OverflowError) as exc:  # anything else the parser raises
+            raise DataContractError(
+                self.file, None, "CSV format", f"unreadable: {type(exc).__name__}: {exc}"
+            ) from None
+
+    def _check_unique_names(self, head: bytes, columns: list[str]) -> None:
+        """Refuse a name given twice: pandas would rename the second copy `name.1`."""
+        header = _first_record(head)
+        if header is None or len(header[0]) != len(columns):
+            return  # not the header pandas read (longer than HEAD_BYTES): no names to compare
+        names, line = header
+        seen: dict[str, int] = {}
+        for position, name in enumerate(names, start=1):
+            if name.strip() == "":  # unnamed columns (trailing commas) are extra, dropped
+                continue
+            if name in seen:
+                raise DataContractError(
+                    self.file,
+                    name,
+                    "unique column names",
+                    f"'{name}' names columns {seen[name]} and {position}",
+                    [line],
+                )
+            seen[name] = position
 
     def __iter__(self) -> Iterator[CheckedFrame]:
         seen_keys: dict[str, list[np.ndarray]] = {c.name: [] for c in self.spec.columns if c.unique}
@@ -104,9 +221,14 @@ class SourceReader:
                     non_null[name] += int(checked.frame[name].notna().sum())
             for rule, count in checked.violations.items():
                 self.summary.violations[rule] = self.summary.violations.get(rule, 0) + count
+            for name, count in checked.utc_converted.items():
+                self.summary.utc_converted[name] = self.summary.utc_converted.get(name, 0) + count
             self.summary.rows += len(checked.frame)
             yield checked
         self._check_file(seen_keys, non_null)
+        self.summary.notes += [
+            utc_note(self.file, name, count) for name, count in self.summary.utc_converted.items()
+        ]
 
     def _check_file(self, seen_keys: dict[str, list[np.ndarray]], non_null: dict[str, int]) -> None:
         if self.summary.rows == 0:
