@@ -62,6 +62,7 @@ def main() -> None:
         os.environ.update(
             {**EMULATOR_ENV, "AWS_ENDPOINT_URL": url, "MODEL_DIR": str(ROOT / "model")}
         )
+        from mlcycle.breaker.state import create_initial
         from mlcycle.config import load_config
         from mlcycle.datasets import SourceReader, feature_frame, index_attributes, join
         from mlcycle.plugin import load_plugin
@@ -70,10 +71,15 @@ def main() -> None:
         from mlcycle.storage import Buckets, ObjectStore
         from mlcycle.training import run_training
 
+        # What a deployment provides: the signing key, versioned buckets, the breaker state.
+        key = boto3.client("kms").create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+        os.environ["MODEL_SIGNING_KEY_ID"] = key["KeyMetadata"]["Arn"]
         buckets = Buckets("bench-data", "bench-models", "bench-predictions", "bench-monitoring")
         s3 = boto3.client("s3")
         for name in (buckets.data, buckets.models, buckets.predictions, buckets.monitoring):
             s3.create_bucket(Bucket=name)
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        create_initial(ObjectStore(s3), buckets.monitoring)
         for source in ("bookings", "hotels"):
             s3.upload_file(
                 str(folder / "training" / source / f"{source}.csv"),
