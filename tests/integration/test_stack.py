@@ -339,7 +339,9 @@ def test_each_role_reaches_only_its_bucket_prefixes(stack, aws):
     assert _allows(breaker, "s3:PutObject", f"{arn['monitoring']}/breaker/events.jsonl")
     assert not _allows(breaker, "s3:DeleteObject", f"{arn['predictions']}/predictions/b1/_SUCCESS")
     assert _allows(breaker, "s3:PutObject", f"{arn['predictions']}/predictions/b1/predictions.csv")
-    assert not _allows(breaker, "s3:GetObject", f"{arn['models']}/models/m/v1/model.joblib")
+    # the champion is read (recorded with a trip, checked against a promotion claim), never written
+    assert _allows(breaker, "s3:GetObject", f"{arn['models']}/models/m/aliases.json")
+    assert not _allows(breaker, "s3:PutObject", f"{arn['models']}/models/m/aliases.json")
     for statements in (train, infer, monitor, breaker):
         assert not _allows(statements, "s3:GetObject", f"{arn['artifacts']}/functions/x.zip")
         for st in statements:
