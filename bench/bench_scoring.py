@@ -65,10 +65,11 @@ def main() -> None:
         from mlcycle.breaker.state import create_initial
         from mlcycle.config import load_config
         from mlcycle.datasets import SourceReader, feature_frame, index_attributes, join
+        from mlcycle.objectstore import ObjectStore
         from mlcycle.plugin import load_plugin
         from mlcycle.registry import ModelRegistry
         from mlcycle.scoring import score_batch
-        from mlcycle.storage import Buckets, ObjectStore
+        from mlcycle.storage import Buckets
         from mlcycle.training import run_training
 
         # What a deployment provides: the signing key, versioned buckets, the breaker state.

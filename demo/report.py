@@ -14,8 +14,9 @@ from demo.scenario import Scenario
 from mlcycle import storage
 from mlcycle.breaker.state import STATE_VALUE, event_log
 from mlcycle.monitoring.metrics import REPORTED
+from mlcycle.objectstore import ObjectStore
 from mlcycle.scoring import published_manifest
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets
 
 
 @dataclass

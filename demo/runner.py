@@ -31,8 +31,9 @@ from mlcycle import storage
 from mlcycle.breaker.state import read_state
 from mlcycle.config import ModelConfig, load_config
 from mlcycle.monitoring.thresholds import alarm_settings
+from mlcycle.objectstore import ObjectStore
 from mlcycle.registry import ModelRegistry
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ROOT / "build" / "packages"

@@ -40,7 +40,7 @@ from mlcycle.breaker.state import create_initial
 from mlcycle.config import load_config
 from mlcycle.errors import ConfigError
 from mlcycle.monitoring.thresholds import alarm_settings
-from mlcycle.storage import ObjectStore
+from mlcycle.objectstore import ObjectStore
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PACKAGES = REPO / "build" / "packages"

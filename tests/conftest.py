@@ -58,7 +58,8 @@ def buckets(aws_env, monkeypatch):
     """Four fresh buckets per test, named in the env vars the handlers read, and the breaker
     state a deployment creates."""
     from mlcycle.breaker.state import create_initial
-    from mlcycle.storage import Buckets, ObjectStore
+    from mlcycle.objectstore import ObjectStore
+    from mlcycle.storage import Buckets
 
     s3 = boto3.client("s3")
     suffix = uuid.uuid4().hex[:8]

@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 from mlcycle.config import ModelConfig, load_config
+from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin, load_plugin, model_dir
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets
 
 
 def config_path() -> Path:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from mlcycle import storage
 from mlcycle.clock import now
 from mlcycle.config import ModelConfig
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.objectstore import ObjectStore
+from mlcycle.storage import Buckets
 
 
 @dataclass

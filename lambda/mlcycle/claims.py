@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mlcycle.clock import now
-from mlcycle.storage import ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
 
 # Lambda's longest timeout is 15 minutes: a live owner never loses its lease.
 LEASE_SECONDS = 16 * 60

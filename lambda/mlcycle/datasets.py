@@ -22,7 +22,7 @@ from mlcycle import storage
 from mlcycle.config import ModelConfig, SourceSpec
 from mlcycle.contract import CheckedFrame, check_frame, check_header, read_dtypes, utc_note
 from mlcycle.errors import DataContractError
-from mlcycle.storage import ObjectStore
+from mlcycle.objectstore import ObjectStore
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 class MLCycleError(Exception):
     """Base class: anything the platform rejects on purpose (not a bug)."""
@@ -41,6 +43,21 @@ class DataContractError(MLCycleError):
             "lines": self.rows[:20],
             "message": str(self),
         }
+
+
+class EventError(MLCycleError):
+    """An event or payload the function refuses; nothing was changed."""
+
+    def __init__(self, where: str, field: str | None, expected: str, got: object = None):
+        self.where, self.field, self.expected = where, field, expected
+        at = f"field '{field}'" if field else "payload"
+        shown = "" if got is None else f", got {_describe(got)}"
+        super().__init__(f"{where}: {at}: expected {expected}{shown}")
+
+
+def _describe(value: object) -> str:
+    text = json.dumps(value, default=str)
+    return f"{type(value).__name__} {text[:80]}"
 
 
 class ModelIntegrityError(MLCycleError):

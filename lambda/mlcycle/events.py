@@ -13,84 +13,9 @@ import datetime as dt
 import json
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
 
-from mlcycle import storage
-from mlcycle.errors import MLCycleError
-
-# Free text (reasons, actors) ends up in the state object and every event-log line.
-MAX_TEXT = 1000
-MAX_BREACHES = 100
-JSON_TYPE_NAMES = {
-    bool: "a boolean",
-    int: "an integer",
-    str: "a string",
-    list: "a list",
-    dict: "an object",
-}
-
-
-class EventError(MLCycleError):
-    """An event or payload the function refuses; nothing was changed."""
-
-    def __init__(self, where: str, field: str | None, expected: str, got: object = None):
-        self.where, self.field, self.expected = where, field, expected
-        at = f"field '{field}'" if field else "payload"
-        shown = "" if got is None else f", got {_describe(got)}"
-        super().__init__(f"{where}: {at}: expected {expected}{shown}")
-
-
-def _describe(value: object) -> str:
-    text = json.dumps(value, default=str)
-    return f"{type(value).__name__} {text[:80]}"
-
-
-def _fields(payload: dict, where: str, spec: dict[str, type]) -> dict[str, Any]:
-    """The payload's fields after checking each against its JSON type; unknown keys are refused."""
-    unknown = sorted(set(payload) - set(spec))
-    if unknown:
-        raise EventError(where, unknown[0], f"one of the fields {sorted(spec)}")
-    for name, value in payload.items():
-        wanted = spec[name]
-        # bool is an int in Python; JSON's true is no count, and 1 is no boolean.
-        wrong_bool = isinstance(value, bool) != (wanted is bool)
-        if value is not None and (not isinstance(value, wanted) or wrong_bool):
-            raise EventError(where, name, JSON_TYPE_NAMES[wanted], value)
-        if isinstance(value, str) and len(value) > MAX_TEXT:
-            raise EventError(
-                where, name, f"at most {MAX_TEXT} characters", f"{len(value)} characters"
-            )
-    return payload
-
-
-def _mapping(event: object, where: str) -> dict:
-    if not isinstance(event, dict):
-        raise EventError(where, None, "a JSON object", event)
-    return event
-
-
-def _batch_id(value: str, where: str, field: str = "batch_id") -> str:
-    if not storage.BATCH_ID.match(value):
-        raise EventError(where, field, f"a batch id matching {storage.BATCH_ID.pattern}", value)
-    return value
-
-
-def _version(value: str | None, where: str, field: str) -> str | None:
-    if value is not None and not storage.MODEL_VERSION.match(value):
-        raise EventError(
-            where, field, f"a model version matching {storage.MODEL_VERSION.pattern}", value
-        )
-    return value
-
-
-def _breaches(value: list | None, where: str) -> tuple[dict, ...]:
-    items = value or []
-    if len(items) > MAX_BREACHES or not all(isinstance(b, dict) for b in items):
-        raise EventError(where, "breaches", f"a list of at most {MAX_BREACHES} objects", value)
-    if len(json.dumps(items, default=str)) > MAX_TEXT * 10:
-        raise EventError(where, "breaches", f"at most {MAX_TEXT * 10} characters of JSON", "more")
-    return tuple(items)
-
+from mlcycle import fields as check
+from mlcycle.errors import EventError
 
 # --- AWS-delivered events ----------------------------------------------------------------
 
@@ -169,23 +94,11 @@ def _is_schedule(event: dict) -> bool:
     return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
 
 
-def _section(parent: dict, name: str, path: str, where: str) -> dict:
-    value = parent.get(name)
-    if not isinstance(value, dict):
-        raise EventError(where, f"{path}.{name}", "an object", value)
-    return value
-
-
-def _text(value: object) -> str | None:
-    """Free text from an AWS message, bounded: it lands in the breaker state and event log."""
-    return value[:MAX_TEXT] if isinstance(value, str) else None
-
-
 def _s3(event: dict, where: str) -> S3Notification:
     objects = []
     for i, record in enumerate(event["Records"]):
-        s3 = _section(record, "s3", f"Records[{i}]", where)
-        obj = _section(s3, "object", f"Records[{i}].s3", where)
+        s3 = check.section(record, "s3", f"Records[{i}]", where)
+        obj = check.section(s3, "object", f"Records[{i}].s3", where)
         key = obj.get("key")
         if not isinstance(key, str):
             raise EventError(where, f"Records[{i}].s3.object.key", "a string", key)
@@ -207,7 +120,7 @@ def _schedule(event: dict) -> Scheduled:
 
 
 def _alarm(record: dict, i: int, where: str) -> Alarm:
-    raw = _section(record, "Sns", f"Records[{i}]", where).get("Message")
+    raw = check.section(record, "Sns", f"Records[{i}]", where).get("Message")
     try:
         message = json.loads(raw) if isinstance(raw, str) else None
     except ValueError:
@@ -221,12 +134,12 @@ def _alarm(record: dict, i: int, where: str) -> Alarm:
         trigger = {}
     threshold = trigger.get("Threshold")
     return Alarm(
-        message["AlarmName"][:MAX_TEXT],
+        message["AlarmName"][: check.MAX_TEXT],
         str(message.get("NewStateValue"))[:40],
-        _text(message.get("NewStateReason")),
-        _text(trigger.get("MetricName")),
+        check.text(message.get("NewStateReason")),
+        check.text(trigger.get("MetricName")),
         float(threshold) if isinstance(threshold, (int, float)) else None,
-        _text(trigger.get("ComparisonOperator")),
+        check.text(trigger.get("ComparisonOperator")),
     )
 
 
@@ -265,9 +178,9 @@ TRAIN_FIELDS = {
 
 def parse_train_event(event: object) -> TrainEvent:
     where = "train event"
-    payload = _mapping(event, where)
+    payload = check.mapping(event, where)
     if "action" in payload:
-        fields = _fields(payload, where, {"action": str, "actor": str})
+        fields = check.fields(payload, where, {"action": str, "actor": str})
         if fields["action"] != "sign_unsigned":
             raise EventError(
                 where, "action", "sign_unsigned (or no action: a training run)", fields["action"]
@@ -275,7 +188,7 @@ def parse_train_event(event: object) -> TrainEvent:
         return SignUnsigned(fields.get("actor") or "operator")
     if _is_schedule(payload):
         return TrainRequest(actor="schedule", scheduled=True)
-    fields = _fields(payload, where, TRAIN_FIELDS)
+    fields = check.fields(payload, where, TRAIN_FIELDS)
     if fields.get("recent_batches") is not None and fields["recent_batches"] < 1:
         raise EventError(where, "recent_batches", "a count of at least 1", fields["recent_batches"])
     if fields.get("since") is not None:
@@ -309,19 +222,21 @@ InferEvent = S3Notification | Scheduled | ScoreBatch | Rescan | ScoreHeld
 
 def parse_infer_event(event: object) -> InferEvent:
     where = "infer event"
-    payload = _mapping(event, where)
+    payload = check.mapping(event, where)
     if _is_s3(payload):
         return _s3(payload, where)
     if _is_schedule(payload):
         return _schedule(payload)
     action = payload.get("action")
     if action is None and "batch_id" in payload:
-        return ScoreBatch(_batch_id(_fields(payload, where, {"batch_id": str})["batch_id"], where))
+        return ScoreBatch(
+            check.batch_id(check.fields(payload, where, {"batch_id": str})["batch_id"], where)
+        )
     if action == "rescan":
-        _fields(payload, where, {"action": str})
+        check.fields(payload, where, {"action": str})
         return Rescan()
     if action == "score_held":
-        fields = _fields(payload, where, {"action": str, "probation": bool})
+        fields = check.fields(payload, where, {"action": str, "probation": bool})
         return ScoreHeld(fields.get("probation", True) is not False)
     raise EventError(
         where,
@@ -344,14 +259,14 @@ MonitorEvent = S3Notification | Scheduled | MonitorBatch
 
 def parse_monitor_event(event: object) -> MonitorEvent:
     where = "monitor event"
-    payload = _mapping(event, where)
+    payload = check.mapping(event, where)
     if _is_s3(payload):
         return _s3(payload, where)
     if _is_schedule(payload):
         return _schedule(payload)
     if "batch_id" in payload:
         return MonitorBatch(
-            _batch_id(_fields(payload, where, {"batch_id": str})["batch_id"], where)
+            check.batch_id(check.fields(payload, where, {"batch_id": str})["batch_id"], where)
         )
     raise EventError(
         where, None, 'an S3 notification, a schedule or {"batch_id": ...}', sorted(payload)
@@ -402,36 +317,30 @@ BreakerEvent = AlarmNotifications | Force | Status | Repair | ModelPromoted | Pr
 BREAKER_ACTIONS = ("open", "close", "status", "repair", "model_promoted", "probation_report")
 
 
-def _required(fields: dict, name: str, where: str) -> Any:
-    if fields.get(name) is None:
-        raise EventError(where, name, "a value (the field is required)")
-    return fields[name]
-
-
 def parse_breaker_event(event: object) -> BreakerEvent:
     where = "breaker event"
-    payload = _mapping(event, where)
+    payload = check.mapping(event, where)
     if _is_sns(payload):
         return AlarmNotifications(
             tuple(_alarm(r, i, where) for i, r in enumerate(payload["Records"]))
         )
     action = payload.get("action")
     if action in ("open", "close"):
-        fields = _fields(payload, where, {"action": str, "reason": str, "actor": str})
+        fields = check.fields(payload, where, {"action": str, "reason": str, "actor": str})
         return Force(action, fields.get("reason") or "", fields.get("actor") or "operator")
     if action == "status":
-        _fields(payload, where, {"action": str})
+        check.fields(payload, where, {"action": str})
         return Status()
     if action == "repair":
-        fields = _fields(payload, where, {"action": str, "reason": str, "actor": str})
-        return Repair(_required(fields, "reason", where), fields.get("actor") or "operator")
+        fields = check.fields(payload, where, {"action": str, "reason": str, "actor": str})
+        return Repair(check.required(fields, "reason", where), fields.get("actor") or "operator")
     if action == "model_promoted":
-        fields = _fields(payload, where, {"action": str, "version": str, "actor": str})
-        version = _version(_required(fields, "version", where), where, "version")
+        fields = check.fields(payload, where, {"action": str, "version": str, "actor": str})
+        version = check.version(check.required(fields, "version", where), where, "version")
         assert version is not None  # required above
         return ModelPromoted(version, fields.get("actor") or "training")
     if action == "probation_report":
-        fields = _fields(
+        fields = check.fields(
             payload,
             where,
             {
@@ -443,12 +352,12 @@ def parse_breaker_event(event: object) -> BreakerEvent:
                 "actor": str,
             },
         )
-        batch_id = _batch_id(_required(fields, "batch_id", where), where)
+        batch_id = check.batch_id(check.required(fields, "batch_id", where), where)
         return ProbationReport(
             batch_id,
-            _required(fields, "healthy", where),
-            _breaches(fields.get("breaches"), where),
-            _version(fields.get("model_version"), where, "model_version"),
+            check.required(fields, "healthy", where),
+            check.breaches(fields.get("breaches"), where),
+            check.version(fields.get("model_version"), where, "model_version"),
             fields.get("actor") or "monitor",
         )
     raise EventError(

@@ -18,7 +18,8 @@ from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.logs import get_logger, log
 from mlcycle.moves import quarantine
-from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
+from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.failures")
 TRANSIENT_CODES = {

@@ -18,9 +18,10 @@ from mlcycle.errors import MLCycleError
 from mlcycle.failures import isolated
 from mlcycle.logs import get_logger, log
 from mlcycle.moves import finish_interrupted, quarantine, set_aside_invalid
+from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin
 from mlcycle.scoring import published_manifest, score_batch
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.inference")
 

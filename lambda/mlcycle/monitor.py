@@ -25,9 +25,10 @@ from mlcycle.invoke import invoke_async
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.monitoring.report import build_report, headline_metrics
 from mlcycle.monitoring.thresholds import breaches, parse_alarms
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
 from mlcycle.registry import ModelRegistry
 from mlcycle.scoring import published_manifest
-from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
+from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.monitor")
 

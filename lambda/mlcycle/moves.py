@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from mlcycle import storage
 from mlcycle.clock import now_iso
-from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
+from mlcycle.storage import Buckets
 
 
 def _journaled_move(

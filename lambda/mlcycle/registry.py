@@ -18,7 +18,7 @@ from mlcycle import signing, storage
 from mlcycle.clock import now_iso
 from mlcycle.errors import MLCycleError, ModelIntegrityError
 from mlcycle.logs import get_logger, log
-from mlcycle.storage import ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
 
 VERSION = storage.MODEL_VERSION
 logger = get_logger("mlcycle.registry")

@@ -14,7 +14,8 @@ from mlcycle import storage
 from mlcycle.config import ModelConfig
 from mlcycle.errors import MLCycleError
 from mlcycle.moves import quarantine
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.objectstore import ObjectStore
+from mlcycle.storage import Buckets
 
 
 class InputsChanged(MLCycleError):

@@ -21,11 +21,12 @@ from mlcycle.datasets import feature_frame, join, open_source, read_attributes
 from mlcycle.errors import DataContractError, ModelIntegrityError
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.moves import hold, quarantine
+from mlcycle.objectstore import MultipartWriter, ObjectStore, PreconditionFailed
 from mlcycle.output import PredictionWriter
 from mlcycle.plugin import Plugin
 from mlcycle.registry import ModelRegistry
 from mlcycle.revisions import InputsChanged
-from mlcycle.storage import Buckets, MultipartWriter, ObjectStore, PreconditionFailed
+from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.scoring")
 

@@ -23,9 +23,10 @@ from mlcycle.errors import DataContractError, MLCycleError, rejected
 from mlcycle.evaluation import prior_baseline, score
 from mlcycle.events import SignUnsigned, TrainEvent
 from mlcycle.logs import get_logger, log
+from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin, Predictions
 from mlcycle.registry import Decision, ModelRegistry
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets
 from mlcycle.training_data import load_training_set
 
 logger = get_logger("mlcycle.training")

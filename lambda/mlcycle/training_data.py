@@ -16,9 +16,10 @@ from mlcycle.batches import inputs_prefix
 from mlcycle.config import ColumnSpec, ModelConfig, SourceSpec
 from mlcycle.datasets import index_attributes, join, open_source
 from mlcycle.errors import DataContractError
+from mlcycle.objectstore import ObjectStore
 from mlcycle.revisions import InputsChanged
 from mlcycle.scoring import published_manifest
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pytest
 
 from mlcycle.breaker.machine import Breaker
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN
-from mlcycle.storage import ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
 
 
 class RecordingActions:

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from mlcycle.events import EventError
+from mlcycle.errors import EventError
 from mlcycle.invoke import MissingSetting
 from tests.conftest import MODEL_DIR
 from tests.integration.helpers import keys, upload_training
@@ -49,7 +49,7 @@ def test_a_missing_function_variable_fails_the_invocation(buckets, s3, monkeypat
     from handlers import train
     from mlcycle import storage
     from mlcycle.breaker.state import OPEN, initial_state
-    from mlcycle.storage import ObjectStore
+    from mlcycle.objectstore import ObjectStore
 
     monkeypatch.delenv("BREAKER_FUNCTION_NAME", raising=False)
     ObjectStore().put_json(
@@ -96,7 +96,7 @@ def test_a_promotion_claim_for_a_version_that_is_not_the_champion_changes_nothin
     from handlers import breaker
     from mlcycle import storage
     from mlcycle.breaker.state import OPEN, initial_state
-    from mlcycle.storage import ObjectStore
+    from mlcycle.objectstore import ObjectStore
 
     ObjectStore().put_json(
         buckets.monitoring,

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.skipif(not VIO_DATA.is_dir(), reason="../shared/vio-dat
 
 def test_original_files_train_and_score_all_rows_with_zero_coverage(buckets, s3):
     from mlcycle.config import load_config
+    from mlcycle.objectstore import ObjectStore
     from mlcycle.plugin import load_plugin
     from mlcycle.scoring import score_batch
-    from mlcycle.storage import ObjectStore
     from mlcycle.training import run_training
 
     cfg = load_config(VIO_DATA / "model_config.yml")

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from mlcycle.errors import ModelIntegrityError
+from mlcycle.objectstore import ObjectStore
 from mlcycle.registry import Decision, ModelRegistry
-from mlcycle.storage import ObjectStore
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_versions_are_numbered_and_immutable(registry, s3, buckets):
     v2, _ = registry.register({"weights": [3]}, {})
     assert (v1, v2) == ("v0001", "v0002") and registry.versions() == ["v0001", "v0002"]
     assert registry.load(v1) == {"weights": [1, 2]} and meta1["metrics"] == {"accuracy": 0.5}
-    from mlcycle.storage import PreconditionFailed
+    from mlcycle.objectstore import PreconditionFailed
 
     with pytest.raises(PreconditionFailed):
         ObjectStore().put_bytes(

@@ -44,7 +44,7 @@ def champion_models(emulator_url, signing_key):
     from deployment.emulator_env import EMULATOR_ENV
     from handlers import train
     from mlcycle.breaker.state import create_initial
-    from mlcycle.storage import ObjectStore
+    from mlcycle.objectstore import ObjectStore
 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {
@@ -67,7 +67,8 @@ def champion_models(emulator_url, signing_key):
 def deployed(aws_env, champion_models, monkeypatch):
     """Fresh data / predictions / monitoring buckets beside the shared champion."""
     from mlcycle.breaker.state import create_initial
-    from mlcycle.storage import Buckets, ObjectStore
+    from mlcycle.objectstore import ObjectStore
+    from mlcycle.storage import Buckets
 
     s3 = boto3.client("s3")
     buckets = Buckets(

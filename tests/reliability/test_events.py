@@ -13,7 +13,7 @@ import json
 import boto3
 import pytest
 
-from mlcycle.events import EventError
+from mlcycle.errors import EventError
 from tests.integration.helpers import SAMPLE, sample_batch_files
 from tests.reliability.evidence import (
     SAMPLE_ROWS,

@@ -248,7 +248,7 @@ def test_unreadable_breaker_state_fails_the_invocation_instead_of_publishing(
     deployed, s3, monkeypatch
 ):
     from handlers import infer
-    from mlcycle.storage import ObjectStore
+    from mlcycle.objectstore import ObjectStore
 
     original = ObjectStore.get_with_etag
 
@@ -283,7 +283,7 @@ def test_failure_writing_success_publishes_nothing_and_the_retry_publishes_once(
 ):
     from handlers import infer
     from mlcycle.inference import BatchFailed
-    from mlcycle.storage import ObjectStore
+    from mlcycle.objectstore import ObjectStore
 
     original = ObjectStore.put_json
 
@@ -346,7 +346,7 @@ def test_predict_failing_after_some_chunks_leaves_no_partial_output(deployed, s3
 
 def _fail_second_move(monkeypatch) -> None:
     """ObjectStore.move raises (connection lost) on its second call: a move half done."""
-    from mlcycle.storage import ObjectStore
+    from mlcycle.objectstore import ObjectStore
 
     original, calls = ObjectStore.move, []
 

@@ -18,7 +18,8 @@ import json
 import boto3
 import pytest
 
-from mlcycle.events import MAX_TEXT, EventError
+from mlcycle.errors import EventError
+from mlcycle.fields import MAX_TEXT
 from tests.integration.helpers import sample_batch_files, upload_batch, upload_training
 from tests.reliability.evidence import (
     MODEL,

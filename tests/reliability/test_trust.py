@@ -21,8 +21,8 @@ import joblib
 import pytest
 
 from mlcycle.errors import ModelIntegrityError
+from mlcycle.objectstore import ObjectStore
 from mlcycle.registry import ModelRegistry, sha256_hex
-from mlcycle.storage import ObjectStore
 from tests.reliability.evidence import (
     MODEL,
     SAMPLE_ROWS,

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from mlcycle import events
-from mlcycle.events import EventError
+from mlcycle.errors import EventError
 
 
 def s3_event(*keys: str) -> dict:

@@ -11,7 +11,8 @@ from mlcycle.cloudwatch import namespace, put_metrics
 from mlcycle.invoke import invoke_async, setting
 from mlcycle.logs import get_logger, log
 from mlcycle.moves import hold
-from mlcycle.storage import Buckets, ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
+from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.breaker.effects")
 

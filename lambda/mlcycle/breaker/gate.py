@@ -21,9 +21,10 @@ from mlcycle.failures import isolated
 from mlcycle.invoke import invoke_async
 from mlcycle.logs import get_logger, log
 from mlcycle.moves import hold
+from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin
 from mlcycle.scoring import published_manifest, score_batch
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.breaker.gate")
 

@@ -8,8 +8,9 @@ from mlcycle.breaker.machine import Breaker, Transition
 from mlcycle.breaker.state import CLOSED, OPEN, event_log, read_state
 from mlcycle.config import ModelConfig
 from mlcycle.logs import get_logger, log
+from mlcycle.objectstore import ObjectStore
 from mlcycle.registry import ModelRegistry
-from mlcycle.storage import Buckets, ObjectStore
+from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.breaker.handling")
 

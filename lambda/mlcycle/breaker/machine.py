@@ -25,7 +25,7 @@ from mlcycle.breaker.state import (
 )
 from mlcycle.clock import now_iso
 from mlcycle.errors import MLCycleError
-from mlcycle.storage import ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
 
 UNKNOWN_NOTE = (
     "breaker state unknown ({}): nothing changed; an operator repairs it with "

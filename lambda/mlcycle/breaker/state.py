@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from mlcycle import storage
-from mlcycle.storage import ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
 
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
 UNKNOWN = "UNKNOWN"
