@@ -4,6 +4,7 @@
     python -m deployment.deploy destroy --endpoint URL [--state-dir DIR]
     python -m deployment.deploy outputs --endpoint URL [--state-dir DIR]
     python -m deployment.deploy validate
+    python -m deployment.deploy init-state --endpoint URL [--state-dir DIR]
 
 An empty endpoint is real AWS (credentials from the usual AWS chain). Anything else is an
 emulator URL (LocalStack, moto_server): every provider endpoint points there and the
@@ -198,7 +199,7 @@ def apply(
         quiet,
     )
     result = outputs(endpoint, state_dir)
-    created = create_initial(ObjectStore(client("s3", endpoint)), result["buckets"]["monitoring"])
+    created = init_state(endpoint, result)
     if not quiet:
         sys.stderr.write(
             f"deploy: applied to {endpoint or 'AWS'} in {time.monotonic() - started:.1f}s "
@@ -206,6 +207,15 @@ def apply(
             f"{'created CLOSED' if created else 'already there, kept'}\n"
         )
     return result
+
+
+def init_state(endpoint: str, stack: dict) -> bool:
+    """Create the breaker's CLOSED state once (True), or keep the one there (False).
+
+    `apply` does it; after a `terraform apply` run by hand, `python -m deployment.deploy
+    init-state` does. Until it exists the functions read the state as UNKNOWN and hold.
+    """
+    return create_initial(ObjectStore(client("s3", endpoint)), stack["buckets"]["monitoring"])
 
 
 def pending_changes(endpoint: str = "", state_dir: Path | None = None) -> list[str]:
@@ -253,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m deployment.deploy", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("command", choices=["apply", "destroy", "outputs", "validate"])
+    parser.add_argument(
+        "command", choices=["apply", "destroy", "outputs", "validate", "init-state"]
+    )
     parser.add_argument(
         "--endpoint",
         default=os.environ.get("AWS_ENDPOINT_URL", ""),
@@ -294,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
             destroy(args.endpoint, args.state_dir)
         elif args.command == "validate":
             print(validate())
+        elif args.command == "init-state":
+            stack = outputs(args.endpoint, args.state_dir)
+            if not stack:
+                raise DeployError(f"nothing deployed to {args.endpoint or 'AWS'}: apply first")
+            created = init_state(args.endpoint, stack)
+            print("breaker state created CLOSED" if created else "breaker state exists: kept")
         else:
             print(json.dumps(outputs(args.endpoint, args.state_dir), indent=2))
     except DeployError as exc:

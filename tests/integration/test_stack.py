@@ -16,12 +16,11 @@ import re
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 
 from deployment import deploy
-from deployment.emulator_env import EMULATOR_ENV
+from deployment.clients import client
 from deployment.terraform_cli import DeployError, cli_config, find_provider_mirror
 from handlers import FUNCTIONS
 from local_aws.emulator import running_emulator
@@ -81,16 +80,7 @@ def stack(tmp_path_factory):
 def aws(stack):
     _, url, *_ = stack
 
-    def client(service):
-        return boto3.client(
-            service,
-            endpoint_url=url,
-            region_name=EMULATOR_ENV["AWS_REGION"],
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-
-    return client
+    return lambda service: client(service, url)
 
 
 def _role_policy(aws, fn: str) -> list[dict]:
@@ -762,3 +752,18 @@ def test_a_second_plan_finds_nothing_to_change(stack):
     """No perpetual diff: what the emulator answers matches what Terraform applied."""
     _, url, _, _, state_dir = stack
     assert deploy.pending_changes(url, state_dir) == []
+
+
+def test_the_breaker_state_exists_from_deployment_on_and_is_never_reset(stack, aws):
+    outputs, url, *_ = stack
+    s3, bucket = aws("s3"), outputs["buckets"]["monitoring"]
+    state = json.loads(s3.get_object(Bucket=bucket, Key="breaker/state.json")["Body"].read())
+    assert (state["state"], state["revision"]) == ("CLOSED", 0)
+    opened = {**state, "state": "OPEN", "revision": 1}
+    s3.put_object(Bucket=bucket, Key="breaker/state.json", Body=json.dumps(opened).encode())
+    try:
+        assert deploy.init_state(url, outputs) is False  # what every later apply runs
+        kept = json.loads(s3.get_object(Bucket=bucket, Key="breaker/state.json")["Body"].read())
+        assert kept["state"] == "OPEN"
+    finally:
+        s3.put_object(Bucket=bucket, Key="breaker/state.json", Body=json.dumps(state).encode())
