@@ -62,13 +62,15 @@ def main() -> None:
         os.environ.update(
             {**EMULATOR_ENV, "AWS_ENDPOINT_URL": url, "MODEL_DIR": str(ROOT / "model")}
         )
+        from mlcycle.attributes import index_attributes, join
         from mlcycle.breaker.state import create_initial
         from mlcycle.config import load_config
-        from mlcycle.datasets import SourceReader, feature_frame, index_attributes, join
+        from mlcycle.datasets import feature_frame
         from mlcycle.objectstore import ObjectStore
         from mlcycle.plugin import load_plugin
         from mlcycle.registry import ModelRegistry
         from mlcycle.scoring import score_batch
+        from mlcycle.sources import SourceReader
         from mlcycle.storage import Buckets
         from mlcycle.training import run_training
 

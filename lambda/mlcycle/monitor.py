@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 
 from mlcycle import events, revisions, storage
+from mlcycle.attributes import join, read_attributes
 from mlcycle.breaker.effects import report_unknown_state
 from mlcycle.breaker.state import UNKNOWN, read_state
 from mlcycle.clock import now
 from mlcycle.cloudwatch import metric_data, namespace, put_metrics
 from mlcycle.config import ModelConfig
-from mlcycle.datasets import feature_frame, join, open_source, read_attributes
+from mlcycle.datasets import feature_frame
 from mlcycle.invoke import invoke_async
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.monitoring.report import build_report, headline_metrics
@@ -28,6 +29,7 @@ from mlcycle.monitoring.thresholds import breaches, parse_alarms
 from mlcycle.objectstore import ObjectStore, PreconditionFailed
 from mlcycle.registry import ModelRegistry
 from mlcycle.scoring import published_manifest
+from mlcycle.sources import open_source
 from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.monitor")

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlcycle import revisions, storage
+from mlcycle.attributes import join, read_attributes
 from mlcycle.claims import lease
 from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
-from mlcycle.datasets import feature_frame, join, open_source, read_attributes
+from mlcycle.datasets import feature_frame
 from mlcycle.errors import DataContractError, ModelIntegrityError
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.moves import hold, quarantine
@@ -26,6 +27,7 @@ from mlcycle.output import PredictionWriter
 from mlcycle.plugin import Plugin
 from mlcycle.registry import ModelRegistry
 from mlcycle.revisions import InputsChanged
+from mlcycle.sources import open_source
 from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.scoring")

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from mlcycle import revisions, storage
+from mlcycle.attributes import index_attributes, join
 from mlcycle.batches import inputs_prefix
 from mlcycle.config import ColumnSpec, ModelConfig, SourceSpec
-from mlcycle.datasets import index_attributes, join, open_source
 from mlcycle.errors import DataContractError
 from mlcycle.objectstore import ObjectStore
 from mlcycle.revisions import InputsChanged
 from mlcycle.scoring import published_manifest
+from mlcycle.sources import open_source
 from mlcycle.storage import Buckets
 
 

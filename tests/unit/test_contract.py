@@ -3,9 +3,11 @@ import io
 import pandas as pd
 import pytest
 
+from mlcycle.attributes import index_attributes, join
 from mlcycle.config import load_config
-from mlcycle.datasets import SourceReader, index_attributes, join, time_split
+from mlcycle.datasets import time_split
 from mlcycle.errors import DataContractError
+from mlcycle.sources import SourceReader
 from tests.conftest import MODEL_DIR
 
 CFG = load_config(MODEL_DIR / "model_config.yml")

@@ -6,10 +6,10 @@ import io
 import pandas as pd
 import pytest
 
-from mlcycle import datasets
+from mlcycle import sources
 from mlcycle.config import load_config
-from mlcycle.datasets import SourceReader
 from mlcycle.errors import DataContractError
+from mlcycle.sources import SourceReader
 from tests.conftest import MODEL_DIR
 
 CFG = load_config(MODEL_DIR / "model_config.yml")
@@ -279,7 +279,7 @@ def test_any_other_parser_exception_is_a_contract_error_naming_the_file(monkeypa
     def failing(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr(datasets.pd, "read_csv", failing)
+    monkeypatch.setattr(sources.pd, "read_csv", failing)
     err = refused(DATES + rows(1))
     assert (err.file, err.column, err.rule) == ("f.csv", None, "CSV format")
     assert type(exc).__name__ in err.detail
@@ -291,23 +291,23 @@ def test_an_exception_converting_a_column_names_the_column(monkeypatch):
     def failing(*args, **kwargs):
         raise OverflowError("int too large")
 
-    monkeypatch.setattr(contract, "_to_datetime", failing)
+    monkeypatch.setattr(contract, "as_datetime", failing)
     err = refused(DATES + rows(1))
     assert (err.column, err.rule) == ("date", "type datetime")
     assert "OverflowError: int too large" in err.detail
 
 
 def test_a_value_that_breaks_the_whole_column_parse_is_found_with_its_line(monkeypatch):
-    from mlcycle import contract
+    from mlcycle import column_types
 
-    real, marker = contract._parse_dates, "2026-01-04T09:00:00+09:00"
+    real, marker = column_types._parse_dates, "2026-01-04T09:00:00+09:00"
 
     def fragile(values, utc):
         if utc and (values == marker).any():
             raise ValueError("a pandas bug")
         return real(values, utc)
 
-    monkeypatch.setattr(contract, "_parse_dates", fragile)
+    monkeypatch.setattr(column_types, "_parse_dates", fragile)
     text = DATES + row("a", check_in="2026-01-04T10:00:00+02:00") + rows(2) + row("b", marker)
     err = refused(text, chunk_rows=10)
     assert (err.column, err.rule, err.rows) == ("check_in", "date format", [5])
