@@ -31,14 +31,6 @@ REFUSALS = {
     "NotFoundException",
     "DisabledException",
 }
-REFUSALS = {
-    "KMSInvalidSignatureException",
-    "ValidationException",
-    "InvalidKeyUsageException",
-    "IncorrectKeyException",
-    "NotFoundException",
-    "DisabledException",
-}
 
 
 def _canonical(doc: Any) -> bytes:

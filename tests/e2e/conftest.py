@@ -3,11 +3,10 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 
 from deployment import deploy
-from deployment.emulator_env import EMULATOR_ENV
+from deployment.clients import client as make_client
 from layers.build import build
 from local_aws.emulator import running_emulator
 
@@ -29,13 +28,7 @@ def live_stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(live_stack):
     _, url, _ = live_stack
-    return lambda service: boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=EMULATOR_ENV["AWS_REGION"],
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return lambda service: make_client(service, url)
 
 
 def retrain_delay() -> dict:

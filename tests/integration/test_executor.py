@@ -10,11 +10,10 @@ import json
 from collections import deque
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 
 from deployment import deploy
-from deployment.emulator_env import EMULATOR_ENV
+from deployment.clients import client
 from local_aws.alarms import AlarmEvaluator
 from local_aws.emulator import running_emulator
 from local_aws.executor import Executor, InvocationError
@@ -36,13 +35,7 @@ def stack(tmp_path_factory):
 @pytest.fixture
 def aws(stack):
     _, url, _ = stack
-    return lambda service: boto3.client(
-        service,
-        endpoint_url=url,
-        region_name=EMULATOR_ENV["AWS_REGION"],
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return lambda service: client(service, url)
 
 
 @pytest.fixture

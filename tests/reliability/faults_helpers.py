@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from tests.integration.helpers import keys, sample_batch_files, upload_batch
+from tests.reliability import evidence
 
 # Read once: every case edits a copy of these bytes.
 SAMPLE_FILES = sample_batch_files()
@@ -52,25 +53,7 @@ def s3_event(bucket: str, *object_keys: str) -> dict:
 
 def alarm_event(name: str = "mlcycle-booking_status-JoinCoverage") -> dict:
     """A CloudWatch alarm entering ALARM, delivered to the breaker through SNS."""
-    message = {
-        "AlarmName": name,
-        "NewStateValue": "ALARM",
-        "NewStateReason": "Threshold Crossed: 1 datapoint [0.4] < 0.8",
-        "Trigger": {
-            "MetricName": "JoinCoverage",
-            "Threshold": 0.8,
-            "ComparisonOperator": "LessThanThreshold",
-        },
-    }
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "Sns": {"Type": "Notification", "Message": json.dumps(message)},
-            }
-        ]
-    }
+    return evidence.alarm_event(name, "ALARM")
 
 
 def upload(s3, bucket: str, batch_id: str, files: dict[str, bytes] | None = None) -> dict:
