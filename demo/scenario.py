@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass, field
 
 from data.generate import make_batch, make_training
+from mlcycle import storage
 
 INCIDENT_TYPES = ("source_outage", "covariate_shift", "concept_drift")
 
@@ -78,8 +79,8 @@ def training_files(scenario: Scenario) -> dict[str, bytes]:
     """S3 key -> body for the initial training data."""
     bookings, hotels = make_training(scenario.training_rows, scenario.seed)
     return {
-        "training/bookings/bookings.csv": csv_bytes(bookings),
-        "training/hotels/hotels.csv": csv_bytes(hotels),
+        storage.source_key(storage.training_prefix("bookings"), "bookings"): csv_bytes(bookings),
+        storage.source_key(storage.training_prefix("hotels"), "hotels"): csv_bytes(hotels),
     }
 
 

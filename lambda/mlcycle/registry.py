@@ -118,8 +118,8 @@ class ModelRegistry:
             blob = self.store.get_bytes(self.bucket, storage.model_file_key(self.name, version))
             if sha256_hex(blob) != doc.get("model_sha256"):
                 raise ModelIntegrityError(
-                    f"models/{self.name}/{version}/model.joblib does not match the sha256 in its "
-                    "metadata: not signing it"
+                    f"{storage.model_file_key(self.name, version)} does not match the sha256 "
+                    "in its metadata: not signing it"
                 )
             doc[signing.SIGNATURE_FIELD] = signing.sign(self.name, version, doc)
             self.store.put_json(
@@ -140,7 +140,7 @@ class ModelRegistry:
         actual = sha256_hex(blob)
         if actual != meta["model_sha256"]:
             raise ModelIntegrityError(
-                f"models/{self.name}/{version}/model.joblib: sha256 {actual} does not match "
+                f"{storage.model_file_key(self.name, version)}: sha256 {actual} does not match "
                 f"metadata {meta['model_sha256']}; refusing to load it"
             )
         model = joblib.load(io.BytesIO(blob))

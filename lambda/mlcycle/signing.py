@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from mlcycle import storage
 from mlcycle.errors import ModelIntegrityError
 from mlcycle.invoke import MissingSetting, setting
 
@@ -65,7 +66,7 @@ def sign(name: str, version: str, metadata: dict) -> dict:
 
 def verify(name: str, version: str, metadata: dict) -> None:
     """Raise ModelIntegrityError unless the metadata carries a valid signature by our key."""
-    where = f"models/{name}/{version}"
+    where = f"{storage.model_prefix(name)}{version}"
     record = metadata.get(SIGNATURE_FIELD)
     if not isinstance(record, dict) or not isinstance(record.get("value"), str):
         raise ModelIntegrityError(

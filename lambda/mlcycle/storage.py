@@ -224,6 +224,16 @@ def batch_folders(store: ObjectStore, bucket: str, prefix: str) -> list[str]:
     return sorted(b for b in store.list_folders(bucket, prefix) if BATCH_ID.match(b))
 
 
+def report_times(store: ObjectStore, bucket: str) -> dict[str, dt.datetime]:
+    """{batch_id: LastModified} of the monitoring reports."""
+    return batch_times(store, bucket, REPORTS, ".json")
+
+
+def label_times(store: ObjectStore, bucket: str) -> dict[str, dt.datetime]:
+    """{batch_id: LastModified} of the labels files."""
+    return batch_times(store, bucket, LABELS, ".csv")
+
+
 def batch_times(
     store: ObjectStore, bucket: str, prefix: str, suffix: str
 ) -> dict[str, dt.datetime]:

@@ -111,7 +111,7 @@ def _labelled_batch(
 
 def _labelled_batch_ids(store: ObjectStore, buckets: Buckets) -> list[str]:
     """Batches with labels, newest label first."""
-    found = storage.batch_times(store, buckets.data, storage.LABELS, ".csv")
+    found = storage.label_times(store, buckets.data)
     return [b for b, _ in sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=True)]
 
 
