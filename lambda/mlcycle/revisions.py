@@ -56,7 +56,9 @@ def refuse_reupload(
         for s in cfg.sources
     }
     recorded = manifest.get("inputs") or {}
-    if not any(current.values()) or (recorded and same_objects(recorded, current)):
+    # No record (published before revisions were recorded): a re-delivery cannot be told from
+    # a change, and moving the inputs away would only lose what training pairs by key.
+    if not recorded or not any(current.values()) or same_objects(recorded, current):
         return None
     tag = hashlib.sha256(repr(sorted(current.items())).encode()).hexdigest()[:12]
     reason = {
