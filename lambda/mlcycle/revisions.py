@@ -57,7 +57,7 @@ def refuse_reupload(
     }
     recorded = manifest.get("inputs") or {}
     # No record (published before revisions were recorded): a re-delivery cannot be told from
-    # a change, and moving the inputs away would only lose what training pairs by key.
+    # a change, so the inputs stay where they are.
     if not recorded or not any(current.values()) or same_objects(recorded, current):
         return None
     tag = hashlib.sha256(repr(sorted(current.items())).encode()).hexdigest()[:12]
