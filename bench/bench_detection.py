@@ -71,10 +71,9 @@ from data import draw, signal
 from data.generate import Batch, make_batch, make_training
 from mlcycle.attributes import attributes_from_frames, index_attributes, join
 from mlcycle.config import SourceSpec, load_config
-from mlcycle.datasets import feature_frame, time_split
+from mlcycle.datasets import feature_frame
 from mlcycle.errors import DataContractError
-from mlcycle.evaluation import score
-from mlcycle.monitoring.profile import build_reference_profile
+from mlcycle.fitting import fit_and_profile
 from mlcycle.monitoring.report import build_report, headline_metrics
 from mlcycle.monitoring.thresholds import COMPARISONS, breaches, comparison_of, parse_alarms
 from mlcycle.plugin import load_plugin
@@ -134,21 +133,13 @@ class Monitor:
             for s in cfg.attribute_sources
         ]
         frame, self.training_coverage = join(base, attributes, cfg.join_key)
-        # The steps of mlcycle.training.run_training between loading and registering.
-        train_part, holdout = time_split(frame, cfg.time_column, cfg.holdout_fraction)
-        train_x, holdout_x = feature_frame(train_part, cfg), feature_frame(holdout, cfg)
-        self.model = self.plugin.train(train_x, train_part[cfg.target], cfg.params)
-        predictions = self.plugin.predict(self.model, holdout_x)
-        self.holdout_metrics = score(holdout[cfg.target], predictions, cfg.classes)
-        self.profile = build_reference_profile(
-            holdout_x,
-            self.kinds,
-            predictions.proba,
-            labels=holdout[cfg.target],
-            holdout_metrics=self.holdout_metrics,
-            predicted=predictions.labels,
-            reference_features=pd.concat([train_x, holdout_x], ignore_index=True),
+        fitted = fit_and_profile(cfg, self.plugin, frame)  # what training would register
+        self.model, self.holdout_metrics, self.profile = (
+            fitted.model,
+            fitted.metrics,
+            fitted.profile,
         )
+        holdout_x, predictions = fitted.holdout_x, fitted.predictions
         # The metrics a report has before any label exists: what can trip at publication.
         unlabelled = self._report(holdout_x, predictions.proba, predictions.labels, None, 1.0, 0)
         self.label_free_metrics = frozenset(headline_metrics(unlabelled))

@@ -18,10 +18,10 @@ import pandas as pd
 
 from mlcycle.breaker import gate
 from mlcycle.config import ModelConfig
-from mlcycle.datasets import feature_frame, time_split
 from mlcycle.errors import DataContractError, MLCycleError, rejected
-from mlcycle.evaluation import prior_baseline, score
+from mlcycle.evaluation import score
 from mlcycle.events import SignUnsigned, TrainEvent
+from mlcycle.fitting import fit_and_profile
 from mlcycle.logs import get_logger, log
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin, Predictions
@@ -188,30 +188,15 @@ def run_training(
     actor: str = "training",
     recovery: bool = False,
 ) -> dict:
-    from mlcycle.monitoring.profile import build_reference_profile
-
     started = time.monotonic()
     data = load_training_set(store, buckets, cfg, since=since, recent_batches=recent_batches)
     _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
-    train_part, holdout = time_split(data.frame, cfg.time_column, cfg.holdout_fraction)
-    train_x, holdout_x = feature_frame(train_part, cfg), feature_frame(holdout, cfg)
-    model = plugin.train(train_x, train_part[cfg.target], cfg.params)
-    predictions = plugin.predict(model, holdout_x)
-    metrics = score(holdout[cfg.target], predictions, cfg.classes)
-    baseline = prior_baseline(train_part[cfg.target], holdout[cfg.target], cfg.classes)
-    kinds = {name: col.kind for name, col in cfg.feature_columns.items()}
-    profile = build_reference_profile(
-        holdout_x,
-        kinds,
-        predictions.proba,
-        labels=holdout[cfg.target],
-        holdout_metrics=metrics,
-        predicted=predictions.labels,
-        reference_features=pd.concat([train_x, holdout_x], ignore_index=True),
-    )
+    fitted = fit_and_profile(cfg, plugin, data.frame)
+    train_part, holdout, holdout_x = fitted.train_part, fitted.holdout, fitted.holdout_x
+    predictions, metrics, baseline = fitted.predictions, fitted.metrics, fitted.baseline
     registry = ModelRegistry(store, buckets.models, cfg.name)
     version, _ = registry.register(
-        model,
+        fitted.model,
         {
             "metrics": metrics,
             "baseline": baseline,
@@ -232,7 +217,7 @@ def run_training(
                 "recent_batches": recent_batches,
                 "notes": data.notes,
             },
-            "reference_profile": profile,
+            "reference_profile": fitted.profile,
             "code_version": code_version(plugin, config_path),
             "confidence_metrics": predictions.proba is not None,
         },

@@ -1,0 +1,49 @@
+"""Fit the plug-in on a training set and describe the result: the time-based split, the fit,
+the holdout metrics, the class-prior baseline and the reference profile monitoring compares
+batches with. Training registers and promotes what this returns; the detection benchmark
+uses the same steps so it measures the model the platform would deploy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from mlcycle.config import ModelConfig
+from mlcycle.datasets import feature_frame, time_split
+from mlcycle.evaluation import prior_baseline, score
+from mlcycle.plugin import Plugin, Predictions
+
+
+@dataclass
+class Fitted:
+    model: object
+    train_part: pd.DataFrame
+    holdout: pd.DataFrame
+    holdout_x: pd.DataFrame
+    predictions: Predictions  # on the holdout
+    metrics: dict
+    baseline: dict
+    profile: dict
+
+
+def fit_and_profile(cfg: ModelConfig, plugin: Plugin, frame: pd.DataFrame) -> Fitted:
+    from mlcycle.monitoring.profile import build_reference_profile  # scipy: only when training
+
+    train_part, holdout = time_split(frame, cfg.time_column, cfg.holdout_fraction)
+    train_x, holdout_x = feature_frame(train_part, cfg), feature_frame(holdout, cfg)
+    model = plugin.train(train_x, train_part[cfg.target], cfg.params)
+    predictions = plugin.predict(model, holdout_x)
+    metrics = score(holdout[cfg.target], predictions, cfg.classes)
+    baseline = prior_baseline(train_part[cfg.target], holdout[cfg.target], cfg.classes)
+    kinds = {name: col.kind for name, col in cfg.feature_columns.items()}
+    profile = build_reference_profile(
+        holdout_x,
+        kinds,
+        predictions.proba,
+        labels=holdout[cfg.target],
+        holdout_metrics=metrics,
+        predicted=predictions.labels,
+        reference_features=pd.concat([train_x, holdout_x], ignore_index=True),
+    )
+    return Fitted(model, train_part, holdout, holdout_x, predictions, metrics, baseline, profile)
