@@ -1,7 +1,7 @@
 # One role per function, least privilege: each may touch only the bucket prefixes,
 # rule, functions, queue and key uses it needs. The table `s3_access` is the whole S3 story:
-#   function -> list of { bucket, prefixes, read (get, also a pinned version), write (put),
-#   delete }.
+#   function -> list of { bucket, prefixes, read (get; in the data bucket also a pinned
+#   version), write (put), delete (object patterns it may delete) }.
 # Delete only where objects are moved (copy, then delete the original) or released (leases,
 # attempt counters); the buckets are versioned, so a put never destroys what it replaces.
 # breaker/ (the breaker's state and event log) is written by the breaker only: every other
@@ -11,40 +11,41 @@ locals {
   s3_access = {
     train = [
       # held/ too: a retrain after the breaker opened learns from the labelled batches it holds.
-      { bucket = "data", prefixes = ["training/", "incoming/", "held/", "labels/"], read = true, write = false, delete = false },
-      { bucket = "models", prefixes = ["models/"], read = true, write = true, delete = false },
+      { bucket = "data", prefixes = ["training/", "incoming/", "held/", "labels/"], read = true, write = false, delete = [] },
+      { bucket = "models", prefixes = ["models/"], read = true, write = true, delete = [] },
       # a promotion while the breaker is not CLOSED is reported to the breaker.
-      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = false },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = [] },
     ]
     infer = [
       # held/ is read too: in HALF_OPEN the breaker asks infer to re-score held batches.
       # incoming/ and held/ batches are moved (to held/ or quarantine/); quarantine/ only receives.
-      { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true, delete = true },
-      { bucket = "data", prefixes = ["quarantine/"], read = true, write = true, delete = false },
-      { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = false },
+      { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true, delete = ["incoming/*", "held/*"] },
+      { bucket = "data", prefixes = ["quarantine/"], read = true, write = true, delete = [] },
+      { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = [] },
       # read as well as write: deterministic keys, a re-delivered event checks what exists;
       # delete: the one-scorer lease (<batch_id>/_LEASE) is released by deleting it.
-      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true, delete = true },
-      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = false },
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true, delete = ["predictions/*/_LEASE", "probation/*/_LEASE"] },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = [] },
       # per-batch attempt counters: a batch that keeps failing is quarantined, not retried forever.
-      { bucket = "monitoring", prefixes = ["failures/"], read = true, write = true, delete = true },
+      { bucket = "monitoring", prefixes = ["failures/"], read = true, write = true, delete = ["failures/*"] },
     ]
     monitor = [
-      { bucket = "data", prefixes = ["incoming/", "labels/", "held/"], read = true, write = false, delete = false },
-      { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = false },
-      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = false, delete = false },
+      { bucket = "data", prefixes = ["incoming/", "labels/", "held/"], read = true, write = false, delete = [] },
+      { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = [] },
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = false, delete = [] },
       # reports and run markers: read back by the scheduled sweep to skip batches already reported.
-      { bucket = "monitoring", prefixes = ["reports/"], read = true, write = true, delete = false },
-      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = false },
+      # a run marker is deleted when its run fails, so the retried delivery runs.
+      { bucket = "monitoring", prefixes = ["reports/"], read = true, write = true, delete = ["reports/_runs/*"] },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = [] },
     ]
     breaker = [
-      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = true, delete = false },
+      { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = true, delete = [] },
       # the champion (aliases.json): recorded with a trip, and checked against a promotion claim.
-      { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = false },
+      { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = [] },
       # a batch that breaches on probation is moved from incoming/ to held/.
-      { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true, delete = true },
+      { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true, delete = ["incoming/*", "held/*"] },
       # probation output is published: probation/ -> predictions/ (a copy).
-      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true, delete = false },
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true, delete = [] },
     ]
   }
 
@@ -82,7 +83,7 @@ locals {
         # GetObjectVersion: inputs are read by the version id a manifest recorded.
         g.read ? [{
           sid       = "Read${title(g.bucket)}${i}"
-          actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+          actions   = g.bucket == "data" ? ["s3:GetObject", "s3:GetObjectVersion"] : ["s3:GetObject"]
           resources = [for p in g.prefixes : "${aws_s3_bucket.this[g.bucket].arn}/${p}*"]
           prefixes  = []
         }] : [],
@@ -92,10 +93,10 @@ locals {
           resources = [for p in g.prefixes : "${aws_s3_bucket.this[g.bucket].arn}/${p}*"]
           prefixes  = []
         }] : [],
-        g.delete ? [{
+        length(g.delete) > 0 ? [{
           sid       = "Delete${title(g.bucket)}${i}"
           actions   = ["s3:DeleteObject"]
-          resources = [for p in g.prefixes : "${aws_s3_bucket.this[g.bucket].arn}/${p}*"]
+          resources = [for p in g.delete : "${aws_s3_bucket.this[g.bucket].arn}/${p}"]
           prefixes  = []
         }] : [],
       )

@@ -338,7 +338,7 @@ def test_each_role_reaches_only_its_bucket_prefixes(stack, aws):
             if {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} & set(st["Action"]):
                 # every object grant names a prefix: no bucket-wide object access anywhere
                 assert all(
-                    re.fullmatch(r"arn:aws:s3:::[^/*]+/[a-z]+/\*", r) for r in st["Resource"]
+                    re.fullmatch(r"arn:aws:s3:::[^/*]+/[a-z]+/\S*", r) for r in st["Resource"]
                 ), st
             if st["Action"] == ["s3:ListBucket"]:
                 prefixes = st["Condition"]["StringLikeIfExists"]["s3:prefix"]
@@ -767,3 +767,21 @@ def test_the_breaker_state_exists_from_deployment_on_and_is_never_reset(stack, a
         assert kept["state"] == "OPEN"
     finally:
         s3.put_object(Bucket=bucket, Key="breaker/state.json", Body=json.dumps(state).encode())
+
+
+def test_deletes_are_limited_to_what_each_function_moves_or_releases(stack, aws):
+    outputs, *_ = stack
+    arn = {k: f"arn:aws:s3:::{v}" for k, v in outputs["buckets"].items()}
+    infer, monitor = _role_policy(aws, "infer"), _role_policy(aws, "monitor")
+    assert _allows(infer, "s3:DeleteObject", f"{arn['predictions']}/predictions/b1/_LEASE")
+    assert not _allows(infer, "s3:DeleteObject", f"{arn['predictions']}/predictions/b1/_SUCCESS")
+    assert not _allows(
+        infer, "s3:DeleteObject", f"{arn['predictions']}/probation/b1/predictions.csv"
+    )
+    assert _allows(monitor, "s3:DeleteObject", f"{arn['monitoring']}/reports/_runs/b1/abc")
+    assert not _allows(monitor, "s3:DeleteObject", f"{arn['monitoring']}/reports/b1.json")
+    # versions are read only where a manifest pins inputs: the data bucket
+    assert _allows(monitor, "s3:GetObjectVersion", f"{arn['data']}/incoming/b1/bookings.csv")
+    assert not _allows(
+        monitor, "s3:GetObjectVersion", f"{arn['models']}/models/m/v0001/model.joblib"
+    )
