@@ -159,11 +159,16 @@ def batch_ids(event: events.MonitorEvent, store: ObjectStore, buckets: Buckets) 
     return batches_needing_a_report(store, buckets)
 
 
+class DuplicateDelivery(Exception):
+    """This object version already triggered a monitor run."""
+
+
 def _first_delivery(
     store: ObjectStore, buckets: Buckets, event: events.MonitorEvent, batch_id: str
 ) -> str | None:
-    """For an S3 trigger: the run marker this delivery created, or None when another delivery
-    of the same object version got there first (S3 delivers at least once)."""
+    """For an S3 trigger, the run marker this delivery created (None for other triggers);
+    DuplicateDelivery when a delivery of the same object version got there first (S3
+    delivers at least once)."""
     if not isinstance(event, events.S3Notification):
         return None
     trigger = next(o for o in event.objects if _batch_of(o.key) == batch_id)
@@ -173,10 +178,6 @@ def _first_delivery(
     except PreconditionFailed:
         raise DuplicateDelivery(marker) from None
     return marker
-
-
-class DuplicateDelivery(Exception):
-    """This object version already triggered a monitor run."""
 
 
 def _report_probation(result: dict) -> None:
