@@ -24,13 +24,17 @@ import base64
 import json
 import os
 import re
+import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import boto3
+
 from deployment.clients import client
+from deployment.emulator_env import user_region
 from deployment.terraform_cli import DeployError
 from deployment.terraform_cli import init as _init
 from deployment.terraform_cli import run as _terraform
@@ -132,6 +136,7 @@ def tf_variables(
 ) -> dict:
     variables: dict = {
         "endpoint_url": endpoint,
+        "region": deploy_region(endpoint),
         "packaging": packaging,
         "packages": package_vars(packages_dir, packaging),
         # Throwaway emulators: let destroy empty the buckets. On AWS data is never deleted
@@ -148,7 +153,32 @@ def tf_variables(
     return variables
 
 
+def deploy_region(endpoint: str) -> str:
+    """The user's region: the environment for an emulator; on AWS also the profile's, as the
+    AWS CLI resolves it."""
+    if endpoint:
+        return user_region()
+    return boto3.session.Session().region_name or user_region()
+
+
+def check_listening(endpoint: str, timeout_s: float = 3.0) -> None:
+    """Fail fast, with the way out, when nothing answers at an emulator endpoint."""
+    parsed = urlparse(endpoint)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname or "127.0.0.1", port), timeout_s).close()
+    except OSError as exc:
+        raise DeployError(
+            f"nothing listens at {endpoint} ({exc.strerror or exc}). Start an emulator first: "
+            "LocalStack with `docker compose up localstack`, or without Docker "
+            f"`.venv/bin/moto_server -H {parsed.hostname or '127.0.0.1'} -p {port}`; "
+            "an empty endpoint deploys to AWS"
+        ) from None
+
+
 def _prepare(endpoint: str, state_dir: Path | None) -> tuple[Path, dict]:
+    if endpoint:
+        check_listening(endpoint)
     state_dir = Path(state_dir or default_state_dir(endpoint)).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     if state_dir.parent == STATE_ROOT.resolve():
