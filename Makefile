@@ -49,7 +49,11 @@ demo: $(STAMP)
 package: $(STAMP)
 	$(PY) -m layers.build --out build/packages
 
-deploy: package
+# The endpoint is checked before the packages are built: a mistyped or stopped emulator
+# fails in seconds, not after the build.
+deploy: $(STAMP)
+	$(PY) -m deployment.deploy check --endpoint "$(AWS_ENDPOINT_URL)"
+	@$(MAKE) --no-print-directory package
 	$(PY) -m deployment.deploy apply --packaging $(PACKAGING) --endpoint "$(AWS_ENDPOINT_URL)"
 
 destroy: $(STAMP)

@@ -5,6 +5,7 @@
     python -m deployment.deploy outputs --endpoint URL [--state-dir DIR]
     python -m deployment.deploy validate
     python -m deployment.deploy init-state --endpoint URL [--state-dir DIR]
+    python -m deployment.deploy check --endpoint URL
 
 An empty endpoint is real AWS (credentials from the usual AWS chain). Anything else is an
 emulator URL (LocalStack, moto_server): every provider endpoint points there and the
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m deployment.deploy", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "command", choices=["apply", "destroy", "outputs", "validate", "init-state"]
+        "command", choices=["apply", "destroy", "outputs", "validate", "init-state", "check"]
     )
     parser.add_argument(
         "--endpoint",
@@ -336,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
             destroy(args.endpoint, args.state_dir)
         elif args.command == "validate":
             print(validate())
+        elif args.command == "check":
+            if args.endpoint:
+                check_listening(args.endpoint)
+            print(f"deploy: {args.endpoint} answers" if args.endpoint else "deploy: to AWS")
         elif args.command == "init-state":
             stack = outputs(args.endpoint, args.state_dir)
             if not stack:
