@@ -18,8 +18,9 @@ from pathlib import Path
 
 from deployment import deploy
 from deployment.clients import client as _client
+from deployment.variables import REPO
 
-SAMPLE = deploy.REPO / "data" / "sample"
+SAMPLE = REPO / "data" / "sample"
 
 
 def upload_training(endpoint: str, bucket: str, data_dir: Path = SAMPLE) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deployment import deploy
+from deployment import deploy, variables
 from deployment.clients import client
 from deployment.terraform_cli import DeployError, cli_config, find_provider_mirror
 from handlers import FUNCTIONS
@@ -709,21 +709,21 @@ def test_each_endpoint_gets_its_own_state_dir():
 
 def test_package_variables_come_from_the_manifest_with_checked_hashes(tmp_path):
     packages = write_placeholder_packages(tmp_path / "packages")
-    layer = deploy.package_vars(packages, "layer")
+    layer = variables.package_vars(packages, "layer")
     assert set(layer) == {"layer", "functions"}
     assert layer["layer"]["base64sha256"] == _b64sha(packages / "layer.zip")
-    assert set(deploy.package_vars(packages, "bundled")) == {"bundled"}
+    assert set(variables.package_vars(packages, "bundled")) == {"bundled"}
     (packages / "functions" / "infer.zip").write_bytes(b"rebuilt without the manifest")
     with pytest.raises(DeployError, match="functions/infer.*make package"):
-        deploy.package_vars(packages, "layer")
+        variables.package_vars(packages, "layer")
     with pytest.raises(DeployError, match="make package"):
-        deploy.package_vars(tmp_path / "nothing", "layer")
+        variables.package_vars(tmp_path / "nothing", "layer")
 
 
 def test_emulator_variables_add_throwaway_settings_only_for_emulators(tmp_path):
     packages = write_placeholder_packages(tmp_path / "packages")
-    emulated = deploy.tf_variables("http://127.0.0.1:1", "bundled", packages, None)
-    aws = deploy.tf_variables("", "bundled", packages, None)
+    emulated = variables.tf_variables("http://127.0.0.1:1", "bundled", packages, None)
+    aws = variables.tf_variables("", "bundled", packages, None)
     assert (
         emulated["force_destroy_buckets"] is True
         and emulated["noncurrent_version_retention_days"] == 0
@@ -732,7 +732,7 @@ def test_emulator_variables_add_throwaway_settings_only_for_emulators(tmp_path):
 
 
 def test_model_settings_read_the_alarm_section_like_the_monitor_does(tmp_path):
-    settings = deploy.model_settings(ROOT / "model" / "model_config.yml")
+    settings = variables.model_settings(ROOT / "model" / "model_config.yml")
     assert settings["model_name"] == "booking_status"
     for entry in settings.get("alarm_overrides", {}).values():
         assert entry["comparison_operator"] in (
@@ -745,7 +745,7 @@ def test_model_settings_read_the_alarm_section_like_the_monitor_does(tmp_path):
     broken["monitoring"] = {"alarms": {"join_coverage": 0.8}}
     (tmp_path / "broken.yml").write_text(yaml.safe_dump(broken))
     with pytest.raises(DeployError, match="_min or _max"):
-        deploy.model_settings(tmp_path / "broken.yml")
+        variables.model_settings(tmp_path / "broken.yml")
 
 
 def test_a_second_plan_finds_nothing_to_change(stack):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from deployment import deploy
+from deployment import deploy, variables
 from deployment.terraform_cli import DeployError
 from local_aws.emulator import free_port
 from tests.fixtures.placeholders import write_placeholder_packages
@@ -32,5 +32,5 @@ def test_the_region_follows_the_users_aws_environment(env, expected, tmp_path, m
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     packages = write_placeholder_packages(tmp_path / "packages")
-    variables = deploy.tf_variables("http://127.0.0.1:4566", "layer", packages, None)
-    assert variables["region"] == expected
+    given = variables.tf_variables("http://127.0.0.1:4566", "layer", packages, None)
+    assert given["region"] == expected
