@@ -13,6 +13,12 @@ Incidents change exactly one part of the draw:
 - concept_drift: inputs identical to the clean day; the labelling function cancels far
   more (`signal.DRIFT_CANCEL_SHIFT`).
 - schema_break: a renamed column, applied to the file layout in `data.generate`.
+
+When each status becomes known (`Chunk.status_known_on`): a cancellation on the day it
+happens, drawn uniformly between the booking date and the check-in date inclusive; a
+booking still `booked` at check-in (it can no longer be cancelled); a `fulfilled` stay at
+check-out. The cancellation day is drawn for every row, so the extra cancellations of
+concept_drift get their day from the same draw as the clean day's.
 """
 
 from __future__ import annotations
@@ -42,7 +48,10 @@ _INPUTS, _HOTELS, _LABELS = range(3)  # independent streams: an incident in one 
 
 @dataclass(frozen=True)
 class Chunk:
-    """Rows as integer arrays (dates in days since 1970-01-01, country -1 = unknown)."""
+    """Rows as integer arrays (dates in days since 1970-01-01, country -1 = unknown).
+
+    `status_known_on` is the day each row's status became known, aligned with `ids`.
+    """
 
     ids: np.ndarray
     date: np.ndarray
@@ -51,6 +60,7 @@ class Chunk:
     status: np.ndarray
     hotel_ids: np.ndarray
     hotel_country: np.ndarray
+    status_known_on: np.ndarray
 
     @property
     def check_in(self) -> np.ndarray:
@@ -90,9 +100,10 @@ def draw_chunk(
     last_day: int,
     incident: str | None = None,
 ) -> Chunk:
-    """Draw `rows` bookings made between first_day and last_day, their hotels file and
-    their true status. Booking ids use indices first_index.., the file's extra hotels
-    extra_index..; callers keep those ranges disjoint within a file.
+    """Draw `rows` bookings made between first_day and last_day, their hotels file,
+    their true status and the day it became known. Booking ids use indices
+    first_index.., the file's extra hotels extra_index..; callers keep those ranges
+    disjoint within a file.
 
     Inputs, hotels and labels use separate streams, so an incident that changes one
     (an outage changes hotels, drift changes labels) leaves the other two identical to
@@ -118,6 +129,13 @@ def draw_chunk(
         _months(date + lead),
         drift=incident == "concept_drift",
     )
+    # Drawn after the status draws so that every earlier output keeps its bytes for a seed.
+    cancelled_on = labels.integers(date, date + lead + 1)
+    known_on = np.select(
+        [status == signal.CANCELLED, status == signal.BOOKED],
+        [cancelled_on, date + lead],
+        date + lead + stay,
+    )
 
     coverage = hotels.uniform(*OUTAGE_COVERAGE) if incident == "source_outage" else HOTELS_COVERAGE
     listed = hotels.random(rows) < coverage
@@ -129,4 +147,4 @@ def draw_chunk(
     file_country = np.concatenate([country[listed], extra_country])
     file_country[hotels.random(len(file_country)) < MISSING_COUNTRY] = -1
     order = hotels.permutation(len(file_ids))  # the file is not row-aligned with bookings
-    return Chunk(ids, date, lead, stay, status, file_ids[order], file_country[order])
+    return Chunk(ids, date, lead, stay, status, file_ids[order], file_country[order], known_on)

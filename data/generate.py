@@ -8,7 +8,10 @@ a renamed column. Everything is a pure function of the seed (and the day for bat
 Each booking has its own hotel_id (1:1 with the hotels source, as in the original data);
 the hotels file lists about 97% of a batch's hotels plus a few hotels without a booking,
 so a LEFT join from bookings has coverage just under 1 on a clean day. How rows are
-drawn, and what each incident changes, is in `data.draw`.
+drawn, what each incident changes and when each status becomes known, is in `data.draw`.
+
+A batch's labels arrive complete (`Batch.labels`, days after the batch) or as daily
+increments of the rows whose status became known (`label_increment`).
 """
 
 from __future__ import annotations
@@ -43,13 +46,18 @@ _TRAINING, _BATCH = 0, 1  # seed-sequence namespaces: training never reuses a ba
 
 @dataclass(frozen=True)
 class Batch:
-    """One day's delivery: inference inputs, and the labels that arrive days later."""
+    """One day's delivery: inference inputs, and the labels that arrive days later.
+
+    `labels_known_on` holds, aligned with `labels`, the day (days since 1970-01-01) each
+    status became known; None for a batch whose labels were made some other way.
+    """
 
     day: str
     bookings: pd.DataFrame
     hotels: pd.DataFrame
     labels: pd.DataFrame
     incident: str | None = None
+    labels_known_on: np.ndarray | None = None
 
 
 def _day_number(day) -> int:
@@ -118,8 +126,28 @@ def make_batch(day, n_rows: int, seed: int, incident: str | None = None) -> Batc
         }
     )
     return Batch(
-        pd.Timestamp(day).date().isoformat(), bookings, _hotels_frame(chunk), labels, incident
+        pd.Timestamp(day).date().isoformat(),
+        bookings,
+        _hotels_frame(chunk),
+        labels,
+        incident,
+        chunk.status_known_on,
     )
+
+
+def label_increment(batch: Batch, through_day, after_day=None) -> pd.DataFrame:
+    """The labels (hotel_id, status) whose status became known after `after_day` and on
+    or before `through_day`; every label known by `through_day` without `after_day`.
+
+    Days are anything pd.Timestamp reads: an ISO date string or a datetime.date.
+    """
+    if batch.labels_known_on is None:
+        raise ValueError(f"batch {batch.day} does not say when its labels became known")
+    known_on = batch.labels_known_on
+    new = known_on <= _day_number(through_day)
+    if after_day is not None:
+        new &= known_on > _day_number(after_day)
+    return batch.labels[new].reset_index(drop=True)
 
 
 def write_batch(batch: Batch, folder) -> dict[str, Path]:

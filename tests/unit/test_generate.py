@@ -1,7 +1,9 @@
 """The generator: exact file layout, determinism, incidents that do what they claim,
 and a signal a model can learn (the platform's promotion gate depends on it)."""
 
+import datetime as dt
 import filecmp
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ from data.generate import (
     BATCH_COLUMNS,
     BOOKING_COLUMNS,
     HOTEL_COLUMNS,
+    label_increment,
     make_batch,
     make_training,
     write_batch,
@@ -112,6 +115,7 @@ def test_same_seed_same_data_other_seed_or_day_other_data():
     first, again = make_batch(DAY, 300, 3), make_batch(DAY, 300, 3)
     for name in ("bookings", "hotels", "labels"):
         pd.testing.assert_frame_equal(getattr(first, name), getattr(again, name))
+    np.testing.assert_array_equal(first.labels_known_on, again.labels_known_on)
     assert not first.bookings.equals(make_batch("2026-01-11", 300, 3).bookings)
 
 
@@ -123,6 +127,60 @@ def test_batch_holds_recent_bookings_and_their_labels():
     assert dates.max() <= pd.Timestamp(DAY) - pd.Timedelta(days=1)
     assert list(batch.labels.columns) == ["hotel_id", "status"]
     assert batch.labels["hotel_id"].equals(batch.bookings["hotel_id"])
+
+
+def known_days(batch):
+    """Each label's known day, and the booking's date, check-in and check-out, as days."""
+    days = {
+        column: (pd.to_datetime(batch.bookings[column]) - pd.Timestamp("1970-01-01")).dt.days
+        for column in ("date", "check_in", "check_out")
+    }
+    return pd.Series(batch.labels_known_on), days
+
+
+@pytest.mark.parametrize("incident", [None, "concept_drift", "covariate_shift"])
+def test_each_status_becomes_known_on_its_day(incident):
+    batch = make_batch(DAY, 3000, seed=9, incident=incident)
+    known, days = known_days(batch)
+    status = batch.labels["status"]
+    cancelled = status == "cancelled"
+    assert (known[status == "booked"] == days["check_in"][status == "booked"]).all()
+    assert (known[status == "fulfilled"] == days["check_out"][status == "fulfilled"]).all()
+    assert (known[cancelled] >= days["date"][cancelled]).all()
+    assert (known[cancelled] <= days["check_in"][cancelled]).all()
+    # Uniform over the window: not bunched on the booking day, centred half-way to check-in.
+    lead = days["check_in"] - days["date"]
+    far = cancelled & (lead > 30)
+    assert (known[far] == days["date"][far]).mean() < 0.1
+    assert 0.35 < ((known[far] - days["date"][far]) / lead[far]).mean() < 0.65
+
+
+def test_concept_drift_keeps_the_clean_cancellation_days():
+    clean, drifted = make_batch(DAY, 3000, 6), make_batch(DAY, 3000, 6, "concept_drift")
+    both = (clean.labels["status"] == "cancelled").to_numpy()
+    assert both.any()
+    assert (clean.labels_known_on[both] == drifted.labels_known_on[both]).all()
+
+
+def test_daily_increments_partition_the_complete_labels():
+    batch = make_batch(DAY, 2000, seed=7)
+    first_booking = pd.Timestamp(DAY) - pd.Timedelta(days=3)
+    last_known = pd.Timestamp("1970-01-01") + pd.Timedelta(days=int(batch.labels_known_on.max()))
+    days = [d.date().isoformat() for d in pd.date_range(first_booking, last_known)]
+    increments = [label_increment(batch, days[0])] + [
+        label_increment(batch, through, after) for after, through in itertools.pairwise(days)
+    ]
+    assert all(list(i.columns) == ["hotel_id", "status"] for i in increments)
+    union = pd.concat(increments, ignore_index=True)
+    assert len(union) == len(batch.labels) and union["hotel_id"].is_unique
+    by_id = union.set_index("hotel_id").loc[batch.labels["hotel_id"]].reset_index()
+    pd.testing.assert_frame_equal(by_id, batch.labels)
+
+    early = label_increment(batch, dt.date.fromisoformat(DAY))
+    pd.testing.assert_frame_equal(early, label_increment(batch, DAY))
+    assert 0 < len(early) < 0.1 * len(batch.labels)
+    assert (early["status"] == "cancelled").mean() > 0.5  # cancellations are known first
+    assert len(early) + len(label_increment(batch, days[-1], DAY)) == len(batch.labels)
 
 
 def test_hotels_cover_most_but_not_all_bookings(training):
