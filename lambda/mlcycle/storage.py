@@ -17,6 +17,8 @@ from mlcycle.objectstore import ObjectStore
 BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$")
 # A model version's folder under models/<name>/: v0001, v0002 ...
 MODEL_VERSION = re.compile(r"^v(\d{4,9})$")
+# A label increment's name under labels/<batch_id>/ (checked to be a real date as well).
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,17 @@ def check_batch_id(batch_id: str) -> str:
     if not BATCH_ID.match(batch_id or ""):
         raise ValueError(f"batch_id {batch_id!r} must match {BATCH_ID.pattern}")
     return batch_id
+
+
+def is_iso_date(text: str) -> bool:
+    """`YYYY-MM-DD` naming a real date; fromisoformat alone also takes `20260110`."""
+    if not ISO_DATE.match(text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 # data bucket
@@ -80,7 +93,19 @@ def incoming_key(batch_id: str, source: str) -> str:
 
 
 def labels_key(batch_id: str) -> str:
+    """A batch's complete labels."""
     return f"{LABELS}{batch_id}.csv"
+
+
+def label_increments_prefix(batch_id: str) -> str:
+    return f"{LABELS}{batch_id}/"
+
+
+def label_increment_key(batch_id: str, date_iso: str) -> str:
+    """The labels of a batch that became known by `date_iso` and were in no earlier increment."""
+    if not is_iso_date(date_iso):
+        raise ValueError(f"label increment date {date_iso!r} must be an ISO date YYYY-MM-DD")
+    return f"{label_increments_prefix(check_batch_id(batch_id))}{date_iso}.csv"
 
 
 def held_prefix(batch_id: str) -> str:
@@ -134,13 +159,29 @@ def parse_incoming_key(key: str) -> tuple[str, str] | None:
     return None
 
 
+def parse_label_increment_key(key: str) -> tuple[str, str] | None:
+    """`labels/<batch_id>/<YYYY-MM-DD>.csv` -> (batch_id, date); anything else -> None."""
+    parts = key.split("/")
+    if (
+        len(parts) == 3
+        and f"{parts[0]}/" == LABELS
+        and parts[2].endswith(".csv")
+        and BATCH_ID.match(parts[1])
+        and is_iso_date(parts[2][: -len(".csv")])
+    ):
+        return parts[1], parts[2][: -len(".csv")]
+    return None
+
+
 def parse_labels_key(key: str) -> str | None:
-    """`labels/<batch_id>.csv` -> batch_id; anything else -> None."""
+    """`labels/<batch_id>.csv` (complete) or `labels/<batch_id>/<YYYY-MM-DD>.csv` (an
+    increment) -> batch_id; anything else -> None."""
     parts = key.split("/")
     if len(parts) == 2 and f"{parts[0]}/" == LABELS and parts[1].endswith(".csv"):
         batch_id = parts[1][: -len(".csv")]
         return batch_id if BATCH_ID.match(batch_id) else None
-    return None
+    increment = parse_label_increment_key(key)
+    return increment[0] if increment else None
 
 
 # model bucket
@@ -230,8 +271,18 @@ def report_times(store: ObjectStore, bucket: str) -> dict[str, dt.datetime]:
 
 
 def label_times(store: ObjectStore, bucket: str) -> dict[str, dt.datetime]:
-    """{batch_id: LastModified} of the labels files."""
+    """{batch_id: LastModified} of the complete labels files."""
     return batch_times(store, bucket, LABELS, ".csv")
+
+
+def label_update_times(store: ObjectStore, bucket: str) -> dict[str, dt.datetime]:
+    """{batch_id: newest LastModified} over each batch's complete labels and increments."""
+    found: dict[str, dt.datetime] = {}
+    for obj in store.list(bucket, LABELS):
+        batch_id = parse_labels_key(obj["Key"])
+        if batch_id and (batch_id not in found or obj["LastModified"] > found[batch_id]):
+            found[batch_id] = obj["LastModified"]
+    return found
 
 
 def batch_times(
