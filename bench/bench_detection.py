@@ -133,7 +133,8 @@ class Monitor:
             for s in cfg.attribute_sources
         ]
         frame, self.training_coverage = join(base, attributes, cfg.join_key)
-        fitted = fit_and_profile(cfg, self.plugin, frame)  # what training would register
+        fitted = fit_and_profile(cfg, self.plugin, frame, self.training_coverage)
+        self.limits = fitted.limits
         self.model, self.holdout_metrics, self.profile = (
             fitted.model,
             fitted.metrics,

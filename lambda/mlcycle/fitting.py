@@ -25,10 +25,16 @@ class Fitted:
     metrics: dict
     baseline: dict
     profile: dict
+    limits: dict
 
 
-def fit_and_profile(cfg: ModelConfig, plugin: Plugin, frame: pd.DataFrame) -> Fitted:
-    from mlcycle.monitoring.profile import build_reference_profile  # scipy: only when training
+def fit_and_profile(
+    cfg: ModelConfig, plugin: Plugin, frame: pd.DataFrame, coverage: dict[str, float]
+) -> Fitted:
+    """``coverage``: the training join's coverage per attribute source (its normal value)."""
+    # scipy: only when training
+    from mlcycle.monitoring.profile import build_reference_profile
+    from mlcycle.monitoring.registration import holdout_limits
 
     train_part, holdout = time_split(frame, cfg.time_column, cfg.holdout_fraction)
     train_x, holdout_x = feature_frame(train_part, cfg), feature_frame(holdout, cfg)
@@ -45,5 +51,18 @@ def fit_and_profile(cfg: ModelConfig, plugin: Plugin, frame: pd.DataFrame) -> Fi
         holdout_metrics=metrics,
         predicted=predictions.labels,
         reference_features=pd.concat([train_x, holdout_x], ignore_index=True),
+        model_inputs=plugin.model_inputs(model, pd.concat([train_x, holdout_x], ignore_index=True)),
     )
-    return Fitted(model, train_part, holdout, holdout_x, predictions, metrics, baseline, profile)
+    limits = holdout_limits(
+        profile,
+        holdout_x,
+        plugin.model_inputs(model, holdout_x),
+        predictions.labels,
+        predictions.proba,
+        holdout[cfg.target],
+        cfg.positive_class,
+        coverage,
+    )
+    return Fitted(
+        model, train_part, holdout, holdout_x, predictions, metrics, baseline, profile, limits
+    )

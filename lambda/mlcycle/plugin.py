@@ -117,6 +117,24 @@ class Plugin:
             )
         return Predictions(arr.astype(object), None)
 
+    def model_inputs(self, model: object, features: pd.DataFrame) -> pd.DataFrame | None:
+        """What the final estimator of a scikit-learn Pipeline sees, for monitoring; None for
+        any other model, or when the pipeline's steps cannot say (monitoring must not fail
+        a batch the model itself scores)."""
+        steps = getattr(model, "steps", None)
+        if not steps or len(steps) < 2:
+            return None
+        try:
+            head = model[:-1]  # type: ignore[index]
+            values = head.transform(features)
+            names = [str(n) for n in head.get_feature_names_out()]
+        except Exception:  # noqa: BLE001 - a pipeline that cannot describe itself is not monitored
+            return None
+        if isinstance(values, pd.DataFrame):
+            return values.set_axis(names, axis=1).reset_index(drop=True)
+        dense = values.toarray() if hasattr(values, "toarray") else np.asarray(values)
+        return pd.DataFrame(dense, columns=names)
+
     def _check_proba(
         self, out: pd.DataFrame, n: int, where: str
     ) -> tuple[np.ndarray, pd.DataFrame]:

@@ -191,7 +191,7 @@ def run_training(
     started = time.monotonic()
     data = load_training_set(store, buckets, cfg, since=since, recent_batches=recent_batches)
     _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
-    fitted = fit_and_profile(cfg, plugin, data.frame)
+    fitted = fit_and_profile(cfg, plugin, data.frame, data.coverage)
     train_part, holdout, holdout_x = fitted.train_part, fitted.holdout, fitted.holdout_x
     predictions, metrics, baseline = fitted.predictions, fitted.metrics, fitted.baseline
     registry = ModelRegistry(store, buckets.models, cfg.name)
@@ -218,6 +218,7 @@ def run_training(
                 "notes": data.notes,
             },
             "reference_profile": fitted.profile,
+            "limits": fitted.limits,
             "code_version": code_version(plugin, config_path),
             "confidence_metrics": predictions.proba is not None,
         },

@@ -24,6 +24,7 @@ Format (JSON; every float is finite, keys of class/category maps are ``str(value
                         "n_unique": int, "shares": {category: share, ..., "__other__": share}},
         <datetime>: {"kind": "datetime", "null_rate": float, "non_null_count": int}
       },
+      "model_inputs": {<column the final estimator sees>: as a feature above},  # may be {}
       "predictions": {"classes": [...], "class_shares": {class: share of arg-max},
                       "expected_class_shares": {class: mean probability} | null,
                       "mean_confidence": float | null},
@@ -78,6 +79,7 @@ def build_reference_profile(
     predicted: pd.Series | None = None,
     max_categories: int = 1000,
     reference_features: pd.DataFrame | None = None,
+    model_inputs: pd.DataFrame | None = None,
 ) -> dict:
     """Summarise reference features and predictions into the JSON profile described above.
 
@@ -88,6 +90,8 @@ def build_reference_profile(
     same profile. ``reference_features`` (all the rows the model learned from) replaces
     ``features`` for the feature distributions: a small holdout makes PSI and chi-square
     noisy enough to trip on clean batches, while predictions must stay out-of-sample.
+    ``model_inputs`` (what a pipeline's final estimator saw for the same rows) is profiled
+    the same way under ``"model_inputs"``, numeric columns as numeric, others as categorical.
     Raises ValueError for a column or kind the reference cannot describe: a profile with a
     hole would silently disable monitoring for that feature.
     """
@@ -116,6 +120,16 @@ def build_reference_profile(
         "features": {
             name: _feature_profile(distributions[name], kind, rng, max_sample, max_categories)
             for name, kind in feature_kinds.items()
+        },
+        "model_inputs": {
+            str(name): _feature_profile(
+                column,
+                "numeric" if pd.api.types.is_numeric_dtype(column) else "categorical",
+                rng,
+                max_sample,
+                max_categories,
+            )
+            for name, column in (model_inputs.items() if model_inputs is not None else [])
         },
         "predictions": _prediction_profile(proba, predicted, classes),
         "reference_performance": _reference_performance(predicted, labels, classes),

@@ -1,0 +1,274 @@
+"""Judging a batch: every rule's level from the batch's statistics, its limits and the window.
+
+The same function runs in infer before publication (label-free rules only, on the counts of
+the chunks it scored) and in the monitor after it (all rules, labels included), so a batch
+the gate let through is judged by the same arithmetic when the monitor looks again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import calibration, homogeneity
+from . import window as windows
+from .batchstats import BatchStats, Layout
+from .labelstats import LabelStats
+from .limits import Expected, Observation, expected, observations, standardised
+from .rules import BY_NAME, OK, RULES, TRIP, WARN, RuleSettings, Settings
+
+
+def calibration_table(
+    limits: dict, window: dict, version: str, settings: Settings
+) -> calibration.Table:
+    return calibration.table(
+        limits["calibration"],
+        windows.calibration_entries(window, version, settings.calibration_batches),
+        settings.calibration_min_rows,
+    )
+
+
+def judge(
+    layout: Layout,
+    stats: BatchStats,
+    labels: LabelStats | None,
+    limits: dict,
+    profile: dict,
+    window: dict,
+    settings: Settings,
+    version: str,
+    batch_id: str,
+) -> dict:
+    """{"level", "trips", "warnings", "verdicts": {rule: verdict}, "values", "sizes", "z",
+    "drift": {...}} for one batch."""
+    table = calibration_table(limits, window, version, settings)
+    found = observations(layout, stats, labels, table)
+    judged = [_judge_one(o, limits, window, settings, version, batch_id) for o in found]
+    verdicts: dict[str, dict] = {}
+    for verdict in judged:
+        rule = verdict["rule"]
+        if rule not in verdicts or (verdict["level"], verdict["badness"]) > (
+            verdicts[rule]["level"],
+            verdicts[rule]["badness"],
+        ):
+            verdicts[rule] = verdict
+    verdicts["Volume"] = _volume(stats.rows, window, settings, batch_id)
+    drift = _drift(layout, stats, profile, window, settings, version, batch_id)
+    verdicts.update(drift["verdicts"])
+    verdicts = {r.name: verdicts[r.name] for r in RULES if r.name in verdicts}
+    for name, verdict in verdicts.items():
+        if not settings.rule(name).enabled:
+            verdict.update(level=OK, reason="disabled in monitoring.rules")
+    trips = [name for name, v in verdicts.items() if v["level"] >= TRIP]
+    warnings = [name for name, v in verdicts.items() if v["level"] == WARN]
+    return {
+        "level": max((v["level"] for v in verdicts.values()), default=OK),
+        "trips": trips,
+        "warnings": warnings,
+        "verdicts": verdicts,
+        "likely_cause": drift["summary"]["drifted"][:3] if trips else [],
+        "values": {v.key: v.value for v in found},
+        "sizes": {v.key: v.rows for v in found},
+        "z": {j["key"]: j["z"] for j in judged if j["basis"] == "window"},
+        "drift": drift["summary"],
+        "calibration": {"source": table.source, "rows": int(table.rows.sum())},
+    }
+
+
+def _badness(rule: str, z: float) -> float:
+    side = BY_NAME[rule].side
+    return -z if side == "low" else z if side == "high" else abs(z)
+
+
+def _absolute(value: float, rule: RuleSettings) -> int | None:
+    """The level from explicit limits in the config, None when the rule has none."""
+    bounds = (rule.trip_below, rule.trip_above, rule.warn_below, rule.warn_above)
+    if all(b is None for b in bounds):
+        return None
+    if (rule.trip_below is not None and value < rule.trip_below) or (
+        rule.trip_above is not None and value > rule.trip_above
+    ):
+        return TRIP
+    if (rule.warn_below is not None and value < rule.warn_below) or (
+        rule.warn_above is not None and value > rule.warn_above
+    ):
+        return WARN
+    return OK
+
+
+def _cusum(zs: list[float], rule: str, k: float) -> float:
+    total = 0.0
+    for z in zs:
+        total = max(0.0, total + _badness(rule, z) - k)
+    return total
+
+
+def _judge_one(
+    o: Observation,
+    limits: dict,
+    window: dict,
+    settings: Settings,
+    version: str,
+    batch_id: str,
+) -> dict:
+    rule, config = BY_NAME[o.rule], settings.rule(o.rule)
+    normal: Expected | None = expected(
+        o,
+        limits,
+        windows.history(window, o.key, version, batch_id, settings.min_window),
+        settings.min_window,
+    )
+    verdict = {
+        "rule": o.rule,
+        "family": rule.family,
+        "part": o.part,
+        "key": o.key,
+        "value": o.value,
+        "rows": o.rows,
+        "centre": None,
+        "sd": None,
+        "z": None,
+        "cusum": None,
+        "basis": None,
+        "badness": 0.0,
+        "level": OK,
+        "reason": "no normal range yet (no reference value and too few healthy batches)",
+    }
+    absolute = _absolute(o.value, config)
+    if normal is None and absolute is None:
+        return verdict
+    level = absolute or OK
+    reason = "explicit limit in monitoring.rules" if absolute is not None else ""
+    if normal is not None:
+        z = standardised(o, normal)
+        effect = abs(o.value - normal.centre)
+        if o.kind == "ratio":
+            effect /= max(normal.centre, 1e-9)
+        # Small offsets accumulate only against production's own normal: a reference centre
+        # a little off (another season) would otherwise add up to a trip on a clean batch.
+        cusum = 0.0
+        if normal.source == "window" and rule.sequential:
+            sequence = windows.sequence(window, o.key, version, batch_id) + [z]
+            cusum = _cusum(sequence, o.rule, settings.cusum_k)
+        badness = _badness(o.rule, z)
+        material = effect >= config.min_effect
+        if absolute is None:
+            if material and (badness >= config.trip_z or cusum >= settings.cusum_trip):
+                level = TRIP
+            elif material and (badness >= config.warn_z or cusum >= settings.cusum_warn):
+                level = WARN
+            basis = normal.source + (f", {normal.batches} batches" if normal.batches else "")
+            reason = (
+                f"{o.value:.4g} vs normal {normal.centre:.4g} +- {normal.sd:.2g} ({basis}): "
+                f"z {z:+.1f}, sequential {cusum:.1f}"
+            )
+        verdict.update(
+            centre=normal.centre,
+            sd=normal.sd,
+            z=float(z),
+            cusum=cusum,
+            basis=normal.source,
+            badness=badness,
+        )
+    if not rule.trips:
+        level = min(level, WARN)
+    verdict.update(level=level, reason=reason)
+    return verdict
+
+
+def _volume(rows: int, window: dict, settings: Settings, batch_id: str) -> dict:
+    """Rows below the floor mean missing data (trip); other changes are a business warning."""
+    sizes = [e["rows"] for e in windows.current(window) if e["batch_id"] != batch_id]
+    normal = float(np.median(sizes)) if len(sizes) >= settings.min_window else None
+    normal = normal or (float(settings.expected_rows) if settings.expected_rows else None)
+    verdict = {"rule": "Volume", "family": "integrity", "value": float(rows), "level": OK}
+    if normal is None:
+        return {**verdict, "reason": "no expected volume (expected_batch_rows or the window)"}
+    spread = float(np.std(sizes, ddof=1)) if len(sizes) >= settings.min_window else 0.0
+    sd = max(spread, float(np.sqrt(normal)))
+    z = (rows - normal) / sd
+    config = settings.rule("Volume")
+    level = OK
+    if rows < settings.volume_floor * normal:
+        level = TRIP
+    elif abs(z) >= config.warn_z and abs(rows / normal - 1) >= 0.1:
+        level = WARN
+    return {
+        **verdict,
+        "centre": normal,
+        "sd": sd,
+        "z": z,
+        "level": level,
+        "reason": f"{rows} rows vs normal {normal:.0f} (floor {settings.volume_floor:.0%})",
+    }
+
+
+def _reference_counts(section: dict) -> dict[str, np.ndarray]:
+    counts = {}
+    for name, ref in section.items():
+        rows = ref.get("non_null_count", 0)
+        if ref["kind"] == "numeric" and "bin_shares" in ref:
+            counts[name] = np.asarray(ref["bin_shares"], dtype="float64") * rows
+        elif ref["kind"] == "categorical":
+            shares = ref.get("shares", {})
+            known = [k for k in shares if k != "__other__"]
+            counts[name] = np.array([shares[k] for k in known] + [shares.get("__other__", 0.0)])
+            counts[name] = counts[name] * rows
+    return counts
+
+
+def _drift(
+    layout: Layout,
+    stats: BatchStats,
+    profile: dict,
+    window: dict,
+    settings: Settings,
+    version: str,
+    batch_id: str,
+) -> dict:
+    """Feature drift (typed features and model inputs together) and prediction drift."""
+    baseline = windows.pooled(window, "counts", version, batch_id, settings.min_window)
+    inputs_base = windows.pooled(window, "inputs_counts", version, batch_id, settings.min_window)
+    basis = "window" if baseline is not None else "reference"
+    baseline = baseline or _reference_counts(profile["features"])
+    inputs_base = inputs_base or _reference_counts(profile.get("model_inputs") or {})
+    columns = {**stats.counts, **{f"model:{k}": v for k, v in stats.inputs_counts.items()}}
+    reference = {**baseline, **{f"model:{k}": v for k, v in inputs_base.items()}}
+    feature = settings.rule("FeatureDrift")
+    features = homogeneity.drift_tests(
+        reference, columns, settings.drift_alpha, feature.min_effect, settings.drift_min_count
+    )
+    classes = list(layout.classes)
+    current_classes = np.array([stats.classes.get(c, 0) for c in classes], dtype="float64")
+    pooled = windows.pooled(window, "classes", version, batch_id, settings.min_window)
+    if pooled is not None:
+        base_classes = np.array([pooled.get(c, [0.0])[0] for c in classes])
+    else:
+        shares = profile["predictions"]["class_shares"]
+        base_classes = np.array([shares.get(c, 0.0) for c in classes]) * profile["row_count"]
+    prediction = settings.rule("PredictionDrift")
+    predicted = homogeneity.drift_tests(
+        {"class": base_classes},
+        {"class": current_classes},
+        settings.drift_alpha,
+        prediction.min_effect,
+        settings.drift_min_count,
+    )
+    return {
+        "summary": {"basis": basis, **features, "prediction": predicted["columns"].get("class")},
+        "verdicts": {
+            "FeatureDrift": _drift_verdict("FeatureDrift", features),
+            "PredictionDrift": _drift_verdict("PredictionDrift", predicted),
+        },
+    }
+
+
+def _drift_verdict(rule: str, tests: dict) -> dict:
+    drifted = tests["drifted"]
+    return {
+        "rule": rule,
+        "family": "drift",
+        "value": float(len(drifted)),
+        "level": WARN if drifted else OK,
+        "reason": f"drifted: {', '.join(drifted)}" if drifted else "no column drifted",
+        "columns": drifted,
+    }

@@ -1,0 +1,88 @@
+"""What a batch's labels prove so far: the label-based side of the rules.
+
+Complete labels give realised accuracy, the realised positive rate against the predicted one,
+and fresh calibration counts. Partial labels (the ones known early: for the example model a
+cancellation is known the day it happens) are a biased sample of the rows, so they are not
+scored as accuracy; they give the positives known so far against the positives the model
+expects for the whole batch, which is compared with what recent batches showed at the same
+age (see ``limits``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import calibration
+
+
+@dataclass(frozen=True)
+class LabelStats:
+    complete: bool
+    age_days: int | None  # partial labels: days from publication to the newest increment
+    rows: int
+    labelled: int
+    correct: int
+    positive_known: int
+    positive_expected: float  # the batch's mean-probability count of the positive class
+    positive_predicted_on_labelled: float
+    expected_correct_on_labelled: float | None
+    bins: dict[str, list[int]] | None  # calibration counts (complete labels only)
+
+    def to_json(self) -> dict:
+        return {
+            "complete": self.complete,
+            "age_days": self.age_days,
+            "rows": self.rows,
+            "labelled": self.labelled,
+            "correct": self.correct,
+            "positive_known": self.positive_known,
+            "positive_expected": self.positive_expected,
+            "positive_predicted_on_labelled": self.positive_predicted_on_labelled,
+            "expected_correct_on_labelled": self.expected_correct_on_labelled,
+            "bins": self.bins,
+        }
+
+
+def label_stats(
+    predicted: np.ndarray,
+    proba: pd.DataFrame | None,
+    labels: pd.Series,
+    positive_class: str | None,
+    confidence_edges: list[float],
+    calibration_table: calibration.Table | None,
+    complete: bool,
+    age_days: int | None = None,
+) -> LabelStats:
+    """Label statistics of one batch; ``labels`` aligns with ``predicted`` by position."""
+    known = labels.notna().to_numpy()
+    truth = labels.to_numpy(dtype=object)[known].astype(str)
+    guess = np.asarray(predicted).astype(str)[known]
+    hits = truth == guess
+    p_positive = None
+    if proba is not None and positive_class in proba.columns:
+        p_positive = proba[positive_class].to_numpy(dtype="float64", na_value=np.nan)
+    expected_correct, bins = None, None
+    if proba is not None and known.any():
+        top = calibration.top_probability(proba.to_numpy(dtype="float64", na_value=np.nan))[known]
+        if calibration_table is not None:
+            index = np.searchsorted(np.asarray(confidence_edges), top, side="right")
+            expected_correct = float(calibration_table.accuracy[index].sum())
+        if complete:
+            bins = calibration.labelled_bins(top, hits, confidence_edges)
+    return LabelStats(
+        complete=complete,
+        age_days=age_days,
+        rows=len(labels),
+        labelled=int(known.sum()),
+        correct=int(hits.sum()),
+        positive_known=int((truth == str(positive_class)).sum()) if positive_class else 0,
+        positive_expected=float(np.nansum(p_positive)) if p_positive is not None else 0.0,
+        positive_predicted_on_labelled=(
+            float(np.nansum(p_positive[known])) if p_positive is not None else 0.0
+        ),
+        expected_correct_on_labelled=expected_correct,
+        bins=bins,
+    )

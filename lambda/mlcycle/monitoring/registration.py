@@ -1,0 +1,57 @@
+"""The limits a model version is registered with, measured on its holdout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import calibration
+from .batchstats import BatchStats, Layout
+from .labelstats import label_stats
+from .limits import reference_limits
+
+SLICES = 8  # consecutive time slices of the holdout: their differences measure the season
+
+
+def holdout_limits(
+    profile: dict,
+    holdout: pd.DataFrame,
+    inputs: pd.DataFrame | None,
+    predicted: np.ndarray,
+    proba: pd.DataFrame | None,
+    labels: pd.Series,
+    positive_class: str | None,
+    coverage: dict[str, float],
+) -> dict:
+    """Confidence bins at the holdout's quantiles, their accuracy, and every statistic's value
+    and seasonal spread on the holdout (``limits.reference_limits``). The holdout is in time
+    order (``datasets.time_split``)."""
+    values = None if proba is None else proba.to_numpy(dtype="float64", na_value=np.nan)
+    top = calibration.top_probability(values) if values is not None else np.zeros(len(labels))
+    edges = calibration.confidence_edges(top) if values is not None else []
+    layout = Layout.of(profile, {"calibration": {"edges": edges}}, [], positive_class)
+    truth = labels.reset_index(drop=True)
+    slices = []
+    for rows in np.array_split(np.arange(len(holdout)), SLICES):
+        stats = BatchStats.empty(layout)
+        part_proba = None if proba is None else proba.iloc[rows].reset_index(drop=True)
+        stats.add(
+            layout,
+            holdout.iloc[rows],
+            np.asarray(predicted)[rows],
+            part_proba,
+            {},
+            None if inputs is None else inputs.iloc[rows],
+        )
+        part_labels = label_stats(
+            np.asarray(predicted)[rows],
+            part_proba,
+            truth.iloc[rows].reset_index(drop=True),
+            positive_class,
+            edges,
+            None,
+            complete=True,
+        )
+        slices.append((stats, part_labels))
+    correct = truth.astype(str).to_numpy() == np.asarray(predicted).astype(str)
+    return reference_limits(layout, slices, top, correct, coverage)

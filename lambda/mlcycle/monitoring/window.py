@@ -1,0 +1,154 @@
+"""The window: recent monitored batches, the production side of every limit.
+
+One JSON object per model in the monitoring bucket, written by the monitor only (a
+conditional write, so two monitors never lose each other's entry). It keeps the newest
+``window_batches`` entries, healthy or not; readers pick what they may learn from:
+
+- a statistic's normal range learns from batches where nothing tripped and its own rule
+  was quiet (so an incident never widens the limits that should catch it), and, for the
+  statistics that depend on the model, only from batches the same version scored;
+- the drift baseline pools the counts of batches without drift;
+- after an operator accepts a shift as the new normal (``accepted_since``), batches from
+  then on count as healthy whatever drift they showed, and older ones are forgotten.
+
+Format::
+
+    {"format": "mlcycle.window/1", "accepted_since": iso | null, "accepted_by": str | null,
+     "entries": [{"batch_id", "model_version", "published_at", "rows",
+                  "values": {statistic: value}, "sizes": {statistic: rows},
+                  "z": {statistic: z}, "levels": {rule: 0 | 1 | 2},
+                  "counts": {column: [..]}, "inputs_counts": {..}, "classes": {..},
+                  "calibration": {"rows": [..], "correct": [..]} | null}]}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rules import BY_NAME, DRIFT, OK, TRIP
+
+WINDOW_FORMAT = "mlcycle.window/1"
+# Statistics of the model rather than of the data: learnt from the same version only.
+MODEL_RULES = {
+    "EstimatedAccuracy",
+    "RealisedAccuracy",
+    "PositiveRateGap",
+    "EstimateError",
+    "PositiveRate",
+    "EarlyPositiveRate",
+    "PredictionDrift",
+}
+
+
+def empty() -> dict:
+    return {"format": WINDOW_FORMAT, "accepted_since": None, "accepted_by": None, "entries": []}
+
+
+def _accepted(entry: dict, window: dict) -> bool:
+    since = window.get("accepted_since")
+    return bool(since) and entry["published_at"] >= since
+
+
+def _tripped(entry: dict) -> bool:
+    return any(
+        level >= TRIP and BY_NAME[rule].trips
+        for rule, level in entry["levels"].items()
+        if rule in BY_NAME
+    )
+
+
+def current(window: dict) -> list[dict]:
+    """Entries after the last accepted shift (all of them if none was accepted)."""
+    since = window.get("accepted_since")
+    return [e for e in window["entries"] if not since or e["published_at"] >= since]
+
+
+def history(
+    window: dict, key: str, version: str, exclude: str, min_batches: int
+) -> list[tuple[float, float]]:
+    """(value, rows) of a statistic in the healthy batches it may learn from.
+
+    Batches where something tripped never count. Batches where this statistic's rule warned
+    count only when too few quiet ones remain: otherwise a lasting change at warning level
+    would shrink the window until only the reference was left to judge by.
+    """
+    rule = key.split("/", 1)[0]
+    quiet: list[tuple[float, float]] = []
+    warned: list[tuple[float, float]] = []
+    for entry in current(window):
+        if entry["batch_id"] == exclude or key not in entry["values"]:
+            continue
+        if rule in MODEL_RULES and entry["model_version"] != version:
+            continue
+        if _tripped(entry) and not _accepted(entry, window):
+            continue
+        point = (entry["values"][key], entry["sizes"][key])
+        calm = entry["levels"].get(rule, OK) == OK or _accepted(entry, window)
+        (quiet if calm else warned).append(point)
+    return quiet if len(quiet) >= min_batches else quiet + warned
+
+
+def sequence(window: dict, key: str, version: str, exclude: str) -> list[float]:
+    """The statistic's standardised values, oldest first, for the sequential rule."""
+    return [
+        e["z"][key]
+        for e in sorted(current(window), key=lambda e: e["published_at"])
+        if e["batch_id"] != exclude and e["model_version"] == version and key in e["z"]
+    ]
+
+
+def pooled(window: dict, field: str, version: str, exclude: str, min_batches: int) -> dict | None:
+    """Summed bin counts of the batches without drift, or None with fewer than min_batches."""
+    rule = "PredictionDrift" if field == "classes" else "FeatureDrift"
+    entries = [
+        e
+        for e in current(window)
+        if e["batch_id"] != exclude
+        and (e["levels"].get(rule, OK) == OK and not _tripped(e) or _accepted(e, window))
+        and (field != "classes" or e["model_version"] == version)
+    ]
+    if len(entries) < min_batches:
+        return None
+    total: dict = {}
+    for entry in entries:
+        for name, counts in entry.get(field, {}).items():
+            values = np.asarray(counts if field != "classes" else [counts], dtype="float64")
+            total[name] = total[name] + values if name in total else values
+    return total
+
+
+def calibration_entries(window: dict, version: str, newest: int) -> list[dict]:
+    """Calibration counts of the newest labelled batches the version scored without a trip."""
+    labelled = [
+        e
+        for e in sorted(current(window), key=lambda e: e["published_at"])
+        if e["model_version"] == version and e.get("calibration") and not _tripped(e)
+    ]
+    return [e["calibration"] for e in labelled[-newest:]] if newest else []
+
+
+def upsert(window: dict, entry: dict, keep: int) -> dict:
+    """The window with this batch's entry added or replaced (values merged: partial labels of
+    earlier ages stay), trimmed to the newest ``keep`` batches."""
+    entries = [e for e in window["entries"] if e["batch_id"] != entry["batch_id"]]
+    old = next((e for e in window["entries"] if e["batch_id"] == entry["batch_id"]), None)
+    if old is not None:
+        entry = {
+            **entry,
+            "values": {**old["values"], **entry["values"]},
+            "sizes": {**old["sizes"], **entry["sizes"]},
+            "z": {**old["z"], **entry["z"]},
+            "calibration": entry.get("calibration") or old.get("calibration"),
+        }
+    entries.append(entry)
+    entries.sort(key=lambda e: e["published_at"])
+    return {**window, "entries": entries[-keep:]}
+
+
+def accept(window: dict, since: str, actor: str) -> dict:
+    """An operator's decision: what production shows from ``since`` on is the new normal."""
+    return {**window, "accepted_since": since, "accepted_by": actor}
+
+
+def drift_level(entry_levels: dict) -> int:
+    return max((lvl for r, lvl in entry_levels.items() if BY_NAME[r].family == DRIFT), default=OK)
