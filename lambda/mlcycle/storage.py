@@ -258,6 +258,12 @@ def failures_key(batch_id: str) -> str:
 
 BREAKER_STATE_KEY = "breaker/state.json"
 BREAKER_EVENTS_KEY = "breaker/events.jsonl"
+LIMITS = "limits/"
+
+
+def window_key(model_name: str) -> str:
+    """The monitor's window of recent batches (``mlcycle.monitoring.window``)."""
+    return f"{LIMITS}{model_name}/window.json"
 
 
 def batch_folders(store: ObjectStore, bucket: str, prefix: str) -> list[str]:
