@@ -51,6 +51,24 @@ def metric_data(
     ]
 
 
+def verdict_data(verdicts: dict[str, dict], model_name: str, timestamp: datetime) -> list[dict]:
+    """One RuleVerdict datum per rule (0 ok, 1 warn, 2 trip), dimensions ModelName and Rule:
+    what the verdict alarms watch."""
+    return [
+        {
+            "MetricName": "RuleVerdict",
+            "Dimensions": [
+                {"Name": "ModelName", "Value": model_name},
+                {"Name": "Rule", "Value": rule},
+            ],
+            "Timestamp": timestamp,
+            "Value": float(verdict["level"]),
+            "Unit": "None",
+        }
+        for rule, verdict in verdicts.items()
+    ]
+
+
 def put_metrics(cloudwatch_client: Any, namespace: str, metric_data: list[dict]) -> dict:
     """Send the datums in calls of at most 1000; datums with a NaN or infinite value are skipped.
 

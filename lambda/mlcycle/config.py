@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from mlcycle.errors import ConfigError
+from mlcycle.monitoring.rules import Settings, parse_settings
 
 COLUMN_TYPES = {"string", "integer", "float", "datetime", "boolean"}
 
@@ -81,6 +82,7 @@ class ModelConfig:
     probation_batches: int = 2
     retrain_recent_batches: int | None = 1
     monitoring: dict = field(default_factory=dict)
+    rules: Settings = field(default_factory=lambda: parse_settings({}))
 
     @property
     def retrain_payload(self) -> dict:
@@ -267,6 +269,7 @@ def parse_config(raw: dict) -> ModelConfig:
         probation_batches=int(breaker.get("probation_batches", 2)),
         retrain_recent_batches=int(breaker.get("retrain_recent_batches", 1)) or None,
         monitoring=monitoring,
+        rules=parse_settings(monitoring),
     )
     _check(cfg)
     return cfg

@@ -19,18 +19,21 @@ from mlcycle.attributes import join, read_attributes
 from mlcycle.breaker.effects import report_unknown_state
 from mlcycle.breaker.state import UNKNOWN, read_state
 from mlcycle.clock import now
-from mlcycle.cloudwatch import metric_data, namespace, put_metrics
+from mlcycle.cloudwatch import metric_data, namespace, put_metrics, verdict_data
 from mlcycle.config import ModelConfig
 from mlcycle.datasets import feature_frame
 from mlcycle.invoke import invoke_async
+from mlcycle.labels import read_labels
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.monitoring.report import build_report, headline_metrics
 from mlcycle.monitoring.thresholds import breaches, parse_alarms
 from mlcycle.objectstore import ObjectStore, PreconditionFailed
+from mlcycle.publication_gate import summary
 from mlcycle.registry import ModelRegistry
 from mlcycle.scoring import published_manifest
 from mlcycle.sources import open_source
 from mlcycle.storage import Buckets
+from mlcycle.verdicts import judge_published
 
 logger = get_logger("mlcycle.monitor")
 
@@ -40,22 +43,6 @@ def _features(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: st
     key = storage.source_key(prefix, cfg.input_spec.name)
     base = open_source(store, buckets.data, key, cfg.input_spec, cfg).read_all()
     return join(base, attributes, cfg.join_key)[0]
-
-
-def _labels(
-    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, keys: pd.Series
-) -> pd.Series | None:
-    key = storage.labels_key(batch_id)
-    if not store.exists(buckets.data, key):
-        return None
-    labels = pd.read_csv(
-        io.BytesIO(store.get_bytes(buckets.data, key)),
-        dtype=str,
-        keep_default_na=False,
-        na_values=[""],
-    )
-    by_key = labels.drop_duplicates(cfg.join_key).set_index(cfg.join_key)[cfg.target]
-    return pd.Series(by_key.reindex(keys.to_numpy()).to_numpy(), index=keys.index)
 
 
 def monitor_batch(
@@ -71,7 +58,8 @@ def monitor_batch(
     if manifest is None:
         return {"status": "not_scored", "batch_id": batch_id}
     version = manifest["model_version"]
-    profile = ModelRegistry(store, buckets.models, cfg.name).metadata(version)["reference_profile"]
+    metadata = ModelRegistry(store, buckets.models, cfg.name).metadata(version)
+    profile = metadata["reference_profile"]
     reader, prefix = revisions.locate(store, buckets, cfg, manifest)
     features = _features(reader, buckets, cfg, prefix)
     predictions = pd.read_csv(
@@ -82,7 +70,8 @@ def monitor_batch(
     proba = None
     if manifest.get("confidence_metrics", True):
         proba = predictions[proba_columns].set_axis(cfg.classes, axis=1)
-    labels = _labels(store, buckets, cfg, batch_id, predictions[cfg.join_key])
+    labels = read_labels(store, buckets.data, cfg, batch_id, predictions[cfg.join_key])
+    predicted = predictions[f"predicted_{cfg.target}"].to_numpy()
     report = build_report(
         batch_id,
         cfg.name,
@@ -90,8 +79,8 @@ def monitor_batch(
         feature_frame(features, cfg).reset_index(drop=True),
         {n: c.kind for n, c in cfg.feature_columns.items()},
         proba,
-        predictions[f"predicted_{cfg.target}"].to_numpy(),
-        None if labels is None else labels.to_numpy(),
+        predicted,
+        None if labels is None else labels.values.to_numpy(),
         profile,
         manifest.get("join_coverage_min"),
         int(sum(manifest.get("schema_violations", {}).values())),
@@ -100,14 +89,24 @@ def monitor_batch(
         segment_column=cfg.segment_column,
     )
     at = at or now()
+    rules = judge_published(cfg, store, buckets, manifest, metadata, predicted, proba, labels)
+    if rules is not None:
+        _calibrated(report, rules)
     headline = headline_metrics(report)
     found = breaches(headline, parse_alarms(cfg.monitoring.get("alarms")))
+    if rules is not None:
+        found += [{"rule": r, "reason": rules["verdicts"][r].get("reason")} for r in rules["trips"]]
     report.update(
         monitored_at=at.isoformat(),
         probation=bool(manifest.get("probation")),
         headline=headline,
         breaches=found,
+        rules=summary(rules) if rules else None,
+        drift_tests=rules["drift"] if rules else None,
         labels_available=labels is not None,
+        labels=None
+        if labels is None
+        else {"complete": labels.complete, "as_of": labels.as_of, "objects": labels.keys},
     )
     store.put_json(buckets.monitoring, storage.report_key(batch_id), report)
     breaker, _ = read_state(store, buckets.monitoring)
@@ -118,6 +117,8 @@ def monitor_batch(
             # Late labels for a batch scored before the breaker's last trip are evidence it
             # already acted on: they go to the per-version dimension, not to the alarms.
             datums = [d for d in datums if len(d["Dimensions"]) > 1]
+        elif rules is not None:
+            datums += verdict_data(rules["verdicts"], cfg.name, at)
         put_metrics(cloudwatch, namespace(cfg.name), datums)
     return {
         "status": "monitored",
@@ -126,10 +127,25 @@ def monitor_batch(
         "probation": report["probation"],
         "live_model": live,
         "labels": labels is not None,
+        "trips": rules["trips"] if rules else [],
+        "warnings": rules["warnings"] if rules else [],
         "healthy": not found,
         "breaches": found,
         "metrics": {k: round(v, 4) for k, v in headline.items() if np.isfinite(v)},
     }
+
+
+def _calibrated(report: dict, rules: dict) -> None:
+    """The report's label-free estimate becomes the calibrated one the rules judged."""
+    estimated = report["performance"]["estimated"]
+    verdict = rules["verdicts"].get("EstimatedAccuracy")
+    if estimated.get("available") and verdict is not None:
+        estimated["mean_confidence"] = estimated.get("expected_accuracy")
+        estimated["expected_accuracy"] = verdict["value"]
+        estimated["calibrated_on"] = rules["calibration"]
+    error = rules["values"].get("EstimateError")
+    if error is not None:
+        report["performance"]["accuracy_gap"] = error
 
 
 def batches_needing_a_report(store: ObjectStore, buckets: Buckets) -> list[str]:

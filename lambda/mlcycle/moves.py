@@ -88,9 +88,13 @@ def quarantine(
     }
 
 
-def hold(store: ObjectStore, buckets: Buckets, batch_id: str, why: str) -> dict:
-    """Park the batch under held/ while the breaker is open; it is scored after recovery."""
-    note = {"batch_id": batch_id, "reason": why, "held_at": now_iso()}
+def hold(
+    store: ObjectStore, buckets: Buckets, batch_id: str, why: str, details: dict | None = None
+) -> dict:
+    """Park the batch under held/ while the breaker is open; it is scored after recovery.
+
+    ``details`` (the gate's verdicts, say) go into the note beside the reason."""
+    note = {"batch_id": batch_id, "reason": why, "held_at": now_iso(), **(details or {})}
     try:
         moved = _journaled_move(
             store,

@@ -44,6 +44,7 @@ class ModelRegistry:
     def __init__(self, store: ObjectStore, bucket: str, model_name: str):
         self.store, self.bucket, self.name = store, bucket, model_name
         self._loaded: dict[str, object] = {}
+        self._verified: dict[str, dict] = {}  # versions are immutable: one check per instance
 
     def versions(self) -> list[str]:
         found = [
@@ -99,12 +100,15 @@ class ModelRegistry:
     def metadata(self, version: str) -> dict:
         """A version's metadata, after its signature verified (it carries the reference profile
         and the classes the monitor trusts)."""
+        if version in self._verified:
+            return self._verified[version]
         doc, _ = self._stored_metadata(version)
         try:
             signing.verify(self.name, version, doc)
         except ModelIntegrityError as exc:
             log(logger, "model version refused", level=40, model_version=version, error=str(exc))
             raise
+        self._verified[version] = doc
         return doc
 
     def sign_unsigned(self) -> list[str]:

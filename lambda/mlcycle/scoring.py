@@ -25,6 +25,7 @@ from mlcycle.moves import hold, quarantine
 from mlcycle.objectstore import MultipartWriter, ObjectStore, PreconditionFailed
 from mlcycle.output import PredictionWriter
 from mlcycle.plugin import Plugin
+from mlcycle.publication_gate import Screen, Withheld, summary, withhold
 from mlcycle.registry import ModelRegistry
 from mlcycle.revisions import InputsChanged
 from mlcycle.sources import open_source
@@ -36,7 +37,13 @@ logger = get_logger("mlcycle.scoring")
 @dataclass
 class Timings:
     seconds: dict[str, float] = field(
-        default_factory=lambda: {"read_validate": 0.0, "join": 0.0, "predict": 0.0, "write": 0.0}
+        default_factory=lambda: {
+            "read_validate": 0.0,
+            "join": 0.0,
+            "predict": 0.0,
+            "gate": 0.0,
+            "write": 0.0,
+        }
     )
 
     def add(self, stage: str, since: float) -> float:
@@ -74,7 +81,8 @@ def score_batch(
     (a duplicate delivery while another invocation scores it), quarantined (bad input, or a
     changed re-upload after publication), held (the model failed its integrity check),
     inputs_changed (re-uploaded while being scored: the new upload triggers its own run)
-    or no_model.
+    or no_model. A batch the gate stops before publication is held (status held, with the
+    verdicts under `gate`).
     """
     storage.check_batch_id(batch_id)
     prefix = input_prefix or storage.incoming_prefix(batch_id)
@@ -113,6 +121,8 @@ def score_batch(
             return quarantine(
                 store, buckets, batch_id, exc.as_dict(), stage="inference", from_prefix=prefix
             )
+        except Withheld as exc:
+            return withhold(cfg, store, buckets, batch_id, prefix, version, exc.result)
         except ModelIntegrityError as exc:
             # The input is fine, the model is not: keep the batch for a trusted model.
             if prefix == storage.incoming_prefix(batch_id):
@@ -151,6 +161,7 @@ def _score(
     started = time.perf_counter()
     timings = Timings()
     model = registry.load(version)
+    screen = Screen.open(cfg, plugin, model, registry.metadata(version), store, buckets, version)
     tick = time.perf_counter()
     attributes, summaries = read_attributes(store, buckets.data, prefix, cfg)
     notes = [note for s in summaries for note in s.notes]
@@ -172,8 +183,12 @@ def _score(
             for name, share in coverage.items():
                 matched[name] += int(round(share * len(joined)))
             tick = timings.add("join", tick)
-            predictions = plugin.predict(model, feature_frame(joined, cfg))
+            features = feature_frame(joined, cfg)
+            predictions = plugin.predict(model, features)
             tick = timings.add("predict", tick)
+            if screen is not None:
+                screen.add(features, predictions, coverage)
+                tick = timings.add("gate", tick)
             sink.write(writer.rows(joined[cfg.join_key].to_numpy(), predictions))
             for label, count in zip(
                 *np.unique(predictions.labels.astype(str), return_counts=True), strict=True
@@ -184,6 +199,12 @@ def _score(
         notes += reader.summary.notes
         for rule, count in reader.summary.violations.items():
             violations[rule] = violations.get(rule, 0) + count
+        gate = None
+        if screen is not None:
+            gate = screen.verdict(batch_id, sum(violations.values()))
+            tick = timings.add("gate", tick)
+            if gate["trips"] and not probation:
+                raise Withheld(gate)
         size = sink.complete()
     except BaseException:
         sink.abort()  # nothing half-written stays behind under the predictions key
@@ -206,6 +227,9 @@ def _score(
         "input_prefix": prefix,
         "inputs": inputs,
         "confidence_metrics": writer.has_proba,
+        "gate": summary(gate) if gate else None,
+        "warnings": gate["warnings"] if gate else [],
+        "statistics": screen.stats.to_json() if screen else None,
         "timings": {k: round(v, 3) for k, v in timings.seconds.items()},
         "seconds": round(time.perf_counter() - started, 3),
         "published_at": now_iso(),

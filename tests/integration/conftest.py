@@ -14,3 +14,18 @@ def trained(buckets, s3):
     result = train.handler({}, None)
     assert result["status"] == "promoted", result
     return result
+
+
+@pytest.fixture
+def breaker_calls(monkeypatch):
+    """What infer asks the breaker function (no function runs in-process): it answers OPEN."""
+    import mlcycle.publication_gate as gate
+
+    calls = []
+
+    def invoke(function_env, payload):
+        calls.append((function_env, payload))
+        return {"state": "OPEN", "changed": True}
+
+    monkeypatch.setattr(gate, "invoke_sync", invoke)
+    return calls

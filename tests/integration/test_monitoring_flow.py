@@ -7,7 +7,6 @@ import io
 import json
 
 import boto3
-import pytest
 
 from data.generate import make_batch
 from tests.integration.helpers import upload_batch
@@ -90,19 +89,103 @@ def report_time(report, offset_s):
     return dt.datetime.fromisoformat(report["monitored_at"]) + dt.timedelta(seconds=offset_s)
 
 
-@pytest.mark.parametrize(
-    "incident, metric", [("source_outage", "JoinCoverage"), ("covariate_shift", "MaxPSI")]
-)
-def test_input_incidents_breach_their_threshold_on_the_day(incident, metric, trained, buckets, s3):
-    publish(incident, make_batch("2026-01-05", 1500, seed=4, incident=incident), buckets, s3)
-    result = monitor(incident)
-    assert not result["healthy"] and metric in [b["metric"] for b in result["breaches"]], result
+def manifest(s3, buckets, batch_id):
+    body = s3.get_object(Bucket=buckets.predictions, Key=f"predictions/{batch_id}/_SUCCESS")
+    return json.loads(body["Body"].read())
 
 
-def test_concept_drift_is_invisible_until_labels_arrive(trained, buckets, s3):
+def test_an_integrity_breach_is_withheld_before_publication(trained, buckets, s3, breaker_calls):
+    from handlers import infer
+
+    batch = make_batch("2026-01-05", 1500, seed=4, incident="source_outage")
+    files = {"bookings": _csv(batch.bookings), "hotels": _csv(batch.hotels)}
+    upload_batch(s3, buckets.data, "outage", files)
+    [result] = infer.handler({"batch_id": "outage"}, None)["results"]
+
+    assert result["status"] == "held" and "JoinCoverage" in result["gate"]["trips"], result
+    coverage = result["gate"]["verdicts"]["JoinCoverage"]
+    assert coverage["level"] == 2 and coverage["value"] < 0.2 and coverage["z"] < -5
+    [(function, payload)] = breaker_calls
+    assert function == "BREAKER_FUNCTION_NAME" and payload["action"] == "gate_trip"
+    assert payload["batch_id"] == "outage" and "JoinCoverage" in payload["rules"]
+    listed = s3.list_objects_v2(Bucket=buckets.predictions, Prefix="predictions/outage/")
+    assert listed.get("KeyCount", 0) == 0  # nothing published, nothing half-written
+    note = json.loads(
+        s3.get_object(Bucket=buckets.data, Key="held/outage/held.json")["Body"].read()
+    )
+    assert note["gate"]["trips"] == result["gate"]["trips"] and "JoinCoverage" in note["reason"]
+
+
+def test_a_benign_shift_publishes_with_a_warning(trained, buckets, s3, breaker_calls):
+    batch = make_batch("2026-01-05", 1500, seed=4, incident="covariate_shift")
+    publish("campaign", batch, buckets, s3)
+    published = manifest(s3, buckets, "campaign")
+    assert "FeatureDrift" in published["warnings"] and not published["gate"]["trips"]
+    assert breaker_calls == []
+    result = monitor("campaign")
+    assert result["trips"] == [] and result["healthy"], result
+    assert "FeatureDrift" in result["warnings"]
+
+
+def test_limits_are_registered_with_the_version_and_judge_gate_and_monitor_alike(
+    trained, buckets, s3, breaker_calls
+):
+    from mlcycle.objectstore import ObjectStore
+    from mlcycle.registry import ModelRegistry
+
+    metadata = ModelRegistry(ObjectStore(s3), buckets.models, "booking_status").metadata("v0001")
+    limits = metadata["limits"]  # signed with the version: metadata() verified the signature
+    assert limits["reference"]["JoinCoverage/hotels"] == trained["join_coverage"]["hotels"]
+    assert len(limits["calibration"]["rows"]) == len(limits["calibration"]["edges"]) + 1
+
+    publish("clean-2", make_batch("2026-01-06", 1500, seed=3), buckets, s3)
+    gate = manifest(s3, buckets, "clean-2")["gate"]["verdicts"]
+    monitor("clean-2")
+    report = json.loads(
+        s3.get_object(Bucket=buckets.monitoring, Key="reports/clean-2.json")["Body"].read()
+    )
+    for rule in ("JoinCoverage", "NullRate", "EstimatedAccuracy"):
+        assert report["rules"]["verdicts"][rule]["value"] == gate[rule]["value"], rule
+        assert report["rules"]["verdicts"][rule]["centre"] == gate[rule]["centre"], rule
+    window = json.loads(
+        s3.get_object(Bucket=buckets.monitoring, Key="limits/booking_status/window.json")[
+            "Body"
+        ].read()
+    )
+    assert [e["batch_id"] for e in window["entries"]] == ["clean-2"]
+
+
+def test_concept_drift_trips_when_labels_arrive(trained, buckets, s3, breaker_calls):
     batch = make_batch("2026-01-05", 1500, seed=5, incident="concept_drift")
     publish("concept", batch, buckets, s3)
-    assert monitor("concept")["healthy"]
+    assert monitor("concept")["trips"] == []  # the inputs are those of a clean day
     s3.put_object(Bucket=buckets.data, Key="labels/concept.csv", Body=_csv(batch.labels))
     result = monitor("concept")
-    assert "RealisedAccuracy" in [b["metric"] for b in result["breaches"]], result
+    tripped = {"RealisedAccuracy", "PositiveRateGap"} & set(result["trips"])
+    assert tripped and not result["healthy"], result
+    rule = sorted(tripped)[0]
+    report = json.loads(
+        s3.get_object(Bucket=buckets.monitoring, Key="reports/concept.json")["Body"].read()
+    )
+    got = boto3.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "verdict",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "MLCycle/booking_status",
+                        "MetricName": "RuleVerdict",
+                        "Dimensions": [
+                            {"Name": "ModelName", "Value": "booking_status"},
+                            {"Name": "Rule", "Value": rule},
+                        ],
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=report_time(report, -3600),
+        EndTime=report_time(report, 3600),
+    )
+    assert 2.0 in got["MetricDataResults"][0]["Values"]  # what the verdict alarm watches

@@ -15,8 +15,11 @@ from tests.integration.helpers import read_csv
 pytestmark = pytest.mark.skipif(not VIO_DATA.is_dir(), reason="../shared/vio-data is not present")
 
 
-def test_original_files_train_and_score_all_rows_with_zero_coverage(buckets, s3):
+def test_original_files_train_and_score_all_rows_with_zero_coverage(buckets, s3, breaker_calls):
+    import dataclasses
+
     from mlcycle.config import load_config
+    from mlcycle.monitoring.rules import parse_settings
     from mlcycle.objectstore import ObjectStore
     from mlcycle.plugin import load_plugin
     from mlcycle.scoring import score_batch
@@ -42,8 +45,28 @@ def test_original_files_train_and_score_all_rows_with_zero_coverage(buckets, s3)
     )
     assert forced["status"] == "promoted" and forced["champion"] == "v0002"
 
+    # No test_A hotel is in test_B while a fifth of the training rows found theirs: the gate
+    # holds the batch before publication, as it must for a source that delivers nothing.
+    held = score_batch(cfg, plugin, store, buckets, "vio-test")
+    assert held["status"] == "held" and "JoinCoverage" in held["gate"]["trips"], held
+    assert breaker_calls[0][1]["rules"] == held["gate"]["trips"]
+    s3.copy_object(
+        Bucket=buckets.data,
+        Key="incoming/vio-test/A.csv",
+        CopySource={"Bucket": buckets.data, "Key": "held/vio-test/A.csv"},
+    )
+    s3.copy_object(
+        Bucket=buckets.data,
+        Key="incoming/vio-test/B.csv",
+        CopySource={"Bucket": buckets.data, "Key": "held/vio-test/B.csv"},
+    )
+    # An operator who knows the hotels feed is empty by design turns the rules off in config.
+    off = {"enabled": False}
+    cfg = dataclasses.replace(
+        cfg, rules=parse_settings({"rules": {"JoinCoverage": off, "NullRate": off}})
+    )
     result = score_batch(cfg, plugin, store, buckets, "vio-test")
-    assert result["status"] == "published" and result["rows"] == 100
+    assert result["status"] == "published" and result["rows"] == 100, result
     assert result["join_coverage"] == {"B": 0.0}
     assert any("extra columns ignored: ['status']" in n for n in result["notes"])
     out = read_csv(s3, buckets.predictions, "predictions/vio-test/predictions.csv")

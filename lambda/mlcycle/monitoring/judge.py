@@ -176,29 +176,34 @@ def _judge_one(
 
 
 def _volume(rows: int, window: dict, settings: Settings, batch_id: str) -> dict:
-    """Rows below the floor mean missing data (trip); other changes are a business warning."""
+    """Rows below the floor of measured volume mean missing data (trip); other changes, and a
+    shortfall against a volume the config only states, are a business warning."""
     sizes = [e["rows"] for e in windows.current(window) if e["batch_id"] != batch_id]
-    normal = float(np.median(sizes)) if len(sizes) >= settings.min_window else None
-    normal = normal or (float(settings.expected_rows) if settings.expected_rows else None)
+    measured = len(sizes) >= settings.min_window
+    normal = float(np.median(sizes)) if measured else settings.expected_rows
     verdict = {"rule": "Volume", "family": "integrity", "value": float(rows), "level": OK}
-    if normal is None:
+    if not normal:
         return {**verdict, "reason": "no expected volume (expected_batch_rows or the window)"}
-    spread = float(np.std(sizes, ddof=1)) if len(sizes) >= settings.min_window else 0.0
+    spread = float(np.std(sizes, ddof=1)) if measured else 0.0
     sd = max(spread, float(np.sqrt(normal)))
     z = (rows - normal) / sd
     config = settings.rule("Volume")
     level = OK
-    if rows < settings.volume_floor * normal:
+    short = rows < settings.volume_floor * normal
+    if short and measured:
         level = TRIP
-    elif abs(z) >= config.warn_z and abs(rows / normal - 1) >= 0.1:
+    elif short or (abs(z) >= config.warn_z and abs(rows / normal - 1) >= 0.1):
         level = WARN
+    basis = f"median of {len(sizes)} batches" if measured else "expected_batch_rows"
     return {
         **verdict,
-        "centre": normal,
+        "centre": float(normal),
         "sd": sd,
         "z": z,
         "level": level,
-        "reason": f"{rows} rows vs normal {normal:.0f} (floor {settings.volume_floor:.0%})",
+        "basis": "window" if measured else "config",
+        "reason": f"{rows} rows vs normal {normal:.0f} ({basis}; "
+        f"floor {settings.volume_floor:.0%})",
     }
 
 

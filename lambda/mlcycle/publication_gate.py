@@ -1,0 +1,165 @@
+"""The gate before publication: a batch whose label-free statistics reach trip level is never
+published.
+
+Infer counts every scored chunk into mergeable statistics and, before writing `_SUCCESS`,
+judges them with the monitor's own rules (``monitoring.judge``) against the limits signed with
+the model version and the monitor's window of recent batches. On a trip the multipart upload
+is aborted, infer asks the breaker function to open (synchronously: the state is the
+breaker's to change), then holds the batch with the verdicts as its reason. A warning
+publishes, and the manifest says so. What only labels can show stays with the monitor and
+its alarms.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mlcycle import storage
+from mlcycle.config import ModelConfig
+from mlcycle.errors import MLCycleError
+from mlcycle.invoke import invoke_sync
+from mlcycle.logs import get_logger, log
+from mlcycle.monitoring import window as windows
+from mlcycle.monitoring.batchstats import BatchStats, Layout, input_sample
+from mlcycle.monitoring.judge import judge
+from mlcycle.moves import hold
+from mlcycle.objectstore import ObjectStore
+from mlcycle.plugin import Plugin, Predictions
+from mlcycle.storage import Buckets
+
+logger = get_logger("mlcycle.publication_gate")
+
+
+def layout_of(cfg: ModelConfig, metadata: dict) -> Layout | None:
+    """Where the version's statistics are binned; None for a version registered without limits."""
+    limits = metadata.get("limits")
+    if not limits:
+        return None
+    return Layout.of(
+        metadata["reference_profile"],
+        limits,
+        [s.name for s in cfg.attribute_sources],
+        cfg.positive_class,
+    )
+
+
+def read_window(store: ObjectStore, buckets: Buckets, model_name: str) -> tuple[dict, str | None]:
+    doc, etag = store.get_json(buckets.monitoring, storage.window_key(model_name))
+    return doc or windows.empty(), etag
+
+
+def summary(result: dict) -> dict:
+    """The verdicts as the manifest and the hold note keep them."""
+    keep = ("level", "value", "centre", "sd", "z", "cusum", "basis", "reason", "part", "columns")
+    return {
+        "level": result["level"],
+        "trips": result["trips"],
+        "warnings": result["warnings"],
+        "likely_cause": result["likely_cause"],
+        "verdicts": {
+            rule: {k: v for k, v in verdict.items() if k in keep and v is not None}
+            for rule, verdict in result["verdicts"].items()
+        },
+    }
+
+
+class Screen:
+    """The statistics of one batch as it is scored, and the verdict before publication."""
+
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        plugin: Plugin,
+        model: object,
+        metadata: dict,
+        layout: Layout,
+        window: dict,
+        version: str,
+    ):
+        self.cfg, self.plugin, self.model = cfg, plugin, model
+        self.metadata, self.layout, self.window, self.version = metadata, layout, window, version
+        self.stats = BatchStats.empty(layout)
+
+    @classmethod
+    def open(
+        cls,
+        cfg: ModelConfig,
+        plugin: Plugin,
+        model: object,
+        metadata: dict,
+        store: ObjectStore,
+        buckets: Buckets,
+        version: str,
+    ) -> Screen | None:
+        layout = layout_of(cfg, metadata)
+        if layout is None:
+            return None
+        window, _ = read_window(store, buckets, cfg.name)
+        return cls(cfg, plugin, model, metadata, layout, window, version)
+
+    def add(self, features: pd.DataFrame, predictions: Predictions, coverage: dict) -> None:
+        matched = {name: int(round(share * len(features))) for name, share in coverage.items()}
+        inputs = None
+        if self.layout.inputs:
+            sample = input_sample(len(features), self.cfg.rules.model_inputs_sample)
+            inputs = self.plugin.model_inputs(self.model, features.iloc[sample])
+        self.stats.add(
+            self.layout, features, predictions.labels, predictions.proba, matched, inputs
+        )
+
+    def verdict(self, batch_id: str, violations: int) -> dict:
+        self.stats.violations = violations
+        return judge(
+            self.layout,
+            self.stats,
+            None,
+            self.metadata["limits"],
+            self.metadata["reference_profile"],
+            self.window,
+            self.cfg.rules,
+            self.version,
+            batch_id,
+        )
+
+
+class Withheld(MLCycleError):
+    """The gate tripped: the batch's output must not be published."""
+
+    def __init__(self, result: dict):
+        super().__init__(f"gate tripped on {', '.join(result['trips'])}")
+        self.result = result
+
+
+def withhold(
+    cfg: ModelConfig,
+    store: ObjectStore,
+    buckets: Buckets,
+    batch_id: str,
+    prefix: str,
+    version: str,
+    result: dict,
+) -> dict:
+    """Open the breaker (the breaker function decides) and hold the batch with the verdicts."""
+    verdicts = summary(result)
+    reasons = "; ".join(f"{r}: {verdicts['verdicts'][r].get('reason')}" for r in result["trips"])
+    answer = invoke_sync(
+        "BREAKER_FUNCTION_NAME",
+        {
+            "action": "gate_trip",
+            "batch_id": batch_id,
+            "model_version": version,
+            "rules": result["trips"],
+            "reason": reasons[:1000],
+        },
+    )
+    why = f"gate tripped before publication: {reasons}"
+    if prefix == storage.incoming_prefix(batch_id):
+        hold(store, buckets, batch_id, why, {"gate": verdicts, "model_version": version})
+    log(logger, "batch withheld", level=30, batch_id=batch_id, trips=result["trips"])
+    return {
+        "status": "held",
+        "batch_id": batch_id,
+        "reason": why,
+        "gate": verdicts,
+        "breaker": answer.get("state"),
+    }

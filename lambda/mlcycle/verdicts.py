@@ -1,0 +1,123 @@
+"""The monitor's side of the rules: judge a published batch with what its labels show so far,
+and remember it in the window that later limits learn from.
+
+The label-free statistics are the ones infer counted before publication (kept in the
+manifest), so the gate and the monitor judge the very same numbers; the monitor adds the
+label-based rules as complete labels or increments arrive, and each run replaces the
+batch's entry in the window (partial labels of earlier ages stay in it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from mlcycle import storage
+from mlcycle.config import ModelConfig
+from mlcycle.errors import MLCycleError
+from mlcycle.labels import BatchLabels
+from mlcycle.monitoring import window as windows
+from mlcycle.monitoring.batchstats import BatchStats
+from mlcycle.monitoring.judge import calibration_table, judge
+from mlcycle.monitoring.labelstats import LabelStats, label_stats
+from mlcycle.objectstore import ObjectStore, PreconditionFailed
+from mlcycle.publication_gate import layout_of, read_window
+from mlcycle.storage import Buckets
+
+WRITE_ATTEMPTS = 10
+
+
+def age_days(labels: BatchLabels, published_at: str) -> int | None:
+    """Days from publication to the newest increment: what partial labels are compared by."""
+    if labels.complete or labels.as_of is None:
+        return None
+    published = dt.datetime.fromisoformat(published_at).date()
+    return (dt.date.fromisoformat(labels.as_of) - published).days
+
+
+def judge_published(
+    cfg: ModelConfig,
+    store: ObjectStore,
+    buckets: Buckets,
+    manifest: dict,
+    metadata: dict,
+    predicted: np.ndarray,
+    proba: pd.DataFrame | None,
+    labels: BatchLabels | None,
+) -> dict | None:
+    """Every rule's verdict on a published batch; None when the batch or its version predates
+    the rules (no statistics in the manifest, no limits in the version)."""
+    layout = layout_of(cfg, metadata)
+    if layout is None or not manifest.get("statistics"):
+        return None
+    version, batch_id = manifest["model_version"], manifest["batch_id"]
+    limits = metadata["limits"]
+    stats = BatchStats.from_json(manifest["statistics"])
+    window, _ = read_window(store, buckets, cfg.name)
+    table = calibration_table(limits, window, version, cfg.rules)
+    known = None
+    if labels is not None:
+        known = label_stats(
+            predicted,
+            proba,
+            labels.values.reset_index(drop=True),
+            cfg.positive_class,
+            list(layout.confidence_edges),
+            table,
+            labels.complete,
+            age_days(labels, manifest["published_at"]),
+        )
+    result = judge(
+        layout,
+        stats,
+        known,
+        limits,
+        metadata["reference_profile"],
+        window,
+        cfg.rules,
+        version,
+        batch_id,
+    )
+    remember(store, buckets, cfg, manifest, stats, result, known)
+    return result
+
+
+def remember(
+    store: ObjectStore,
+    buckets: Buckets,
+    cfg: ModelConfig,
+    manifest: dict,
+    stats: BatchStats,
+    result: dict,
+    known: LabelStats | None,
+) -> None:
+    """Add or replace the batch's entry in the window (a conditional write, retried)."""
+    entry = {
+        "batch_id": manifest["batch_id"],
+        "model_version": manifest["model_version"],
+        "published_at": manifest["published_at"],
+        "rows": stats.rows,
+        "values": result["values"],
+        "sizes": result["sizes"],
+        "z": result["z"],
+        "levels": {rule: v["level"] for rule, v in result["verdicts"].items()},
+        "counts": {k: v.tolist() for k, v in stats.counts.items()},
+        "inputs_counts": {k: v.tolist() for k, v in stats.inputs_counts.items()},
+        "classes": dict(stats.classes),
+        "calibration": known.bins if known is not None else None,
+    }
+    key = storage.window_key(cfg.name)
+    for _ in range(WRITE_ATTEMPTS):
+        window, etag = read_window(store, buckets, cfg.name)
+        updated = windows.upsert(window, entry, cfg.rules.window_batches)
+        try:
+            if etag:
+                store.put_json(buckets.monitoring, key, updated, if_match=etag)
+            else:
+                store.put_json(buckets.monitoring, key, updated, if_none_match=True)
+            return
+        except PreconditionFailed:
+            continue
+    raise MLCycleError(f"{key}: changed by others {WRITE_ATTEMPTS} times in a row; retry later")
