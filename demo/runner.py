@@ -3,10 +3,11 @@
     python -m demo --days 30 --seed 7
 
 Starts moto_server, applies the real Terraform to it, and drives the local executor:
-each simulated day the labels of an earlier batch arrive and a new batch is uploaded
-through S3, and the clock moves on so the schedules fire. Every function run is the
-deployed handler code; the runner only uploads data, moves the clock and reads
-results back. It ends with a timeline and writes build/demo/report.json + report.html.
+each simulated day the labels of an earlier batch arrive, with the labels known so far
+of the more recent ones, and a new batch is uploaded through S3; the clock moves on so
+the schedules fire. Every function run is the deployed handler code; the runner only
+uploads data, moves the clock and reads results back. It ends with a timeline and
+writes build/demo/report.json + report.html.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from data.generate import label_increment
 from demo import report as demo_report
 from demo import report_html
 from demo import scenario as plan
@@ -121,10 +123,17 @@ class Run:
     def day(self, day: int) -> demo_report.DayRecord:
         rec = demo_report.DayRecord(day, started=_now())
         ran = self.executor.advance(LABELS_AT)
+        arriving = {}
         labelled = self.sc.labels_due(day)
         if labelled:
             labels = plan.day_batch(self.sc, labelled).labels
-            self._put(storage.labels_key(self.sc.batch_id(labelled)), plan.csv_bytes(labels))
+            arriving[storage.labels_key(self.sc.batch_id(labelled))] = labels
+        for partly, through, after in self.sc.increments_due(day):
+            key = storage.label_increment_key(self.sc.batch_id(partly), through.isoformat())
+            arriving[key] = label_increment(plan.day_batch(self.sc, partly), through, after)
+        for key, frame in arriving.items():
+            self._put(key, plan.csv_bytes(frame))
+        if arriving:
             ran += self.executor.settle()
         ran += self.executor.advance(BATCH_AT - LABELS_AT)
         batch = plan.day_batch(self.sc, day)

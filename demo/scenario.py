@@ -1,7 +1,8 @@
 """The demo's script of a month in production: which day brings which incident.
 
 Kept apart from the runner so the plan is plain data a test can read: the days of
-the incidents, how long each lasts, and when each batch's labels arrive.
+the incidents, how long each lasts, and when each batch's labels arrive (complete after
+`label_delay_days`, before that as daily increments of the labels known by the day before).
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ class Scenario:
         """The batch whose labels arrive on `day`, if any."""
         labelled = day - self.label_delay_days
         return labelled if labelled >= 1 else None
+
+    def increments_due(self, day: int) -> list[tuple[int, dt.date, dt.date | None]]:
+        """(batch day, through, after) of the label increments that arrive on `day`: for
+        each earlier batch whose complete labels are not due yet, the labels known through
+        the day before and not sent yet (after None: nothing was sent for it before)."""
+        yesterday = self.date(day) - dt.timedelta(days=1)
+        return [
+            (batch, yesterday, None if batch == day - 1 else yesterday - dt.timedelta(days=1))
+            for batch in range(max(1, day - self.label_delay_days + 1), day)
+        ]
 
 
 def default_incidents(days: int) -> tuple[Incident, ...]:
