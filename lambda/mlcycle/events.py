@@ -15,7 +15,9 @@ import urllib.parse
 from dataclasses import dataclass
 
 from mlcycle import fields as check
+from mlcycle.clock import now
 from mlcycle.errors import EventError
+from mlcycle.monitoring.rules import BY_NAME as RULES_BY_NAME
 
 # --- AWS-delivered events ----------------------------------------------------------------
 
@@ -55,9 +57,10 @@ class Alarm:
     metric: str | None
     threshold: float | None
     comparison: str | None
+    rule: str | None = None  # a verdict alarm's Rule dimension: RuleVerdict alone says nothing
 
     def cause(self) -> dict:
-        return {
+        cause = {
             "reason": "alarm",
             "alarm": self.name,
             "state_reason": self.reason,
@@ -65,6 +68,7 @@ class Alarm:
             "threshold": self.threshold,
             "comparison": self.comparison,
         }
+        return {**cause, "rule": self.rule} if self.rule else cause
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,18 @@ def _alarm(record: dict, i: int, where: str) -> Alarm:
         check.text(trigger.get("MetricName")),
         float(threshold) if isinstance(threshold, (int, float)) else None,
         check.text(trigger.get("ComparisonOperator")),
+        _dimension(trigger, "Rule"),
     )
+
+
+def _dimension(trigger: dict, name: str) -> str | None:
+    """A dimension's value from an alarm message's Trigger (CloudWatch writes name/value in
+    lower case there)."""
+    dimensions = trigger.get("Dimensions")
+    for dimension in dimensions if isinstance(dimensions, list) else []:
+        if isinstance(dimension, dict) and dimension.get("name") == name:
+            return check.text(dimension.get("value"))
+    return None
 
 
 # --- train ------------------------------------------------------------------------------
@@ -313,8 +328,82 @@ class ProbationReport:
     actor: str
 
 
-BreakerEvent = AlarmNotifications | Force | Status | Repair | ModelPromoted | ProbationReport
-BREAKER_ACTIONS = ("open", "close", "status", "repair", "model_promoted", "probation_report")
+@dataclass(frozen=True)
+class GateTrip:
+    """Infer's gate found a batch's label-free statistics at trip level before publication."""
+
+    batch_id: str
+    model_version: str
+    rules: tuple[str, ...]
+    reason: str
+
+    def cause(self) -> dict:
+        return {
+            "source": "gate",
+            "batch_id": self.batch_id,
+            "model_version": self.model_version,
+            "rules": list(self.rules),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class AcceptShift:
+    """An operator accepts a lasting, benign shift as the new normal from ``since`` on
+    (None: now)."""
+
+    reason: str
+    actor: str
+    since: str | None
+
+
+BreakerEvent = (
+    AlarmNotifications
+    | Force
+    | Status
+    | Repair
+    | ModelPromoted
+    | ProbationReport
+    | GateTrip
+    | AcceptShift
+)
+BREAKER_ACTIONS = (
+    "open",
+    "close",
+    "status",
+    "repair",
+    "model_promoted",
+    "probation_report",
+    "gate_trip",
+    "accept_shift",
+)
+
+
+def _tripping_rules(value: list, where: str) -> tuple[str, ...]:
+    names = [name for name, rule in RULES_BY_NAME.items() if rule.trips]
+    if not value or not all(isinstance(r, str) and r in names for r in value):
+        raise EventError(
+            where, "rules", f"a non-empty list of rules that may trip ({', '.join(names)})", value
+        )
+    return tuple(value)
+
+
+def _utc_time(value: str | None, where: str, field: str) -> str | None:
+    """An ISO 8601 time with its zone, as UTC in the platform's form: the window compares
+    stored times as strings."""
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise EventError(
+            where, field, "an ISO 8601 time with a zone, e.g. 2026-01-05T00:00:00Z", value
+        )
+    if parsed > now():
+        raise EventError(where, field, "a time that is not in the future", value)
+    return parsed.astimezone(dt.UTC).isoformat()
 
 
 def parse_breaker_event(event: object) -> BreakerEvent:
@@ -359,6 +448,31 @@ def parse_breaker_event(event: object) -> BreakerEvent:
             check.breaches(fields.get("breaches"), where),
             check.version(fields.get("model_version"), where, "model_version"),
             fields.get("actor") or "monitor",
+        )
+    if action == "gate_trip":
+        fields = check.fields(
+            payload,
+            where,
+            {"action": str, "batch_id": str, "model_version": str, "rules": list, "reason": str},
+        )
+        version = check.version(
+            check.required(fields, "model_version", where), where, "model_version"
+        )
+        assert version is not None  # required above
+        return GateTrip(
+            check.batch_id(check.required(fields, "batch_id", where), where),
+            version,
+            _tripping_rules(check.required(fields, "rules", where), where),
+            check.required(fields, "reason", where),
+        )
+    if action == "accept_shift":
+        fields = check.fields(
+            payload, where, {"action": str, "reason": str, "actor": str, "since": str}
+        )
+        return AcceptShift(
+            check.required(fields, "reason", where),
+            check.required(fields, "actor", where),
+            _utc_time(fields.get("since"), where, "since"),
         )
     raise EventError(
         where,

@@ -228,6 +228,82 @@ def test_repair_is_an_explicit_operator_action():
     ) == events.Repair("state lost", "bob")
 
 
+GATE_TRIP = {
+    "action": "gate_trip",
+    "batch_id": "b1",
+    "model_version": "v0002",
+    "rules": ["JoinCoverage"],
+    "reason": "JoinCoverage at trip level",
+}
+
+
+def test_a_gate_trip_names_the_batch_the_version_and_the_rules():
+    assert events.parse_breaker_event(GATE_TRIP) == events.GateTrip(
+        "b1", "v0002", ("JoinCoverage",), "JoinCoverage at trip level"
+    )
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"rules": []}, "field 'rules': expected a non-empty list of rules that may trip"),
+        ({"rules": ["FeatureDrift"]}, "field 'rules'"),  # drift only warns
+        ({"rules": ["JoinCoverage", 3]}, "field 'rules'"),
+        ({"rules": "JoinCoverage"}, "field 'rules': expected a list"),
+        ({"batch_id": "../x"}, "field 'batch_id'"),
+        ({"model_version": "latest"}, "field 'model_version': expected a model version"),
+        ({"model_version": None}, "field 'model_version': expected a value"),
+        ({"reason": None}, "field 'reason': expected a value"),
+        ({"extra": 1}, "field 'extra'"),
+    ],
+)
+def test_gate_trip_refusals(change, message):
+    with pytest.raises(EventError, match=message):
+        events.parse_breaker_event({**GATE_TRIP, **change})
+
+
+def test_accept_shift_takes_a_zoned_time_as_utc_or_none_for_now():
+    payload = {"action": "accept_shift", "reason": "new normal", "actor": "alice"}
+    assert events.parse_breaker_event(payload) == events.AcceptShift("new normal", "alice", None)
+    shifted = events.parse_breaker_event({**payload, "since": "2026-01-05T02:00:00+02:00"})
+    assert shifted == events.AcceptShift("new normal", "alice", "2026-01-05T00:00:00+00:00")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"since": "2026-01-05"}, "field 'since': expected an ISO 8601 time with a zone"),
+        ({"since": "last monday"}, "field 'since'"),
+        ({"since": "2999-01-01T00:00:00Z"}, "field 'since': expected a time that is not in"),
+        ({"since": 1767571200}, "field 'since': expected a string"),
+        ({"reason": None}, "field 'reason': expected a value"),
+        ({"actor": None}, "field 'actor': expected a value"),
+        ({"window": {}}, "field 'window'"),
+    ],
+)
+def test_accept_shift_refusals(change, message):
+    payload = {"action": "accept_shift", "reason": "r", "actor": "a", **change}
+    with pytest.raises(EventError, match=message):
+        events.parse_breaker_event({k: v for k, v in payload.items() if v is not None})
+
+
+def test_a_verdict_alarm_names_its_rule_from_the_trigger_dimensions():
+    message = json.loads(alarm_event()["Records"][0]["Sns"]["Message"])
+    message["Trigger"].update(
+        MetricName="RuleVerdict",
+        Dimensions=[
+            {"value": "booking_status", "name": "ModelName"},
+            {"value": "NullRate", "name": "Rule"},
+        ],
+    )
+    sns = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message)}}]}
+    [alarm] = events.parse_breaker_event(sns).alarms
+    assert (alarm.metric, alarm.rule) == ("RuleVerdict", "NullRate")
+    assert alarm.cause()["rule"] == "NullRate"
+    [plain] = events.parse_breaker_event(alarm_event()).alarms
+    assert plain.rule is None and "rule" not in plain.cause()
+
+
 def test_the_signing_migration_is_a_train_action_and_nothing_else_is():
     assert events.parse_train_event(
         {"action": "sign_unsigned", "actor": "ops"}

@@ -1,11 +1,14 @@
-"""The breaker function's one job: apply an event (alarm, operator, train, monitor) to the state."""
+"""The breaker function's one job: apply an event (alarm, gate, operator, train, monitor) to the
+state."""
 
 from __future__ import annotations
 
 from mlcycle import events
 from mlcycle.breaker.effects import AwsBreakerActions
 from mlcycle.breaker.machine import Breaker, Transition
+from mlcycle.breaker.shift import accept_shift
 from mlcycle.breaker.state import CLOSED, OPEN, event_log, read_state
+from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.logs import get_logger, log
 from mlcycle.objectstore import ObjectStore
@@ -47,6 +50,31 @@ def handle(
                 {"changed": r.changed, "state": r.state["state"], "effects": r.effects}
                 for r in results
             ]
+        }
+    if isinstance(event, events.GateTrip):
+        # Only a CLOSED breaker was publishing: in HALF_OPEN the batch went to probation and
+        # the monitor's verdict on it decides.
+        result = breaker.trip(
+            event.cause(), actor="gate", model_version=event.model_version, from_states=(CLOSED,)
+        )
+        log(
+            logger,
+            "gate trip",
+            batch_id=event.batch_id,
+            model_version=event.model_version,
+            rules=list(event.rules),
+            changed=result.changed,
+            state=result.state["state"],
+        )
+        return _summary(result)
+    if isinstance(event, events.AcceptShift):
+        since = event.since or now_iso()
+        window = accept_shift(store, buckets.monitoring, cfg.name, since, event.actor)
+        cause = {"reason": event.reason, "manual": True, "accept_shift": True, "since": since}
+        return {
+            **_summary(breaker.record(cause, event.actor)),
+            "accepted_since": window["accepted_since"],
+            "accepted_by": window["accepted_by"],
         }
     if isinstance(event, events.Repair):
         return _summary(breaker.repair(event.reason, event.actor))

@@ -96,20 +96,31 @@ class Breaker:
                 )
             except PreconditionFailed:
                 continue
-            event = {
-                "time": new["since"],
-                "from": current["state"],
-                "to": new["state"],
-                "cause": cause,
-                "model_version": new.get("model_version"),
-                "actor": actor,
-                "revision": new["revision"],
-            }
-            self.store.append_line(self.bucket, storage.BREAKER_EVENTS_KEY, event)
-            return Transition(True, new, event)
+            return Transition(True, new, self._log(current["state"], new, cause, actor))
         raise MLCycleError(
             f"breaker state kept changing under us; gave up after {attempts} attempts"
         )
+
+    def _log(self, before: str, after: dict, cause: dict, actor: str) -> dict:
+        event = {
+            "time": after["since"],
+            "from": before,
+            "to": after["state"],
+            "cause": cause,
+            "model_version": after.get("model_version"),
+            "actor": actor,
+            "revision": after["revision"],
+        }
+        self.store.append_line(self.bucket, storage.BREAKER_EVENTS_KEY, event)
+        return event
+
+    def record(self, cause: dict, actor: str) -> Transition:
+        """A line in the event log for an operator's decision that changes no state (from and
+        to are the current state): the log stays the one account of who decided what."""
+        current, _ = self.read()
+        # An UNKNOWN state has no revision of its own: the last logged one carries on.
+        unchanged = {**current, "since": now_iso(), "revision": self._next_revision(current) - 1}
+        return Transition(False, current, self._log(current["state"], unchanged, cause, actor))
 
     def _next_revision(self, current: dict) -> int:
         if current["state"] != UNKNOWN:
@@ -139,11 +150,18 @@ class Breaker:
             result.effects = ["state repaired as OPEN", "inference rule disabled"]
         return result
 
-    def trip(self, cause: dict, actor: str, model_version: str | None = None) -> Transition:
-        """CLOSED or HALF_OPEN -> OPEN: stop publishing, hold new batches, ask for a retrain."""
+    def trip(
+        self,
+        cause: dict,
+        actor: str,
+        model_version: str | None = None,
+        from_states: tuple[str, ...] = (CLOSED, HALF_OPEN),
+    ) -> Transition:
+        """CLOSED or HALF_OPEN (or only those of ``from_states``) -> OPEN: stop publishing,
+        hold new batches, ask for a retrain."""
 
         def change(state: dict) -> dict | None:
-            if state["state"] == OPEN:
+            if state["state"] not in from_states:
                 return None
             return {
                 **state,
