@@ -14,18 +14,26 @@ moto stores alarms and metric data but never evaluates them. Each call to
   `DatapointsToAlarm` of them breach, else OK. Missing periods follow TreatMissingData:
   notBreaching (good), breaching (bad), ignore (state unchanged), missing (INSUFFICIENT_DATA
   when all are missing, else evaluated on the present ones).
-* datapoints are read with GetMetricData, which matches the alarm's dimensions exactly as
-  CloudWatch does (moto's GetMetricStatistics matches a subset: a [ModelName, ModelVersion]
-  datapoint would count for a [ModelName] alarm).
+* an alarm sees the datapoints put with exactly its dimensions, in any order, as in
+  CloudWatch: a [ModelName, Rule, ModelVersion] datapoint never counts for a [ModelName, Rule]
+  alarm. They are read with GetMetricData (moto's GetMetricStatistics matches a subset). moto
+  compares dimension lists after a sort whose comparison does not order them, so a query
+  finds the datapoints put in some orders of its dimensions only: the evaluator sends one
+  query per group of orders moto sorts alike (its own Dimension class tells), so every
+  datapoint is found exactly once.
+* one GetMetricData call reads the period of every alarm (up to 500 queries per call).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from moto.cloudwatch.models import Dimension
 
 COMPARE = {
     "GreaterThanThreshold": lambda v, t: v > t,
@@ -33,6 +41,8 @@ COMPARE = {
     "LessThanThreshold": lambda v, t: v < t,
     "LessThanOrEqualToThreshold": lambda v, t: v <= t,
 }
+MAX_QUERIES = 500  # per GetMetricData call
+MAX_DIMENSIONS = 4  # 24 orders: more is not a shape this stack's alarms have
 SYMBOL = {
     "GreaterThanThreshold": "greater than",
     "GreaterThanOrEqualToThreshold": "greater than or equal to",
@@ -66,6 +76,15 @@ def _combine(stat: str, values: dict[str, list[float]]) -> float | None:
     raise ValueError(f"statistic {stat} is not supported by the local alarm evaluator")
 
 
+def _orders(dimensions: list[dict]) -> list[list[dict]]:
+    """One order of the dimensions per group of orders moto matches alike."""
+    groups: dict[tuple, list[dict]] = {}
+    for order in itertools.permutations(dimensions):
+        moto_sorted = sorted(Dimension(d["Name"], d["Value"]) for d in order)
+        groups.setdefault(tuple((d.name, d.value) for d in moto_sorted), list(order))
+    return list(groups.values())
+
+
 class AlarmEvaluator:
     def __init__(self, cloudwatch, started_wall: datetime | None = None):
         self.cloudwatch = cloudwatch
@@ -79,31 +98,51 @@ class AlarmEvaluator:
         )  # let the current second end: everything put so far is before it
         return datetime.fromtimestamp(int(time.time()), UTC)
 
-    def _period_value(self, alarm: dict, start: datetime, end: datetime) -> float | None:
-        stat = alarm.get("Statistic")
-        if not stat:
-            raise ValueError(
-                f"alarm {alarm['AlarmName']}: extended statistics / metric math "
-                "are not supported locally"
-            )
-        wanted = ["Sum", "SampleCount"] if stat == "Average" else [stat]
+    def _period_values(
+        self, alarms: list[dict], start: datetime, end: datetime
+    ) -> dict[str, float | None]:
+        """Each alarm's statistic over [start, end), by alarm name."""
         seconds = max(60, int((end - start).total_seconds()) + 60)
         period = ((seconds + 59) // 60) * 60
-        metric = {
-            "Namespace": alarm["Namespace"],
-            "MetricName": alarm["MetricName"],
-            "Dimensions": alarm.get("Dimensions", []),
-        }
-        response = self.cloudwatch.get_metric_data(
-            MetricDataQueries=[
-                {"Id": f"q{i}", "MetricStat": {"Metric": metric, "Period": period, "Stat": s}}
-                for i, s in enumerate(wanted)
-            ],
-            StartTime=start,
-            EndTime=end,
-        )
-        by_id = {r["Id"]: r.get("Values", []) for r in response.get("MetricDataResults", [])}
-        return _combine(stat, {s: by_id.get(f"q{i}", []) for i, s in enumerate(wanted)})
+        queries: list[dict] = []
+        layout: list[tuple[dict, list[str], list[list[str]]]] = []  # alarm, stats, ids per order
+        for alarm in alarms:
+            stat = alarm.get("Statistic")
+            dimensions = alarm.get("Dimensions", [])
+            if not stat or len(dimensions) > MAX_DIMENSIONS:
+                raise ValueError(
+                    f"alarm {alarm['AlarmName']}: extended statistics, metric math and more "
+                    f"than {MAX_DIMENSIONS} dimensions are not supported locally"
+                )
+            wanted = ["Sum", "SampleCount"] if stat == "Average" else [stat]
+            orders = []
+            for order in _orders(dimensions):
+                ids = [f"q{len(queries) + i}" for i in range(len(wanted))]
+                metric = {
+                    "Namespace": alarm["Namespace"],
+                    "MetricName": alarm["MetricName"],
+                    "Dimensions": order,
+                }
+                queries += [
+                    {"Id": i, "MetricStat": {"Metric": metric, "Period": period, "Stat": s}}
+                    for i, s in zip(ids, wanted, strict=True)
+                ]
+                orders.append(ids)
+            layout.append((alarm, wanted, orders))
+        found: dict[str, list[float]] = {}
+        for first in range(0, len(queries), MAX_QUERIES):
+            response = self.cloudwatch.get_metric_data(
+                MetricDataQueries=queries[first : first + MAX_QUERIES], StartTime=start, EndTime=end
+            )
+            found.update({r["Id"]: r.get("Values", []) for r in response["MetricDataResults"]})
+        result: dict[str, float | None] = {}
+        for alarm, wanted, orders in layout:
+            values = {
+                s: [v for ids in orders for v in found.get(ids[k], [])]
+                for k, s in enumerate(wanted)
+            }
+            result[alarm["AlarmName"]] = _combine(alarm["Statistic"], values)
+        return result
 
     def evaluate(self, query: bool = True) -> list[Transition]:
         """Close one evaluation period for every metric alarm; return the state changes.
@@ -124,14 +163,14 @@ class AlarmEvaluator:
             key=lambda a: a["AlarmName"],
         )
         end = self._window_end() if query else self.window_start
+        values = (
+            self._period_values(alarms, self.window_start, end)
+            if query and end > self.window_start
+            else {}
+        )
         transitions = []
         for alarm in alarms:
-            value = (
-                self._period_value(alarm, self.window_start, end)
-                if query and end > self.window_start
-                else None
-            )
-            transition = self._update(alarm, value)
+            transition = self._update(alarm, values.get(alarm["AlarmName"]))
             if transition:
                 transitions.append(transition)
         self.window_start = max(self.window_start, end)
