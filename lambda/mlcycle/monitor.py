@@ -154,7 +154,7 @@ def batches_needing_a_report(store: ObjectStore, buckets: Buckets) -> list[str]:
     Listings and their timestamps only, so a sweep costs a few calls however many batches exist.
     """
     reports = storage.report_times(store, buckets.monitoring)
-    labels = storage.label_times(store, buckets.data)
+    labels = storage.label_update_times(store, buckets.data)
     scored = {
         b
         for prefix in (storage.PREDICTIONS, storage.PROBATION)

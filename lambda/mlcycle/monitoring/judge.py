@@ -68,7 +68,7 @@ def judge(
         "likely_cause": drift["summary"]["drifted"][:3] if trips else [],
         "values": {v.key: v.value for v in found},
         "sizes": {v.key: v.rows for v in found},
-        "z": {j["key"]: j["z"] for j in judged if j["basis"] == "window"},
+        "z": {j["sequence_key"]: j["z"] for j in judged if j["basis"] == "window"},
         "drift": drift["summary"],
         "calibration": {"source": table.source, "rows": int(table.rows.sum())},
     }
@@ -96,10 +96,13 @@ def _absolute(value: float, rule: RuleSettings) -> int | None:
 
 
 def _cusum(zs: list[float], rule: str, k: float) -> float:
-    total = 0.0
+    """Page's CUSUM of the standardised values on the harmful side (both sides: the larger
+    of the two one-sided sums)."""
+    side = BY_NAME[rule].side
+    high = low = 0.0
     for z in zs:
-        total = max(0.0, total + _badness(rule, z) - k)
-    return total
+        high, low = max(0.0, high + z - k), max(0.0, low - z - k)
+    return high if side == "high" else low if side == "low" else max(high, low)
 
 
 def _judge_one(
@@ -122,6 +125,7 @@ def _judge_one(
         "family": rule.family,
         "part": o.part,
         "key": o.key,
+        "sequence_key": o.sequence_key,
         "value": o.value,
         "rows": o.rows,
         "centre": None,
@@ -147,7 +151,7 @@ def _judge_one(
         # a little off (another season) would otherwise add up to a trip on a clean batch.
         cusum = 0.0
         if normal.source == "window" and rule.sequential:
-            sequence = windows.sequence(window, o.key, version, batch_id) + [z]
+            sequence = windows.sequence(window, o.sequence_key, version, batch_id) + [z]
             cusum = _cusum(sequence, o.rule, settings.cusum_k)
         badness = _badness(o.rule, z)
         material = effect >= config.min_effect

@@ -34,10 +34,17 @@ class Observation:
     rows: float  # what the value is a mean over
     kind: str  # "share" (variance p(1-p)), "ratio" (Poisson count / expectation), "mean"
     row_variance: float | None = None  # for "mean": measured on the batch itself
+    # Parts that are one quantity seen at different times (partial labels by age) accumulate
+    # as one sequence: the newest part stands for the batch.
+    one_sequence: bool = False
 
     @property
     def key(self) -> str:
         return f"{self.rule}/{self.part}" if self.part else self.rule
+
+    @property
+    def sequence_key(self) -> str:
+        return self.rule if self.one_sequence else self.key
 
     def variance_at(self, centre: float) -> float:
         """Per-row variance if the batch were normal with this centre."""
@@ -167,6 +174,7 @@ def _label_observations(labels: LabelStats) -> list[Observation]:
                 labels.positive_known / labels.positive_expected,
                 labels.positive_expected,
                 "ratio",
+                one_sequence=True,
             )
         ]
     m = labels.labelled

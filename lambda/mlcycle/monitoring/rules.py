@@ -66,7 +66,7 @@ RULES = (
     Rule(
         "EarlyPositiveRate",
         PERFORMANCE,
-        "both",
+        "high",
         "partial",
         0.1,
         "positives known so far / positives the model expects, against recent batches "
@@ -92,7 +92,7 @@ RULES = (
     ),
     Rule("FeatureDrift", DRIFT, "high", "none", 0.1, "features whose distribution moved"),
     Rule("PredictionDrift", DRIFT, "high", "none", 0.1, "predicted class shares moved"),
-    Rule("PositiveRate", BUSINESS, "both", "none", 0.02, "predicted positive rate"),
+    Rule("PositiveRate", BUSINESS, "both", "none", 0.03, "predicted positive rate"),
 )
 BY_NAME = {rule.name: rule for rule in RULES}
 RULE_NAMES = tuple(BY_NAME)
@@ -117,9 +117,12 @@ class Settings:
     rules: dict[str, RuleSettings] = field(default_factory=dict)
     window_batches: int = 20  # recent monitored batches kept in the window object
     min_window: int = 5  # healthy batches before the window refines a limit
-    cusum_k: float = 0.5  # allowance (in standard deviations) of the sequential rule
-    cusum_warn: float = 5.0
-    cusum_trip: float = 10.0
+    # The sequential rule (CUSUM of standardised values) adds up departures beyond cusum_k
+    # standard deviations: a lasting shift of 2 sd trips in about 4 batches. Chosen on the
+    # detection benchmark (bench/bench_detection.py): 0 trips on clean batches.
+    cusum_k: float = 1.0
+    cusum_warn: float = 3.0
+    cusum_trip: float = 4.0
     volume_floor: float = 0.5  # rows below this share of normal: data is missing
     drift_alpha: float = 0.001  # family-wise (Holm) significance of the drift tests
     drift_min_count: int = 30  # fewer non-missing values than this: not tested
