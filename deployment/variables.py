@@ -1,5 +1,5 @@
 """The Terraform module's inputs: the built packages (hashes checked against the files), the
-model's name and alarm settings read by the platform's own code, the region, and the
+model's name, rules and alarm settings read by the platform's own code, the region, and the
 settings that differ between AWS and a throwaway emulator."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from handlers import FUNCTIONS
 from layers.zips import sha256_file
 from mlcycle.config import load_config
 from mlcycle.errors import ConfigError
+from mlcycle.monitoring.rules import RULES, Settings, parse_settings
 from mlcycle.monitoring.thresholds import alarm_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,18 +67,29 @@ def package_vars(packages_dir: Path, packaging: str) -> dict:
     return result
 
 
+def rule_variables(settings: Settings | None = None) -> dict:
+    """The `rules` variable from the rule table (mlcycle.monitoring.rules): one verdict alarm
+    per rule the monitor judges, none for a rule the config disables."""
+    return {
+        rule.name: {"trips": rule.trips, "description": rule.meaning}
+        for rule in RULES
+        if settings is None or settings.rule(rule.name).enabled
+    }
+
+
 def model_settings(model_config: Path) -> dict:
-    """model_name and alarm_overrides from model_config.yml, read by the platform's own code
-    (mlcycle.config, mlcycle.monitoring.thresholds): the alarms and the monitor's per-batch
-    verdicts use the same thresholds and comparisons."""
+    """model_name, rules and alarm_overrides from model_config.yml, read by the platform's own
+    code (mlcycle.config, mlcycle.monitoring.rules, mlcycle.monitoring.thresholds): the alarms
+    watch what the monitor judges and publishes."""
     try:
         cfg = load_config(model_config)
+        rules = rule_variables(parse_settings(cfg.monitoring))
         alarms = alarm_settings(
             cfg.monitoring.get("alarms"), where=f"{model_config}: monitoring.alarms"
         )
     except ConfigError as exc:
         raise DeployError(str(exc)) from None
-    settings: dict = {"model_name": cfg.name}
+    settings: dict = {"model_name": cfg.name, "rules": rules}
     if alarms:
         settings["alarm_overrides"] = alarms
     return settings
@@ -95,6 +107,7 @@ def tf_variables(
         "region": deploy_region(endpoint),
         "packaging": packaging,
         "packages": package_vars(packages_dir, packaging),
+        "rules": rule_variables(),
         # Throwaway emulators: let destroy empty the buckets. On AWS data is never deleted
         # implicitly.
         "force_destroy_buckets": bool(endpoint),

@@ -1,8 +1,9 @@
-# Emergency alarms on the model's metrics -> SNS topic -> breaker function.
-# Alarms watch the [ModelName] dimension only, so they survive a model version change.
-# Metrics arrive once per batch: missing data is never breaching.
-# Both topics (this one and operators.tf's) are encrypted with the notifications key
-# (keys.tf) and accept publications from this account's CloudWatch alarms only.
+# Emergency alarms -> SNS topic -> breaker function: a trip alarm per rule that may trip
+# (RuleVerdict >= 2, dimensions ModelName and Rule), plus any raw-metric alarms
+# model_config.yml asks for. They watch no ModelVersion dimension, so they survive a model
+# version change. Verdicts arrive once per batch: missing data is never breaching.
+# All three topics (this one, warnings.tf's and operators.tf's) are encrypted with the
+# notifications key (keys.tf) and accept publications from this account's CloudWatch alarms only.
 
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name_prefix}-alarms"
@@ -12,6 +13,7 @@ resource "aws_sns_topic" "alarms" {
 data "aws_iam_policy_document" "topic_publish" {
   for_each = {
     alarms    = aws_sns_topic.alarms.arn
+    warnings  = aws_sns_topic.warnings.arn
     operators = aws_sns_topic.operators.arn
   }
 
@@ -36,7 +38,26 @@ resource "aws_sns_topic_policy" "alarms" {
   policy = data.aws_iam_policy_document.topic_publish["alarms"].json
 }
 
-resource "aws_cloudwatch_metric_alarm" "emergency" {
+resource "aws_cloudwatch_metric_alarm" "trip" {
+  for_each = { for name, rule in var.rules : name => rule if rule.trips }
+
+  alarm_name          = "${var.name_prefix}-${var.model_name}-${each.key}-trip"
+  alarm_description   = "${each.key} at trip level (${each.value.description}): the breaker opens."
+  namespace           = local.metric_namespace
+  metric_name         = "RuleVerdict"
+  dimensions          = { ModelName = var.model_name, Rule = each.key }
+  statistic           = "Maximum"
+  period              = var.verdict_period_s
+  evaluation_periods  = 1
+  datapoints_to_alarm = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 2
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = var.notify_ok_transitions ? [aws_sns_topic.alarms.arn] : []
+}
+
+resource "aws_cloudwatch_metric_alarm" "raw_metric" {
   for_each = local.alarms
 
   alarm_name          = "${var.name_prefix}-${var.model_name}-${each.key}"
@@ -60,6 +81,12 @@ resource "aws_cloudwatch_metric_alarm" "emergency" {
       error_message = "alarm_overrides contradict the alarms' comparison operators for: ${join(", ", local.alarm_direction_conflicts)} (\"min\" needs Less*, \"max\" Greater*)."
     }
   }
+}
+
+# Their name before the verdict alarms took the emergency role: a state applied then keeps them.
+moved {
+  from = aws_cloudwatch_metric_alarm.emergency
+  to   = aws_cloudwatch_metric_alarm.raw_metric
 }
 
 resource "aws_lambda_permission" "alarm_topic" {

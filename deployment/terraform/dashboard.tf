@@ -1,6 +1,6 @@
-# One dashboard: the alarmed metrics with their thresholds, the alarm states, the
-# breaker state and whether it is readable, the other model/business metrics, and the
-# functions' health.
+# One dashboard: the alarm states, the breaker state and whether it is readable, every
+# rule's verdict, the raw-metric alarms with their thresholds, the other model/business
+# metrics, and the functions' health.
 
 locals {
   dimension = ["ModelName", var.model_name]
@@ -9,7 +9,7 @@ locals {
     for i, name in sort(keys(local.alarms)) : {
       type   = "metric"
       x      = (i % 3) * 8
-      y      = 6 + floor(i / 3) * 6
+      y      = 12 + floor(i / 3) * 6
       width  = 8
       height = 6
       properties = {
@@ -32,7 +32,7 @@ locals {
   ]
 
   alarm_rows = ceil(length(local.alarms) / 3)
-  lower_y    = 6 + local.alarm_rows * 6
+  lower_y    = 12 + local.alarm_rows * 6
 
   dashboard_widgets = concat(
     [
@@ -43,9 +43,10 @@ locals {
         width  = 12
         height = 6
         properties = {
-          title = "Emergency alarms (-> breaker), breaker state invalid (-> operators)"
+          title = "Trips and raw-metric alarms (-> breaker), breaker state invalid (-> operators)"
           alarms = concat(
-            [for a in aws_cloudwatch_metric_alarm.emergency : a.arn],
+            [for a in aws_cloudwatch_metric_alarm.trip : a.arn],
+            [for a in aws_cloudwatch_metric_alarm.raw_metric : a.arn],
             [aws_cloudwatch_metric_alarm.breaker_state_invalid.arn],
           )
         }
@@ -94,6 +95,42 @@ locals {
               color = "#d62728"
             }]
           }
+        }
+      },
+      {
+        type   = "metric"
+        x      = 0
+        y      = 6
+        width  = 12
+        height = 6
+        properties = {
+          title  = "RuleVerdict per rule (0 ok, 1 warning, 2 trip)"
+          region = var.region
+          view   = "timeSeries"
+          stat   = "Maximum"
+          period = var.verdict_period_s
+          metrics = [
+            for rule in sort(keys(var.rules)) :
+            concat([local.metric_namespace, "RuleVerdict"], local.dimension, ["Rule", rule])
+          ]
+          yAxis = { left = { min = 0, max = 2 } }
+          annotations = {
+            horizontal = [
+              { label = "warning", value = 1, color = "#ff7f0e" },
+              { label = "trip (rules that may trip)", value = 2, color = "#d62728" },
+            ]
+          }
+        }
+      },
+      {
+        type   = "alarm"
+        x      = 12
+        y      = 6
+        width  = 12
+        height = 6
+        properties = {
+          title  = "Warnings (-> warnings topic)"
+          alarms = [for a in aws_cloudwatch_metric_alarm.warning : a.arn]
         }
       },
     ],

@@ -50,7 +50,10 @@ locals {
       BREAKER_FUNCTION_NAME = local.function_names.breaker
       MODEL_SIGNING_KEY_ID  = aws_kms_key.model_signing.arn
     }
-    infer = { MODEL_SIGNING_KEY_ID = aws_kms_key.model_signing.arn }
+    infer = {
+      BREAKER_FUNCTION_NAME = local.function_names.breaker
+      MODEL_SIGNING_KEY_ID  = aws_kms_key.model_signing.arn
+    }
     monitor = {
       BREAKER_FUNCTION_NAME = local.function_names.breaker
       MODEL_SIGNING_KEY_ID  = aws_kms_key.model_signing.arn

@@ -5,7 +5,8 @@
 # Delete only where objects are moved (copy, then delete the original) or released (leases,
 # attempt counters); the buckets are versioned, so a put never destroys what it replaces.
 # breaker/ (the breaker's state and event log) is written by the breaker only: every other
-# function reads it and fails closed on what it finds.
+# function reads it and fails closed on what it finds. limits/ (the window of recent batches)
+# is written by the monitor and by the breaker for an operator's accepted shift.
 
 locals {
   s3_access = {
@@ -26,6 +27,8 @@ locals {
       # delete: the one-scorer lease (<batch_id>/_LEASE) is released by deleting it.
       { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true, delete = ["predictions/*/_LEASE", "probation/*/_LEASE"] },
       { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = [] },
+      # the gate judges a batch against the monitor's window of recent batches.
+      { bucket = "monitoring", prefixes = ["limits/"], read = true, write = false, delete = [] },
       # per-batch attempt counters: a batch that keeps failing is quarantined, not retried forever.
       { bucket = "monitoring", prefixes = ["failures/"], read = true, write = true, delete = ["failures/*"] },
     ]
@@ -37,9 +40,13 @@ locals {
       # a run marker is deleted when its run fails, so the retried delivery runs.
       { bucket = "monitoring", prefixes = ["reports/"], read = true, write = true, delete = ["reports/_runs/*"] },
       { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = [] },
+      # the window of recent batches: each judged batch is added (a conditional write).
+      { bucket = "monitoring", prefixes = ["limits/"], read = true, write = true, delete = [] },
     ]
     breaker = [
       { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = true, delete = [] },
+      # an operator's accepted shift is written into the window (accept_shift).
+      { bucket = "monitoring", prefixes = ["limits/"], read = true, write = true, delete = [] },
       # the champion (aliases.json): recorded with a trip, and checked against a promotion claim.
       { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = [] },
       # a batch that breaches on probation is moved from incoming/ to held/.
@@ -58,10 +65,11 @@ locals {
     breaker = []
   }
 
-  # Which functions each function may invoke (asynchronously).
+  # Which functions each function may invoke. Infer's gate waits for the breaker's answer
+  # before it holds a batch; every other call is asynchronous.
   invokes = {
     train   = ["breaker"]
-    infer   = []
+    infer   = ["breaker"]
     monitor = ["breaker"]
     breaker = ["train", "infer"]
   }
@@ -191,7 +199,7 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
-  # Asynchronous requests between functions (retrain, re-score held batches, probation verdicts).
+  # Requests between functions (retrain, re-score held batches, probation verdicts, gate trips).
   dynamic "statement" {
     for_each = length(local.invokes[each.key]) > 0 ? [1] : []
     content {

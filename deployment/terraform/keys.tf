@@ -4,8 +4,8 @@
 #                  a model verifies it with KMS Verify before anything is deserialised. Only the
 #                  train role may sign: its IAM policy (iam.tf) and, in case another principal is
 #                  ever granted kms:Sign, a Deny in the key policy.
-#   notifications  symmetric: encrypts the alarm and operators topics (SSE). CloudWatch alarms
-#                  must be able to use it, or their notifications to the topics are dropped.
+#   notifications  symmetric: encrypts the alarm, warnings and operators topics (SSE). CloudWatch
+#                  alarms must be able to use it, or their notifications to the topics are dropped.
 # Both key policies let the account administer the key (the "IAM policies decide" statement);
 # the roles' own permissions are in iam.tf.
 
@@ -84,7 +84,7 @@ data "aws_iam_policy_document" "notifications_key" {
 }
 
 resource "aws_kms_key" "notifications" {
-  description             = "${var.name_prefix}: encrypts the alarm and operators SNS topics"
+  description             = "${var.name_prefix}: encrypts the alarm, warnings and operators SNS topics"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_key_deletion_window_days
   policy                  = data.aws_iam_policy_document.notifications_key.json

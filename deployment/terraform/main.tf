@@ -42,20 +42,28 @@ locals {
   use_layer         = var.packaging == "layer"
 }
 
-# Alarms = the defaults in var.alarms, changed by var.alarm_overrides (model_config.yml).
+# Raw-metric alarms = var.alarms (none by default), with var.alarm_overrides (model_config.yml).
 locals {
   new_alarm_template = {
     min = { comparison_operator = "LessThanThreshold", statistic = "Minimum" }
     max = { comparison_operator = "GreaterThanThreshold", statistic = "Maximum" }
   }
 
+  # A new alarm's direction: as given, else the one its comparison reads (a "<=" floor wants the
+  # period's Minimum), else "max".
+  new_alarm_direction = {
+    for metric, o in var.alarm_overrides : metric => coalesce(
+      o.direction, startswith(coalesce(o.comparison_operator, "Greater"), "Less") ? "min" : "max"
+    )
+  }
+
   alarms = merge(var.alarms, {
     for metric, o in var.alarm_overrides : metric => {
       threshold = o.threshold
       comparison_operator = (o.comparison_operator != null ? o.comparison_operator
-      : try(var.alarms[metric].comparison_operator, local.new_alarm_template[coalesce(o.direction, "max")].comparison_operator))
+      : try(var.alarms[metric].comparison_operator, local.new_alarm_template[local.new_alarm_direction[metric]].comparison_operator))
       statistic = (o.statistic != null ? o.statistic
-      : try(var.alarms[metric].statistic, local.new_alarm_template[coalesce(o.direction, "max")].statistic))
+      : try(var.alarms[metric].statistic, local.new_alarm_template[local.new_alarm_direction[metric]].statistic))
       period              = o.period != null ? o.period : try(var.alarms[metric].period, 300)
       evaluation_periods  = o.evaluation_periods != null ? o.evaluation_periods : try(var.alarms[metric].evaluation_periods, 1)
       datapoints_to_alarm = o.datapoints_to_alarm != null ? o.datapoints_to_alarm : try(var.alarms[metric].datapoints_to_alarm, 1)

@@ -36,7 +36,7 @@ output "predictions_bucket" {
 }
 
 output "monitoring_bucket" {
-  description = "reports/<batch_id>.json, breaker/state.json, breaker/events.jsonl."
+  description = "reports/<batch_id>.json, breaker/state.json, breaker/events.jsonl, limits/<model>/window.json."
   value       = aws_s3_bucket.this["monitoring"].id
 }
 
@@ -71,8 +71,13 @@ output "inference_rule_name" {
 }
 
 output "alarm_topic_arn" {
-  description = "SNS topic the emergency alarms notify; the breaker function is subscribed. Never used for BreakerStateInvalid."
+  description = "SNS topic the trip and raw-metric alarms notify; the breaker function is subscribed. Never used for warnings or BreakerStateInvalid."
   value       = aws_sns_topic.alarms.arn
+}
+
+output "warnings_topic_arn" {
+  description = "SNS topic the warning alarms notify (no breaker): subscribe whoever watches the model to it (or set warning_email_addresses)."
+  value       = aws_sns_topic.warnings.arn
 }
 
 output "operators_topic_arn" {
@@ -96,13 +101,23 @@ output "model_signing_key_alias" {
 }
 
 output "notifications_key_arn" {
-  description = "Symmetric KMS key encrypting the alarm and operators topics."
+  description = "Symmetric KMS key encrypting the alarm, warnings and operators topics."
   value       = aws_kms_key.notifications.arn
 }
 
 output "alarm_names" {
-  description = "Emergency alarm names by metric."
-  value       = { for k, a in aws_cloudwatch_metric_alarm.emergency : k => a.alarm_name }
+  description = "Raw-metric alarm names by metric (model_config.yml monitoring.alarms; none without that section)."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.raw_metric : k => a.alarm_name }
+}
+
+output "trip_alarm_names" {
+  description = "Trip alarm names by rule (RuleVerdict >= 2 -> alarm topic -> breaker)."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.trip : k => a.alarm_name }
+}
+
+output "warning_alarm_names" {
+  description = "Warning alarm names by rule (RuleVerdict >= 1 -> warnings topic)."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.warning : k => a.alarm_name }
 }
 
 output "metric_namespace" {
@@ -126,6 +141,6 @@ output "log_group_names" {
 }
 
 output "dashboard_name" {
-  description = "CloudWatch dashboard with the metrics, thresholds, alarm states and BreakerState."
+  description = "CloudWatch dashboard with the alarm states, BreakerState, every rule's verdict, the metrics and thresholds."
   value       = aws_cloudwatch_dashboard.main.dashboard_name
 }

@@ -1,6 +1,6 @@
 # Inputs. `deploy.py` writes most of them into a tfvars JSON file (package paths and
-# hashes from build/packages/manifest.json, alarm thresholds from model_config.yml);
-# the defaults below are what a plain `terraform apply` gets.
+# hashes from build/packages/manifest.json, the rules from the platform's code, alarm
+# thresholds from model_config.yml); the defaults below are what a plain `terraform apply` gets.
 
 # --- where to deploy ---------------------------------------------------------------
 
@@ -193,12 +193,54 @@ variable "model_name" {
   default     = "booking_status"
 }
 
+variable "rules" {
+  description = <<-EOT
+    The rules the monitor and infer's gate judge each batch with (mlcycle.monitoring.rules.RULES),
+    by name: whether the rule may trip the breaker, and what it watches. Each rule gets a warning
+    alarm (RuleVerdict >= 1 -> warnings topic); each rule that may trip also a trip alarm
+    (RuleVerdict >= 2 -> alarm topic -> breaker). deploy.py passes them from the code, leaving out
+    rules model_config.yml disables; the default is the same set (tests/unit/test_layout.py keeps
+    them equal).
+  EOT
+  type = map(object({
+    trips       = bool
+    description = string
+  }))
+  default = {
+    JoinCoverage      = { trips = true, description = "share of rows matched in each source" }
+    NullRate          = { trips = true, description = "share of missing values per feature" }
+    ViolationRate     = { trips = true, description = "contract violations per row" }
+    Volume            = { trips = true, description = "rows: trips below the floor, warns on change" }
+    EstimatedAccuracy = { trips = true, description = "accuracy expected from calibrated confidence (no labels needed)" }
+    EarlyPositiveRate = { trips = true, description = "positives known so far / positives the model expects, against recent batches at the same age" }
+    RealisedAccuracy  = { trips = true, description = "accuracy on labels" }
+    PositiveRateGap   = { trips = true, description = "realised minus predicted positive rate on complete labels" }
+    EstimateError     = { trips = false, description = "estimated minus realised accuracy: how well the label-free estimate holds" }
+    FeatureDrift      = { trips = false, description = "features whose distribution moved" }
+    PredictionDrift   = { trips = false, description = "predicted class shares moved" }
+    PositiveRate      = { trips = false, description = "predicted positive rate" }
+  }
+}
+
+variable "verdict_period_s" {
+  description = "Period (s) of the verdict alarms: each looks at the highest RuleVerdict of its rule put during one period. The monitor puts one per batch, so a period without a batch is missing data, never breaching. CloudWatch periods: 10, 20, 30 or a multiple of 60."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([10, 20, 30], var.verdict_period_s) || (var.verdict_period_s >= 60 && var.verdict_period_s % 60 == 0)
+    error_message = "verdict_period_s: 10, 20, 30 or a multiple of 60."
+  }
+}
+
 variable "alarms" {
   description = <<-EOT
-    Emergency alarms, keyed by CloudWatch metric name (namespace MLCycle/<model_name>, single
-    dimension ModelName). Each: comparison_operator (CloudWatch name), threshold, and optionally
-    statistic, period (s), evaluation_periods, datapoints_to_alarm and description. deploy.py
-    overrides thresholds from model_config.yml `monitoring.alarms`. Missing data is never breaching.
+    Extra alarms on the raw metrics, keyed by CloudWatch metric name (namespace
+    MLCycle/<model_name>, single dimension ModelName), notifying the alarm topic (-> breaker) like
+    a trip. None by default: the verdict alarms (`rules`) are the emergency alarms. Each:
+    comparison_operator (CloudWatch name), threshold, and optionally statistic, period (s),
+    evaluation_periods, datapoints_to_alarm and description. deploy.py adds the ones
+    model_config.yml `monitoring.alarms` names (`alarm_overrides`). Missing data is never breaching.
   EOT
   type = map(object({
     comparison_operator = string
@@ -209,35 +251,7 @@ variable "alarms" {
     datapoints_to_alarm = optional(number, 1)
     description         = optional(string, "")
   }))
-  default = {
-    JoinCoverage = {
-      comparison_operator = "LessThanThreshold"
-      threshold           = 0.8
-      statistic           = "Minimum"
-      description         = "Too few rows found their join partner: a source is missing or stale."
-    }
-    MaxNullRate = {
-      comparison_operator = "GreaterThanThreshold"
-      threshold           = 0.5
-      description         = "A feature column is mostly empty."
-    }
-    DriftedFeatureShare = {
-      comparison_operator = "GreaterThanOrEqualToThreshold"
-      threshold           = 0.5
-      description         = "Half or more of the features drifted from the training reference."
-    }
-    PredictionDrift = {
-      comparison_operator = "GreaterThanThreshold"
-      threshold           = 0.2
-      description         = "Predicted class shares moved away from the reference."
-    }
-    RealisedAccuracy = {
-      comparison_operator = "LessThanThreshold"
-      threshold           = 0.5
-      statistic           = "Minimum"
-      description         = "Accuracy on arrived labels fell below the floor."
-    }
-  }
+  default = {}
 
   validation {
     condition = alltrue([for a in values(var.alarms) : contains([
@@ -249,12 +263,13 @@ variable "alarms" {
 
 variable "alarm_overrides" {
   description = <<-EOT
-    Per-metric changes to `alarms`, as deploy.py derives them from model_config.yml
-    `monitoring.alarms` (e.g. `join_coverage_min: 0.8` -> JoinCoverage = { threshold = 0.8,
-    direction = "min" }). direction "min" means the metric must stay at or above the threshold
-    (a Less* comparison), "max" at or below it (a Greater* comparison). A known alarm keeps its
-    comparison operator unless one is given; a new metric gets LessThanThreshold ("min") or
-    GreaterThanThreshold ("max").
+    Per-metric additions to (or changes of) `alarms`, as deploy.py derives them from
+    model_config.yml `monitoring.alarms` (e.g. `join_coverage_min: 0.8` -> JoinCoverage =
+    { threshold = 0.8, direction = "min" }). direction "min" means the metric must stay at or
+    above the threshold (a Less* comparison), "max" at or below it (a Greater* comparison). An
+    alarm in `alarms` keeps its comparison operator and statistic unless they are given; a new
+    one gets LessThanThreshold and Minimum ("min", or a Less* comparison given) or
+    GreaterThanThreshold and Maximum ("max").
   EOT
   type = map(object({
     threshold           = number
@@ -275,7 +290,7 @@ variable "alarm_overrides" {
 }
 
 variable "notify_ok_transitions" {
-  description = "Also send ALARM -> OK transitions to the alarm topic (the breaker logs them; it never closes on them alone)."
+  description = "Also send ALARM -> OK transitions of the trip and raw-metric alarms to the alarm topic (the breaker logs them; it never closes on them alone). Warnings never send OK: with one verdict per batch, every warning would be followed by an OK mail."
   type        = bool
   default     = true
 }
@@ -293,6 +308,12 @@ variable "breaker_state_invalid_period_s" {
 
 variable "operator_email_addresses" {
   description = "E-mail addresses subscribed to the operators topic (alarms that need a person, such as BreakerStateInvalid). Each address must confirm its subscription; empty: subscribe something else to the topic (operators_topic_arn) yourself."
+  type        = list(string)
+  default     = []
+}
+
+variable "warning_email_addresses" {
+  description = "E-mail addresses subscribed to the warnings topic (every rule's warning alarm: drift, business and calibration rules, and the early signs of the rules that trip). Each address must confirm its subscription; empty: subscribe something else to the topic (warnings_topic_arn) yourself."
   type        = list(string)
   default     = []
 }

@@ -267,36 +267,44 @@ def test_a_failing_async_event_is_retried_then_sent_to_the_dead_letter_queue(
 # --- alarms --------------------------------------------------------------------------------------
 
 
-def _put(executor, names, outputs, metric, value):
+def _put(executor, names, outputs, value, **dimensions):
+    """RuleVerdict = value, put by a deployed function with ModelName and these dimensions."""
     executor.invoke(
         names["monitor"],
         {
             "placeholder": {
                 "put_metric": {
-                    "name": metric,
+                    "name": "RuleVerdict",
                     "value": value,
                     "namespace": outputs["metric_namespace"],
                     "model": "booking_status",
+                    "dimensions": dimensions,
                 }
             }
         },
     )
 
 
-def test_a_breaching_metric_alarms_and_the_breaker_gets_the_sns_event(stack, aws, executor, names):
+def _state(cloudwatch, alarm_name: str) -> str:
+    return cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"]
+
+
+def test_a_trip_verdict_alarms_and_the_breaker_gets_the_sns_event(stack, aws, executor, names):
     outputs, _, _ = stack
     cloudwatch = aws("cloudwatch")
-    alarm_name = outputs["alarm_names"]["PredictionDrift"]
-    _put(executor, names, outputs, "PredictionDrift", 0.05)  # under the threshold: nothing happens
+    trip = outputs["trip_alarm_names"]["JoinCoverage"]
+    warning = outputs["warning_alarm_names"]["JoinCoverage"]
+    _put(executor, names, outputs, 0, Rule="JoinCoverage")  # ok: nothing happens
+    # Trip level, but not with the alarm's dimensions: another rule, or one more dimension.
+    _put(executor, names, outputs, 2, Rule="NullRate", ModelVersion="v0001")
+    _put(executor, names, outputs, 2, Rule="JoinCoverage", ModelVersion="v0001")
     assert executor.evaluate_alarms() == []
 
-    _put(executor, names, outputs, "PredictionDrift", 0.9)
+    _put(executor, names, outputs, 2, Rule="JoinCoverage")
     ran = executor.evaluate_alarms()
-    assert _runs(ran) == [("breaker", "sns")]
-    assert (
-        cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"]
-        == "ALARM"
-    )
+    assert _runs(ran) == [("breaker", "sns")]  # the warnings topic has no function subscribed
+    assert (_state(cloudwatch, trip), _state(cloudwatch, warning)) == ("ALARM", "ALARM")
+    assert _state(cloudwatch, outputs["trip_alarm_names"]["NullRate"]) == "OK"
     record = ran[0].event["Records"][0]
     assert (
         record["EventSource"] == "aws:sns"
@@ -304,28 +312,41 @@ def test_a_breaching_metric_alarms_and_the_breaker_gets_the_sns_event(stack, aws
     )
     message = json.loads(record["Sns"]["Message"])
     assert (message["AlarmName"], message["OldStateValue"], message["NewStateValue"]) == (
-        alarm_name,
+        trip,
         "OK",
         "ALARM",
     )
-    assert message["Trigger"]["MetricName"] == "PredictionDrift"
-    assert message["Trigger"]["ComparisonOperator"] == "GreaterThanThreshold"
-    assert message["Trigger"]["Threshold"] == 0.2
-    assert "0.9" in message["NewStateReason"]
+    assert message["Trigger"]["MetricName"] == "RuleVerdict"
+    assert {d["name"]: d["value"] for d in message["Trigger"]["Dimensions"]} == {
+        "ModelName": "booking_status",
+        "Rule": "JoinCoverage",
+    }
+    assert message["Trigger"]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert message["Trigger"]["Threshold"] == 2
+    assert "2" in message["NewStateReason"]
 
     # next period without data: missing is not breaching, back to OK, and the breaker hears it
     ran = executor.evaluate_alarms()
     assert _runs(ran) == [("breaker", "sns")]
     assert json.loads(ran[0].event["Records"][0]["Sns"]["Message"])["NewStateValue"] == "OK"
-    assert (
-        cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"] == "OK"
-    )
+    assert (_state(cloudwatch, trip), _state(cloudwatch, warning)) == ("OK", "OK")
+
+
+def test_a_warning_verdict_reaches_no_function(stack, aws, executor, names):
+    outputs, _, _ = stack
+    _put(executor, names, outputs, 1, Rule="FeatureDrift")
+    assert executor.evaluate_alarms() == []
+    warning = outputs["warning_alarm_names"]["FeatureDrift"]
+    assert _state(aws("cloudwatch"), warning) == "ALARM"
+    assert "FeatureDrift" not in outputs["trip_alarm_names"]
+    executor.evaluate_alarms()
+    assert _state(aws("cloudwatch"), warning) == "OK"
 
 
 def test_advance_evaluates_alarms_after_each_step(stack, aws, names):
     outputs, url, packages = stack
     executor = Executor(url, packages, START)  # auto_alarms on
-    _put(executor, names, outputs, "JoinCoverage", 0.1)
+    _put(executor, names, outputs, 2, Rule="NullRate")
     ran = executor.advance(
         timedelta(hours=1)
     )  # the hourly rescan fires, then the alarms are evaluated

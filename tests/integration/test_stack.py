@@ -27,11 +27,11 @@ from local_aws.emulator import running_emulator
 from tests.fixtures.placeholders import write_placeholder_packages
 
 ROOT = Path(__file__).resolve().parents[2]
-# The alarm section the stack is applied with (the repo's config with this section swapped in).
+# Raw-metric alarms the stack is applied with (the repo's config with this section added).
 ALARMS = {
-    "join_coverage_min": 0.75,  # known metric, threshold changed
-    "prediction_drift_max": 0.3,  # known metric
-    "volume_ratio_min": 0.5,  # new alarm from a suffix
+    "join_coverage_min": 0.75,  # a suffix
+    "prediction_drift_max": 0.3,
+    "volume_ratio_min": 0.5,
     "RealisedAccuracy": {
         "threshold": 0.55,
         "comparison": "<=",
@@ -49,12 +49,13 @@ def _b64sha(path: Path) -> str:
 def stack(tmp_path_factory):
     """(outputs, endpoint, packages dir, apply seconds).
 
-    Covers layer packaging, custom memory, custom alarms.
+    Covers layer packaging, custom memory, raw-metric alarms, a disabled rule.
     """
     tmp = tmp_path_factory.mktemp("stack")
     packages = write_placeholder_packages(tmp / "packages")
     config = yaml.safe_load((ROOT / "model" / "model_config.yml").read_text())
     config.setdefault("monitoring", {})["alarms"] = ALARMS
+    config["monitoring"]["rules"] = {"EstimateError": {"enabled": False}}
     model_config = tmp / "model_config.yml"
     model_config.write_text(yaml.safe_dump(config))
     with running_emulator(log_path=tmp / "moto_server.log") as url:
@@ -150,7 +151,7 @@ def test_function_environments_follow_the_contract(stack, aws):
     assert signing["MODEL_SIGNING_KEY_ID"].startswith("arn:aws:kms:us-east-1:")
     extra = {
         "train": {"BREAKER_FUNCTION_NAME": names["breaker"], **signing},
-        "infer": signing,
+        "infer": {"BREAKER_FUNCTION_NAME": names["breaker"], **signing},
         "monitor": {"BREAKER_FUNCTION_NAME": names["breaker"], **signing},
         "breaker": {
             "INFERENCE_RULE_NAME": outputs["inference_rule_name"],
@@ -327,6 +328,14 @@ def test_each_role_reaches_only_its_bucket_prefixes(stack, aws):
     assert not _allows(train, "s3:DeleteObject", f"{arn['models']}/models/m/aliases.json")
 
     assert _allows(breaker, "s3:PutObject", f"{arn['monitoring']}/breaker/events.jsonl")
+    # the window of recent batches: the monitor keeps it, the gate reads it, the breaker writes
+    # an operator's accepted shift into it
+    window = f"{arn['monitoring']}/limits/booking_status/window.json"
+    for statements, may_write in ((monitor, True), (breaker, True), (infer, False)):
+        assert _allows(statements, "s3:GetObject", window)
+        assert _allows(statements, "s3:PutObject", window) == may_write
+        assert not _allows(statements, "s3:DeleteObject", window)
+    assert not _allows(train, "s3:GetObject", window)
     assert not _allows(breaker, "s3:DeleteObject", f"{arn['predictions']}/predictions/b1/_SUCCESS")
     assert _allows(breaker, "s3:PutObject", f"{arn['predictions']}/predictions/b1/predictions.csv")
     # the champion is read (recorded with a trip, checked against a promotion claim), never written
@@ -367,7 +376,9 @@ def test_only_the_breaker_switches_the_rule_and_invokes_train_and_infer(stack, a
     assert _allows(policies["breaker"], "lambda:InvokeFunction", arns["infer"])
     assert not _allows(policies["breaker"], "lambda:InvokeFunction", arns["monitor"])
     assert _allows(policies["monitor"], "lambda:InvokeFunction", arns["breaker"])
-    assert not _allows(policies["infer"], "lambda:InvokeFunction", arns["breaker"])
+    assert _allows(policies["infer"], "lambda:InvokeFunction", arns["breaker"])  # the gate
+    for fn in ("train", "infer", "monitor"):
+        assert not _allows(policies["infer"], "lambda:InvokeFunction", arns[fn]), fn
     for fn in FUNCTIONS:
         # every function may report BreakerStateInvalid, into the model's namespace only
         metric = [st for st in policies[fn] if "cloudwatch:PutMetricData" in st["Action"]]
@@ -454,7 +465,7 @@ def test_only_train_signs_models_infer_and_monitor_verify_the_breaker_has_no_key
     assert valid is False
 
 
-def test_both_topics_are_encrypted_with_a_key_cloudwatch_may_use(stack, aws):
+def test_every_topic_is_encrypted_with_a_key_cloudwatch_may_use(stack, aws):
     outputs, *_ = stack
     kms, sns = aws("kms"), aws("sns")
     key_arn = outputs["notifications_key_arn"]
@@ -479,7 +490,9 @@ def test_both_topics_are_encrypted_with_a_key_cloudwatch_may_use(stack, aws):
     assert len(statements) == 2
 
     assert outputs["operators_topic_arn"].endswith(":mlcycle-operators")
-    for topic in (outputs["alarm_topic_arn"], outputs["operators_topic_arn"]):
+    assert outputs["warnings_topic_arn"].endswith(":mlcycle-warnings")
+    topics = ("alarm_topic_arn", "warnings_topic_arn", "operators_topic_arn")
+    for topic in (outputs[t] for t in topics):
         attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
         assert attrs["KmsMasterKeyId"] == key_arn, topic
         publish = [
@@ -557,20 +570,65 @@ def test_each_function_sends_failed_async_events_to_its_dead_letter_queue(stack,
 # --- alarms, breaker subscription, dashboard -----------------------------------------------------
 
 
-def test_alarms_watch_the_model_metrics_with_config_thresholds(stack, aws):
+def _alarms(aws) -> list[dict]:
+    return [
+        a
+        for page in aws("cloudwatch").get_paginator("describe_alarms").paginate()
+        for a in page["MetricAlarms"]
+    ]
+
+
+def test_verdict_alarms_come_from_the_rule_table(stack, aws):
+    """A trip alarm per rule that may trip (-> breaker), a warning alarm per rule (-> warnings);
+    none for the rule the config disables."""
+    from mlcycle.monitoring.rules import RULES
+
     outputs, *_ = stack
-    alarms = {a["MetricName"]: a for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]}
+    enabled = [r for r in RULES if r.name != "EstimateError"]
+    verdicts = {a["AlarmName"]: a for a in _alarms(aws) if a["MetricName"] == "RuleVerdict"}
+    trips = {r.name: f"mlcycle-booking_status-{r.name}-trip" for r in enabled if r.trips}
+    warnings = {r.name: f"mlcycle-booking_status-{r.name}-warning" for r in enabled}
+    assert (outputs["trip_alarm_names"], outputs["warning_alarm_names"]) == (trips, warnings)
+    assert set(verdicts) == set(trips.values()) | set(warnings.values())
+    assert (len(trips), len(warnings)) == (8, 11) and "FeatureDrift" not in trips
+    for names, threshold, topic, ok in (
+        (trips, 2.0, outputs["alarm_topic_arn"], [outputs["alarm_topic_arn"]]),
+        (warnings, 1.0, outputs["warnings_topic_arn"], []),
+    ):
+        for rule, name in names.items():
+            alarm = verdicts[name]
+            assert alarm["Namespace"] == "MLCycle/booking_status"
+            assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [
+                ("ModelName", "booking_status"),
+                ("Rule", rule),
+            ]
+            assert (
+                alarm["Statistic"],
+                alarm["Period"],
+                alarm["EvaluationPeriods"],
+                alarm["DatapointsToAlarm"],
+                alarm["ComparisonOperator"],
+                alarm["Threshold"],
+                alarm["TreatMissingData"],
+            ) == (
+                "Maximum",
+                300,
+                1,
+                1,
+                "GreaterThanOrEqualToThreshold",
+                threshold,
+                "notBreaching",
+            ), name
+            assert (alarm["AlarmActions"], alarm["OKActions"]) == ([topic], ok), name
+    assert "calibrated confidence" in verdicts[trips["EstimatedAccuracy"]]["AlarmDescription"]
+
+
+def test_raw_metric_alarms_are_only_those_the_config_asks_for(stack, aws):
+    outputs, *_ = stack
+    alarms = {a["MetricName"]: a for a in _alarms(aws) if a["MetricName"] != "RuleVerdict"}
     # metric: (comparison, threshold, statistic, evaluation periods, datapoints to alarm)
     expected = {
         "JoinCoverage": ("LessThanThreshold", 0.75, "Minimum", 1, 1),
-        "MaxNullRate": ("GreaterThanThreshold", 0.5, "Maximum", 1, 1),  # Terraform default
-        "DriftedFeatureShare": (
-            "GreaterThanOrEqualToThreshold",
-            0.5,
-            "Maximum",
-            1,
-            1,
-        ),  # Terraform default
         "PredictionDrift": ("GreaterThanThreshold", 0.3, "Maximum", 1, 1),
         "RealisedAccuracy": ("LessThanOrEqualToThreshold", 0.55, "Minimum", 2, 2),
         "VolumeRatio": ("LessThanThreshold", 0.5, "Minimum", 1, 1),
@@ -624,20 +682,24 @@ def test_the_dashboard_shows_metrics_thresholds_alarm_states_and_breaker_state(s
         aws("cloudwatch").get_dashboard(DashboardName=outputs["dashboard_name"])["DashboardBody"]
     )
     widgets = body["widgets"]
-    alarm_widget = next(w for w in widgets if w["type"] == "alarm")
-    alarm_arns = {a["AlarmArn"] for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]}
-    assert set(alarm_widget["properties"]["alarms"]) == alarm_arns
-    plotted: dict[str, list[dict]] = {}
+    shown = [a for w in widgets if w["type"] == "alarm" for a in w["properties"]["alarms"]]
+    alarms = _alarms(aws)
+    assert sorted(shown) == sorted(a["AlarmArn"] for a in alarms)  # each alarm once
+    plotted: dict[tuple, list[dict]] = {}
     for widget in (w for w in widgets if w["type"] == "metric"):
         for metric in widget["properties"]["metrics"]:
-            plotted.setdefault(metric[1], []).append(widget)
-    assert "BreakerState" in plotted and "BreakerStateInvalid" in plotted
-    for alarm in aws("cloudwatch").describe_alarms()["MetricAlarms"]:
-        thresholds = [
-            [a["value"] for a in w["properties"].get("annotations", {}).get("horizontal", [])]
-            for w in plotted[alarm["MetricName"]]
-        ]
-        assert [alarm["Threshold"]] in thresholds, alarm["MetricName"]
+            plotted.setdefault(tuple(metric[1:]), []).append(widget)
+    assert ("BreakerState", "ModelName", "booking_status") in plotted
+    for alarm in alarms:
+        named = sorted(alarm["Dimensions"], key=lambda d: d["Name"])  # a widget's order
+        dimensions = [x for d in named for x in (d["Name"], d["Value"])]
+        widgets_of = plotted[(alarm["MetricName"], *dimensions)]
+        thresholds = {
+            a["value"]
+            for w in widgets_of
+            for a in w["properties"].get("annotations", {}).get("horizontal", [])
+        }
+        assert alarm["Threshold"] in thresholds, alarm["AlarmName"]
 
 
 def test_outputs_name_everything_a_user_needs(stack):
@@ -653,7 +715,10 @@ def test_outputs_name_everything_a_user_needs(stack):
         "rule_names",
         "inference_rule_name",
         "alarm_topic_arn",
+        "warnings_topic_arn",
         "operators_topic_arn",
+        "trip_alarm_names",
+        "warning_alarm_names",
         "breaker_state_invalid_alarm_name",
         "model_signing_key_arn",
         "notifications_key_arn",
@@ -729,11 +794,13 @@ def test_emulator_variables_add_throwaway_settings_only_for_emulators(tmp_path):
         and emulated["noncurrent_version_retention_days"] == 0
     )
     assert aws["force_destroy_buckets"] is False and "noncurrent_version_retention_days" not in aws
+    assert emulated["rules"] == aws["rules"] == variables.rule_variables()  # without a config too
 
 
 def test_model_settings_read_the_alarm_section_like_the_monitor_does(tmp_path):
     settings = variables.model_settings(ROOT / "model" / "model_config.yml")
     assert settings["model_name"] == "booking_status"
+    assert settings["rules"] == variables.rule_variables()  # the repo's config disables none
     for entry in settings.get("alarm_overrides", {}).values():
         assert entry["comparison_operator"] in (
             "GreaterThanThreshold",

@@ -44,3 +44,21 @@ def test_terraform_deploys_the_functions_the_handlers_package_names():
     match = re.search(r"function_keys\s*=\s*toset\(\[([^\]]*)\]\)", main_tf)
     assert match, "deployment/terraform/main.tf: no `function_keys = toset([...])` in locals"
     assert sorted(re.findall(r'"([^"]+)"', match.group(1))) == sorted(FUNCTIONS)
+
+
+def test_the_terraform_rules_default_is_the_rule_table():
+    """A plain `terraform apply` (no deploy CLI) gets the same verdict alarms as a deploy."""
+    from deployment.variables import rule_variables
+
+    variables_tf = (ROOT / "deployment" / "terraform" / "variables.tf").read_text()
+    block = re.search(r'variable "rules" \{.*?\n  default = \{\n(.*?)\n  \}\n', variables_tf, re.S)
+    assert block, 'deployment/terraform/variables.tf: no `variable "rules"` with a default'
+    entry = re.compile(
+        r'^\s*(\w+)\s*=\s*\{\s*trips\s*=\s*(true|false),\s*description\s*=\s*"([^"]*)"\s*\}$'
+    )
+    default = {}
+    for line in block.group(1).splitlines():
+        match = entry.match(line)
+        assert match, f"variables.tf rules default: unexpected line {line!r}"
+        default[match[1]] = {"trips": match[2] == "true", "description": match[3]}
+    assert default == rule_variables()
