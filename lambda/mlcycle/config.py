@@ -218,6 +218,13 @@ def _check(cfg: ModelConfig) -> None:
             f"monitoring.segment_column '{cfg.segment_column}' is not a feature column "
             f"{sorted(cfg.feature_columns)}"
         )
+    timing = cfg.rules.timing_column
+    if timing is not None and (
+        timing not in cfg.feature_columns or cfg.feature_columns[timing].kind != "numeric"
+    ):
+        raise ConfigError(
+            f"monitoring.label_timing_column '{timing}' is not a numeric feature column"
+        )
     if cfg.max_attempts < 1:
         raise ConfigError(f"inference.max_attempts must be at least 1, got {cfg.max_attempts}")
     if not 0 < cfg.holdout_fraction < 1:

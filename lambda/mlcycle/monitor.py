@@ -89,7 +89,9 @@ def monitor_batch(
         segment_column=cfg.segment_column,
     )
     at = at or now()
-    rules = judge_published(cfg, store, buckets, manifest, metadata, predicted, proba, labels)
+    rules = judge_published(
+        cfg, store, buckets, manifest, metadata, features, predicted, proba, labels
+    )
     if rules is not None:
         _calibrated(report, rules)
     headline = headline_metrics(report)

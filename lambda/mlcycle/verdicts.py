@@ -21,7 +21,7 @@ from mlcycle.labels import BatchLabels
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats
 from mlcycle.monitoring.judge import calibration_table, judge
-from mlcycle.monitoring.labelstats import LabelStats, label_stats
+from mlcycle.monitoring.labelstats import LabelStats, label_stats, timing_bins
 from mlcycle.objectstore import ObjectStore, PreconditionFailed
 from mlcycle.publication_gate import layout_of, read_window
 from mlcycle.storage import Buckets
@@ -43,6 +43,7 @@ def judge_published(
     buckets: Buckets,
     manifest: dict,
     metadata: dict,
+    features: pd.DataFrame,
     predicted: np.ndarray,
     proba: pd.DataFrame | None,
     labels: BatchLabels | None,
@@ -58,6 +59,10 @@ def judge_published(
     window, _ = read_window(store, buckets, cfg.name)
     table = calibration_table(limits, window, version, cfg.rules)
     known = None
+    timing = None
+    column = cfg.rules.timing_column
+    if column is not None and column in layout.features and column in features:
+        timing = timing_bins(features[column].reset_index(drop=True), layout.features[column].edges)
     if labels is not None:
         known = label_stats(
             predicted,
@@ -68,6 +73,7 @@ def judge_published(
             table,
             labels.complete,
             age_days(labels, manifest["published_at"]),
+            timing,
         )
     result = judge(
         layout,
@@ -94,20 +100,14 @@ def remember(
     known: LabelStats | None,
 ) -> None:
     """Add or replace the batch's entry in the window (a conditional write, retried)."""
-    entry = {
-        "batch_id": manifest["batch_id"],
-        "model_version": manifest["model_version"],
-        "published_at": manifest["published_at"],
-        "rows": stats.rows,
-        "values": result["values"],
-        "sizes": result["sizes"],
-        "z": result["z"],
-        "levels": {rule: v["level"] for rule, v in result["verdicts"].items()},
-        "counts": {k: v.tolist() for k, v in stats.counts.items()},
-        "inputs_counts": {k: v.tolist() for k, v in stats.inputs_counts.items()},
-        "classes": dict(stats.classes),
-        "calibration": known.bins if known is not None else None,
-    }
+    entry = windows.entry(
+        manifest["batch_id"],
+        manifest["model_version"],
+        manifest["published_at"],
+        stats,
+        result,
+        known,
+    )
     key = storage.window_key(cfg.name)
     for _ in range(WRITE_ATTEMPTS):
         window, etag = read_window(store, buckets, cfg.name)

@@ -12,6 +12,7 @@ import numpy as np
 from . import calibration, homogeneity
 from . import window as windows
 from .batchstats import BatchStats, Layout
+from .early import early_observation
 from .labelstats import LabelStats
 from .limits import Expected, Observation, expected, observations, standardised
 from .rules import BY_NAME, OK, RULES, TRIP, WARN, RuleSettings, Settings
@@ -42,7 +43,25 @@ def judge(
     "drift": {...}} for one batch."""
     table = calibration_table(limits, window, version, settings)
     found = observations(layout, stats, labels, table)
-    judged = [_judge_one(o, limits, window, settings, version, batch_id) for o in found]
+    normals = [
+        expected(
+            o,
+            limits,
+            windows.history(window, o.key, version, batch_id, settings.min_window),
+            settings.min_window,
+        )
+        for o in found
+    ]
+    if labels is not None and not labels.complete and labels.age_days is not None:
+        history = windows.early_history(window, labels.age_days, version, batch_id)
+        early = early_observation(labels, history, settings.min_window)
+        if early is not None:
+            found.append(early[0])
+            normals.append(early[1])
+    judged = [
+        _judge_one(o, normal, window, settings, version, batch_id)
+        for o, normal in zip(found, normals, strict=True)
+    ]
     verdicts: dict[str, dict] = {}
     for verdict in judged:
         rule = verdict["rule"]
@@ -107,19 +126,13 @@ def _cusum(zs: list[float], rule: str, k: float) -> float:
 
 def _judge_one(
     o: Observation,
-    limits: dict,
+    normal: Expected | None,
     window: dict,
     settings: Settings,
     version: str,
     batch_id: str,
 ) -> dict:
     rule, config = BY_NAME[o.rule], settings.rule(o.rule)
-    normal: Expected | None = expected(
-        o,
-        limits,
-        windows.history(window, o.key, version, batch_id, settings.min_window),
-        settings.min_window,
-    )
     verdict = {
         "rule": o.rule,
         "family": rule.family,
@@ -187,7 +200,14 @@ def _volume(rows: int, window: dict, settings: Settings, batch_id: str) -> dict:
     normal = float(np.median(sizes)) if measured else settings.expected_rows
     verdict = {"rule": "Volume", "family": "integrity", "value": float(rows), "level": OK}
     if not normal:
-        return {**verdict, "reason": "no expected volume (expected_batch_rows or the window)"}
+        explicit = _absolute(float(rows), settings.rule("Volume"))
+        return {
+            **verdict,
+            "level": explicit or OK,
+            "reason": "explicit limit in monitoring.rules"
+            if explicit is not None
+            else "no expected volume (expected_batch_rows or the window)",
+        }
     spread = float(np.std(sizes, ddof=1)) if measured else 0.0
     sd = max(spread, float(np.sqrt(normal)))
     z = (rows - normal) / sd
@@ -198,6 +218,9 @@ def _volume(rows: int, window: dict, settings: Settings, batch_id: str) -> dict:
         level = TRIP
     elif short or (abs(z) >= config.warn_z and abs(rows / normal - 1) >= 0.1):
         level = WARN
+    explicit = _absolute(float(rows), config)
+    if explicit is not None:
+        level = explicit
     basis = f"median of {len(sizes)} batches" if measured else "expected_batch_rows"
     return {
         **verdict,

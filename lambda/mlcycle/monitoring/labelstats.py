@@ -4,8 +4,9 @@ Complete labels give realised accuracy, the realised positive rate against the p
 and fresh calibration counts. Partial labels (the ones known early: for the example model a
 cancellation is known the day it happens) are a biased sample of the rows, so they are not
 scored as accuracy; they give the positives known so far against the positives the model
-expects for the whole batch, which is compared with what recent batches showed at the same
-age (see ``limits``).
+expects, per bin of the column that sets how soon a label can be known (for the example
+model the lead time: a cancellation 3 days before check-in is known sooner than one due in
+three months), compared with what recent batches showed at the same age (``limits``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class LabelStats:
     positive_predicted_on_labelled: float
     expected_correct_on_labelled: float | None
     bins: dict[str, list[int]] | None  # calibration counts (complete labels only)
+    # Per timing bin: positives known so far and the positives the model expects.
+    timing_known: list[int] | None = None
+    timing_expected: list[float] | None = None
 
     def to_json(self) -> dict:
         return {
@@ -43,6 +47,8 @@ class LabelStats:
             "positive_predicted_on_labelled": self.positive_predicted_on_labelled,
             "expected_correct_on_labelled": self.expected_correct_on_labelled,
             "bins": self.bins,
+            "timing_known": self.timing_known,
+            "timing_expected": self.timing_expected,
         }
 
 
@@ -55,8 +61,11 @@ def label_stats(
     calibration_table: calibration.Table | None,
     complete: bool,
     age_days: int | None = None,
+    timing: tuple[np.ndarray, int] | None = None,
 ) -> LabelStats:
-    """Label statistics of one batch; ``labels`` aligns with ``predicted`` by position."""
+    """Label statistics of one batch; ``labels`` aligns with ``predicted`` by position.
+
+    ``timing`` is (bin of each row, number of bins) of the label-timing column."""
     known = labels.notna().to_numpy()
     truth = labels.to_numpy(dtype=object)[known].astype(str)
     guess = np.asarray(predicted).astype(str)[known]
@@ -72,6 +81,14 @@ def label_stats(
             expected_correct = float(calibration_table.accuracy[index].sum())
         if complete:
             bins = calibration.labelled_bins(top, hits, confidence_edges)
+    timing_known = timing_expected = None
+    if p_positive is not None and positive_class is not None:
+        index, size = timing if timing is not None else (np.zeros(len(labels), dtype="int64"), 1)
+        is_positive = labels.to_numpy(dtype=object).astype(str) == str(positive_class)
+        timing_known = np.bincount(index[is_positive & known], minlength=size).tolist()
+        timing_expected = np.bincount(
+            index, weights=np.nan_to_num(p_positive), minlength=size
+        ).tolist()
     return LabelStats(
         complete=complete,
         age_days=age_days,
@@ -85,4 +102,15 @@ def label_stats(
         ),
         expected_correct_on_labelled=expected_correct,
         bins=bins,
+        timing_known=timing_known,
+        timing_expected=timing_expected,
     )
+
+
+def timing_bins(values: pd.Series, edges: tuple[float, ...]) -> tuple[np.ndarray, int]:
+    """Bin of each row on the timing column's reference edges; missing values get a bin of
+    their own (the last)."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    index = np.searchsorted(np.asarray(edges), numbers, side="right")
+    missing = len(edges) + 1
+    return np.where(np.isfinite(numbers), index, missing).astype("int64"), missing + 1

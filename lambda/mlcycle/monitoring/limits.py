@@ -165,18 +165,7 @@ def observations(
 
 def _label_observations(labels: LabelStats) -> list[Observation]:
     if not labels.complete:
-        if labels.positive_expected <= 0 or labels.age_days is None:
-            return []
-        return [
-            Observation(
-                "EarlyPositiveRate",
-                f"age{labels.age_days}",
-                labels.positive_known / labels.positive_expected,
-                labels.positive_expected,
-                "ratio",
-                one_sequence=True,
-            )
-        ]
+        return []  # partial labels are judged against their own history (``early``)
     m = labels.labelled
     found = [Observation("RealisedAccuracy", None, labels.correct / m, m, "share")]
     realised = labels.positive_known / m

@@ -130,6 +130,7 @@ class Settings:
     calibration_batches: int = 7  # newest labelled batches the estimate is calibrated on
     calibration_min_rows: int = 2_000  # ...when they hold this many labels; else the holdout
     expected_rows: int | None = None
+    timing_column: str | None = None  # the feature that sets how soon a label can be known
 
     def rule(self, name: str) -> RuleSettings:
         return self.rules[name]
@@ -211,8 +212,12 @@ def parse_settings(monitoring: dict) -> Settings:
         for rule in RULES
     }
     expected = monitoring.get("expected_batch_rows")
+    timing = monitoring.get("label_timing_column")
+    if timing is not None and not isinstance(timing, str):
+        raise ConfigError(f"monitoring.label_timing_column: expected a column name, got {timing!r}")
     return Settings(
         rules=rules,
         expected_rows=None if expected is None else int(_number("expected_batch_rows", expected)),
+        timing_column=timing,
         **globals_,  # type: ignore[arg-type]
     )

@@ -18,14 +18,17 @@ Format::
                   "values": {statistic: value}, "sizes": {statistic: rows},
                   "z": {statistic: z}, "levels": {rule: 0 | 1 | 2},
                   "counts": {column: [..]}, "inputs_counts": {..}, "classes": {..},
-                  "calibration": {"rows": [..], "correct": [..]} | null}]}
+                  "calibration": {"rows": [..], "correct": [..]} | null,
+                  "early": {"age<k>": {"known": [..], "expected": [..]}}}]}
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .rules import BY_NAME, DRIFT, OK, TRIP
+from .batchstats import BatchStats
+from .labelstats import LabelStats
+from .rules import BY_NAME, OK, TRIP
 
 WINDOW_FORMAT = "mlcycle.window/1"
 # Statistics of the model rather than of the data: learnt from the same version only.
@@ -127,6 +130,51 @@ def calibration_entries(window: dict, version: str, newest: int) -> list[dict]:
     return [e["calibration"] for e in labelled[-newest:]] if newest else []
 
 
+def early_history(window: dict, age: int, version: str, exclude: str) -> list[dict]:
+    """Partial-label counts at this age of the healthy batches the version scored."""
+    found = []
+    for entry in current(window):
+        early = entry.get("early", {}).get(f"age{age}")
+        if early is None or entry["batch_id"] == exclude or entry["model_version"] != version:
+            continue
+        calm = entry["levels"].get("EarlyPositiveRate", OK) == OK and not _tripped(entry)
+        if calm or _accepted(entry, window):
+            found.append(early)
+    return found
+
+
+def entry(
+    batch_id: str,
+    version: str,
+    published_at: str,
+    stats: BatchStats,
+    result: dict,
+    labels: LabelStats | None,
+) -> dict:
+    """A batch's window entry from its statistics, its verdicts and its labels so far."""
+    early = {}
+    if labels is not None and not labels.complete and labels.timing_known is not None:
+        early[f"age{labels.age_days}"] = {
+            "known": labels.timing_known,
+            "expected": labels.timing_expected,
+        }
+    return {
+        "batch_id": batch_id,
+        "model_version": version,
+        "published_at": published_at,
+        "rows": stats.rows,
+        "values": result["values"],
+        "sizes": result["sizes"],
+        "z": result["z"],
+        "levels": {rule: v["level"] for rule, v in result["verdicts"].items()},
+        "counts": {k: v.tolist() for k, v in stats.counts.items()},
+        "inputs_counts": {k: v.tolist() for k, v in stats.inputs_counts.items()},
+        "classes": dict(stats.classes),
+        "calibration": labels.bins if labels is not None else None,
+        "early": early,
+    }
+
+
 def upsert(window: dict, entry: dict, keep: int) -> dict:
     """The window with this batch's entry added or replaced (values merged: partial labels of
     earlier ages stay), trimmed to the newest ``keep`` batches."""
@@ -139,6 +187,7 @@ def upsert(window: dict, entry: dict, keep: int) -> dict:
             "sizes": {**old["sizes"], **entry["sizes"]},
             "z": {**old["z"], **entry["z"]},
             "calibration": entry.get("calibration") or old.get("calibration"),
+            "early": {**old.get("early", {}), **entry.get("early", {})},
         }
     entries.append(entry)
     entries.sort(key=lambda e: e["published_at"])
@@ -148,7 +197,3 @@ def upsert(window: dict, entry: dict, keep: int) -> dict:
 def accept(window: dict, since: str, actor: str) -> dict:
     """An operator's decision: what production shows from ``since`` on is the new normal."""
     return {**window, "accepted_since": since, "accepted_by": actor}
-
-
-def drift_level(entry_levels: dict) -> int:
-    return max((lvl for r, lvl in entry_levels.items() if BY_NAME[r].family == DRIFT), default=OK)

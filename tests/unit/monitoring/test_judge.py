@@ -389,11 +389,6 @@ def test_the_sequence_is_kept_per_model_version(world, healthy_window, moderatel
     assert join["level"] == OK  # ...but v1's run of low values is not v2's
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="judge._volume never reads the rule's explicit limits (trip_below/warn_below), "
-    "which parse_settings accepts for Volume: the configured floor is silently ignored",
-)
 @pytest.mark.parametrize("expected_rows", [None, 2000])
 def test_an_explicit_volume_floor_trips(world, expected_rows):
     monitoring = {"rules": {"Volume": {"trip_below": 1000}}}

@@ -86,6 +86,8 @@ def test_json_form():
         "positive_predicted_on_labelled",
         "expected_correct_on_labelled",
         "bins",
+        "timing_known",
+        "timing_expected",
     }
 
 
@@ -118,14 +120,18 @@ def label_keys(found: dict) -> set:
     return {k for k, o in found.items() if o.rule in LABEL_RULES}
 
 
-def test_partial_labels_with_an_age_give_the_early_positive_rate_only():
-    found = observed(stats_of(PARTIAL, complete=False, age=3))
-    assert label_keys(found) == {"EarlyPositiveRate/age3"}
-    early = found["EarlyPositiveRate/age3"]
-    assert early.value == pytest.approx(2 / P_B.sum())
-    assert early.rows == pytest.approx(P_B.sum())
-    assert early.kind == "ratio"
-    assert early.sequence_key == "EarlyPositiveRate"  # one sequence over all ages
+def test_partial_labels_are_not_scored_as_accuracy():
+    # Early labels are mostly positives: judged against their own history (early.py) only.
+    assert label_keys(observed(stats_of(PARTIAL, complete=False, age=3))) == set()
+
+
+def test_timing_bins_count_known_and_expected_positives_per_bin():
+    timing = (np.array([0, 0, 1, 1, 2, 2]), 3)
+    stats = label_stats(PREDICTED, proba(), pd.Series(PARTIAL), "b", EDGES, TABLE, False, 1, timing)
+    assert stats.timing_known == [1, 1, 0]  # rows 0 and 3 are known positives
+    assert stats.timing_expected == pytest.approx([0.9 + 0.7, 0.2 + 0.55, 0.1 + 0.95])
+    untimed = label_stats(PREDICTED, proba(), pd.Series(PARTIAL), "b", EDGES, TABLE, False, 1)
+    assert untimed.timing_known == [2] and untimed.timing_expected == pytest.approx([P_B.sum()])
 
 
 def test_partial_labels_without_an_age_give_nothing():
