@@ -189,3 +189,33 @@ def test_concept_drift_trips_when_labels_arrive(trained, buckets, s3, breaker_ca
         EndTime=report_time(report, 3600),
     )
     assert 2.0 in got["MetricDataResults"][0]["Values"]  # what the verdict alarm watches
+
+
+def test_a_cancellation_wave_trips_from_early_labels(trained, buckets, s3, breaker_calls):
+    """Partial labels of the day (cancellations known so far) against five healthy batches."""
+    import datetime as dt
+
+    from data.generate import label_increment
+
+    def publish_with_increment(batch_id, batch):
+        publish(batch_id, batch, buckets, s3)
+        today = manifest(s3, buckets, batch_id)["published_at"][:10]
+        known = label_increment(batch, batch.day)  # what the batch's own day revealed
+        key = f"labels/{batch_id}/{today}.csv"
+        s3.put_object(Bucket=buckets.data, Key=key, Body=_csv(known))
+        return monitor(batch_id)
+
+    first = dt.date(2026, 1, 5)
+    for i in range(5):
+        day = (first + dt.timedelta(days=i)).isoformat()
+        result = publish_with_increment(f"day-{i}", make_batch(day, 2000, seed=7))
+        assert result["trips"] == [], result
+    wave = make_batch((first + dt.timedelta(days=5)).isoformat(), 2000, 7, "concept_drift")
+    result = publish_with_increment("wave", wave)
+    assert "EarlyPositiveRate" in result["trips"], result
+    report = json.loads(
+        s3.get_object(Bucket=buckets.monitoring, Key="reports/wave.json")["Body"].read()
+    )
+    verdict = report["rules"]["verdicts"]["EarlyPositiveRate"]
+    assert verdict["value"] > 1.3 and verdict["basis"] == "window" and verdict["z"] > 5
+    assert report["labels"]["complete"] is False
