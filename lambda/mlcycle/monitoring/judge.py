@@ -168,10 +168,11 @@ def _judge_one(
             cusum = _cusum(sequence, o.rule, settings.cusum_k)
         badness = _badness(o.rule, z)
         material = effect >= config.min_effect
+        cusum_warn, cusum_trip = settings.cusum_levels(o.rule)
         if absolute is None:
-            if material and (badness >= config.trip_z or cusum >= settings.cusum_trip):
+            if material and (badness >= config.trip_z or cusum >= cusum_trip):
                 level = TRIP
-            elif material and (badness >= config.warn_z or cusum >= settings.cusum_warn):
+            elif material and (badness >= config.warn_z or cusum >= cusum_warn):
                 level = WARN
             basis = normal.source + (f", {normal.batches} batches" if normal.batches else "")
             reason = (

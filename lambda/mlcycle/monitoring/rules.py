@@ -42,6 +42,9 @@ class Rule:
     # healthy world; the seasonal ones (the cancellation rate, confidence) would add up the
     # calendar.
     sequential: bool = False
+    # The sequential rule's trip level when it differs from the global one: the early rule
+    # sees one value per batch and must act within two batches.
+    cusum_trip: float | None = None
 
     @property
     def trips(self) -> bool:
@@ -72,6 +75,7 @@ RULES = (
         "positives known so far / positives the model expects, against recent batches "
         "at the same age",
         True,
+        3.0,
     ),
     Rule("RealisedAccuracy", PERFORMANCE, "low", "complete", 0.02, "accuracy on labels", True),
     Rule(
@@ -104,6 +108,8 @@ class RuleSettings:
     warn_z: float = 3.0
     trip_z: float = 5.0
     min_effect: float = 0.0
+    cusum_warn: float | None = None  # None: monitoring.limits' cusum_warn / cusum_trip
+    cusum_trip: float | None = None
     warn_below: float | None = None
     trip_below: float | None = None
     warn_above: float | None = None
@@ -135,6 +141,13 @@ class Settings:
     def rule(self, name: str) -> RuleSettings:
         return self.rules[name]
 
+    def cusum_levels(self, name: str) -> tuple[float, float]:
+        """(warn, trip) of the sequential rule for this rule."""
+        rule = self.rules[name]
+        trip = rule.cusum_trip if rule.cusum_trip is not None else self.cusum_trip
+        warn = rule.cusum_warn if rule.cusum_warn is not None else min(self.cusum_warn, trip)
+        return warn, trip
+
 
 _GLOBAL_INTS = {
     "window_batches",
@@ -161,7 +174,7 @@ def _rule_settings(name: str, given: object, base: RuleSettings) -> RuleSettings
     where = f"monitoring.rules.{name}"
     if not isinstance(given, dict):
         raise ConfigError(f"{where}: expected a mapping, got {given!r}")
-    allowed = {"enabled", "min_effect", *_Z, *_ABSOLUTE}
+    allowed = {"enabled", "min_effect", "cusum_warn", "cusum_trip", *_Z, *_ABSOLUTE}
     unknown = sorted(set(given) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {unknown}; known: {sorted(allowed)}")
@@ -176,6 +189,10 @@ def _rule_settings(name: str, given: object, base: RuleSettings) -> RuleSettings
     settings = replace(base, **changes)  # type: ignore[arg-type]
     if settings.warn_z > settings.trip_z:
         raise ConfigError(f"{where}: warn_z ({settings.warn_z}) is above trip_z")
+    for warn, trip, order in (("warn_below", "trip_below", 1), ("trip_above", "warn_above", 1)):
+        low, high = getattr(settings, warn), getattr(settings, trip)
+        if low is not None and high is not None and low * order < high * order:
+            raise ConfigError(f"{where}: {warn} ({low}) must not be below {trip} ({high})")
     return settings
 
 
@@ -199,6 +216,11 @@ def parse_settings(monitoring: dict) -> Settings:
         globals_[key] = int(_number(f"monitoring.limits.{key}", limits[key], integer=True))
     for key in _GLOBAL_FLOATS & set(limits):
         globals_[key] = float(_number(f"monitoring.limits.{key}", limits[key]))
+    defaults = Settings()
+    cusum_warn = globals_.get("cusum_warn", defaults.cusum_warn)
+    cusum_trip = globals_.get("cusum_trip", defaults.cusum_trip)
+    if isinstance(cusum_warn, float) and isinstance(cusum_trip, float) and cusum_warn > cusum_trip:
+        raise ConfigError("monitoring.limits: cusum_warn is above cusum_trip")
     given = monitoring.get("rules") or {}
     if not isinstance(given, dict):
         raise ConfigError("monitoring.rules: expected a mapping of rule name -> settings")
@@ -207,7 +229,9 @@ def parse_settings(monitoring: dict) -> Settings:
         raise ConfigError(f"monitoring.rules: unknown rule(s) {unknown}; rules: {list(BY_NAME)}")
     rules = {
         rule.name: _rule_settings(
-            rule.name, given.get(rule.name, {}), replace(base, min_effect=rule.min_effect)
+            rule.name,
+            given.get(rule.name, {}),
+            replace(base, min_effect=rule.min_effect, cusum_trip=rule.cusum_trip),
         )
         for rule in RULES
     }
