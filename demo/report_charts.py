@@ -46,7 +46,6 @@ PANELS = [
         "score",
         [
             ("MaxPSI", "max PSI", "#b279a2", False),
-            ("DriftedFeatureShare", "drifted-feature share", "#72b7b2", False),
             ("PredictionDrift", "prediction drift", "#eeca3b", False),
         ],
         None,

@@ -72,6 +72,9 @@ def monitor_batch(
         proba = predictions[proba_columns].set_axis(cfg.classes, axis=1)
     labels = read_labels(store, buckets.data, cfg, batch_id, predictions[cfg.join_key])
     predicted = predictions[f"predicted_{cfg.target}"].to_numpy()
+    rules = judge_published(
+        cfg, store, buckets, manifest, metadata, features, predicted, proba, labels
+    )
     report = build_report(
         batch_id,
         cfg.name,
@@ -87,11 +90,9 @@ def monitor_batch(
         cfg.positive_class,
         expected_rows=cfg.monitoring.get("expected_batch_rows"),
         segment_column=cfg.segment_column,
+        drift=rules["drift"] if rules else None,
     )
     at = at or now()
-    rules = judge_published(
-        cfg, store, buckets, manifest, metadata, features, predicted, proba, labels
-    )
     if rules is not None:
         _calibrated(report, rules)
     headline = headline_metrics(report)
@@ -104,7 +105,6 @@ def monitor_batch(
         headline=headline,
         breaches=found,
         rules=summary(rules) if rules else None,
-        drift_tests=rules["drift"] if rules else None,
         labels_available=labels is not None,
         labels=None
         if labels is None

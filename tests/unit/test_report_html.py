@@ -19,7 +19,6 @@ def synthetic_report(days: int = 10) -> dict:
         metrics = {
             "JoinCoverage": 0.07 if day == 4 else 0.97,
             "MaxNullRate": 0.05,
-            "DriftedFeatureShare": 0.0,
             "MaxPSI": None if day == 2 else 0.01,
             "PredictionDrift": 0.03,
             "EstimatedAccuracy": 0.66,

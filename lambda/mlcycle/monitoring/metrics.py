@@ -3,6 +3,11 @@ direction means trouble, and the snake_case key model_config.yml uses for its al
 
 The monitor publishes the report's values under these names, thresholds resolve config keys
 through it, and the demo and the dashboard read it rather than keeping lists of their own.
+
+The drift metrics are the rules' own numbers: MaxPSI is the largest PSI of a tested column
+(features and model inputs, on the bins the drift test used), PredictionDrift the PSI of
+the predicted class shares (before the drift rules it was their Jensen-Shannon distance, so
+a threshold set for that older scale needs revisiting).
 """
 
 from __future__ import annotations
@@ -26,11 +31,8 @@ METRICS = (
     Metric(
         "UnseenCategoryRate", ("quality", "unseen_category_rate"), "max", "unseen_category_rate"
     ),
-    Metric(
-        "DriftedFeatureShare", ("feature_drift", "drifted_share"), "max", "drifted_feature_share"
-    ),
     Metric("MaxPSI", ("feature_drift", "max_psi"), "max", "max_psi"),
-    Metric("PredictionDrift", ("prediction_drift", "distance"), "max", "prediction_drift"),
+    Metric("PredictionDrift", ("prediction_drift", "psi"), "max", "prediction_drift"),
     Metric(
         "EstimatedAccuracy",
         ("performance", "estimated", "expected_accuracy"),

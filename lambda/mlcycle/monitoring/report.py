@@ -2,7 +2,8 @@
 
 The report is the full story (JSON, stored per batch); the headline metrics are the few
 numbers alarms and the dashboard watch. Both come from the same computation so they can
-never disagree.
+never disagree, and the drift sections carry the tests the rules judged the batch by, so
+the report cannot call a feature drifted that the rules did not.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from .business import business_kpis
-from .columns import as_float, as_series, predicted_labels
-from .drift import feature_drift, prediction_drift
+from .columns import as_float, as_series, class_shares, predicted_labels
 from .metrics import REPORTED
 from .performance import estimated_performance, labelled_mask, realised_performance
 from .quality import data_quality
 
 REPORT_FORMAT = "mlcycle.monitoring_report/1"
+NOT_JUDGED = "not judged by the drift rules: the batch or its model version predates them"
 
 
 def build_report(
@@ -35,6 +36,7 @@ def build_report(
     *,
     expected_rows: int | None = None,
     segment_column: str | None = None,
+    drift: dict | None = None,
 ) -> dict:
     """Everything the monitor knows about one batch, as one JSON-serialisable dict.
 
@@ -46,6 +48,8 @@ def build_report(
     the batch volume VolumeRatio compares with (default: the reference's row count).
     ``positive_class`` and ``segment_column`` are the model config's business words (the
     class whose rate the business tracks, the column whose top values it splits volume by).
+    ``drift`` is the drift summary of the batch's judgement (``judge(...)["drift"]``); the
+    drift sections say unavailable without one.
     """
     predicted, labels = as_series(predicted), as_series(labels)
     if predicted is None:
@@ -65,8 +69,8 @@ def build_report(
         "model_name": model_name,
         "model_version": model_version,
         "quality": data_quality(features, feature_kinds, profile, join_coverage, schema_violations),
-        "feature_drift": feature_drift(features, feature_kinds, profile),
-        "prediction_drift": prediction_drift(proba, profile, predicted),
+        "feature_drift": _feature_drift(drift),
+        "prediction_drift": _prediction_drift(drift, predicted, profile),
         "performance": performance,
         "business": business_kpis(
             proba if proba is not None else predicted,
@@ -100,6 +104,42 @@ def headline_metrics(report: dict) -> dict[str, float]:
         ):
             metrics[metric.name] = float(value)
     return metrics
+
+
+def _feature_drift(drift: dict | None) -> dict:
+    if drift is None:
+        return {"available": False, "reason": NOT_JUDGED}
+    columns = drift["columns"]
+    psis = {name: c["psi"] for name, c in columns.items() if c["tested"]}
+    worst = max(psis, key=psis.__getitem__) if psis else None
+    return {
+        "available": True,
+        "method": "chi_square_holm",
+        "basis": drift["basis"],
+        "columns": columns,
+        "tested_features": drift["tested"],
+        "drifted_features": drift["drifted"],
+        "max_psi": psis[worst] if worst is not None else None,
+        "max_psi_feature": worst,
+    }
+
+
+def _prediction_drift(drift: dict | None, predicted: pd.Series, profile: dict) -> dict:
+    if drift is None:
+        return {"available": False, "reason": NOT_JUDGED}
+    test = drift["prediction"]
+    if test is None or not test["tested"]:
+        reason = test["reason"] if test else "no predicted classes"
+        return {"available": False, "reason": f"predicted classes not tested: {reason}"}
+    return {
+        "available": True,
+        "method": "chi_square",
+        "p_value": test["p_value"],
+        "psi": test["psi"],
+        "drifted": test["drifted"],
+        "class_shares": class_shares(predicted),
+        "reference_class_shares": profile["predictions"]["class_shares"],
+    }
 
 
 def _performance(
@@ -136,6 +176,7 @@ def _performance(
 def _skipped(report: dict, positive_class: str | None) -> list[str]:
     """Human-readable reasons for every section or KPI that could not be computed."""
     sections = {
+        "feature_drift": report["feature_drift"],
         "prediction_drift": report["prediction_drift"],
         "estimated_performance": report["performance"]["estimated"],
         "realised_performance": report["performance"]["realised"],

@@ -1,7 +1,8 @@
 """The monitoring library on the original assignment's data (skipped when it is absent).
 
 Its shape is the point: a left join leaves country_code missing for 79% of training rows and
-for every test row, so the small-reference branch and the all-null column are real here.
+for every test row, so a sparse reference column and a batch column without values are real
+here.
 """
 
 import json
@@ -13,6 +14,8 @@ import pytest
 
 from mlcycle.monitoring.profile import build_reference_profile
 from mlcycle.monitoring.report import build_report, headline_metrics
+
+from .helpers import judge_of
 
 VIO_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "vio-data"
 KINDS = {
@@ -46,10 +49,13 @@ def prior_proba(rows: int) -> pd.DataFrame:
 
 def test_training_profile_and_test_batch_report():
     features, labels = joined("train")
-    profile = build_reference_profile(features, KINDS, prior_proba(len(features)), labels)
+    proba = prior_proba(len(features))
+    profile = build_reference_profile(features, KINDS, proba, labels)
     json.dumps(profile, allow_nan=False)
+    judged = judge_of(profile, features, proba, labels, "cancelled")
 
     batch, batch_labels = joined("test")
+    result = judged(batch, np.full(len(batch), "booked"), prior_proba(len(batch)))
     report = build_report(
         "test",
         "YourNewModel",
@@ -62,13 +68,18 @@ def test_training_profile_and_test_batch_report():
         profile,
         join_coverage=0.0,
         schema_violations=0,
+        drift=result["drift"],
     )
     json.dumps(report, allow_nan=False)
-    drift = report["feature_drift"]["features"]
-    # about 420 known countries in training: the small-reference branch, though 2000 rows
-    assert profile["features"]["country_code"]["non_null_count"] < 1000
-    assert drift["day_distance"]["method"] == "wasserstein_normed"
-    assert drift["country_code"]["tested"] is False  # no test row found its hotel
+    drift = report["feature_drift"]["columns"]
+    assert profile["features"]["country_code"]["non_null_count"] < 1000  # 79% missing
+    assert drift["day_distance"]["tested"] and drift["day_distance"]["rows"] == 100
+    assert drift["country_code"] == {  # no test row found its hotel
+        "tested": False,
+        "rows": 0,
+        "reason": "fewer than 30 values",
+    }
+    assert report["prediction_drift"]["psi"] == 0.0  # "booked" on both sides
     assert report["quality"]["null_rate"]["country_code"] == 1.0
     metrics = headline_metrics(report)
     assert metrics["RowCount"] == 100 and metrics["LabelCoverage"] == 1.0

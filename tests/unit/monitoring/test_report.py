@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from mlcycle.monitoring.metrics import REPORTED
-from mlcycle.monitoring.report import build_report, headline_metrics
+from mlcycle.monitoring.report import NOT_JUDGED, build_report, headline_metrics
 
-from .helpers import CLASSES, one_hot_proba, profile_of
+from .helpers import CLASSES, judge_of, one_hot_proba, profile_of
 
 KINDS = {"n": "numeric", "country_code": "categorical", "d": "datetime"}
 CONTRACTS = Path(__file__).resolve().parents[3] / "docs" / "CONTRACTS.md"
@@ -22,7 +22,47 @@ NEEDS_LABELS = {
     "RealisedPositiveRate",
     "PositiveRateGap",
 }
+NEEDS_DRIFT_TESTS = {"MaxPSI", "PredictionDrift"}
 HEADLINE = {m.name for m in REPORTED}
+# A drift summary as judge(...)["drift"] gives it; a model input drifted, the features not.
+SUMMARY = {
+    "basis": "reference",
+    "columns": {
+        "n": {
+            "tested": True,
+            "rows": 600,
+            "bins": 10,
+            "statistic": 9.1,
+            "p_value": 0.43,
+            "p_adjusted": 0.86,
+            "psi": 0.02,
+            "drifted": False,
+        },
+        "model:n_scaled": {
+            "tested": True,
+            "rows": 600,
+            "bins": 10,
+            "statistic": 240.0,
+            "p_value": 1e-40,
+            "p_adjusted": 2e-40,
+            "psi": 0.41,
+            "drifted": True,
+        },
+        "country_code": {"tested": False, "rows": 12, "reason": "fewer than 30 values"},
+    },
+    "tested": 2,
+    "drifted": ["model:n_scaled"],
+    "prediction": {
+        "tested": True,
+        "rows": 600,
+        "bins": 3,
+        "statistic": 1.2,
+        "p_value": 0.55,
+        "p_adjusted": 0.55,
+        "psi": 0.03,
+        "drifted": False,
+    },
+}
 
 
 def batch(rows: int, seed: int) -> pd.DataFrame:
@@ -42,12 +82,20 @@ def profile():
     return profile_of(batch(2000, 0), KINDS, predicted=statuses, labels=pd.Series(statuses))
 
 
-def report_of(profile, proba, predicted=None, labels=None, rows=6):
+@pytest.fixture(scope="module")
+def judged(profile):
+    statuses = np.resize(CLASSES, 2000)
+    return judge_of(
+        profile, batch(2000, 0), one_hot_proba(statuses), pd.Series(statuses), "cancelled"
+    )
+
+
+def report_of(profile, proba, predicted=None, labels=None, rows=6, features=None, drift=None):
     return build_report(
         "2024-05-01",
         "HotelCancel",
         "3",
-        batch(rows, 1),
+        batch(rows, 1) if features is None else features,
         KINDS,
         proba,
         predicted,
@@ -56,6 +104,7 @@ def report_of(profile, proba, predicted=None, labels=None, rows=6):
         join_coverage=0.9,
         schema_violations=1,
         positive_class="cancelled",
+        drift=drift,
     )
 
 
@@ -64,7 +113,9 @@ LABELS = pd.Series(["booked", "cancelled", "booked", np.nan, np.nan, "booked"])
 
 
 def test_report_is_strict_json_and_every_headline_metric_is_a_contract_metric(profile):
-    report = report_of(profile, one_hot_proba(PREDICTED, confidence=0.8), labels=LABELS)
+    report = report_of(
+        profile, one_hot_proba(PREDICTED, confidence=0.8), labels=LABELS, drift=SUMMARY
+    )
     json.dumps(report, allow_nan=False)
     contract_names = set(re.findall(r"\b[A-Z][A-Za-z0-9]+\b", CONTRACTS.read_text()))
     assert HEADLINE <= contract_names
@@ -91,10 +142,70 @@ def test_headline_metrics_carry_the_report_values(profile):
     assert metrics["VolumeRatio"] == pytest.approx(6 / 2000)
 
 
+def test_the_drift_sections_are_the_tests_the_judge_ran(profile, judged):
+    features = batch(600, 2)
+    features["n"] += 1.0
+    predicted = np.resize(["cancelled", "cancelled", "booked"], 600)
+    proba = one_hot_proba(predicted, confidence=0.8)
+    result = judged(features, predicted, proba)
+    drift = result["drift"]
+    report = report_of(profile, proba, predicted, features=features, drift=drift)
+    json.dumps(report, allow_nan=False)
+
+    feature = report["feature_drift"]
+    assert (feature["method"], feature["basis"]) == ("chi_square_holm", "reference")
+    assert feature["columns"] == drift["columns"]
+    assert feature["tested_features"] == 2
+    assert feature["drifted_features"] == result["verdicts"]["FeatureDrift"]["columns"] == ["n"]
+    assert (feature["max_psi_feature"], feature["max_psi"]) == ("n", drift["columns"]["n"]["psi"])
+    prediction = report["prediction_drift"]
+    assert prediction["method"] == "chi_square"
+    assert (prediction["p_value"], prediction["psi"]) == (
+        drift["prediction"]["p_value"],
+        drift["prediction"]["psi"],
+    )
+    assert prediction["drifted"] and "PredictionDrift" in result["warnings"]
+    assert prediction["class_shares"] == pytest.approx({"cancelled": 2 / 3, "booked": 1 / 3})
+    assert prediction["reference_class_shares"] == profile["predictions"]["class_shares"]
+    metrics = headline_metrics(report)
+    assert metrics["MaxPSI"] == feature["max_psi"]
+    assert metrics["PredictionDrift"] == drift["prediction"]["psi"]
+    assert "DriftedFeatureShare" not in metrics
+
+
+def test_max_psi_is_over_the_tested_columns_model_inputs_included(profile):
+    report = report_of(profile, one_hot_proba(PREDICTED), drift=SUMMARY)
+    feature = report["feature_drift"]
+    assert (feature["max_psi_feature"], feature["max_psi"]) == ("model:n_scaled", 0.41)
+    assert feature["drifted_features"] == ["model:n_scaled"]
+    assert headline_metrics(report)["MaxPSI"] == 0.41
+
+
+def test_a_batch_too_small_for_the_class_test_says_so(profile, judged):
+    predicted = np.array(PREDICTED)
+    proba = one_hot_proba(PREDICTED)
+    report = report_of(profile, proba, drift=judged(batch(6, 1), predicted, proba)["drift"])
+    assert report["feature_drift"]["tested_features"] == 0
+    assert report["feature_drift"]["max_psi"] is None
+    assert report["prediction_drift"] == {
+        "available": False,
+        "reason": "predicted classes not tested: fewer than 30 values",
+    }
+    assert NEEDS_DRIFT_TESTS.isdisjoint(headline_metrics(report))
+
+
+def test_a_batch_the_rules_never_judged_has_no_drift_sections(profile):
+    report = report_of(profile, one_hot_proba(PREDICTED))
+    unavailable = {"available": False, "reason": NOT_JUDGED}
+    assert report["feature_drift"] == report["prediction_drift"] == unavailable
+    assert f"feature_drift: {NOT_JUDGED}" in report["skipped"]
+    assert f"prediction_drift: {NOT_JUDGED}" in report["skipped"]
+
+
 def test_metrics_that_need_labels_are_omitted_not_zero_before_labels_arrive(profile):
     report = report_of(profile, one_hot_proba(PREDICTED))
     metrics = headline_metrics(report)
-    assert HEADLINE - set(metrics) == NEEDS_LABELS
+    assert HEADLINE - set(metrics) == NEEDS_LABELS | NEEDS_DRIFT_TESTS
     assert metrics["LabelCoverage"] == 0.0
     assert any("no labelled rows" in reason for reason in report["skipped"])
 
@@ -111,7 +222,7 @@ def test_a_labels_only_plugin_skips_confidence_metrics_and_says_so(profile):
 def test_headline_metrics_leave_out_undefined_values():
     report = {
         "quality": {"row_count": 0, "max_null_rate": None, "join_coverage": float("nan")},
-        "feature_drift": {"drifted_share": True},
+        "feature_drift": {"max_psi": True},
     }
     assert headline_metrics(report) == {"RowCount": 0.0}
 
