@@ -15,11 +15,8 @@ Format (JSON; every float is finite, keys of class/category maps are ``str(value
         <numeric>: {"kind": "numeric", "null_rate": float, "non_null_count": int,
                     "n_unique": int, "mean": float, "std": float (population, ddof=0),
                     "min": float, "max": float,
-                    "quantiles": [1000 floats at levels (i + 0.5) / 1000],  # Wasserstein
-                    "bin_edges": [<= 9 inner decile edges, increasing],      # PSI bins
-                    "bin_shares": [len(bin_edges) + 1 shares],               # PSI reference
-                    "sample": [<= max_sample values, sorted],                # KS
-                    "values": [...], "value_shares": [...]},  # only when n_unique <= 5
+                    "bin_edges": [<= 9 inner decile edges, increasing],  # drift-test bins
+                    "bin_shares": [len(bin_edges) + 1 shares]},          # their reference
         <categorical>: {"kind": "categorical", "null_rate": float, "non_null_count": int,
                         "n_unique": int, "shares": {category: share, ..., "__other__": share}},
         <datetime>: {"kind": "datetime", "null_rate": float, "non_null_count": int}
@@ -36,8 +33,9 @@ Format (JSON; every float is finite, keys of class/category maps are ``str(value
 A numeric feature with no values has only kind, null_rate and non_null_count (0); a
 categorical one has empty shares. Shares are over non-missing values. Categorical shares
 keep the ``max_categories`` most frequent categories; the rest of the reference's mass is
-in "__other__" (present, possibly 0). When the sample is the whole reference (at most
-``max_sample`` values), KS runs exactly as Evidently would on the full reference.
+in "__other__" (present, possibly 0). Profiles written before the binned drift tests also
+hold "quantiles", "sample" and, for a numeric column with few values, "values" and
+"value_shares"; nothing reads them, so old and new profiles are both format 1.
 """
 
 from __future__ import annotations
@@ -58,13 +56,9 @@ from .columns import (
     plain,
     predicted_labels,
 )
-from .drift import LOW_CARDINALITY
 from .performance import estimated_performance, realised_performance
 
 PROFILE_FORMAT = "mlcycle.reference_profile/1"
-# 1000 mid-point quantiles keep the Wasserstein error of the stand-in below ~0.005 std even
-# for skewed data (100 would add up to 0.03 std, a third of the 0.1 drift threshold).
-QUANTILE_LEVELS = (np.arange(1000) + 0.5) / 1000
 
 
 def build_reference_profile(
@@ -73,8 +67,6 @@ def build_reference_profile(
     proba: pd.DataFrame | None,
     labels: pd.Series | None = None,
     holdout_metrics: dict | None = None,
-    max_sample: int = 1000,
-    seed: int = 0,
     *,
     predicted: pd.Series | None = None,
     max_categories: int = 1000,
@@ -86,8 +78,7 @@ def build_reference_profile(
     ``proba`` is None for a labels-only plug-in; pass its ``predicted`` labels instead (or
     as well: the plug-in's own labels then set the predicted class shares). ``labels`` and
     ``predicted`` may be arrays or Series and align with the rows of ``features`` by position.
-    ``seed`` makes the KS sample reproducible, so retraining on the same data yields the
-    same profile. ``reference_features`` (all the rows the model learned from) replaces
+    ``reference_features`` (all the rows the model learned from) replaces
     ``features`` for the feature distributions: a small holdout makes PSI and chi-square
     noisy enough to trip on clean batches, while predictions must stay out-of-sample.
     ``model_inputs`` (what a pipeline's final estimator saw for the same rows) is profiled
@@ -112,21 +103,18 @@ def build_reference_profile(
     classes = (
         list(proba.columns) if proba is not None else sorted(predicted.dropna().unique(), key=str)
     )
-    rng = np.random.default_rng(seed)
     distributions = features if reference_features is None else reference_features
     return {
         "format": PROFILE_FORMAT,
         "row_count": len(distributions),
         "features": {
-            name: _feature_profile(distributions[name], kind, rng, max_sample, max_categories)
+            name: _feature_profile(distributions[name], kind, max_categories)
             for name, kind in feature_kinds.items()
         },
         "model_inputs": {
             str(name): _feature_profile(
                 column,
                 "numeric" if pd.api.types.is_numeric_dtype(column) else "categorical",
-                rng,
-                max_sample,
                 max_categories,
             )
             for name, column in (model_inputs.items() if model_inputs is not None else [])
@@ -139,43 +127,29 @@ def build_reference_profile(
     }
 
 
-def _feature_profile(
-    series: pd.Series, kind: str, rng: np.random.Generator, max_sample: int, max_categories: int
-) -> dict:
+def _feature_profile(series: pd.Series, kind: str, max_categories: int) -> dict:
     common = {"kind": kind, "null_rate": missing_share(series, kind)}
     if kind == "numeric":
-        return {**common, **_numeric_profile(numeric_values(series), rng, max_sample)}
+        return {**common, **_numeric_profile(numeric_values(series))}
     if kind == "categorical":
         return {**common, **_categorical_profile(category_counts(series), max_categories)}
     return {**common, "non_null_count": int(series.notna().sum())}
 
 
-def _numeric_profile(values: np.ndarray, rng: np.random.Generator, max_sample: int) -> dict:
+def _numeric_profile(values: np.ndarray) -> dict:
     if len(values) == 0:
         return {"non_null_count": 0}
-    distinct, counts = np.unique(values, return_counts=True)
     edges = distances.quantile_edges(values)
-    sample = (
-        values if len(values) <= max_sample else rng.choice(values, size=max_sample, replace=False)
-    )
-    profile = {
+    return {
         "non_null_count": len(values),
-        "n_unique": len(distinct),
+        "n_unique": len(np.unique(values)),
         "mean": float(values.mean()),
         "std": float(values.std()),
         "min": float(values.min()),
         "max": float(values.max()),
-        "quantiles": np.quantile(values, QUANTILE_LEVELS).tolist(),
         "bin_edges": edges.tolist(),
         "bin_shares": distances.bin_shares(values, edges).tolist(),
-        "sample": np.sort(sample).tolist(),
     }
-    if len(distinct) <= LOW_CARDINALITY:
-        # Few distinct values are compared as categories (Evidently's rule), which needs
-        # the exact share of each value rather than bins.
-        profile["values"] = distinct.tolist()
-        profile["value_shares"] = (counts / len(values)).tolist()
-    return profile
 
 
 def _categorical_profile(counts: pd.Series, max_categories: int) -> dict:
