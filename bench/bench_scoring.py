@@ -4,10 +4,13 @@
 
 Data is generated in a child process (its memory is not ours), uploaded to a fresh
 moto_server, and scored through the same code the infer Lambda runs: read both CSVs
-from S3, validate, join, predict, write predictions + manifest. The raw figure is
-`model.predict_proba` on features already in memory. Last line, for scripts:
+from S3, validate, join, predict, count the gate's statistics and judge them, write
+predictions + manifest. The raw figure is `model.predict_proba` on features already in
+memory. gate_share is the pre-publication gate's part of the pipeline's time (counting the
+chunks, the model inputs' second preprocessing pass on a sample, the verdict). Last line:
 
     rows_per_s_pipeline=<int> rows_per_s_raw=<int> ratio=<float> peak_rss_mb=<int>
+    gate_share=<float>
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ def main() -> None:
         pipeline_s = time.perf_counter() - started
         rss = peak_rss_mb()
         assert result["status"] == "published" and result["rows"] == args.rows, result
+        gate_share = result["timings"]["gate"] / pipeline_s
         print(
             f"pipeline: {args.rows:,} rows in {pipeline_s:.2f}s, stages {result['timings']}, "
             f"peak RSS {rss} MB (before scoring {rss_before} MB)",
@@ -134,7 +138,7 @@ def main() -> None:
     pipeline_rate, raw_rate = args.rows / pipeline_s, raw_rows / raw_s
     print(
         f"rows_per_s_pipeline={int(pipeline_rate)} rows_per_s_raw={int(raw_rate)} "
-        f"ratio={pipeline_rate / raw_rate:.3f} peak_rss_mb={rss}"
+        f"ratio={pipeline_rate / raw_rate:.3f} peak_rss_mb={rss} gate_share={gate_share:.3f}"
     )
 
 

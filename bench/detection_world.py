@@ -51,7 +51,7 @@ from mlcycle.fitting import fit_and_profile
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats, Layout
 from mlcycle.monitoring.judge import calibration_table, judge
-from mlcycle.monitoring.labelstats import LabelStats, label_stats, timing_bins
+from mlcycle.monitoring.labelstats import LabelStats, label_stats, label_timing
 from mlcycle.plugin import load_plugin
 from mlcycle.sources import SourceReader
 
@@ -127,11 +127,7 @@ class Platform:
         )
         assert predictions.proba is not None
         keys = joined[cfg.join_key].astype(str).reset_index(drop=True)
-        column = cfg.rules.timing_column
-        timing = None
-        if column is not None:
-            edges = self.layout.features[column].edges
-            timing = timing_bins(features[column].reset_index(drop=True), edges)
+        timing = label_timing(features, cfg.rules.timing_column, self.limits)
         return Scored(batch, stats, np.asarray(predictions.labels), predictions.proba, keys, timing)
 
     def labels(self, scored: Scored, window: dict, age: int | None) -> LabelStats:

@@ -62,6 +62,7 @@ def fit_and_profile(
         holdout[cfg.target],
         cfg.positive_class,
         coverage,
+        cfg.rules.timing_column,
     )
     return Fitted(
         model, train_part, holdout, holdout_x, predictions, metrics, baseline, profile, limits

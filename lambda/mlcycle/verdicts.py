@@ -21,7 +21,7 @@ from mlcycle.labels import BatchLabels
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats
 from mlcycle.monitoring.judge import calibration_table, judge
-from mlcycle.monitoring.labelstats import LabelStats, label_stats, timing_bins
+from mlcycle.monitoring.labelstats import LabelStats, label_stats, label_timing
 from mlcycle.objectstore import ObjectStore, PreconditionFailed
 from mlcycle.publication_gate import layout_of, read_window
 from mlcycle.storage import Buckets
@@ -59,10 +59,7 @@ def judge_published(
     window, _ = read_window(store, buckets, cfg.name)
     table = calibration_table(limits, window, version, cfg.rules)
     known = None
-    timing = None
-    column = cfg.rules.timing_column
-    if column is not None and column in layout.features and column in features:
-        timing = timing_bins(features[column].reset_index(drop=True), layout.features[column].edges)
+    timing = label_timing(features, cfg.rules.timing_column, limits)
     if labels is not None:
         known = label_stats(
             predicted,

@@ -107,6 +107,17 @@ def label_stats(
     )
 
 
+def label_timing(
+    features: pd.DataFrame, column: str | None, limits: dict
+) -> tuple[np.ndarray, int] | None:
+    """The timing bins of a batch's rows, None without a timing column (or for a version
+    registered before timing bins existed: its early rule then pools every row)."""
+    edges = limits.get("timing_edges")
+    if column is None or edges is None or column not in features:
+        return None
+    return timing_bins(features[column].reset_index(drop=True), tuple(edges))
+
+
 def timing_bins(values: pd.Series, edges: tuple[float, ...]) -> tuple[np.ndarray, int]:
     """Bin of each row on the timing column's reference edges; missing values get a bin of
     their own (the last)."""

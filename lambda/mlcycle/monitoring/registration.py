@@ -7,10 +7,13 @@ import pandas as pd
 
 from . import calibration
 from .batchstats import BatchStats, Layout
+from .columns import numeric_values
+from .distances import quantile_edges
 from .labelstats import label_stats
 from .limits import reference_limits
 
 SLICES = 8  # consecutive time slices of the holdout: their differences measure the season
+TIMING_BINS = 20
 
 
 def holdout_limits(
@@ -22,10 +25,13 @@ def holdout_limits(
     labels: pd.Series,
     positive_class: str | None,
     coverage: dict[str, float],
+    timing_column: str | None = None,
 ) -> dict:
     """Confidence bins at the holdout's quantiles, their accuracy, and every statistic's value
     and seasonal spread on the holdout (``limits.reference_limits``). The holdout is in time
-    order (``datasets.time_split``)."""
+    order (``datasets.time_split``). With a label-timing column, its bins for the early rule
+    are the holdout's 5% quantiles: finer than the drift deciles, because how soon a label is
+    known changes fastest among the shortest lead times."""
     values = None if proba is None else proba.to_numpy(dtype="float64", na_value=np.nan)
     top = calibration.top_probability(values) if values is not None else np.zeros(len(labels))
     edges = calibration.confidence_edges(top) if values is not None else []
@@ -54,4 +60,8 @@ def holdout_limits(
         )
         slices.append((stats, part_labels))
     correct = truth.astype(str).to_numpy() == np.asarray(predicted).astype(str)
-    return reference_limits(layout, slices, top, correct, coverage)
+    limits = reference_limits(layout, slices, top, correct, coverage)
+    if timing_column is not None:
+        values = numeric_values(holdout[timing_column])
+        limits["timing_edges"] = quantile_edges(values, TIMING_BINS).tolist()
+    return limits
