@@ -140,10 +140,11 @@ def monitor_batch(
 def _calibrated(report: dict, rules: dict) -> None:
     """The report's label-free estimate becomes the calibrated one the rules judged."""
     estimated = report["performance"]["estimated"]
-    verdict = rules["verdicts"].get("EstimatedAccuracy")
-    if estimated.get("available") and verdict is not None:
+    estimate = rules.get("estimate")
+    if estimated.get("available") and estimate is not None:
         estimated["mean_confidence"] = estimated.get("expected_accuracy")
-        estimated["expected_accuracy"] = verdict["value"]
+        estimated["expected_accuracy"] = estimate["expected_accuracy"]
+        estimated["standard_error"] = estimate["standard_error"]
         estimated["calibrated_on"] = rules["calibration"]
     error = rules["values"].get("EstimateError")
     if error is not None:

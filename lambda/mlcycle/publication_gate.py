@@ -100,7 +100,7 @@ class Screen:
     def add(self, features: pd.DataFrame, predictions: Predictions, coverage: dict) -> None:
         matched = {name: int(round(share * len(features))) for name, share in coverage.items()}
         inputs = None
-        if self.layout.inputs:
+        if self.layout.inputs and self.cfg.rules.model_inputs_sample > 0:
             sample = input_sample(len(features), self.cfg.rules.model_inputs_sample)
             inputs = self.plugin.model_inputs(self.model, features.iloc[sample])
         self.stats.add(

@@ -147,6 +147,10 @@ def test_limits_are_registered_with_the_version_and_judge_gate_and_monitor_alike
     for rule in ("JoinCoverage", "NullRate", "EstimatedAccuracy"):
         assert report["rules"]["verdicts"][rule]["value"] == gate[rule]["value"], rule
         assert report["rules"]["verdicts"][rule]["centre"] == gate[rule]["centre"], rule
+    estimated = report["performance"]["estimated"]  # calibrated, with its standard error
+    assert estimated["expected_accuracy"] == gate["EstimatedAccuracy"]["value"]
+    assert 0 < estimated["standard_error"] < 0.05
+    assert estimated["calibrated_on"]["source"] == "holdout"
     window = json.loads(
         s3.get_object(Bucket=buckets.monitoring, Key="limits/booking_status/window.json")[
             "Body"

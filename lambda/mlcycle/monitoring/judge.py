@@ -90,6 +90,7 @@ def judge(
         "z": {j["sequence_key"]: j["z"] for j in judged if j["basis"] == "window"},
         "drift": drift["summary"],
         "calibration": {"source": table.source, "rows": int(table.rows.sum())},
+        "estimate": calibration.estimate(stats.confidence, table),
     }
 
 

@@ -39,6 +39,12 @@ METRICS = (
         "min",
         "estimated_accuracy",
     ),
+    Metric(
+        "EstimatedAccuracyStdErr",
+        ("performance", "estimated", "standard_error"),
+        "max",
+        "estimated_accuracy_std_err",
+    ),
     Metric("RealisedAccuracy", ("performance", "realised", "accuracy"), "min", "realised_accuracy"),
     Metric("RealisedMacroF1", ("performance", "realised", "macro_f1"), "min", "realised_macro_f1"),
     Metric("LabelCoverage", ("performance", "realised", "label_coverage"), "min", "label_coverage"),

@@ -132,7 +132,8 @@ class Settings:
     volume_floor: float = 0.5  # rows below this share of normal: data is missing
     drift_alpha: float = 0.001  # family-wise (Holm) significance of the drift tests
     drift_min_count: int = 30  # fewer non-missing values than this: not tested
-    model_inputs_sample: int = 20_000  # rows per chunk whose model inputs are counted
+    # Rows per chunk whose model inputs (a second preprocessing pass) are counted; 0: none.
+    model_inputs_sample: int = 20_000
     calibration_batches: int = 7  # newest labelled batches the estimate is calibrated on
     calibration_min_rows: int = 2_000  # ...when they hold this many labels; else the holdout
     expected_rows: int | None = None
