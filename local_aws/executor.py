@@ -11,11 +11,12 @@ subprocess, as Lambda would:
     ex.pump()                             # S3 notifications + async invokes, until quiet
     ex.advance(timedelta(hours=6))        # ENABLED schedule rules fire when due
     ex.evaluate_alarms()                  # alarm transitions -> SNS -> subscribed functions
-    ex.invocations                        # every run, in order
+    ex.invocations                        # every run, in the order they ended
 
 It never calls project code directly: only the handlers Terraform deployed, with their
 deployed environment. See moto_recorder.py for how handlers' async invokes are picked up,
-and alarms.py for how alarms are evaluated on the virtual clock.
+sandbox_worker.py for their synchronous invokes (the target runs at once, its answer is
+returned to the caller), and alarms.py for how alarms are evaluated on the virtual clock.
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ class Executor:
             CREDENTIALS,
             event,
             invocation,
+            self._answer_sync_invoke,
             self.enforce_timeouts,
         )
         self.invocations.append(invocation)
@@ -187,6 +189,28 @@ class Executor:
         if not invocation.ok:
             raise InvocationError(invocation)
         return invocation.result
+
+    def _answer_sync_invoke(self, request: dict) -> dict | None:
+        """A handler's RequestResponse invoke (relayed by sandbox_worker.py): run the target now
+        and answer as Lambda does, with its result, or with its error and X-Amz-Function-Error.
+        None for a function moto does not know: its 404 is Lambda's answer too."""
+        lam = self._client["lambda"]
+        payload = request["payload"]
+        try:
+            invocation = self._run(
+                _function_name(request["invoke"]),
+                json.loads(payload) if payload.strip() else {},
+                "sync",
+            )
+        except lam.exceptions.ResourceNotFoundException:
+            return None
+        headers = {"X-Amz-Executed-Version": "$LATEST"}
+        if not invocation.ok:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        return {
+            "headers": headers,
+            "body": json.dumps(invocation.result if invocation.ok else invocation.error),
+        }
 
     def _deliver_async(self, function: str, event: object, source: str) -> Invocation:
         """An asynchronous delivery: retried as the event invoke config says, then to the DLQ."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layers.zips import sha256_file
-from local_aws.warm import WarmPool
+from local_aws.warm import Serve, WarmPool
 
 # What the Lambda python3.11 runtime itself provides.
 RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
@@ -95,7 +95,7 @@ class Invocation:
     """One run of one function: what it got, what it returned or raised, and its output."""
 
     function: str
-    source: str  # "direct", "s3", "schedule", "sns", "async"
+    source: str  # "direct", "s3", "schedule", "sns", "async", "sync" (invoked by a handler)
     event: object
     virtual_time: object
     result: object = None
@@ -121,10 +121,11 @@ def run_handler(
     credentials: dict,
     event: object,
     invocation: Invocation,
+    serve: Serve,
     enforce_timeout: bool = True,
 ) -> Invocation:
     """Run the handler of `config` (get_function's Configuration) on `event` in a sandbox;
-    fill `invocation`."""
+    fill `invocation`. `serve` answers the synchronous invokes the handler makes."""
     name = config["FunctionName"]
     path = [str(task_dir)]
     for layer in layer_dirs:
@@ -188,6 +189,7 @@ def run_handler(
             log_path,
             invocation.request_id,
             timeout_s if enforce_timeout else None,
+            serve,
         )
         invocation.logs = log_path.read_text(errors="replace") if log_path.exists() else ""
         if result_path.exists():

@@ -14,65 +14,13 @@ import select
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-WORKER = (
-    '''\
-"""Local stand-in for a warm Lambda sandbox: import the handler once, serve invocations."""
-import importlib, json, os, sys, time, traceback
-sys.path.pop(0)  # this file's folder is no part of the function's path
-control = os.fdopen(int(os.environ.pop("_CONTROL_FD")), "w")
-
-class Context:
-    def __init__(self, request):
-        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.invoked_function_arn = os.environ["_FUNCTION_ARN"]
-        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
-        self.aws_request_id = request["request_id"]
-        self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
-        self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
-        self.identity = None
-        self.client_context = None
-        self._deadline = time.time() + float(os.environ["_TIMEOUT_S"])
-    def get_remaining_time_in_millis(self):
-        return max(0, int((self._deadline - time.time()) * 1000))
-
-handler, import_error = None, None
-module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
-for line in sys.stdin:
-    request = json.loads(line)
-    sys.stdout.flush(); sys.stderr.flush()
-    log = os.open(request["log_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    os.dup2(log, 1); os.dup2(log, 2); os.close(log)'''
-    """  # this invocation's output, whatever holds the streams
-    if handler is None and import_error is None:
-        try:
-            handler = getattr(importlib.import_module(module_name), function_name)
-        except Exception as exc:
-            import_error = {"errorType": "Runtime.ImportModuleError",
-                            "errorMessage": f"Unable to import module '{module_name}': {exc}",
-                            "stackTrace": traceback.format_exception(exc)}
-    if import_error:
-        out = import_error
-    else:
-        try:
-            with open(request["event_path"]) as fh:
-                event = json.load(fh)
-            out = {"result": json.loads(json.dumps(handler(event, Context(request))))}
-        except TypeError as exc:
-            out = {"errorType": "Runtime.MarshalError","""
-    """ "errorMessage": f"Unable to marshal response: {exc}",
-                   "stackTrace": traceback.format_exception(exc)}
-        except Exception as exc:
-            out = {"errorType": type(exc).__name__, "errorMessage": str(exc),"""
-    """ "stackTrace": traceback.format_exception(exc)}
-    sys.stdout.flush(); sys.stderr.flush()
-    with open(request["result_path"], "w") as fh:
-        json.dump(out, fh)
-    control.write("done\\n"); control.flush()
-"""
-)
+WORKER = Path(__file__).with_name("sandbox_worker.py")
+# A handler's synchronous invoke ({"invoke": function, "payload": text}) -> the answer to send
+# back ({"headers", "body"}), or None to let the request go on to moto.
+Serve = Callable[[dict], dict | None]
 
 
 class Sandbox:
@@ -90,12 +38,24 @@ class Sandbox:
         os.close(write_fd)
         self.control = os.fdopen(read_fd, "r")
 
-    def call(self, request: dict, timeout_s: float | None) -> bool:
-        """Send one invocation; False when it did not finish in time or the process died."""
+    def call(self, request: dict, timeout_s: float | None, serve: Serve) -> bool:
+        """Send one invocation; False when it did not finish in time or the process died.
+
+        A synchronous invoke the handler makes meanwhile is passed to `serve`, and its
+        answer written back; the time it takes counts against this invocation's timeout,
+        as the caller waits for it on Lambda too.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         self.process.stdin.write((json.dumps(request) + "\n").encode())
         self.process.stdin.flush()
-        ready, _, _ = select.select([self.control], [], [], timeout_s)
-        return bool(ready) and self.control.readline() == "done\n"
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.control], [], [], left)
+            line = self.control.readline() if ready else ""
+            if not line.startswith("{"):
+                return line == "done\n"
+            self.process.stdin.write((json.dumps(serve(json.loads(line))) + "\n").encode())
+            self.process.stdin.flush()
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -107,17 +67,14 @@ class Sandbox:
 
 
 class WarmPool:
-    """Sandboxes by function identity. warm=False starts a fresh one for every invocation
+    """Idle sandboxes by function identity. warm=False starts a fresh one for every invocation
     (cold starts)."""
 
     def __init__(self, python: str, work_dir: Path, warm: bool = True):
         self.python, self.warm = python, warm
         work_dir.mkdir(parents=True, exist_ok=True)
-        self.worker = work_dir / "sandbox_worker.py"
-        if not self.worker.exists() or self.worker.read_text() != WORKER:
-            self.worker.write_text(WORKER)
         self.home = Path(tempfile.mkdtemp(prefix="sandbox-home-", dir=work_dir))
-        self.sandboxes: dict[str, Sandbox] = {}
+        self.sandboxes: dict[str, list[Sandbox]] = {}
 
     def run(
         self,
@@ -129,12 +86,16 @@ class WarmPool:
         log_path: Path,
         request_id: str,
         timeout_s: float | None,
+        serve: Serve,
     ) -> float:
-        """Run one invocation in the sandbox for `key`; returns seconds taken. A timeout or crash
-        discards the sandbox (the next call starts cold), as Lambda does."""
-        sandbox = self.sandboxes.get(key)
+        """Run one invocation in an idle sandbox for `key`; returns seconds taken. A timeout or
+        crash discards the sandbox (the next call starts cold), as Lambda does. A function
+        invoked synchronously by a running invocation of itself gets a second sandbox, as
+        Lambda runs concurrent invocations in separate containers."""
+        idle = self.sandboxes.setdefault(key, [])
+        sandbox = idle.pop() if idle else None
         if sandbox is None or sandbox.process.poll() is not None:
-            sandbox = self.sandboxes[key] = Sandbox(self.python, self.worker, env, cwd)
+            sandbox = Sandbox(self.python, WORKER, env, cwd)
         started = time.monotonic()
         request = {
             "event_path": str(event_path),
@@ -143,15 +104,17 @@ class WarmPool:
             "request_id": request_id,
         }
         try:
-            finished = sandbox.call(request, timeout_s)
+            finished = sandbox.call(request, timeout_s, serve)
         except BrokenPipeError:
             finished = False
-        if not finished or not self.warm:
+        if finished and self.warm:
+            idle.append(sandbox)
+        else:
             sandbox.close()
-            del self.sandboxes[key]
         return time.monotonic() - started
 
     def close(self) -> None:
-        for sandbox in self.sandboxes.values():
-            sandbox.close()
+        for idle in self.sandboxes.values():
+            for sandbox in idle:
+                sandbox.close()
         self.sandboxes.clear()

@@ -264,6 +264,52 @@ def test_a_failing_async_event_is_retried_then_sent_to_the_dead_letter_queue(
     assert record["responsePayload"]["errorMessage"] == "no"
 
 
+# --- synchronous invokes made by handlers ---------------------------------------------------------
+
+
+def test_a_synchronous_invoke_by_a_handler_gets_the_targets_answer(executor, names):
+    gate_trip = {"action": "gate_trip", "batch_id": "b-9"}
+    result = executor.invoke(
+        names["infer"], {"placeholder": {"invoke_sync": {names["breaker"]: gate_trip}}}
+    )
+    called, caller = executor.invocations[-2:]
+    assert _runs([called, caller]) == [("breaker", "sync"), ("infer", "direct")]
+    assert called.event == gate_trip
+    answer = result["answers"][names["breaker"]]
+    assert answer == {"payload": called.result, "function_error": None}
+    assert answer["payload"]["function"] == "breaker"
+    assert executor.pump() == []  # answered once, not replayed as an asynchronous invoke
+
+
+def test_a_failing_synchronous_target_answers_with_its_error(executor, names):
+    orders = {"invoke_sync": {names["breaker"]: {"placeholder": {"fail": "breaker down"}}}}
+    answer = executor.invoke(names["infer"], {"placeholder": orders})["answers"][names["breaker"]]
+    assert answer["function_error"] == "Unhandled"
+    assert answer["payload"]["errorType"] == "RuntimeError"
+    assert answer["payload"]["errorMessage"] == "breaker down"
+    assert executor.invocations[-2].attempt == 1  # a synchronous caller gets no retries
+
+
+def test_a_function_can_invoke_itself_synchronously_in_a_second_sandbox(executor, names):
+    inner = {"placeholder": {"invoke_sync": {names["breaker"]: {"depth": 2}}}}
+    result = executor.invoke(
+        names["breaker"], {"placeholder": {"invoke_sync": {names["breaker"]: inner}}}
+    )
+    assert _runs(executor.invocations[-3:]) == [
+        ("breaker", "sync"),
+        ("breaker", "sync"),
+        ("breaker", "direct"),
+    ]
+    answer = result["answers"][names["breaker"]]["payload"]
+    assert answer["answers"][names["breaker"]]["payload"]["function"] == "breaker"
+
+
+def test_a_synchronous_invoke_of_an_unknown_function_gets_lambdas_error(executor, names):
+    orders = {"invoke_sync": {"no-such-function": {}}}
+    with pytest.raises(InvocationError, match="ResourceNotFoundException"):
+        executor.invoke(names["infer"], {"placeholder": orders})
+
+
 # --- alarms --------------------------------------------------------------------------------------
 
 
