@@ -26,7 +26,7 @@ from mlcycle.cloudwatch import metric_data
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats, Layout
 from mlcycle.monitoring.columns import predicted_labels
-from mlcycle.monitoring.judge import calibration_table, judge
+from mlcycle.monitoring.judge import Version, judge
 from mlcycle.monitoring.labelstats import label_stats
 from mlcycle.monitoring.profile import build_reference_profile
 from mlcycle.monitoring.registration import holdout_limits
@@ -119,10 +119,9 @@ def main() -> None:
         labels,
         POSITIVE,
         list(layout.confidence_edges),
-        calibration_table(limits, window, "1", settings),
         complete=False,
     )
-    result = judge(layout, stats, known, limits, profile, window, settings, "1", "bench")
+    result = judge(Version("1", layout, limits, profile), stats, known, window, settings, "bench")
     report = build_report(
         "bench",
         "BenchModel",

@@ -50,7 +50,7 @@ from mlcycle.datasets import feature_frame
 from mlcycle.fitting import fit_and_profile
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats, Layout
-from mlcycle.monitoring.judge import calibration_table, judge
+from mlcycle.monitoring.judge import Version, judge
 from mlcycle.monitoring.labelstats import LabelStats, label_stats, label_timing
 from mlcycle.plugin import load_plugin
 from mlcycle.sources import SourceReader
@@ -100,6 +100,7 @@ class Platform:
         self.layout = Layout.of(
             self.profile, self.limits, [s.name for s in cfg.attribute_sources], cfg.positive_class
         )
+        self.version = Version(VERSION, self.layout, self.limits, self.profile)
 
     def _read(self, frame: pd.DataFrame, spec: SourceSpec, where: str) -> SourceReader:
         stream = io.BytesIO(frame.to_csv(index=False).encode())
@@ -130,7 +131,7 @@ class Platform:
         timing = label_timing(features, cfg.rules.timing_column, self.limits)
         return Scored(batch, stats, np.asarray(predictions.labels), predictions.proba, keys, timing)
 
-    def labels(self, scored: Scored, window: dict, age: int | None) -> LabelStats:
+    def labels(self, scored: Scored, age: int | None) -> LabelStats:
         """Complete labels (age None), or the increments known ``age`` days after publication."""
         cfg, batch = self.cfg, scored.batch
         frame = batch.labels
@@ -145,7 +146,6 @@ class Platform:
             values,
             cfg.positive_class,
             list(self.layout.confidence_edges),
-            calibration_table(self.limits, window, VERSION, cfg.rules),
             complete=age is None,
             age_days=age,
             timing=scored.timing,
@@ -156,19 +156,9 @@ class Platform:
     ) -> tuple[dict, dict]:
         """(verdicts, window with the batch's entry) for one monitoring moment: publication
         (no labels), partial labels at ``age``, or complete labels (``labelled``)."""
-        known = self.labels(scored, window, age) if labelled or age is not None else None
+        known = self.labels(scored, age) if labelled or age is not None else None
         batch_id = scored.batch.day
-        result = judge(
-            self.layout,
-            scored.stats,
-            known,
-            self.limits,
-            self.profile,
-            window,
-            self.cfg.rules,
-            VERSION,
-            batch_id,
-        )
+        result = judge(self.version, scored.stats, known, window, self.cfg.rules, batch_id)
         entry = windows.entry(batch_id, VERSION, batch_id, scored.stats, result, known)
         return result, windows.upsert(window, entry, self.cfg.rules.window_batches)
 

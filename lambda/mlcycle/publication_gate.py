@@ -21,7 +21,7 @@ from mlcycle.invoke import invoke_sync
 from mlcycle.logs import get_logger, log
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats, Layout, input_sample
-from mlcycle.monitoring.judge import judge
+from mlcycle.monitoring.judge import Version, judge
 from mlcycle.moves import hold
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin, Predictions
@@ -30,17 +30,14 @@ from mlcycle.storage import Buckets
 logger = get_logger("mlcycle.publication_gate")
 
 
-def layout_of(cfg: ModelConfig, metadata: dict) -> Layout | None:
-    """Where the version's statistics are binned; None for a version registered without limits."""
+def version_of(cfg: ModelConfig, metadata: dict, name: str) -> Version | None:
+    """The version as the rules judge with it; None for one registered without limits."""
     limits = metadata.get("limits")
     if not limits:
         return None
-    return Layout.of(
-        metadata["reference_profile"],
-        limits,
-        [s.name for s in cfg.attribute_sources],
-        cfg.positive_class,
-    )
+    profile = metadata["reference_profile"]
+    layout = Layout.of(profile, limits, [s.name for s in cfg.attribute_sources], cfg.positive_class)
+    return Version(name, layout, limits, profile)
 
 
 def read_window(store: ObjectStore, buckets: Buckets, model_name: str) -> tuple[dict, str | None]:
@@ -67,18 +64,11 @@ class Screen:
     """The statistics of one batch as it is scored, and the verdict before publication."""
 
     def __init__(
-        self,
-        cfg: ModelConfig,
-        plugin: Plugin,
-        model: object,
-        metadata: dict,
-        layout: Layout,
-        window: dict,
-        version: str,
+        self, cfg: ModelConfig, plugin: Plugin, model: object, version: Version, window: dict
     ):
         self.cfg, self.plugin, self.model = cfg, plugin, model
-        self.metadata, self.layout, self.window, self.version = metadata, layout, window, version
-        self.stats = BatchStats.empty(layout)
+        self.version, self.layout, self.window = version, version.layout, window
+        self.stats = BatchStats.empty(version.layout)
 
     @classmethod
     def open(
@@ -91,11 +81,11 @@ class Screen:
         buckets: Buckets,
         version: str,
     ) -> Screen | None:
-        layout = layout_of(cfg, metadata)
-        if layout is None:
+        judged = version_of(cfg, metadata, version)
+        if judged is None:
             return None
         window, _ = read_window(store, buckets, cfg.name)
-        return cls(cfg, plugin, model, metadata, layout, window, version)
+        return cls(cfg, plugin, model, judged, window)
 
     def add(self, features: pd.DataFrame, predictions: Predictions, coverage: dict) -> None:
         matched = {name: int(round(share * len(features))) for name, share in coverage.items()}
@@ -109,17 +99,7 @@ class Screen:
 
     def verdict(self, batch_id: str, violations: int) -> dict:
         self.stats.violations = violations
-        return judge(
-            self.layout,
-            self.stats,
-            None,
-            self.metadata["limits"],
-            self.metadata["reference_profile"],
-            self.window,
-            self.cfg.rules,
-            self.version,
-            batch_id,
-        )
+        return judge(self.version, self.stats, None, self.window, self.cfg.rules, batch_id)
 
 
 class Withheld(MLCycleError):

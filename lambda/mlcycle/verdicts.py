@@ -20,10 +20,10 @@ from mlcycle.errors import MLCycleError
 from mlcycle.labels import BatchLabels
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats
-from mlcycle.monitoring.judge import calibration_table, judge
+from mlcycle.monitoring.judge import judge
 from mlcycle.monitoring.labelstats import LabelStats, label_stats, label_timing
 from mlcycle.objectstore import ObjectStore, PreconditionFailed
-from mlcycle.publication_gate import layout_of, read_window
+from mlcycle.publication_gate import read_window, version_of
 from mlcycle.storage import Buckets
 
 WRITE_ATTEMPTS = 10
@@ -50,39 +50,24 @@ def judge_published(
 ) -> dict | None:
     """Every rule's verdict on a published batch; None when the batch or its version predates
     the rules (no statistics in the manifest, no limits in the version)."""
-    layout = layout_of(cfg, metadata)
-    if layout is None or not manifest.get("statistics"):
+    model = version_of(cfg, metadata, manifest["model_version"])
+    if model is None or not manifest.get("statistics"):
         return None
-    version, batch_id = manifest["model_version"], manifest["batch_id"]
-    limits = metadata["limits"]
     stats = BatchStats.from_json(manifest["statistics"])
     window, _ = read_window(store, buckets, cfg.name)
-    table = calibration_table(limits, window, version, cfg.rules)
     known = None
-    timing = label_timing(features, cfg.rules.timing_column, limits)
     if labels is not None:
         known = label_stats(
             predicted,
             proba,
             labels.values.reset_index(drop=True),
             cfg.positive_class,
-            list(layout.confidence_edges),
-            table,
+            list(model.layout.confidence_edges),
             labels.complete,
             age_days(labels, manifest["published_at"]),
-            timing,
+            label_timing(features, cfg.rules.timing_column, model.limits),
         )
-    result = judge(
-        layout,
-        stats,
-        known,
-        limits,
-        metadata["reference_profile"],
-        window,
-        cfg.rules,
-        version,
-        batch_id,
-    )
+    result = judge(model, stats, known, window, cfg.rules, manifest["batch_id"])
     remember(store, buckets, cfg, manifest, stats, result, known)
     return result
 

@@ -7,6 +7,8 @@ the gate let through is judged by the same arithmetic when the monitor looks aga
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import calibration, homogeneity
@@ -18,31 +20,38 @@ from .limits import Expected, Observation, expected, observations, standardised
 from .rules import BY_NAME, OK, RULES, TRIP, WARN, RuleSettings, Settings
 
 
-def calibration_table(
-    limits: dict, window: dict, version: str, settings: Settings
-) -> calibration.Table:
+@dataclass(frozen=True)
+class Version:
+    """A model version as the rules see it: its name, where its statistics are binned, and
+    the limits and reference profile it was registered (and signed) with."""
+
+    name: str
+    layout: Layout
+    limits: dict
+    profile: dict
+
+
+def calibration_table(version: Version, window: dict, settings: Settings) -> calibration.Table:
     return calibration.table(
-        limits["calibration"],
-        windows.calibration_entries(window, version, settings.calibration_batches),
+        version.limits["calibration"],
+        windows.calibration_entries(window, version.name, settings.calibration_batches),
         settings.calibration_min_rows,
     )
 
 
 def judge(
-    layout: Layout,
+    model: Version,
     stats: BatchStats,
     labels: LabelStats | None,
-    limits: dict,
-    profile: dict,
     window: dict,
     settings: Settings,
-    version: str,
     batch_id: str,
 ) -> dict:
     """{"level", "trips", "warnings", "verdicts": {rule: verdict}, "values", "sizes", "z",
     "drift": {...}} for one batch."""
-    table = calibration_table(limits, window, version, settings)
-    found = observations(layout, stats, labels, table)
+    version, limits = model.name, model.limits
+    table = calibration_table(model, window, settings)
+    found = observations(model.layout, stats, labels, table)
     normals = [
         expected(
             o,
@@ -71,7 +80,7 @@ def judge(
         ):
             verdicts[rule] = verdict
     verdicts["Volume"] = _volume(stats.rows, window, settings, batch_id)
-    drift = _drift(layout, stats, profile, window, settings, version, batch_id)
+    drift = _drift(model, stats, window, settings, batch_id)
     verdicts.update(drift["verdicts"])
     verdicts = {r.name: verdicts[r.name] for r in RULES if r.name in verdicts}
     for name, verdict in verdicts.items():
@@ -251,15 +260,10 @@ def _reference_counts(section: dict) -> dict[str, np.ndarray]:
 
 
 def _drift(
-    layout: Layout,
-    stats: BatchStats,
-    profile: dict,
-    window: dict,
-    settings: Settings,
-    version: str,
-    batch_id: str,
+    model: Version, stats: BatchStats, window: dict, settings: Settings, batch_id: str
 ) -> dict:
     """Feature drift (typed features and model inputs together) and prediction drift."""
+    version, profile = model.name, model.profile
     baseline = windows.pooled(window, "counts", version, batch_id, settings.min_window)
     inputs_base = windows.pooled(window, "inputs_counts", version, batch_id, settings.min_window)
     basis = "window" if baseline is not None else "reference"
@@ -271,7 +275,7 @@ def _drift(
     features = homogeneity.drift_tests(
         reference, columns, settings.drift_alpha, feature.min_effect, settings.drift_min_count
     )
-    classes = list(layout.classes)
+    classes = list(model.layout.classes)
     current_classes = np.array([stats.classes.get(c, 0) for c in classes], dtype="float64")
     pooled = windows.pooled(window, "classes", version, batch_id, settings.min_window)
     if pooled is not None:

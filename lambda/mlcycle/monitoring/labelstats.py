@@ -29,7 +29,6 @@ class LabelStats:
     positive_known: int
     positive_expected: float  # the batch's mean-probability count of the positive class
     positive_predicted_on_labelled: float
-    expected_correct_on_labelled: float | None
     bins: dict[str, list[int]] | None  # calibration counts (complete labels only)
     # Per timing bin: positives known so far and the positives the model expects.
     timing_known: list[int] | None = None
@@ -45,7 +44,6 @@ class LabelStats:
             "positive_known": self.positive_known,
             "positive_expected": self.positive_expected,
             "positive_predicted_on_labelled": self.positive_predicted_on_labelled,
-            "expected_correct_on_labelled": self.expected_correct_on_labelled,
             "bins": self.bins,
             "timing_known": self.timing_known,
             "timing_expected": self.timing_expected,
@@ -58,7 +56,6 @@ def label_stats(
     labels: pd.Series,
     positive_class: str | None,
     confidence_edges: list[float],
-    calibration_table: calibration.Table | None,
     complete: bool,
     age_days: int | None = None,
     timing: tuple[np.ndarray, int] | None = None,
@@ -73,14 +70,10 @@ def label_stats(
     p_positive = None
     if proba is not None and positive_class in proba.columns:
         p_positive = proba[positive_class].to_numpy(dtype="float64", na_value=np.nan)
-    expected_correct, bins = None, None
-    if proba is not None and known.any():
+    bins = None
+    if proba is not None and known.any() and complete:
         top = calibration.top_probability(proba.to_numpy(dtype="float64", na_value=np.nan))[known]
-        if calibration_table is not None:
-            index = np.searchsorted(np.asarray(confidence_edges), top, side="right")
-            expected_correct = float(calibration_table.accuracy[index].sum())
-        if complete:
-            bins = calibration.labelled_bins(top, hits, confidence_edges)
+        bins = calibration.labelled_bins(top, hits, confidence_edges)
     timing_known = timing_expected = None
     if p_positive is not None and positive_class is not None:
         index, size = timing if timing is not None else (np.zeros(len(labels), dtype="int64"), 1)
@@ -100,7 +93,6 @@ def label_stats(
         positive_predicted_on_labelled=(
             float(np.nansum(p_positive[known])) if p_positive is not None else 0.0
         ),
-        expected_correct_on_labelled=expected_correct,
         bins=bins,
         timing_known=timing_known,
         timing_expected=timing_expected,

@@ -102,8 +102,13 @@ def reference_limits(
 
 
 def _merged_labels(parts: list[LabelStats]) -> LabelStats:
-    first = parts[0]
-    expected_correct = [p.expected_correct_on_labelled for p in parts]
+    binned = [p.bins for p in parts if p.bins is not None]
+    bins = None
+    if binned:
+        bins = {
+            field: np.sum([b[field] for b in binned], axis=0).astype(int).tolist()
+            for field in ("rows", "correct")
+        }
     return LabelStats(
         complete=True,
         age_days=None,
@@ -113,10 +118,7 @@ def _merged_labels(parts: list[LabelStats]) -> LabelStats:
         positive_known=sum(p.positive_known for p in parts),
         positive_expected=sum(p.positive_expected for p in parts),
         positive_predicted_on_labelled=sum(p.positive_predicted_on_labelled for p in parts),
-        expected_correct_on_labelled=(
-            None if None in expected_correct else sum(e for e in expected_correct if e)
-        ),
-        bins=first.bins,
+        bins=bins,
     )
 
 
@@ -159,11 +161,11 @@ def observations(
         spread = max(stats.positive_sq / scored - mean * mean, 0.0)
         found.append(Observation("PositiveRate", None, mean, scored, "mean", spread))
     if labels is not None and labels.labelled:
-        found += _label_observations(labels)
+        found += _label_observations(labels, table)
     return found
 
 
-def _label_observations(labels: LabelStats) -> list[Observation]:
+def _label_observations(labels: LabelStats, table: calibration.Table | None) -> list[Observation]:
     if not labels.complete:
         return []  # partial labels are judged against their own history (``early``)
     m = labels.labelled
@@ -179,15 +181,11 @@ def _label_observations(labels: LabelStats) -> list[Observation]:
             realised * (1 - realised),
         )
     )
-    if labels.expected_correct_on_labelled is not None:
+    if labels.bins is not None and table is not None:
+        # What the calibrated estimate said of these very rows, against what they proved.
+        estimated = float(np.asarray(labels.bins["rows"], dtype="float64") @ table.accuracy)
         found.append(
-            Observation(
-                "EstimateError",
-                None,
-                (labels.expected_correct_on_labelled - labels.correct) / m,
-                m,
-                "share",
-            )
+            Observation("EstimateError", None, (estimated - labels.correct) / m, m, "share")
         )
     return found
 

@@ -55,7 +55,6 @@ def holdout_limits(
             truth.iloc[rows].reset_index(drop=True),
             positive_class,
             edges,
-            None,
             complete=True,
         )
         slices.append((stats, part_labels))

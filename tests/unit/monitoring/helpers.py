@@ -8,7 +8,7 @@ import pandas as pd
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats, Layout
 from mlcycle.monitoring.columns import predicted_labels
-from mlcycle.monitoring.judge import judge
+from mlcycle.monitoring.judge import Version, judge
 from mlcycle.monitoring.profile import build_reference_profile
 from mlcycle.monitoring.registration import holdout_limits
 from mlcycle.monitoring.rules import parse_settings
@@ -41,8 +41,7 @@ def judge_of(
     def judged(features: pd.DataFrame, predicted: np.ndarray, proba: pd.DataFrame) -> dict:
         stats = BatchStats.empty(layout)
         stats.add(layout, features, predicted, proba, {})
-        return judge(
-            layout, stats, None, limits, profile, windows.empty(), parse_settings({}), "1", "b"
-        )
+        version = Version("1", layout, limits, profile)
+        return judge(version, stats, None, windows.empty(), parse_settings({}), "b")
 
     return judged

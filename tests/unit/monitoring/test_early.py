@@ -20,7 +20,6 @@ def labels(known, expected, age=1) -> LabelStats:
         positive_known=int(sum(known)),
         positive_expected=float(sum(expected)),
         positive_predicted_on_labelled=0.0,
-        expected_correct_on_labelled=None,
         bins=None,
         timing_known=list(known),
         timing_expected=list(expected),

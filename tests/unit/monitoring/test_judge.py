@@ -6,7 +6,7 @@ import pytest
 
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats, Layout
-from mlcycle.monitoring.judge import judge
+from mlcycle.monitoring.judge import Version, judge
 from mlcycle.monitoring.limits import Observation, expected
 from mlcycle.monitoring.profile import build_reference_profile
 from mlcycle.monitoring.registration import holdout_limits
@@ -61,34 +61,19 @@ def batch_stats(layout: Layout, seed: int, matched: float, rows: int = ROWS, shi
 def run(world, stats, window=None, settings=None, batch_id="today"):
     profile, limits, layout = world
     return judge(
-        layout,
+        Version(VERSION, layout, limits, profile),
         stats,
         None,
-        limits,
-        profile,
         window or windows.empty(),
         settings or parse_settings({}),
-        VERSION,
         batch_id,
     )
 
 
 def entry_of(stats: BatchStats, result: dict, batch_id: str, day: int) -> dict:
     """The window entry verdicts.remember writes for a judged batch."""
-    return {
-        "batch_id": batch_id,
-        "model_version": VERSION,
-        "published_at": f"2024-03-{day:02d}T06:00:00+00:00",
-        "rows": stats.rows,
-        "values": result["values"],
-        "sizes": result["sizes"],
-        "z": result["z"],
-        "levels": {rule: v["level"] for rule, v in result["verdicts"].items()},
-        "counts": {k: v.tolist() for k, v in stats.counts.items()},
-        "inputs_counts": {k: v.tolist() for k, v in stats.inputs_counts.items()},
-        "classes": dict(stats.classes),
-        "calibration": None,
-    }
+    published = f"2024-03-{day:02d}T06:00:00+00:00"
+    return windows.entry(batch_id, VERSION, published, stats, result, None)
 
 
 def test_registration_measures_the_reference_values(world):
@@ -383,7 +368,8 @@ def test_the_sequence_is_kept_per_model_version(world, healthy_window, moderatel
     assert len(windows.sequence(window, "JoinCoverage/src", "v2", "today")) == 0
     stats = batch_stats(world[2], seed=300, matched=moderately_low)
     profile, limits, layout = world
-    result = judge(layout, stats, None, limits, profile, window, parse_settings({}), "v2", "today")
+    v2 = Version("v2", layout, limits, profile)
+    result = judge(v2, stats, None, window, parse_settings({}), "today")
     join = result["verdicts"]["JoinCoverage"]
     assert join["basis"] == "window"  # coverage is about the data: learnt across versions
     assert join["level"] == OK  # ...but v1's run of low values is not v2's
