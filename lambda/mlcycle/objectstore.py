@@ -7,11 +7,13 @@ from __future__ import annotations
 import builtins
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+
+from mlcycle.errors import MLCycleError
 
 CONFLICT_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412")
 
@@ -148,6 +150,29 @@ class ObjectStore:
     ) -> str:
         body = json.dumps(doc, indent=1, default=str).encode()
         return self.put_bytes(bucket, key, body, "application/json", if_match, if_none_match)
+
+    def update_json(
+        self,
+        bucket: str,
+        key: str,
+        change: Callable[[dict | None], dict],
+        attempts: int = 10,
+    ) -> dict:
+        """Write change(document) (None when absent) under the ETag it was read with, or only
+        while the object is still absent; when another writer got in between, read and change
+        again, so neither loses the other's change. Returns what was written."""
+        for _ in range(attempts):
+            doc, etag = self.get_json(bucket, key)
+            updated = change(doc)
+            try:
+                self.put_json(bucket, key, updated, if_match=etag, if_none_match=etag is None)
+            except PreconditionFailed:
+                continue
+            return updated
+        raise MLCycleError(
+            f"s3://{bucket}/{key} changed under every one of {attempts} attempts to update it; "
+            "retry later"
+        )
 
     def append_line(self, bucket: str, key: str, line: dict, attempts: int = 20) -> None:
         """Append one JSON line; S3 has no append, so read-modify-write under IfMatch and retry."""

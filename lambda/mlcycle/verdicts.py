@@ -16,17 +16,14 @@ import pandas as pd
 
 from mlcycle import storage
 from mlcycle.config import ModelConfig
-from mlcycle.errors import MLCycleError
 from mlcycle.labels import BatchLabels
 from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats
 from mlcycle.monitoring.judge import judge
 from mlcycle.monitoring.labelstats import LabelStats, label_stats, label_timing
-from mlcycle.objectstore import ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore
 from mlcycle.publication_gate import read_window, version_of
 from mlcycle.storage import Buckets
-
-WRITE_ATTEMPTS = 10
 
 
 def age_days(labels: BatchLabels, published_at: str) -> int | None:
@@ -90,16 +87,8 @@ def remember(
         result,
         known,
     )
-    key = storage.window_key(cfg.name)
-    for _ in range(WRITE_ATTEMPTS):
-        window, etag = read_window(store, buckets, cfg.name)
-        updated = windows.upsert(window, entry, cfg.rules.window_batches)
-        try:
-            if etag:
-                store.put_json(buckets.monitoring, key, updated, if_match=etag)
-            else:
-                store.put_json(buckets.monitoring, key, updated, if_none_match=True)
-            return
-        except PreconditionFailed:
-            continue
-    raise MLCycleError(f"{key}: changed by others {WRITE_ATTEMPTS} times in a row; retry later")
+    store.update_json(
+        buckets.monitoring,
+        storage.window_key(cfg.name),
+        lambda window: windows.upsert(window or windows.empty(), entry, cfg.rules.window_batches),
+    )

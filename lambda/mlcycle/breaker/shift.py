@@ -9,9 +9,8 @@ state is not touched: accepting a shift reopens nothing and closes nothing.
 from __future__ import annotations
 
 from mlcycle import storage
-from mlcycle.errors import MLCycleError
 from mlcycle.monitoring import window as windows
-from mlcycle.objectstore import ObjectStore, PreconditionFailed
+from mlcycle.objectstore import ObjectStore
 
 
 def accept_shift(
@@ -19,13 +18,9 @@ def accept_shift(
 ) -> dict:
     """The window after the acceptance, written under the ETag it was read with (the monitor
     writes the same object; neither may lose the other's change)."""
-    key = storage.window_key(model_name)
-    for _ in range(attempts):
-        window, etag = store.get_json(bucket, key)
-        accepted = windows.accept(window or windows.empty(), since, actor)
-        try:
-            store.put_json(bucket, key, accepted, if_match=etag, if_none_match=etag is None)
-        except PreconditionFailed:
-            continue
-        return accepted
-    raise MLCycleError(f"{key} kept changing under us; gave up after {attempts} attempts")
+    return store.update_json(
+        bucket,
+        storage.window_key(model_name),
+        lambda window: windows.accept(window or windows.empty(), since, actor),
+        attempts,
+    )
