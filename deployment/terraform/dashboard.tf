@@ -45,7 +45,7 @@ locals {
         properties = {
           title = "Trips and raw-metric alarms (-> breaker), breaker state invalid (-> operators)"
           alarms = concat(
-            [for a in aws_cloudwatch_metric_alarm.trip : a.arn],
+            [for a in local.verdict_alarms_by_tier["trip"] : a.arn],
             [for a in aws_cloudwatch_metric_alarm.raw_metric : a.arn],
             [aws_cloudwatch_metric_alarm.breaker_state_invalid.arn],
           )
@@ -130,7 +130,7 @@ locals {
         height = 6
         properties = {
           title  = "Warnings (-> warnings topic)"
-          alarms = [for a in aws_cloudwatch_metric_alarm.warning : a.arn]
+          alarms = [for a in local.verdict_alarms_by_tier["warning"] : a.arn]
         }
       },
     ],

@@ -1,26 +1,54 @@
-# What needs a person, not the breaker: the operators topic and the alarm on an invalid
-# breaker state. The functions put BreakerStateInvalid = 1 whenever they find
-# breaker/state.json missing, unparseable or in an unknown state. They then hold every batch
-# (fail closed) until an operator repairs the state with an explicit breaker action, so this
-# alarm notifies the operators topic only: the breaker cannot repair an unknown state itself.
+# What needs a person, not the breaker: the topics people read and the alarm on an invalid
+# breaker state.
+#   operators  what needs a person (BreakerStateInvalid).
+#   warnings   what is worth a look but stops nothing: every rule's warning alarm (alarms.tf),
+#              RuleVerdict >= 1 (drift, business and calibration rules, and the early signs of
+#              the rules that trip). A warning is change, not harm.
+# The functions put BreakerStateInvalid = 1 whenever they find breaker/state.json missing,
+# unparseable or in an unknown state. They then hold every batch (fail closed) until an
+# operator repairs the state with an explicit breaker action, so this alarm notifies the
+# operators topic only: the breaker cannot repair an unknown state itself.
 
-resource "aws_sns_topic" "operators" {
-  name              = "${var.name_prefix}-operators"
-  kms_master_key_id = aws_kms_key.notifications.arn
+module "email_topic" {
+  source   = "./modules/email_topic"
+  for_each = { operators = var.operator_email_addresses, warnings = var.warning_email_addresses }
+
+  name            = "${var.name_prefix}-${each.key}"
+  kms_key_arn     = aws_kms_key.notifications.arn
+  policy          = data.aws_iam_policy_document.topic_publish[each.key].json
+  email_addresses = each.value
 }
 
-resource "aws_sns_topic_policy" "operators" {
-  arn    = aws_sns_topic.operators.arn
-  policy = data.aws_iam_policy_document.topic_publish["operators"].json
+# Their addresses before the two topics shared the module: a state applied then keeps them
+# (and the subscriptions their addresses confirmed).
+moved {
+  from = aws_sns_topic.operators
+  to   = module.email_topic["operators"].aws_sns_topic.this
 }
 
-# E-mail subscriptions stay pending until the address confirms them.
-resource "aws_sns_topic_subscription" "operator_email" {
-  for_each = toset(var.operator_email_addresses)
+moved {
+  from = aws_sns_topic_policy.operators
+  to   = module.email_topic["operators"].aws_sns_topic_policy.this
+}
 
-  topic_arn = aws_sns_topic.operators.arn
-  protocol  = "email"
-  endpoint  = each.value
+moved {
+  from = aws_sns_topic_subscription.operator_email
+  to   = module.email_topic["operators"].aws_sns_topic_subscription.email
+}
+
+moved {
+  from = aws_sns_topic.warnings
+  to   = module.email_topic["warnings"].aws_sns_topic.this
+}
+
+moved {
+  from = aws_sns_topic_policy.warnings
+  to   = module.email_topic["warnings"].aws_sns_topic_policy.this
+}
+
+moved {
+  from = aws_sns_topic_subscription.warning_email
+  to   = module.email_topic["warnings"].aws_sns_topic_subscription.email
 }
 
 resource "aws_cloudwatch_metric_alarm" "breaker_state_invalid" {
@@ -38,5 +66,5 @@ resource "aws_cloudwatch_metric_alarm" "breaker_state_invalid" {
   treat_missing_data  = "notBreaching"
   # Never the alarm topic: the breaker would only be asked to act on a state it cannot read.
   # No OK action: OK only means no function looked during the last period, not a repair.
-  alarm_actions = [aws_sns_topic.operators.arn]
+  alarm_actions = [module.email_topic["operators"].arn]
 }

@@ -77,12 +77,12 @@ output "alarm_topic_arn" {
 
 output "warnings_topic_arn" {
   description = "SNS topic the warning alarms notify (no breaker): subscribe whoever watches the model to it (or set warning_email_addresses)."
-  value       = aws_sns_topic.warnings.arn
+  value       = module.email_topic["warnings"].arn
 }
 
 output "operators_topic_arn" {
   description = "SNS topic for what needs a person (BreakerStateInvalid): subscribe the on-call to it (or set operator_email_addresses)."
-  value       = aws_sns_topic.operators.arn
+  value       = module.email_topic["operators"].arn
 }
 
 output "breaker_state_invalid_alarm_name" {
@@ -112,12 +112,12 @@ output "alarm_names" {
 
 output "trip_alarm_names" {
   description = "Trip alarm names by rule (RuleVerdict >= 2 -> alarm topic -> breaker)."
-  value       = { for k, a in aws_cloudwatch_metric_alarm.trip : k => a.alarm_name }
+  value       = { for rule, a in local.verdict_alarms_by_tier["trip"] : rule => a.alarm_name }
 }
 
 output "warning_alarm_names" {
   description = "Warning alarm names by rule (RuleVerdict >= 1 -> warnings topic)."
-  value       = { for k, a in aws_cloudwatch_metric_alarm.warning : k => a.alarm_name }
+  value       = { for rule, a in local.verdict_alarms_by_tier["warning"] : rule => a.alarm_name }
 }
 
 output "metric_namespace" {

@@ -13,13 +13,14 @@ import fnmatch
 import hashlib
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from deployment import deploy, variables
+from deployment import deploy, terraform_cli, variables
 from deployment.clients import client
 from deployment.terraform_cli import DeployError, cli_config, find_provider_mirror
 from handlers import FUNCTIONS
@@ -39,6 +40,8 @@ ALARMS = {
         "datapoints_to_alarm": 2,
     },
 }
+# Subscribed to the warnings topic: an e-mail subscription in the state (pending on AWS).
+WATCHER = "watcher@example.com"
 
 
 def _b64sha(path: Path) -> str:
@@ -49,7 +52,8 @@ def _b64sha(path: Path) -> str:
 def stack(tmp_path_factory):
     """(outputs, endpoint, packages dir, apply seconds).
 
-    Covers layer packaging, custom memory, raw-metric alarms, a disabled rule.
+    Covers layer packaging, custom memory, raw-metric alarms, a disabled rule, an e-mail
+    subscription.
     """
     tmp = tmp_path_factory.mktemp("stack")
     packages = write_placeholder_packages(tmp / "packages")
@@ -70,6 +74,7 @@ def stack(tmp_path_factory):
             extra_vars={
                 "function_memory_mb": {"train": 3008},
                 "function_timeout_s": {"breaker": 90},
+                "warning_email_addresses": [WATCHER],
             },
         )
         seconds = time.monotonic() - started
@@ -819,6 +824,37 @@ def test_a_second_plan_finds_nothing_to_change(stack):
     """No perpetual diff: what the emulator answers matches what Terraform applied."""
     _, url, _, _, state_dir = stack
     assert deploy.pending_changes(url, state_dir) == []
+
+
+def test_a_stack_applied_before_the_shared_topic_module_and_verdict_alarms_only_moves(
+    stack, tmp_path
+):
+    """A state with the addresses of before (operators and warnings topics at the root, trip and
+    warning alarms as two resources) plans nothing to create or destroy: a replaced e-mail
+    subscription would wait for its address to confirm again."""
+    outputs, url, _, _, state_dir = stack
+    for name in ("terraform.tfstate", "deploy.tfvars.json"):
+        shutil.copy(state_dir / name, tmp_path / name)
+    env = terraform_cli.workspace(url, tmp_path)
+    terraform_cli.init(tmp_path, env, quiet=True)
+    before = {
+        f'aws_cloudwatch_metric_alarm.{tier}["{rule}"]': (
+            f'aws_cloudwatch_metric_alarm.verdict["{rule}-{tier}"]'
+        )
+        for tier in ("trip", "warning")
+        for rule in outputs[f"{tier}_alarm_names"]
+    }
+    for topic in ("operators", "warnings"):
+        module = f'module.email_topic["{topic}"]'
+        before[f"aws_sns_topic.{topic}"] = f"{module}.aws_sns_topic.this"
+        before[f"aws_sns_topic_policy.{topic}"] = f"{module}.aws_sns_topic_policy.this"
+    before[f'aws_sns_topic_subscription.warning_email["{WATCHER}"]'] = (
+        f'module.email_topic["warnings"].aws_sns_topic_subscription.email["{WATCHER}"]'
+    )
+    # The state such a stack has: the same objects, at their old addresses.
+    for old, new in before.items():
+        terraform_cli.run(["state", "mv", new, old], env, quiet=True)
+    assert deploy.pending_changes(url, tmp_path) == []
 
 
 def test_the_breaker_state_exists_from_deployment_on_and_is_never_reset(stack, aws):
