@@ -104,6 +104,16 @@ def _bad_after_trip(store: ObjectStore, buckets: Buckets, trips: list[dict]) -> 
     return rows
 
 
+def _verdicts(store: ObjectStore, buckets: Buckets, batch_id: str, report: dict) -> dict:
+    """Each rule's level (0 ok, 1 warn, 2 trip) on the batch: the monitor's latest judgement,
+    or the gate's for a batch it held and nothing scored since."""
+    judged = report.get("rules")
+    if judged is None:
+        note = store.get_json(buckets.data, storage.held_note_key(batch_id))[0] or {}
+        judged = note.get("gate") or {}
+    return {rule: v["level"] for rule, v in (judged.get("verdicts") or {}).items()}
+
+
 def _mae(pairs: list[tuple]) -> float | None:
     return round(sum(abs(p[0] - p[1]) for p in pairs) / len(pairs), 4) if pairs else None
 
@@ -114,7 +124,6 @@ def collect(
     model_name: str,
     scenario: Scenario,
     records: list[DayRecord],
-    thresholds: dict,
 ) -> dict:
     events = event_log(store, buckets.monitoring)
     for event in events:
@@ -145,7 +154,9 @@ def collect(
                 "breaker_state": rec.breaker_state,
                 "batch_status": batch_outcome(store, buckets, batch_id),
                 "metrics": {m.name: (report.get("headline") or {}).get(m.name) for m in REPORTED},
-                "breaches": [b["metric"] for b in report.get("breaches", [])],
+                "breaches": [b.get("rule") or b["metric"] for b in report.get("breaches", [])],
+                "verdicts": _verdicts(store, buckets, batch_id, report),
+                "labels_complete": bool((report.get("labels") or {}).get("complete")),
                 "events": rec.notes + day_events,
             }
         )
@@ -154,11 +165,14 @@ def collect(
         for i in scenario.incidents
         for d in range(i.day, i.last_day + scenario.label_delay_days + 2)
     }
+    # Increments reveal the early statuses (cancellations) first: accuracy on them is no
+    # measure of the estimate.
     pairs = [
         (d["metrics"]["EstimatedAccuracy"], d["metrics"]["RealisedAccuracy"], d["incident"])
         for d in days
         if d["metrics"]["EstimatedAccuracy"] is not None
         and d["metrics"]["RealisedAccuracy"] is not None
+        and d["labels_complete"]
     ]
     clean = [(e, r, i) for e, r, i in pairs if i is None]
     outcomes = [d["batch_status"] for d in days]
@@ -184,7 +198,6 @@ def collect(
         "accuracy_estimate_mae": _mae(pairs),
         # A label-free estimate cannot see a change in behaviour: clean days show its calibration.
         "accuracy_estimate_mae_clean_days": _mae(clean),
-        "thresholds": thresholds,
         "breaker_events": events,
         "outcome": {status: outcomes.count(status) for status in sorted(set(outcomes))}
         | {"lost": outcomes.count("lost")},

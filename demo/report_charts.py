@@ -2,7 +2,7 @@
 
 Kept apart from the HTML so each file stays readable; both run on the user's machine, never
 in a Lambda, so matplotlib is allowed here. Every panel carries the same context (breaker
-bands, incident markers, thresholds) because a metric line alone does not tell the story:
+bands, incident markers, rule verdicts) because a metric line alone does not tell the story:
 the reader must see *why* the breaker opened and *when* the platform recovered.
 """
 
@@ -21,11 +21,14 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 BAND_COLORS = {"OPEN": "#e45756", "HALF_OPEN": "#f2a93b"}
 BAND_ALPHA = {"OPEN": 0.16, "HALF_OPEN": 0.22}
-COMPARISON_SIGNS = {
-    "LessThanThreshold": "<",
-    "LessThanOrEqualToThreshold": "≤",
-    "GreaterThanThreshold": ">",
-    "GreaterThanOrEqualToThreshold": "≥",
+VERDICT_RINGS = ((1, "#bf8700", "warned"), (2, "#cf222e", "tripped"))
+# The rule that judges a metric, where the names differ (mlcycle.monitoring.rules).
+RULE_OF_METRIC = {
+    "MaxNullRate": "NullRate",
+    "MaxPSI": "FeatureDrift",
+    "PredictedPositiveRate": "PositiveRate",
+    "RealisedPositiveRate": "PositiveRateGap",
+    "VolumeRatio": "Volume",
 }
 
 # (title, y-axis label, [(metric, legend label, colour, delayed?)], [twin-axis series] | None).
@@ -120,27 +123,36 @@ def state_runs(days: list[dict]) -> list[tuple[str, int, int]]:
     return runs
 
 
-def _threshold(ax, report: dict, metric: str, color: str):
-    """Dashed line at the alarm threshold; its legend entry names the comparison the alarm uses.
-    Labels live in the legend, not on the line: thresholds of one panel are often close together."""
-    spec = (report.get("thresholds") or {}).get(metric) or {}
-    value = spec.get("threshold")
-    if not isinstance(value, (int, float)):
-        return None
-    sign = COMPARISON_SIGNS.get(spec.get("comparison"), "vs")
-    return ax.axhline(
-        value,
-        color=color,
-        linestyle=(0, (5, 3)),
-        linewidth=1,
-        alpha=0.9,
-        zorder=2,
-        label=f"alarm: {metric} {sign} {value:g}",
-    )
+def rule_of(metric: str) -> str:
+    return RULE_OF_METRIC.get(metric, metric)
+
+
+def _verdict_rings(ax, report: dict, metric: str, x: np.ndarray, y: np.ndarray) -> list:
+    """Rings on the days the metric's rule warned or tripped. The rules judge each batch
+    against limits of their own (reference, window, CUSUM): there is no one threshold line."""
+    rule = rule_of(metric)
+    levels = np.array([(d.get("verdicts") or {}).get(rule, 0) for d in report["days"]])
+    handles = []
+    for level, color, verb in VERDICT_RINGS:
+        hit = (levels == level) & ~np.isnan(y)
+        if hit.any():
+            handles.append(
+                ax.scatter(
+                    x[hit],
+                    y[hit],
+                    s=70,
+                    facecolors="none",
+                    edgecolors=color,
+                    linewidths=1.6,
+                    zorder=4,
+                    label=f"{rule} {verb}",
+                )
+            )
+    return handles
 
 
 def _plot_series(ax, report: dict, x: np.ndarray, items: list) -> list:
-    """Draw each series and its threshold; return legend handles for what was drawn."""
+    """Draw each series and its rule's verdicts; return legend handles for what was drawn."""
     handles = []
     for metric, label, color, delayed in items:
         y = series(report["days"], metric)
@@ -159,10 +171,7 @@ def _plot_series(ax, report: dict, x: np.ndarray, items: list) -> list:
             )
         else:
             (handle,) = ax.plot(x, y, linewidth=1.8, color=color, label=label)
-        handles.append(handle)
-        line = _threshold(ax, report, metric, color)
-        if line is not None:
-            handles.append(line)
+        handles += [handle, *_verdict_rings(ax, report, metric, x, y)]
     return handles
 
 
@@ -231,7 +240,7 @@ def _champion_ticks(ax, report: dict) -> None:
 
 
 def draw_panel(ax, report: dict, panel: tuple, top: bool) -> None:
-    """One metric group: context first (behind), then the series, thresholds and a legend."""
+    """One metric group: context first (behind), then the series, verdicts and a legend."""
     title, ylabel, items, twin_items = panel
     x = np.array(
         [i + 1 if d.get("day") is None else d["day"] for i, d in enumerate(report["days"])],

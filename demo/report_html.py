@@ -17,9 +17,9 @@ import sys
 from html import escape
 from pathlib import Path
 
-from demo.report_charts import COMPARISON_SIGNS, overview_png, panel_pngs
+from demo.report_charts import overview_png, panel_pngs, rule_of
 
-# Metrics shown in the per-day table (the ones the alarms and the story hinge on), with short
+# Metrics shown in the per-day table (the ones the rules and the story hinge on), with short
 # headers so twelve columns still fit a laptop screen.
 TIMELINE_METRICS = {
     "JoinCoverage": "join cov.",
@@ -67,6 +67,7 @@ CSS = (
     "vertical-align:top; }\n"
     "th { background:#eef1f4; font-weight:600; white-space:nowrap; }\n"
     "td.num { text-align:right; } td.breach { color:var(--bad); font-weight:650; } "
+    "td.warn { color:#9a6700; font-weight:650; } "
     "td.ev { min-width:280px; }\n"
     ".scroll { overflow-x:auto; }\n"
     "tr.OPEN td { background:var(--open); } tr.HALF_OPEN td { background:var(--half); }\n"
@@ -93,18 +94,10 @@ def fmt(value, digits: int = 3) -> str:
     return escape(str(value))
 
 
-def breached(metric: str, value, thresholds: dict) -> bool:
-    """Would this value fire the metric's alarm? Used to highlight the cell that tripped it."""
-    spec = thresholds.get(metric) or {}
-    limit, comparison = spec.get("threshold"), spec.get("comparison", "")
-    if not isinstance(value, (int, float)) or not isinstance(limit, (int, float)):
-        return False
-    return {
-        "LessThanThreshold": value < limit,
-        "LessThanOrEqualToThreshold": value <= limit,
-        "GreaterThanThreshold": value > limit,
-        "GreaterThanOrEqualToThreshold": value >= limit,
-    }.get(comparison, False)
+def verdict_tone(metric: str, day: dict) -> str:
+    """The cell's class from the verdict of the rule that watches the metric on that day."""
+    level = (day.get("verdicts") or {}).get(rule_of(metric), 0)
+    return " breach" if level >= 2 else " warn" if level == 1 else ""
 
 
 def _span(incident: dict, end_key: str):
@@ -232,8 +225,8 @@ def incident_table(report: dict) -> str:
 
 
 def timeline_table(report: dict) -> str:
-    """One row per day; the row is tinted by breaker state and alarm-breaching cells are red."""
-    thresholds = report.get("thresholds") or {}
+    """One row per day; the row is tinted by breaker state, a cell whose rule tripped is red and
+    one whose rule warned amber."""
     rows = []
     for day in report.get("days") or []:
         metrics = day.get("metrics") or {}
@@ -246,9 +239,9 @@ def timeline_table(report: dict) -> str:
             f'<td><span class="pill {escape(str(status))}">{fmt(status)}</span></td>',
         ]
         for metric in TIMELINE_METRICS:
-            value = metrics.get(metric)
-            tone = " breach" if breached(metric, value, thresholds) else ""
-            cells.append(f'<td class="num{tone}">{fmt(value)}</td>')
+            cells.append(
+                f'<td class="num{verdict_tone(metric, day)}">{fmt(metrics.get(metric))}</td>'
+            )
         events = "".join(f"<li>{escape(str(e))}</li>" for e in day.get("events") or [])
         incident = day.get("incident")
         if incident:
@@ -292,18 +285,6 @@ def breaker_table(report: dict) -> str:
     return _table(["day", "time", "transition", "actor", "model version", "cause"], rows)
 
 
-def _thresholds_note(report: dict) -> str:
-    parts = [
-        (
-            f"{escape(m)} {COMPARISON_SIGNS.get(s.get('comparison'), '?')} "
-            f"{escape(str(s.get('threshold')))}"
-        )
-        for m, s in sorted((report.get("thresholds") or {}).items())
-        if isinstance(s, dict)
-    ]
-    return "Alarm thresholds: " + "; ".join(parts) + "." if parts else ""
-
-
 def page(report: dict, charts: list[tuple[str, bytes]]) -> str:
     """The whole document as one string; every value from the report goes through escape()."""
     settings = report.get("settings") or {}
@@ -336,10 +317,10 @@ def page(report: dict, charts: list[tuple[str, bytes]]) -> str:
         '<p class="legend">Shaded: breaker'
         '<span class="swatch" style="background:#f6c7c8"></span>OPEN'
         '<span class="swatch" style="background:#fbe2b5"></span>HALF_OPEN. '
-        "Vertical lines: injected incidents. Dashed: alarm thresholds. "
+        "Vertical lines: injected incidents. Rings: the day's verdict of the rule that "
+        "watches the metric, red a trip, amber a warning. "
         "Dotted with markers: realised values, known only "
-        f"{fmt(label_delay)} days after the batch, plotted at the batch's day. "
-        f"{_thresholds_note(report)}</p>"
+        f"{fmt(label_delay)} days after the batch, plotted at the batch's day.</p>"
     )
     return (
         head

@@ -32,7 +32,6 @@ from local_aws.executor import Executor
 from mlcycle import storage
 from mlcycle.breaker.state import read_state
 from mlcycle.config import ModelConfig, load_config
-from mlcycle.monitoring.thresholds import alarm_settings
 from mlcycle.objectstore import ObjectStore
 from mlcycle.registry import ModelRegistry
 from mlcycle.storage import Buckets
@@ -50,11 +49,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _thresholds(cfg: ModelConfig) -> dict:
-    return {
-        metric: {"threshold": entry["threshold"], "comparison": entry["comparison_operator"]}
-        for metric, entry in alarm_settings(cfg.monitoring.get("alarms")).items()
-    }
+def _breach(breach: dict) -> str:
+    """A rule's trip names the rule; a threshold from monitoring.alarms, the metric and value."""
+    return breach["rule"] if "rule" in breach else f"{breach['metric']} {breach['value']:.2f}"
 
 
 def _progress(rec: demo_report.DayRecord, sc: plan.Scenario, status: dict) -> str:
@@ -106,12 +103,20 @@ class Run:
                 and inv.result.get("version")
             ):
                 notes.append(f"trained {inv.result['version']} ({inv.result['status']})")
+            elif inv.function == self.functions["infer"] and isinstance(inv.result, dict):
+                for r in inv.result.get("results", []):
+                    if r.get("gate") and r.get("status") == "held":
+                        notes.append(
+                            f"{r['batch_id']}: gate tripped {', '.join(r['gate']['trips'])}"
+                        )
+                    elif r.get("warnings"):
+                        where = "on probation" if r.get("probation") else "published"
+                        notes.append(f"{r['batch_id']}: {where}, warns {', '.join(r['warnings'])}")
             elif inv.function == self.functions["monitor"] and isinstance(inv.result, dict):
                 for r in inv.result.get("results", []):
                     if r.get("breaches"):
                         notes.append(
-                            f"{r['batch_id']}: "
-                            + ", ".join(f"{b['metric']} {b['value']:.2f}" for b in r["breaches"])
+                            f"{r['batch_id']}: " + ", ".join(_breach(b) for b in r["breaches"])
                         )
         return notes
 
@@ -189,7 +194,7 @@ def run(days: int, seed: int, out_dir: Path) -> dict:
             print(_progress(rec, sc, status), flush=True)
         r.executor.close()
         print(_workload(r.executor.invocations), flush=True)
-        report = demo_report.collect(r.store, r.buckets, cfg.name, sc, r.records, _thresholds(cfg))
+        report = demo_report.collect(r.store, r.buckets, cfg.name, sc, r.records)
     report["seconds"] = round(time.monotonic() - started, 1)
     (out_dir / "report.json").write_text(json.dumps(report, indent=1, default=str))
     paths = report_html.render(report, out_dir)
