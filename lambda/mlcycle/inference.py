@@ -20,6 +20,7 @@ from mlcycle.logs import get_logger, log
 from mlcycle.moves import finish_interrupted, quarantine, set_aside_invalid
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin
+from mlcycle.publication_gate import tripped
 from mlcycle.scoring import published_manifest, score_batch
 from mlcycle.storage import Buckets
 
@@ -99,16 +100,18 @@ def handle(
     gate = inference_gate(cfg, plugin, store, buckets)
     for batch_id in ids:
         prefix = storage.incoming_prefix(batch_id)
-        results.append(
-            isolated(
-                cfg,
-                store,
-                buckets,
-                batch_id,
-                prefix,
-                partial(process_batch, cfg, plugin, store, buckets, batch_id, gate),
-            )
+        result = isolated(
+            cfg,
+            store,
+            buckets,
+            batch_id,
+            prefix,
+            partial(process_batch, cfg, plugin, store, buckets, batch_id, gate),
         )
+        results.append(result)
+        if tripped(result):
+            # This batch's trip opened the breaker: the batches after it must see that.
+            gate = inference_gate(cfg, plugin, store, buckets)
     summary = _summary(trigger, results)
     failed = [r["batch_id"] for r in results if r["status"] == "error"]
     if failed and trigger != "rescan":

@@ -102,6 +102,11 @@ class Screen:
         return judge(self.version, self.stats, None, self.window, self.cfg.rules, batch_id)
 
 
+def tripped(result: dict) -> bool:
+    """Whether a batch result is the gate's hold (its trip has opened the breaker)."""
+    return result.get("status") == "held" and bool(result.get("gate"))
+
+
 class Withheld(MLCycleError):
     """The gate tripped: the batch's output must not be published."""
 

@@ -187,7 +187,10 @@ def run_training(
     reason: str = "",
     actor: str = "training",
     recovery: bool = False,
+    veto: Callable[[], str | None] | None = None,
 ) -> dict:
+    """``veto()``, asked at the moment of promotion, may refuse it with a reason (a forced run
+    is never vetoed)."""
     started = time.monotonic()
     data = load_training_set(store, buckets, cfg, since=since, recent_batches=recent_batches)
     _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
@@ -247,6 +250,8 @@ def run_training(
             holdout[cfg.target][fresh].reset_index(drop=True),
             recovery,
         )
+    if veto is not None and not force:
+        decide = _vetoed(decide, veto)
     decision = registry.promote(version, decide, actor=actor)
     summary: dict[str, Any] = {
         "status": "promoted" if decision.promote else "stored_not_promoted",
@@ -263,6 +268,16 @@ def run_training(
     }
     log(logger, "training finished", **summary)
     return summary
+
+
+def _vetoed(
+    decide: Callable[[str | None], Decision], veto: Callable[[], str | None]
+) -> Callable[[str | None], Decision]:
+    def checked(champion: str | None) -> Decision:
+        reason = veto()
+        return Decision(False, reason) if reason else decide(champion)
+
+    return checked
 
 
 def handle_request(
@@ -300,6 +315,7 @@ def handle_request(
             reason=plan.reason,
             actor=plan.actor,
             recovery=plan.recovery,
+            veto=gate.probation_veto(store, buckets),
         )
     except MLCycleError as exc:
         log(logger, "training refused; champion untouched", level=40, error=str(exc))

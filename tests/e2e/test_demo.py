@@ -34,13 +34,6 @@ def test_short_demo_catches_the_outage_before_publication_and_loses_nothing(shor
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the gate-held outage batch breaches again on the first retrained "
-    "model's probation and re-opens the breaker; the recovery retrain that re-opening asks "
-    "for promotes a new champion while the breaker is HALF_OPEN on the scheduled run's "
-    "candidate, so every later probation verdict is stale and the breaker never closes",
-)
 def test_short_demo_recovers_from_the_outage(short_demo):
     report, _ = short_demo
     [incident] = report["incidents"]

@@ -16,16 +16,30 @@ def trained(buckets, s3):
     return result
 
 
+class _NoEffects:
+    """The breaker's effects outside its state (rule, retrain, metric) are not run in-process."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: []
+
+
 @pytest.fixture
-def breaker_calls(monkeypatch):
-    """What infer asks the breaker function (no function runs in-process): it answers OPEN."""
+def breaker_calls(monkeypatch, buckets):
+    """What infer asks the breaker function; the state changes as the breaker makes it."""
+    import boto3
+
     import mlcycle.publication_gate as gate
+    from mlcycle.breaker.machine import Breaker
+    from mlcycle.objectstore import ObjectStore
 
     calls = []
+    breaker = Breaker(ObjectStore(boto3.client("s3")), buckets.monitoring, _NoEffects())
 
     def invoke(function_env, payload):
         calls.append((function_env, payload))
-        return {"state": "OPEN", "changed": True}
+        cause = {"source": "gate", "batch_id": payload["batch_id"], "rules": payload["rules"]}
+        result = breaker.trip(cause, "gate", payload["model_version"])
+        return {"state": result.state["state"], "changed": result.changed}
 
     monkeypatch.setattr(gate, "invoke_sync", invoke)
     return calls

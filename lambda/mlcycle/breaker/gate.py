@@ -20,9 +20,11 @@ from mlcycle.events import TrainRequest
 from mlcycle.failures import isolated
 from mlcycle.invoke import invoke_async
 from mlcycle.logs import get_logger, log
+from mlcycle.monitoring.rules import BY_NAME, INTEGRITY
 from mlcycle.moves import hold
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin
+from mlcycle.publication_gate import tripped
 from mlcycle.scoring import published_manifest, score_batch
 from mlcycle.storage import Buckets
 
@@ -58,6 +60,14 @@ def inference_gate(
     return gate
 
 
+def _broken_input(store: ObjectStore, buckets: Buckets, batch_id: str) -> bool:
+    """Held because its inputs broke an integrity rule before publication: another model
+    would meet the same broken input, so it waits for corrected files, not for probation."""
+    note, _ = store.get_json(buckets.data, storage.held_note_key(batch_id))
+    trips = ((note or {}).get("gate") or {}).get("trips") or []
+    return any(BY_NAME[r].family == INTEGRITY for r in trips if r in BY_NAME)
+
+
 def score_held(
     cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, probation: bool
 ) -> list[dict]:
@@ -65,7 +75,8 @@ def score_held(
 
     Only while the state still asks for it (HALF_OPEN for probation, CLOSED to publish): the
     request may be stale by the time it runs. Batches the breaker rejected on probation
-    stay held: their input is what was wrong.
+    stay held: their input is what was wrong; so do batches the gate held for an integrity
+    breach.
     """
     state, _ = read_state(store, buckets.monitoring)
     if state["state"] != (HALF_OPEN if probation else CLOSED):
@@ -81,39 +92,61 @@ def score_held(
     for batch_id in storage.batch_folders(store, buckets.data, storage.HELD):
         if batch_id in rejected or published_manifest(store, buckets, batch_id, probation):
             continue
+        if _broken_input(store, buckets, batch_id):
+            continue
         prefix = storage.held_prefix(batch_id)
-        results.append(
-            isolated(
-                cfg,
-                store,
-                buckets,
-                batch_id,
-                prefix,
-                partial(score_batch, cfg, plugin, store, buckets, batch_id, prefix, probation),
-            )
+        result = isolated(
+            cfg,
+            store,
+            buckets,
+            batch_id,
+            prefix,
+            partial(score_batch, cfg, plugin, store, buckets, batch_id, prefix, probation),
         )
+        results.append(result)
+        if tripped(result):
+            break  # its trip opened the breaker: the rest stay held
     return results
 
 
 def training_plan(
     request: TrainRequest, cfg: ModelConfig, store: ObjectStore, buckets: Buckets
 ) -> TrainRequest | dict:
-    """The run to do for this request under the current state, or a `deferred` result."""
-    if not request.scheduled:
+    """The run to do for this request under the current state, or a `deferred` result.
+
+    Only an operator's forced run trains while a candidate is on probation: any other
+    promotion would change the model under test (the breaker would judge one version's
+    batches against another's probation)."""
+    if request.force:
         return request
     state = read_state(store, buckets.monitoring)[0]
     mode = state["state"]
+    if mode == HALF_OPEN:
+        reason = f"breaker is HALF_OPEN: probation of {state.get('model_version')} decides"
+        log(logger, "training deferred", reason=reason, scheduled=request.scheduled)
+        return {"status": "deferred", "reason": reason}
+    if not request.scheduled:
+        return request
     if mode == UNKNOWN:
         report_unknown_state(cfg.name, state)
         return {"status": "deferred", "reason": f"breaker state unknown: {state['problem']}"}
-    if mode == HALF_OPEN:
-        # A routine run promoting another version mid-probation would change the model under test.
-        log(logger, "scheduled training deferred: breaker is HALF_OPEN")
-        return {"status": "deferred", "reason": "breaker is HALF_OPEN: probation decides"}
     if mode == OPEN:
         # The breaker's own retrain did not pass the gate: try again, with newer labels.
         return replace(request, recovery=True, recent_batches=cfg.retrain_recent_batches)
     return request
+
+
+def probation_veto(store: ObjectStore, buckets: Buckets) -> Callable[[], str | None]:
+    """Checked again at the moment of promotion: a run planned while the breaker was OPEN
+    must not promote once another candidate has started probation."""
+
+    def veto() -> str | None:
+        state = read_state(store, buckets.monitoring)[0]
+        if state["state"] == HALF_OPEN:
+            return f"not promoted: {state.get('model_version')} is on probation"
+        return None
+
+    return veto
 
 
 def after_promotion(version: str, store: ObjectStore, buckets: Buckets) -> None:
