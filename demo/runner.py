@@ -34,6 +34,7 @@ from mlcycle.breaker.state import read_state
 from mlcycle.config import ModelConfig, load_config
 from mlcycle.objectstore import ObjectStore
 from mlcycle.registry import ModelRegistry
+from mlcycle.scoring import published_manifest
 from mlcycle.storage import Buckets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +87,17 @@ class Run:
     def _put(self, key: str, body: bytes) -> None:
         self.store.put_bytes(self.buckets.data, key, body)
 
+    def _dated(self, day: int, through: dt.date) -> dt.date:
+        """The increment's name date on the platform's calendar. The handlers' clock is the
+        wall clock while the demo compresses a month into minutes, and the early-label rule
+        compares batches by the age of their labels (increment date - publication date), so
+        an increment is named by the batch's real publication date plus its simulated age."""
+        manifest = published_manifest(self.store, self.buckets, self.sc.batch_id(day), True)
+        if manifest is None:  # not published (held): its labels wait like the batch
+            return through
+        published = dt.datetime.fromisoformat(manifest["published_at"]).date()
+        return published + (through - self.sc.date(day))
+
     def _state(self) -> tuple[str, str | None]:
         state = read_state(self.store, self.buckets.monitoring)[0]["state"]
         return state, ModelRegistry(self.store, self.buckets.models, self.cfg.name).champion()
@@ -134,7 +146,9 @@ class Run:
             labels = plan.day_batch(self.sc, labelled).labels
             arriving[storage.labels_key(self.sc.batch_id(labelled))] = labels
         for partly, through, after in self.sc.increments_due(day):
-            key = storage.label_increment_key(self.sc.batch_id(partly), through.isoformat())
+            key = storage.label_increment_key(
+                self.sc.batch_id(partly), self._dated(partly, through).isoformat()
+            )
             arriving[key] = label_increment(plan.day_batch(self.sc, partly), through, after)
         for key, frame in arriving.items():
             self._put(key, plan.csv_bytes(frame))
