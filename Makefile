@@ -63,9 +63,8 @@ bench: $(STAMP)
 	$(PY) bench/bench_scoring.py --rows $(ROWS)
 	$(PY) bench/bench_monitoring.py --rows $(ROWS)
 
-# False trips and detection power of the emergency rules on a simulated production: about 3
-# minutes,
-# so not part of `make bench`. `bench/bench_detection.py --quick` is a smoke run.
+# False trips and detection power of the emergency rules on a simulated production: about
+# 3 minutes, so not part of `make bench`. `bench/bench_detection.py --quick` is a smoke run.
 bench-detection: $(STAMP)
 	$(PY) bench/bench_detection.py
 
