@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data import csvbytes, signal
+from data import csvbytes, draw, signal
 from data.draw import INCIDENTS, MAX_LEAD, MAX_STAY, Chunk, draw_chunk, id_base
 
 BOOKING_COLUMNS = [
@@ -107,15 +107,16 @@ def make_training(
     return _bookings_frame(chunk, with_status=True), _hotels_frame(chunk)
 
 
-def make_batch(day, n_rows: int, seed: int, incident: str | None = None) -> Batch:
-    """The batch delivered on `day`: bookings made in the BATCH_WINDOW_DAYS before it."""
-    if incident is not None and incident not in INCIDENTS:
-        raise ValueError(f"unknown incident {incident!r}; expected one of {INCIDENTS}")
+def make_batch(
+    day, n_rows: int, seed: int, incident: str | None = None, magnitude: draw.Magnitude = None
+) -> Batch:
+    """The batch delivered on `day`: bookings made in the BATCH_WINDOW_DAYS before it.
+    `magnitude`: how large the incident is (`data.draw.check_magnitude`; None: its default)."""
+    magnitude = draw.check_magnitude(incident, magnitude)
     number = _day_number(day)
     keys, base = _batch_keys(seed, number)
-    chunk = draw_chunk(
-        keys + [0], base, 0, n_rows, n_rows, number - BATCH_WINDOW_DAYS, number - 1, incident
-    )
+    first, last = number - BATCH_WINDOW_DAYS, number - 1
+    chunk = draw_chunk(keys + [0], base, 0, n_rows, n_rows, first, last, incident, magnitude)
     bookings = _bookings_frame(chunk, with_status=False)
     if incident == "schema_break":
         bookings = bookings.rename(columns=dict([RENAMED_COLUMN]))
@@ -257,6 +258,13 @@ def write_sample(folder=SAMPLE_DIR) -> list[Path]:
     return written + list(targets.values())
 
 
+def _magnitude(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m data.generate", description=__doc__.split("\n")[0]
@@ -271,13 +279,17 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--seed", required=True, type=int)
     batch.add_argument("--day", required=True)
     batch.add_argument("--incident", choices=INCIDENTS)
+    batch.add_argument(
+        "--magnitude", type=_magnitude, help="the incident's size: a number or a country code"
+    )
     args = parser.parse_args(argv)
     if args.command == "training":
         written = list(write_training(args.out, args.rows, args.seed).values())
     elif args.command == "batch":
         written = list(
             write_batch(
-                make_batch(args.day, args.rows, args.seed, args.incident), args.out
+                make_batch(args.day, args.rows, args.seed, args.incident, args.magnitude),
+                args.out,
             ).values()
         )
     else:

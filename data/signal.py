@@ -66,18 +66,18 @@ def cancel_probability(
     length_of_stay: np.ndarray,
     country: np.ndarray,
     check_in_month: np.ndarray,
-    drift: bool = False,
+    cancel_shift: float = 0.0,
 ) -> np.ndarray:
-    """P(cancelled). `country` indexes COUNTRY_CODES; -1 means unknown."""
+    """P(cancelled). `country` indexes COUNTRY_CODES; -1 means unknown. `cancel_shift` is
+    added to the log-odds: concept drift (DRIFT_CANCEL_SHIFT by default)."""
     logit = (
         -2.9
         + 0.55 * np.log1p(day_distance)
         + 0.08 * (length_of_stay - 3)
         + _COUNTRY_EFFECT[country]
         + _MONTH_EFFECT[check_in_month]
+        + cancel_shift
     )
-    if drift:
-        logit = logit + DRIFT_CANCEL_SHIFT
     return _sigmoid(logit)
 
 
@@ -93,7 +93,7 @@ def draw_status(
     length_of_stay: np.ndarray,
     country: np.ndarray,
     check_in_month: np.ndarray,
-    drift: bool = False,
+    cancel_shift: float = 0.0,
 ) -> np.ndarray:
     """Status codes (indices into CLASSES) from two uniform draws per row.
 
@@ -102,7 +102,7 @@ def draw_status(
     only difference between the two is the labelling function.
     """
     cancelled = u_cancel < cancel_probability(
-        day_distance, length_of_stay, country, check_in_month, drift
+        day_distance, length_of_stay, country, check_in_month, cancel_shift
     )
     booked = u_booked < booked_probability(day_distance, length_of_stay)
     return np.where(cancelled, CANCELLED, np.where(booked, BOOKED, FULFILLED)).astype(np.int8)

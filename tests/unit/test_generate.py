@@ -12,7 +12,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
-from data import generate, signal
+from data import draw, generate, signal
 from data.generate import (
     BATCH_COLUMNS,
     BOOKING_COLUMNS,
@@ -198,7 +198,7 @@ def test_source_outage_collapses_join_coverage_only():
     pd.testing.assert_frame_equal(outage.labels, clean.labels)
 
 
-def expected_class_shares(batch, drift=False):
+def expected_class_shares(batch, cancel_shift=0.0):
     """Mean class probabilities under the labelling function, over the rows whose
     country the hotels file states (the file only omits or blanks countries)."""
     joined = batch.bookings.merge(batch.hotels, on="hotel_id", how="left")
@@ -206,7 +206,7 @@ def expected_class_shares(batch, drift=False):
     lead, stay = known["day_distance"].to_numpy(), known["length_of_stay"].to_numpy()
     country = pd.Categorical(known["country_code"], categories=signal.COUNTRY_CODES).codes
     cancel = signal.cancel_probability(
-        lead, stay, country, pd.to_datetime(known["check_in"]).dt.month.to_numpy(), drift
+        lead, stay, country, pd.to_datetime(known["check_in"]).dt.month.to_numpy(), cancel_shift
     )
     booked = (1 - cancel) * signal.booked_probability(lead, stay)
     expected = pd.Series(
@@ -235,7 +235,7 @@ def test_concept_drift_keeps_inputs_and_raises_cancellations(trained):
     clean_rate = (clean.labels["status"] == "cancelled").mean()
     drifted_rate = (drifted.labels["status"] == "cancelled").mean()
     assert clean_rate < 0.4 and drifted_rate > 0.5
-    expected, realised = expected_class_shares(drifted, drift=True)
+    expected, realised = expected_class_shares(drifted, signal.DRIFT_CANCEL_SHIFT)
     assert (expected - realised).abs().max() < 0.03, (expected, realised)
     assert (drifted.labels["status"][clean.labels["status"] == "cancelled"] == "cancelled").all()
     model = trained[0]
@@ -246,6 +246,88 @@ def test_concept_drift_keeps_inputs_and_raises_cancellations(trained):
         for name, batch in (("clean", clean), ("drifted", drifted))
     }
     assert accuracy["clean"] - accuracy["drifted"] >= 0.15, accuracy
+
+
+def test_a_given_outage_share_lists_a_subset_of_the_clean_hotels():
+    clean, outage = make_batch(DAY, 5000, 4), make_batch(DAY, 5000, 4, "source_outage", 0.2)
+    assert 0.18 < coverage(outage.bookings, outage.hotels) < 0.22
+    assert outage.hotels["hotel_id"].isin(clean.hotels["hotel_id"]).all()
+    pd.testing.assert_frame_equal(outage.bookings, clean.bookings)
+    pd.testing.assert_frame_equal(outage.labels, clean.labels)
+
+
+def test_market_outage_removes_one_country_from_the_clean_hotels_file():
+    clean, outage = make_batch(DAY, 5000, 4), make_batch(DAY, 5000, 4, "market_outage", "IN")
+    kept = clean.hotels[clean.hotels["country_code"] != "IN"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(outage.hotels, kept)
+    assert len(kept) < len(clean.hotels)
+    pd.testing.assert_frame_equal(outage.bookings, clean.bookings)
+    pd.testing.assert_frame_equal(outage.labels, clean.labels)
+    default = make_batch(DAY, 500, 4, "market_outage").hotels["country_code"]
+    assert draw.MARKET_OUTAGE_COUNTRY not in set(default)
+
+
+def test_benign_shift_is_the_campaign_with_its_share_of_last_minute_bookings():
+    campaign, benign = (
+        make_batch(DAY, 2000, 5, "covariate_shift"),
+        make_batch(DAY, 2000, 5, "benign_shift", draw.CAMPAIGN_SHARE),
+    )
+    for name in ("bookings", "hotels", "labels"):
+        pd.testing.assert_frame_equal(getattr(campaign, name), getattr(benign, name))
+    smaller = make_batch(DAY, 5000, 5, "benign_shift", 0.4)
+    assert 0.4 < (smaller.bookings["day_distance"] <= 7).mean() < 0.55
+    expected, realised = expected_class_shares(smaller)
+    assert (expected - realised).abs().max() < 0.03, (expected, realised)
+
+
+def test_harmful_shift_corrupts_the_lead_time_and_costs_accuracy(trained):
+    clean, corrupt = make_batch(DAY, 5000, 6), make_batch(DAY, 5000, 6, "harmful_shift", 0.6)
+    lead = np.rint(clean.bookings["day_distance"].to_numpy() * 0.6).astype(np.int64)
+    np.testing.assert_array_equal(corrupt.bookings["day_distance"].to_numpy(), lead)
+    shown = {c: pd.to_datetime(corrupt.bookings[c]) for c in ("date", "check_in", "check_out")}
+    assert ((shown["check_in"] - shown["date"]).dt.days == lead).all()
+    assert (
+        (shown["check_out"] - shown["check_in"]).dt.days == clean.bookings["length_of_stay"]
+    ).all()
+    for column in ("hotel_id", "date", "length_of_stay"):
+        assert corrupt.bookings[column].equals(clean.bookings[column])
+    pd.testing.assert_frame_equal(corrupt.labels, clean.labels)  # the world did not change
+    np.testing.assert_array_equal(corrupt.labels_known_on, clean.labels_known_on)
+    model = trained[0]
+    accuracy = [
+        accuracy_score(b.labels["status"], model.predict(features(b.bookings, b.hotels)[1]))
+        for b in (clean, corrupt)
+    ]
+    assert accuracy[0] - accuracy[1] >= 0.03, accuracy
+
+
+def test_concept_drift_magnitude_is_the_cancellation_log_odds_shift():
+    default = make_batch(DAY, 3000, 6, "concept_drift")
+    same = make_batch(DAY, 3000, 6, "concept_drift", signal.DRIFT_CANCEL_SHIFT)
+    pd.testing.assert_frame_equal(default.labels, same.labels)
+    rates = [
+        (make_batch(DAY, 3000, 6, "concept_drift", shift).labels["status"] == "cancelled").mean()
+        for shift in (0.5, 1.0, 3.0)
+    ]
+    assert rates == sorted(rates) and rates[-1] - rates[0] > 0.3
+
+
+@pytest.mark.parametrize(
+    ("incident", "magnitude", "message"),
+    [
+        ("market_outage", "XX", "missing country"),
+        ("source_outage", 1.5, "share of hotels listed"),
+        ("benign_shift", -0.1, "share of last-minute"),
+        ("harmful_shift", 1, "lead-time factor"),
+        ("concept_drift", "big", "must be a number"),
+        ("source_outage", True, "must be a number"),
+        ("schema_break", 0.5, "takes no magnitude"),
+        (None, 0.5, "takes no magnitude"),
+    ],
+)
+def test_a_wrong_magnitude_is_refused_with_what_it_means(incident, magnitude, message):
+    with pytest.raises(ValueError, match=message):
+        make_batch(DAY, 10, 1, incident, magnitude)
 
 
 def test_schema_break_renames_a_required_column():
@@ -311,3 +393,9 @@ def test_cli_writes_a_batch_with_an_incident(tmp_path, capsys):
     )
     assert "checkin_date" in pd.read_csv(tmp_path / "bookings.csv").columns
     assert len(capsys.readouterr().out.splitlines()) == 3
+    args = ["batch", "--out", str(tmp_path), "--day", DAY, "--rows", "500", "--seed", "1"]
+    generate.main([*args, "--incident", "market_outage", "--magnitude", "US"])
+    assert "US" not in set(pd.read_csv(tmp_path / "hotels.csv")["country_code"])
+    generate.main([*args, "--incident", "source_outage", "--magnitude", "0.5"])
+    hotels = pd.read_csv(tmp_path / "hotels.csv", dtype=str)
+    assert 0.4 < coverage(pd.read_csv(tmp_path / "bookings.csv", dtype=str), hotels) < 0.6
