@@ -7,28 +7,16 @@ the gate let through is judged by the same arithmetic when the monitor looks aga
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from . import calibration, homogeneity
+from . import calibration
 from . import window as windows
-from .batchstats import BatchStats, Layout
+from .batchstats import BatchStats
+from .drift import drift_verdicts
 from .early import early_observation
 from .labelstats import LabelStats
-from .limits import Expected, Observation, expected, observations, standardised
+from .limits import Expected, Observation, Version, expected, observations, standardised
 from .rules import BY_NAME, OK, RULES, TRIP, WARN, RuleSettings, Settings
-
-
-@dataclass(frozen=True)
-class Version:
-    """A model version as the rules see it: its name, where its statistics are binned, and
-    the limits and reference profile it was registered (and signed) with."""
-
-    name: str
-    layout: Layout
-    limits: dict
-    profile: dict
 
 
 def calibration_table(version: Version, window: dict, settings: Settings) -> calibration.Table:
@@ -80,7 +68,7 @@ def judge(
         ):
             verdicts[rule] = verdict
     verdicts["Volume"] = _volume(stats.rows, window, settings, batch_id)
-    drift = _drift(model, stats, window, settings, batch_id)
+    drift = drift_verdicts(model, stats, window, settings, batch_id)
     verdicts.update(drift["verdicts"])
     verdicts = {r.name: verdicts[r.name] for r in RULES if r.name in verdicts}
     for name, verdict in verdicts.items():
@@ -242,71 +230,4 @@ def _volume(rows: int, window: dict, settings: Settings, batch_id: str) -> dict:
         "basis": "window" if measured else "config",
         "reason": f"{rows} rows vs normal {normal:.0f} ({basis}; "
         f"floor {settings.volume_floor:.0%})",
-    }
-
-
-def _reference_counts(section: dict) -> dict[str, np.ndarray]:
-    counts = {}
-    for name, ref in section.items():
-        rows = ref.get("non_null_count", 0)
-        if ref["kind"] == "numeric" and "bin_shares" in ref:
-            counts[name] = np.asarray(ref["bin_shares"], dtype="float64") * rows
-        elif ref["kind"] == "categorical":
-            shares = ref.get("shares", {})
-            known = [k for k in shares if k != "__other__"]
-            counts[name] = np.array([shares[k] for k in known] + [shares.get("__other__", 0.0)])
-            counts[name] = counts[name] * rows
-    return counts
-
-
-def _drift(
-    model: Version, stats: BatchStats, window: dict, settings: Settings, batch_id: str
-) -> dict:
-    """Feature drift (typed features and model inputs together) and prediction drift."""
-    version, profile = model.name, model.profile
-    baseline = windows.pooled(window, "counts", version, batch_id, settings.min_window)
-    inputs_base = windows.pooled(window, "inputs_counts", version, batch_id, settings.min_window)
-    basis = "window" if baseline is not None else "reference"
-    baseline = baseline or _reference_counts(profile["features"])
-    inputs_base = inputs_base or _reference_counts(profile.get("model_inputs") or {})
-    columns = {**stats.counts, **{f"model:{k}": v for k, v in stats.inputs_counts.items()}}
-    reference = {**baseline, **{f"model:{k}": v for k, v in inputs_base.items()}}
-    feature = settings.rule("FeatureDrift")
-    features = homogeneity.drift_tests(
-        reference, columns, settings.drift_alpha, feature.min_effect, settings.drift_min_count
-    )
-    classes = list(model.layout.classes)
-    current_classes = np.array([stats.classes.get(c, 0) for c in classes], dtype="float64")
-    pooled = windows.pooled(window, "classes", version, batch_id, settings.min_window)
-    if pooled is not None:
-        base_classes = np.array([pooled.get(c, [0.0])[0] for c in classes])
-    else:
-        shares = profile["predictions"]["class_shares"]
-        base_classes = np.array([shares.get(c, 0.0) for c in classes]) * profile["row_count"]
-    prediction = settings.rule("PredictionDrift")
-    predicted = homogeneity.drift_tests(
-        {"class": base_classes},
-        {"class": current_classes},
-        settings.drift_alpha,
-        prediction.min_effect,
-        settings.drift_min_count,
-    )
-    return {
-        "summary": {"basis": basis, **features, "prediction": predicted["columns"].get("class")},
-        "verdicts": {
-            "FeatureDrift": _drift_verdict("FeatureDrift", features),
-            "PredictionDrift": _drift_verdict("PredictionDrift", predicted),
-        },
-    }
-
-
-def _drift_verdict(rule: str, tests: dict) -> dict:
-    drifted = tests["drifted"]
-    return {
-        "rule": rule,
-        "family": "drift",
-        "value": float(len(drifted)),
-        "level": WARN if drifted else OK,
-        "reason": f"drifted: {', '.join(drifted)}" if drifted else "no column drifted",
-        "columns": drifted,
     }

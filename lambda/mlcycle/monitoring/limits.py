@@ -229,3 +229,14 @@ def expected(
 
 def standardised(observation: Observation, normal: Expected) -> float:
     return (observation.value - normal.centre) / normal.sd if normal.sd > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Version:
+    """A model version as the rules see it: its name, where its statistics are binned, and
+    the limits and reference profile it was registered (and signed) with."""
+
+    name: str
+    layout: Layout
+    limits: dict
+    profile: dict
