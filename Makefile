@@ -43,8 +43,12 @@ lint: $(STAMP)
 	terraform fmt -check -recursive deployment/terraform
 	$(PY) -m deployment.deploy validate
 
+# The scenario file decides days and seed (demo/scenarios/default.yml unless SCENARIO is set);
+# DAYS and SEED override it only when given: make demo SEED=3.
 demo: $(STAMP)
-	$(PY) -m demo --days $(DAYS) --seed $(SEED)
+	$(PY) -m demo $(if $(SCENARIO),--scenario $(SCENARIO)) \
+		$(if $(filter-out file,$(origin DAYS)),--days $(DAYS)) \
+		$(if $(filter-out file,$(origin SEED)),--seed $(SEED))
 
 package: $(STAMP)
 	$(PY) -m layers.build --out build/packages

@@ -1,8 +1,10 @@
 """Turn what the deployed stack left in S3 into the demo's report.json.
 
 Everything here is read back from the buckets - monitoring reports, manifests, the
-breaker's event log, held and quarantined batches - so the report shows what the
-deployed functions did, not what the runner hoped they would do.
+breaker's event log, held and quarantined batches - or was returned by the deployed functions
+(`demo.observe`), so the report shows what they did, not what the runner hoped they would do.
+What it was worth comes from the world's ground truth (`demo.truth`), scored by
+`demo.scorekeeping`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from demo.scenario import Scenario
+from demo.scorekeeping import Oracle, Score
+from demo.truth import HARM_MARGIN
 from mlcycle import storage
 from mlcycle.breaker.state import STATE_VALUE, event_log
 from mlcycle.monitoring.metrics import REPORTED
@@ -28,10 +32,9 @@ class DayRecord:
     ended: dt.datetime | None = None
     breaker_state: str = "CLOSED"
     champion: str | None = None
+    champion_at_upload: str | None = None  # the model the day's batch arrived to
     notes: list[str] = field(default_factory=list)
-    breaches: list[str] = field(
-        default_factory=list
-    )  # what the monitor flagged that day, any batch
+    signals: list[dict] = field(default_factory=list)  # demo.observe: the day's verdicts
 
 
 def day_of(when: str | dt.datetime, records: list[DayRecord]) -> int | None:
@@ -56,34 +59,21 @@ def batch_outcome(store: ObjectStore, buckets: Buckets, batch_id: str) -> str:
     return "lost"
 
 
-def _incidents(
-    scenario: Scenario, records: list[DayRecord], days: list[dict], trips: list[dict]
-) -> list[dict]:
-    out = []
-    for incident in scenario.incidents:
-        detected = next((r.day for r in records if r.day >= incident.day and r.breaches), None)
-        opened = next(
-            (t["day"] for t in trips if t["day"] is not None and t["day"] >= incident.day), None
-        )
-        recovered = next(
-            (
-                d["day"]
-                for d in days
-                if opened and d["day"] >= opened and d["breaker_state"] == "CLOSED"
-            ),
-            None,
-        )
-        out.append(
-            {
-                "type": incident.type,
-                "day": incident.day,
-                "last_day": incident.last_day,
-                "detected_day": detected,
-                "breaker_opened_day": opened,
-                "recovered_day": recovered,
-            }
-        )
-    return out
+def _publication(
+    store: ObjectStore, buckets: Buckets, batch_id: str, records: list[DayRecord]
+) -> dict | None:
+    """When and by which model the batch's predictions were published, if they were."""
+    manifest = published_manifest(store, buckets, batch_id)
+    if manifest is None:
+        return None
+    at = manifest.get("released_from_probation_at") or manifest["published_at"]
+    return {
+        "day": day_of(at, records),
+        "at": at,
+        "model_version": manifest["model_version"],
+        "rows": manifest["rows"],
+        "warnings": manifest.get("warnings") or [],
+    }
 
 
 def _bad_after_trip(store: ObjectStore, buckets: Buckets, trips: list[dict]) -> int:
@@ -124,6 +114,7 @@ def collect(
     model_name: str,
     scenario: Scenario,
     records: list[DayRecord],
+    oracle: Oracle,
 ) -> dict:
     events = event_log(store, buckets.monitoring)
     for event in events:
@@ -133,6 +124,7 @@ def collect(
     for rec in records:
         batch_id = scenario.batch_id(rec.day)
         report = store.get_json(buckets.monitoring, storage.report_key(batch_id))[0] or {}
+        rows = (report.get("headline") or {}).get("RowCount")
         incident = scenario.incident_on(rec.day)
         day_events = [
             f"{e['from']} -> {e['to']}: {e['cause'].get('reason')}"
@@ -148,23 +140,22 @@ def collect(
                 "day": rec.day,
                 "date": scenario.date(rec.day).isoformat(),
                 "batch_id": batch_id,
-                "rows": (report.get("headline") or {}).get("RowCount"),
+                "rows": None if rows is None else int(rows),
                 "incident": incident.type if incident else None,
                 "champion": rec.champion,
+                "champion_at_upload": rec.champion_at_upload,
                 "breaker_state": rec.breaker_state,
                 "batch_status": batch_outcome(store, buckets, batch_id),
+                "publication": _publication(store, buckets, batch_id, records),
+                "truth": oracle.truth(rec.day, rec.champion_at_upload).to_json(),
                 "metrics": {m.name: (report.get("headline") or {}).get(m.name) for m in REPORTED},
                 "breaches": [b.get("rule") or b["metric"] for b in report.get("breaches", [])],
                 "verdicts": _verdicts(store, buckets, batch_id, report),
+                "signals": rec.signals,
                 "labels_complete": bool((report.get("labels") or {}).get("complete")),
                 "events": rec.notes + day_events,
             }
         )
-    incident_days = {
-        d
-        for i in scenario.incidents
-        for d in range(i.day, i.last_day + scenario.label_delay_days + 2)
-    }
     # Increments reveal the early statuses (cancellations) first: accuracy on them is no
     # measure of the estimate.
     pairs = [
@@ -176,11 +167,6 @@ def collect(
     ]
     clean = [(e, r, i) for e, r, i in pairs if i is None]
     outcomes = [d["batch_status"] for d in days]
-    champions, versions = [], None
-    for rec in records:
-        if rec.champion != versions:
-            champions.append({"version": rec.champion, "from_day": rec.day})
-            versions = rec.champion
     return {
         "settings": {
             "days": scenario.days,
@@ -188,13 +174,11 @@ def collect(
             "label_delay_days": scenario.label_delay_days,
             "rows_per_day": scenario.rows_per_day,
             "model_name": model_name,
+            "harm_margin": HARM_MARGIN,
         },
-        "label_delay_days": scenario.label_delay_days,
         "days": days,
-        "incidents": _incidents(scenario, records, days, trips),
+        **Score(scenario, days, events, oracle).totals(),
         "published_bad_predictions_after_trip": _bad_after_trip(store, buckets, trips),
-        "false_trips": sum(1 for t in trips if t["day"] not in incident_days),
-        "champion_versions": champions,
         "accuracy_estimate_mae": _mae(pairs),
         # A label-free estimate cannot see a change in behaviour: clean days show its calibration.
         "accuracy_estimate_mae_clean_days": _mae(clean),

@@ -1,6 +1,6 @@
 """`make demo`: a month of production on the deployed stack, incidents included.
 
-    python -m demo --days 30 --seed 7
+    python -m demo [--scenario demo/scenarios/default.yml] [--days 30] [--seed 7]
 
 Starts moto_server, applies the real Terraform to it, and drives the local executor:
 each simulated day the labels of an earlier batch arrive, with the labels known so far
@@ -13,19 +13,26 @@ writes build/demo/report.json + report.html.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from data.generate import label_increment
 from demo import report as demo_report
-from demo import report_html
+from demo import report_html, scenario_file
 from demo import scenario as plan
+from demo.observe import observe
+from demo.timeline import timeline
+from demo.truth import Oracle
 from deployment import deploy
 from deployment.clients import client
+from deployment.emulator_env import EMULATOR_ENV
 from layers.build import build
 from local_aws.emulator import running_emulator
 from local_aws.executor import Executor
@@ -33,6 +40,7 @@ from mlcycle import storage
 from mlcycle.breaker.state import read_state
 from mlcycle.config import ModelConfig, load_config
 from mlcycle.objectstore import ObjectStore
+from mlcycle.plugin import load_plugin
 from mlcycle.registry import ModelRegistry
 from mlcycle.scoring import published_manifest
 from mlcycle.storage import Buckets
@@ -48,11 +56,6 @@ RETRAIN_TAKES = dt.timedelta(hours=8)
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _breach(breach: dict) -> str:
-    """A rule's trip names the rule; a threshold from monitoring.alarms, the metric and value."""
-    return breach["rule"] if "rule" in breach else f"{breach['metric']} {breach['value']:.2f}"
 
 
 def _progress(rec: demo_report.DayRecord, sc: plan.Scenario, status: dict) -> str:
@@ -102,36 +105,6 @@ class Run:
         state = read_state(self.store, self.buckets.monitoring)[0]["state"]
         return state, ModelRegistry(self.store, self.buckets.models, self.cfg.name).champion()
 
-    def _notes(self, invocations) -> list[str]:
-        notes = []
-        for inv in invocations:
-            if not inv.ok:
-                notes.append(
-                    f"{inv.function} FAILED: {(inv.error or {}).get('errorMessage', '')[:80]}"
-                )
-            elif (
-                inv.function == self.functions["train"]
-                and isinstance(inv.result, dict)
-                and inv.result.get("version")
-            ):
-                notes.append(f"trained {inv.result['version']} ({inv.result['status']})")
-            elif inv.function == self.functions["infer"] and isinstance(inv.result, dict):
-                for r in inv.result.get("results", []):
-                    if r.get("gate") and r.get("status") == "held":
-                        notes.append(
-                            f"{r['batch_id']}: gate tripped {', '.join(r['gate']['trips'])}"
-                        )
-                    elif r.get("warnings"):
-                        where = "on probation" if r.get("probation") else "published"
-                        notes.append(f"{r['batch_id']}: {where}, warns {', '.join(r['warnings'])}")
-            elif inv.function == self.functions["monitor"] and isinstance(inv.result, dict):
-                for r in inv.result.get("results", []):
-                    if r.get("breaches"):
-                        notes.append(
-                            f"{r['batch_id']}: " + ", ".join(_breach(b) for b in r["breaches"])
-                        )
-        return notes
-
     def bootstrap(self) -> dict:
         for key, body in plan.training_files(self.sc).items():
             self._put(key, body)
@@ -143,45 +116,39 @@ class Run:
         arriving = {}
         labelled = self.sc.labels_due(day)
         if labelled:
-            labels = plan.day_batch(self.sc, labelled).labels
+            labels = self.sc.day_batch(labelled).labels
             arriving[storage.labels_key(self.sc.batch_id(labelled))] = labels
         for partly, through, after in self.sc.increments_due(day):
             key = storage.label_increment_key(
                 self.sc.batch_id(partly), self._dated(partly, through).isoformat()
             )
-            arriving[key] = label_increment(plan.day_batch(self.sc, partly), through, after)
+            arriving[key] = label_increment(self.sc.day_batch(partly), through, after)
         for key, frame in arriving.items():
             self._put(key, plan.csv_bytes(frame))
         if arriving:
             ran += self.executor.settle()
         ran += self.executor.advance(BATCH_AT - LABELS_AT)
-        batch = plan.day_batch(self.sc, day)
+        batch = self.sc.day_batch(day)
         batch_id = self.sc.batch_id(day)
+        rec.champion_at_upload = self._state()[1]
         self._put(storage.incoming_key(batch_id, "bookings"), plan.csv_bytes(batch.bookings))
         self._put(storage.incoming_key(batch_id, "hotels"), plan.csv_bytes(batch.hotels))
         ran += self.executor.settle()
         ran += self.executor.advance(dt.timedelta(days=1) - BATCH_AT)
         rec.ended = _now()
         rec.breaker_state, rec.champion = self._state()
-        rec.notes = self._notes(ran)
-        rec.breaches = [
-            n for n in rec.notes if ":" in n and "FAILED" not in n and not n.startswith("trained")
-        ]
+        rec.notes, rec.signals = observe(ran, self.functions)
         self.records.append(rec)
         return rec
 
 
-def run(days: int, seed: int, out_dir: Path) -> dict:
-    sc = plan.build(days, seed)
+def run(sc: plan.Scenario, out_dir: Path) -> dict:
     cfg = load_config(MODEL_CONFIG)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     print(
-        f"mlcycle demo: {days} days, seed {seed}, incidents: "
-        + ", ".join(
-            f"{i.type} day {i.day}" + (f"-{i.last_day}" if i.last_day > i.day else "")
-            for i in sc.incidents
-        ),
+        f"mlcycle demo: {sc.days} days, seed {sc.seed}, labels after {sc.label_delay_days} "
+        f"days, incidents: " + (", ".join(i.label() for i in sc.incidents) or "none"),
         flush=True,
     )
     build(PACKAGES)
@@ -202,19 +169,39 @@ def run(days: int, seed: int, out_dir: Path) -> dict:
             f"prior {first.get('baseline', {}).get('accuracy', 0):.3f})",
             flush=True,
         )
-        for day in range(1, days + 1):
+        for day in range(1, sc.days + 1):
             rec = r.day(day)
             status = {"status": demo_report.batch_outcome(r.store, r.buckets, sc.batch_id(day))}
             print(_progress(rec, sc, status), flush=True)
         r.executor.close()
         print(_workload(r.executor.invocations), flush=True)
-        report = demo_report.collect(r.store, r.buckets, cfg.name, sc, r.records)
+        registry = ModelRegistry(r.store, r.buckets.models, cfg.name)
+        oracle = Oracle(sc, cfg, registry, load_plugin(cfg, MODEL_CONFIG.parent))
+        with _as_deployed(url, outputs["model_signing_key_arn"]):
+            report = demo_report.collect(r.store, r.buckets, cfg.name, sc, r.records, oracle)
     report["seconds"] = round(time.monotonic() - started, 1)
     (out_dir / "report.json").write_text(json.dumps(report, indent=1, default=str))
     paths = report_html.render(report, out_dir)
     print(timeline(report))
     print(f"\nreport: {out_dir / 'report.json'}  {paths['html']}  ({report['seconds']:.0f}s)")
     return report
+
+
+@contextlib.contextmanager
+def _as_deployed(url: str, signing_key: str) -> Iterator[None]:
+    """This process's AWS environment as a deployed function's, while the ground truth loads
+    the registered models: each is verified through KMS before it is deserialised."""
+    wanted = {**EMULATOR_ENV, "AWS_ENDPOINT_URL": url, "MODEL_SIGNING_KEY_ID": signing_key}
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _workload(invocations) -> str:
@@ -227,49 +214,23 @@ def _workload(invocations) -> str:
     )
 
 
-def timeline(report: dict) -> str:
-    head = (
-        f"{'day':>3} {'rows':>5} {'champion':8} {'breaker':9} {'batch':21} "
-        f"{'JoinCov':>7} {'MaxPSI':>6} {'PredDr':>6} "
-        f"{'EstAcc':>6} {'RealAcc':>7}  events"
-    )
-    lines = ["", head, "-" * len(head)]
-
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.3f}"
-
-    for d in report["days"]:
-        m = d["metrics"]
-        lines.append(
-            f"{d['day']:>3} {d['rows'] or '-':>5} {d['champion'] or '-':8} "
-            f"{d['breaker_state']:9} {d['batch_status']:21} "
-            f"{fmt(m['JoinCoverage']):>7} {fmt(m['MaxPSI']):>6} {fmt(m['PredictionDrift']):>6} "
-            f"{fmt(m['EstimatedAccuracy']):>6} {fmt(m['RealisedAccuracy']):>7}  "
-            f"{'; '.join(d['events'])[:120]}"
-        )
-    lines.append("")
-    for i in report["incidents"]:
-        lines.append(
-            f"incident {i['type']:16} day {i['day']:>2}: detected {i['detected_day']}, "
-            f"breaker opened {i['breaker_opened_day']}, recovered {i['recovered_day']}"
-        )
-    lines.append(
-        "published bad predictions after a trip: "
-        f"{report['published_bad_predictions_after_trip']}; "
-        f"false trips: {report['false_trips']}; outcome: {report['outcome']}; "
-        f"estimated vs realised accuracy MAE: {report['accuracy_estimate_mae']} "
-        f"(clean days {report['accuracy_estimate_mae_clean_days']})"
-    )
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=scenario_file.DEFAULT,
+        help="YAML: days, seed, label_delay_days, rows_per_day, incidents (demo/scenario_file.py)",
+    )
+    parser.add_argument("--days", type=int, help="override the scenario's days")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "demo")
     args = parser.parse_args(argv)
-    run(args.days, args.seed, args.out)
+    try:
+        sc = scenario_file.load(args.scenario).overridden(args.days, args.seed)
+    except scenario_file.ScenarioError as exc:
+        parser.error(str(exc))
+    run(sc, args.out)
     return 0
 
 

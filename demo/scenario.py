@@ -1,30 +1,46 @@
 """The demo's script of a month in production: which day brings which incident.
 
 Kept apart from the runner so the plan is plain data a test can read: the days of
-the incidents, how long each lasts, and when each batch's labels arrive (complete after
-`label_delay_days`, before that as daily increments of the labels known by the day before).
+the incidents, how long each lasts and how large it is, and when each batch's labels arrive
+(complete after `label_delay_days`, before that as daily increments of the labels known by
+the day before). A scenario comes from a YAML file (`demo.scenario_file`); the world each
+day is drawn by `data.generate` from the seed, the day and the incident in force.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from data.generate import make_batch, make_training
+from data.draw import Magnitude
+from data.generate import Batch, make_batch, make_training
 from mlcycle import storage
 
-INCIDENT_TYPES = ("source_outage", "covariate_shift", "concept_drift")
+# Integrity incidents break the inputs, whatever the model: publishing them is harm by itself.
+INTEGRITY = ("source_outage", "market_outage", "schema_break")
 
 
 @dataclass(frozen=True)
 class Incident:
     type: str
     day: int
-    last_day: int  # inclusive; concept drift lasts: the world changed, it does not change back
+    last_day: int  # inclusive
+    magnitude: Magnitude = None
+    lasting: bool = False  # runs to the end of the run, however long (concept drift's default)
 
     def covers(self, day: int) -> bool:
         return self.day <= day <= self.last_day
+
+    @property
+    def integrity(self) -> bool:
+        return self.type in INTEGRITY
+
+    def label(self) -> str:
+        days = f"day {self.day}" + (f"-{self.last_day}" if self.last_day > self.day else "")
+        size = "" if self.magnitude is None else f" ({self.magnitude})"
+        return f"{self.type}{size} {days}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,21 @@ class Scenario:
     def incident_on(self, day: int) -> Incident | None:
         return next((i for i in self.incidents if i.covers(day)), None)
 
+    def overridden(self, days: int | None = None, seed: int | None = None) -> Scenario:
+        """The same plan run for `days` (incidents after the end dropped, one running past it
+        cut short, a lasting one to the new end) or with another seed."""
+        if days is None and seed is None:
+            return self
+        days = self.days if days is None else days
+        kept = tuple(
+            dataclasses.replace(i, last_day=days if i.lasting else min(i.last_day, days))
+            for i in self.incidents
+            if i.day <= days
+        )
+        return dataclasses.replace(
+            self, days=days, seed=self.seed if seed is None else seed, incidents=kept
+        )
+
     def labels_due(self, day: int) -> int | None:
         """The batch whose labels arrive on `day`, if any."""
         labelled = day - self.label_delay_days
@@ -61,23 +92,26 @@ class Scenario:
             for batch in range(max(1, day - self.label_delay_days + 1), day)
         ]
 
+    def day_batch(self, day: int) -> Batch:
+        """The batch delivered on `day`, incident included."""
+        incident = self.incident_on(day)
+        if incident is None:
+            return self.clean_batch(day)
+        return make_batch(
+            self.date(day), self.rows_per_day, self.seed, incident.type, incident.magnitude
+        )
 
-def default_incidents(days: int) -> tuple[Incident, ...]:
-    """Three incidents spread over a month; a short run (< 15 days) gets the outage only."""
-    if days < 15:
-        return (Incident("source_outage", min(3, days), min(3, days)),)
-    outage, shift, drift = round(days * 0.27), round(days * 0.5), round(days * 0.7)
-    return (
-        Incident("source_outage", outage, outage),
-        Incident("covariate_shift", shift, shift + 1),
-        Incident("concept_drift", drift, days),
-    )
+    def clean_batch(self, day: int) -> Batch:
+        """The same day without its incident: the counterpart that says what an incident cost."""
+        return make_batch(self.date(day), self.rows_per_day, self.seed)
 
-
-def build(days: int = 30, seed: int = 7, rows_per_day: int = 2000) -> Scenario:
-    return Scenario(
-        days=days, seed=seed, rows_per_day=rows_per_day, incidents=default_incidents(days)
-    )
+    def concept_batch(self, day: int) -> Batch:
+        """The same day with only the behaviour in force (concept drift), inputs intact: what
+        a champion's clean-day accuracy is measured on."""
+        incident = self.incident_on(day)
+        if incident is not None and incident.type == "concept_drift":
+            return self.day_batch(day)
+        return self.clean_batch(day)
 
 
 def csv_bytes(frame) -> bytes:
@@ -93,13 +127,3 @@ def training_files(scenario: Scenario) -> dict[str, bytes]:
         storage.source_key(storage.training_prefix("bookings"), "bookings"): csv_bytes(bookings),
         storage.source_key(storage.training_prefix("hotels"), "hotels"): csv_bytes(hotels),
     }
-
-
-def day_batch(scenario: Scenario, day: int):
-    incident = scenario.incident_on(day)
-    return make_batch(
-        scenario.date(day),
-        scenario.rows_per_day,
-        scenario.seed,
-        incident.type if incident else None,
-    )
