@@ -17,18 +17,16 @@ import sys
 from html import escape
 from pathlib import Path
 
-from demo.report_charts import overview_png, panel_pngs, rule_of
-
-# Metrics shown in the per-day table (the ones the rules and the story hinge on), with short
-# headers so twelve columns still fit a laptop screen.
-TIMELINE_METRICS = {
-    "JoinCoverage": "join cov.",
-    "MaxPSI": "max PSI",
-    "PredictionDrift": "pred. drift",
-    "EstimatedAccuracy": "est. acc.",
-    "RealisedAccuracy": "real. acc.",
-    "VolumeRatio": "volume",
-}
+from demo.report_charts import overview_png, panel_pngs
+from demo.report_tables import (
+    breaker_table,
+    champion_table,
+    fmt,
+    incident_table,
+    span,
+    timeline_table,
+    trip_table,
+)
 
 CSS = (
     "\n"
@@ -83,28 +81,6 @@ CSS = (
 )
 
 
-def fmt(value, digits: int = 3) -> str:
-    """Numbers for humans; a dash where a value is missing (labels not arrived, metric skipped)."""
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return escape(str(value))
-
-
-def verdict_tone(metric: str, day: dict) -> str:
-    """The cell's class from the verdict of the rule that watches the metric on that day."""
-    level = (day.get("verdicts") or {}).get(rule_of(metric), 0)
-    return " breach" if level >= 2 else " warn" if level == 1 else ""
-
-
-def _span(incident: dict, end_key: str):
-    start, end = incident.get("day"), incident.get(end_key)
-    return end - start if isinstance(start, int) and isinstance(end, int) else None
-
-
 def _card(label: str, value: str, note: str = "", tone: str = "") -> str:
     return (
         f'<div class="card {tone}"><div class="label">{escape(label)}</div>'
@@ -113,15 +89,16 @@ def _card(label: str, value: str, note: str = "", tone: str = "") -> str:
 
 
 def headline(report: dict) -> str:
-    """The answers first: was every incident caught, how fast, and did anything bad get out."""
+    """The answers first: was every harmful incident caught, how fast, did anything bad get out,
+    and what did caution cost (false trips, good batches held)."""
     incidents = report.get("incidents") or []
-    caught = sum(1 for i in incidents if i.get("detected_day") is not None)
-    detect = [d for d in (_span(i, "detected_day") for i in incidents) if d is not None]
-    recover = [d for d in (_span(i, "recovered_day") for i in incidents) if d is not None]
-    bad = report.get("published_bad_predictions_after_trip")
-    false_trips = report.get("false_trips")
+    harmful = [i for i in incidents if i.get("harmful", True)]
+    caught = sum(1 for i in harmful if i.get("detected_day") is not None)
+    detect = [d for d in (span(i, "detected_day") for i in incidents) if d is not None]
+    recover = [d for d in (span(i, "recovered_day") for i in incidents) if d is not None]
     champions = [escape(str(c.get("version", "?"))) for c in report.get("champion_versions") or []]
     outcome = report.get("outcome") or {}
+    margin = (report.get("settings") or {}).get("harm_margin")
 
     def worst(days: list[int]) -> tuple[str, str]:
         if not days:
@@ -131,27 +108,34 @@ def headline(report: dict) -> str:
     def zero_tone(value) -> str:
         return "good" if value == 0 else "bad" if isinstance(value, int) else ""
 
+    def counted(label: str, key: str, note: str) -> str:
+        return _card(label, fmt(report.get(key)), note, zero_tone(report.get(key)))
+
     cards = [
         _card(
-            "Incidents caught",
-            f"{caught} / {len(incidents)}",
-            escape(", ".join(sorted({str(i.get("type")).replace("_", " ") for i in incidents})))
+            "Harmful incidents caught",
+            f"{caught} / {len(harmful)}",
+            escape(", ".join(sorted({str(i.get("type")).replace("_", " ") for i in harmful})))
             or "none injected",
-            "good" if caught == len(incidents) else "bad",
+            "good" if caught == len(harmful) else "bad",
         ),
         _card("Days to detect", *worst(detect)),
         _card("Days to recover", *worst(recover)),
-        _card(
-            "Bad predictions published after trip",
-            fmt(bad),
-            "rows a model published after its breaker opened",
-            zero_tone(bad),
+        counted(
+            "Bad batches published",
+            "published_bad_batches",
+            f"{fmt(report.get('bad_rows_published'))} rows published while harmful"
+            + (
+                f" (integrity broken, or accuracy {fmt(margin, 2)} below the clean day)"
+                if margin is not None
+                else ""
+            ),
         ),
-        _card(
-            "False trips",
-            fmt(false_trips),
-            "breaker openings on clean days",
-            zero_tone(false_trips),
+        counted("False trips", "false_trips", "breaker trips whose batches were not harmful"),
+        counted(
+            "Good batches held",
+            "held_good_batches",
+            "not harmful, yet never published or published more than a day late",
         ),
         _card("Champion versions", str(len(champions)), " → ".join(champions) or "none"),
         _card(
@@ -175,114 +159,6 @@ def headline(report: dict) -> str:
             )
         )
     return '<div class="cards">' + "".join(cards) + "</div>"
-
-
-def _table(headers: list[str], rows: list[str]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
-
-
-def incident_table(report: dict) -> str:
-    rows = []
-    for i in report.get("incidents") or []:
-        recovered = i.get("recovered_day")
-        rows.append(
-            "<tr>"
-            + "".join(
-                [
-                    f"<td>{escape(str(i.get('type', '?')))}</td>",
-                    *(
-                        f'<td class="num">{fmt(i.get(k))}</td>'
-                        for k in ("day", "detected_day", "breaker_opened_day")
-                    ),
-                    '<td class="num">'
-                    f"{fmt(recovered) if recovered is not None else 'not recovered'}</td>",
-                    *(
-                        f'<td class="num">{fmt(_span(i, k))}</td>'
-                        for k in ("detected_day", "recovered_day")
-                    ),
-                ]
-            )
-            + "</tr>"
-        )
-    if not rows:
-        return '<p class="empty">No incidents in this run.</p>'
-    return _table(
-        [
-            "type",
-            "day",
-            "detected",
-            "breaker opened",
-            "recovered",
-            "days to detect",
-            "days to recover",
-        ],
-        rows,
-    )
-
-
-def timeline_table(report: dict) -> str:
-    """One row per day; the row is tinted by breaker state, a cell whose rule tripped is red and
-    one whose rule warned amber."""
-    rows = []
-    for day in report.get("days") or []:
-        metrics = day.get("metrics") or {}
-        state, status = escape(str(day.get("breaker_state") or "")), day.get("batch_status")
-        cells = [
-            f'<td class="num">{fmt(day.get("day"))}</td>',
-            f'<td class="num">{fmt(day.get("rows"))}</td>',
-            f"<td>{fmt(day.get('champion'))}</td>",
-            f'<td><span class="pill {state}">{state or "–"}</span></td>',
-            f'<td><span class="pill {escape(str(status))}">{fmt(status)}</span></td>',
-        ]
-        for metric in TIMELINE_METRICS:
-            cells.append(
-                f'<td class="num{verdict_tone(metric, day)}">{fmt(metrics.get(metric))}</td>'
-            )
-        events = "".join(f"<li>{escape(str(e))}</li>" for e in day.get("events") or [])
-        incident = day.get("incident")
-        if incident:
-            events = f"<li><b>incident injected: {escape(str(incident))}</b></li>" + events
-        cells.append(
-            f'<td class="ev"><ul class="events">{events}</ul></td>'
-            if events
-            else '<td class="ev"></td>'
-        )
-        rows.append(f'<tr class="{state}">' + "".join(cells) + "</tr>")
-    return _table(
-        ["day", "rows", "champion", "breaker", "batch", *TIMELINE_METRICS.values(), "events"], rows
-    )
-
-
-def breaker_table(report: dict) -> str:
-    rows = []
-    for e in report.get("breaker_events") or []:
-        cause = e.get("cause")
-        cause_text = (
-            json.dumps(cause, sort_keys=True, default=str)
-            if isinstance(cause, (dict, list))
-            else cause
-        )
-        rows.append(
-            "<tr>"
-            + "".join(
-                [
-                    f'<td class="num">{fmt(e.get("day"))}</td>',
-                    f"<td>{fmt(e.get('time'))}</td>",
-                    f"<td>{fmt(e.get('from'))} → {fmt(e.get('to'))}</td>",
-                    f"<td>{fmt(e.get('actor'))}</td>",
-                    f"<td>{fmt(e.get('model_version'))}</td>",
-                    f"<td><code>{fmt(cause_text)}</code></td>",
-                ]
-            )
-            + "</tr>"
-        )
-    if not rows:
-        return '<p class="empty">The breaker never changed state.</p>'
-    return _table(["day", "time", "transition", "actor", "model version", "cause"], rows)
 
 
 def page(report: dict, charts: list[tuple[str, bytes]]) -> str:
@@ -330,8 +206,19 @@ def page(report: dict, charts: list[tuple[str, bytes]]) -> str:
         + legend
         + figures
         + "<h2>Incidents</h2>"
-        + '<p class="legend">Days to detect and to recover count from the onset.</p>'
+        + '<p class="legend">Harmful: integrity broken, or the model scoring a batch was more '
+        "accurate on the same day's clean counterpart by the margin. Caught by: the first rule "
+        "that tripped on one of the incident's own batches. Days to detect and to recover count "
+        "from the onset.</p>"
         + incident_table(report)
+        + "<h2>Breaker trips</h2>"
+        + '<p class="legend">Each trip with the batches whose verdicts caused it; false when none '
+        "of them was harmful.</p>"
+        + trip_table(report)
+        + "<h2>Champions</h2>"
+        + '<p class="legend">Accuracy on the clean batches of the days each champion served, '
+        "under the behaviour then in force, beside the champion before it on the same days.</p>"
+        + champion_table(report)
         + "<h2>Day by day</h2>"
         + timeline_table(report)
         + "<h2>Breaker event log</h2>"

@@ -43,6 +43,11 @@ def synthetic_report(days: int = 10) -> dict:
                 "breaker_state": states.get(day, "CLOSED"),
                 "batch_status": "quarantined" if day == 4 else "held" if day == 5 else "published",
                 "metrics": metrics,
+                "truth": {"harmful": day == 4},
+                "signals": [
+                    {"batch_id": "day-04", "by": "gate", "trips": ["JoinCoverage"]}
+                    for _ in range(day == 4)
+                ],
                 "events": events,
             }
         )
@@ -53,6 +58,7 @@ def synthetic_report(days: int = 10) -> dict:
             "label_delay_days": 3,
             "rows_per_day": 2000,
             "model_name": "booking_status",
+            "harm_margin": 0.02,
         },
         "label_delay_days": 3,
         "days": out,
@@ -60,16 +66,48 @@ def synthetic_report(days: int = 10) -> dict:
             {
                 "type": "source_outage",
                 "day": 4,
+                "last_day": 4,
+                "magnitude": 0.07,
+                "harmful": True,
                 "detected_day": 4,
+                "detected_by": "gate: day-04 JoinCoverage (0.07 vs normal 0.97)",
                 "breaker_opened_day": 4,
                 "recovered_day": 7,
+                "action": "held at the gate: day-04; breaker opened day 4 (gate), champion kept",
+                "rows_published_while_harmful": 0,
             }
         ],
+        "trips": [
+            {
+                "day": 4,
+                "actor": "gate",
+                "rules": ["JoinCoverage"],
+                "batches": ["day-04"],
+                "false": False,
+            },
+            {
+                "day": 8,
+                "actor": "alarm:gap",
+                "rules": ["PositiveRateGap"],
+                "batches": ["day-05"],
+                "false": True,
+            },
+        ],
         "published_bad_predictions_after_trip": 0,
-        "false_trips": 0,
+        "published_bad_batches": 0,
+        "bad_rows_published": 0,
+        "false_trips": 1,
+        "held_good_batches": 1,
         "champion_versions": [
-            {"version": "v0001", "from_day": 0},
-            {"version": "v0003", "from_day": 6},
+            {"version": "v0001", "from_day": 1, "to_day": 5, "clean_day_accuracy": 0.655},
+            {
+                "version": "v0003",
+                "from_day": 6,
+                "to_day": 10,
+                "clean_day_accuracy": 0.661,
+                "previous": "v0001",
+                "previous_clean_day_accuracy": 0.652,
+            },
         ],
         "accuracy_estimate_mae": 0.0217,
         "thresholds": {
@@ -116,35 +154,45 @@ def test_renders_a_self_contained_page_and_an_overview_png(tmp_path):
         "3 d",
         "0.022",
         "v0001 → v0003",
-        "Bad predictions published after trip",
+        "Bad batches published",
         "False trips",
+        "Good batches held",
         "source_outage",
         "alarm:booking_status-JoinCoverage",
+        "gate: day-04 JoinCoverage (0.07 vs normal 0.97)",
+        "held at the gate: day-04; breaker opened day 4 (gate), champion kept",
+        "day 4 gate: JoinCoverage",  # what caught the day's batch, in the day table
+        "incident: source_outage</b> (harmful)",
+        "0.661",
     ]:
         assert text in html, text
+    trips = html[html.index("<h2>Breaker trips</h2>") : html.index("<h2>Champions</h2>")]
+    assert trips.count(">false<") == 1 and trips.count(">harmful batch<") == 1
 
 
-def test_every_incident_type_appears_in_the_page():
+def test_every_incident_type_appears_in_the_page_and_only_harmful_ones_count_as_caught():
     report = synthetic_report()
+
+    def incident(kind, day, harmful, detected, recovered=None):
+        return {
+            "type": kind,
+            "day": day,
+            "harmful": harmful,
+            "detected_day": detected,
+            "breaker_opened_day": detected,
+            "recovered_day": recovered,
+        }
+
     report["incidents"] += [
-        {
-            "type": "covariate_shift",
-            "day": 6,
-            "detected_day": 6,
-            "breaker_opened_day": 6,
-            "recovered_day": None,
-        },
-        {
-            "type": "concept_drift",
-            "day": 7,
-            "detected_day": None,
-            "breaker_opened_day": None,
-            "recovered_day": None,
-        },
+        incident("market_outage", 2, True, 2, 3),
+        incident("benign_shift", 5, False, None),
+        incident("harmful_shift", 6, True, 9),
+        incident("concept_drift", 7, True, None),
     ]
     html = page(report, charts=[])  # the tables and headline only: charts are covered above
-    for incident in ["source_outage", "covariate_shift", "concept_drift", "not recovered", "2 / 3"]:
-        assert incident in html, incident
+    kinds = ["market_outage", "source_outage", "benign_shift", "harmful_shift", "concept_drift"]
+    for text in [*kinds, "not recovered", "3 / 4"]:
+        assert text in html, text
 
 
 def test_missing_metrics_and_sections_do_not_crash(tmp_path):
