@@ -1,8 +1,10 @@
-"""Where a batch stands: which sources are there, and since when.
+"""Where a batch stands: which sources are there, and since when; and, once held, why and
+until when.
 
 A batch is `incoming/<batch_id>/<source>.csv` for every configured source. It is
 ready when all are there, whichever upload came last; one still missing a source
-past the deadline is quarantined rather than waiting forever.
+past the deadline is quarantined rather than waiting forever. A held batch waits in held/
+with its note (held.json) until it is published or its hold limit passes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlcycle import storage
+from mlcycle.breaker.causes import integrity_rules
 from mlcycle.clock import now
 from mlcycle.config import ModelConfig
 from mlcycle.objectstore import ObjectStore
@@ -79,3 +82,50 @@ def scan_incoming(
         if valid:
             batches.append(folder)
     return sorted(batches), invalid
+
+
+@dataclass(frozen=True)
+class HeldBatch:
+    """A batch in held/ that is not published, with its note: why it is held, since when,
+    an operator's extension of its limit or release order."""
+
+    batch_id: str
+    note: dict
+
+    @property
+    def held_at(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.note["held_at"])
+
+    def limit(self, max_hold_hours: float) -> dt.datetime:
+        """When the hold limit passes: `max_hold_hours` after the hold, unless an operator
+        moved it (`hold_until`)."""
+        until = self.note.get("hold_until")
+        if until:
+            return dt.datetime.fromisoformat(until)
+        return self.held_at + dt.timedelta(hours=max_hold_hours)
+
+    @property
+    def integrity_rules(self) -> list[str]:
+        """The integrity rules its input broke (the gate's trips, or its breaches on
+        probation): such a batch waits for corrected inputs, whatever the fallback."""
+        trips = (self.note.get("gate") or {}).get("trips") or []
+        breached = [b.get("rule") for b in self.note.get("breaches") or [] if b.get("rule")]
+        return integrity_rules([*trips, *breached])
+
+
+def held_batch(store: ObjectStore, buckets: Buckets, batch_id: str) -> HeldBatch | None:
+    """The batch if it is held (its move finished) and not published, else None."""
+    note, _ = store.get_json(buckets.data, storage.held_note_key(batch_id))
+    if note is None or not note.get("complete", True) or "held_at" not in note:
+        return None
+    if store.exists(buckets.predictions, storage.success_key(batch_id)):
+        return None
+    return HeldBatch(batch_id, note)
+
+
+def held_batches(store: ObjectStore, buckets: Buckets) -> list[HeldBatch]:
+    found = (
+        held_batch(store, buckets, b)
+        for b in storage.batch_folders(store, buckets.data, storage.HELD)
+    )
+    return [held for held in found if held is not None]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from mlcycle.breaker.policy import BreakerPolicy, parse_breaker_policy
 from mlcycle.errors import ConfigError
 from mlcycle.monitoring.rules import Settings, parse_settings
 
@@ -73,6 +74,7 @@ class ModelConfig:
     params: dict = field(default_factory=dict)
     holdout_fraction: float = 0.2
     min_training_rows: int = 50
+    recent_weight: int = 3  # a recovery's newest labelled batches count this many times
     promotion: PromotionPolicy = PromotionPolicy()
     chunk_rows: int = 250_000
     batch_deadline_minutes: float = 60.0
@@ -80,7 +82,8 @@ class ModelConfig:
     positive_class: str | None = None
     segment_column: str | None = None
     probation_batches: int = 2
-    retrain_recent_batches: int | None = 1
+    retrain_recent_batches: int | None = 3
+    breaker: BreakerPolicy = BreakerPolicy()
     monitoring: dict = field(default_factory=dict)
     rules: Settings = field(default_factory=lambda: parse_settings({}))
 
@@ -231,6 +234,8 @@ def _check(cfg: ModelConfig) -> None:
         raise ConfigError(
             f"training.holdout_fraction must be between 0 and 1, got {cfg.holdout_fraction}"
         )
+    if cfg.recent_weight < 1:
+        raise ConfigError(f"training.recent_weight must be at least 1, got {cfg.recent_weight}")
 
 
 def parse_config(raw: dict) -> ModelConfig:
@@ -259,6 +264,7 @@ def parse_config(raw: dict) -> ModelConfig:
         params=dict(model.get("params") or {}),
         holdout_fraction=float(training.get("holdout_fraction", 0.2)),
         min_training_rows=int(training.get("min_rows", 50)),
+        recent_weight=int(training.get("recent_weight", 3)),
         promotion=PromotionPolicy(
             metric=str(promotion.get("metric", "macro_f1")),
             min_improvement=float(promotion.get("min_improvement", 0.0)),
@@ -274,7 +280,8 @@ def parse_config(raw: dict) -> ModelConfig:
         if monitoring.get("segment_column")
         else None,
         probation_batches=int(breaker.get("probation_batches", 2)),
-        retrain_recent_batches=int(breaker.get("retrain_recent_batches", 1)) or None,
+        retrain_recent_batches=int(breaker.get("retrain_recent_batches", 3)) or None,
+        breaker=parse_breaker_policy(breaker),
         monitoring=monitoring,
         rules=parse_settings(monitoring),
     )

@@ -84,3 +84,19 @@ def required(fields: dict, name: str, where: str) -> Any:
     if fields.get(name) is None:
         raise EventError(where, name, "a value (the field is required)")
     return fields[name]
+
+
+def words(fields: dict, name: str, where: str) -> str:
+    """A required text that says something: an empty or blank reason or actor would leave a
+    decision in the event log without anyone or anything behind it."""
+    value = required(fields, name, where)
+    if not value.strip():
+        raise EventError(where, name, "a non-blank text", value)
+    return str(value)
+
+
+def count(fields: dict, name: str, where: str, low: int, high: int) -> int:
+    value = required(fields, name, where)
+    if not low <= value <= high:
+        raise EventError(where, name, f"a whole number from {low} to {high}", value)
+    return int(value)

@@ -1,9 +1,10 @@
 """Infer stage: turn a trigger into batch work, which batches, and what happens to each.
 
 Three triggers reach the infer function: an S3 upload under incoming/, the hourly
-rescan (scores every complete, unscored batch and quarantines batches stuck past
-their deadline), and a direct `{"batch_id": ...}` request; the breaker adds a fourth,
-"score the held batches".
+rescan (scores every complete, unscored batch, quarantines batches stuck past
+their deadline and applies the fallback to batches held past their limit), and a direct
+`{"batch_id": ...}` request; the breaker adds "score the held batches" and an operator's
+release of one held batch.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import partial
 
 from mlcycle import events, storage
 from mlcycle.batches import batch_status, past_deadline, scan_incoming
+from mlcycle.breaker import holds
 from mlcycle.breaker.gate import Diversion, inference_gate, score_held
 from mlcycle.config import ModelConfig
 from mlcycle.errors import MLCycleError
@@ -95,6 +97,13 @@ def handle(
         return _summary(
             "score_held", score_held(cfg, plugin, store, buckets, probation=event.probation)
         )
+    if isinstance(event, events.SweepHolds):
+        return _summary("sweep_holds", holds.sweep(cfg, plugin, store, buckets))
+    if isinstance(event, events.ReleaseHeld):
+        result = holds.release(cfg, plugin, store, buckets, event.batch_id)
+        if result["status"] == "error":
+            raise BatchFailed(f"release of {event.batch_id} failed: {result['error']}")
+        return _summary("release", [result])
     trigger, ids, invalid = _batches(event, store, buckets)
     results = [set_aside_invalid(store, buckets, key) for key in invalid]
     gate = inference_gate(cfg, plugin, store, buckets)
@@ -110,8 +119,10 @@ def handle(
         )
         results.append(result)
         if tripped(result):
-            # This batch's trip opened the breaker: the batches after it must see that.
+            # This batch's trip may have opened the breaker: the batches after it must see that.
             gate = inference_gate(cfg, plugin, store, buckets)
+    if trigger == "rescan":
+        results += holds.sweep(cfg, plugin, store, buckets)
     summary = _summary(trigger, results)
     failed = [r["batch_id"] for r in results if r["status"] == "error"]
     if failed and trigger != "rescan":

@@ -5,106 +5,43 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from mlcycle import events, storage
-from mlcycle.breaker import effects
-from mlcycle.breaker.handling import handle
-from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, create_initial, initial_state
-from mlcycle.config import load_config
+from mlcycle import storage
+from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN
 from mlcycle.monitoring import window as windows
-from mlcycle.objectstore import ObjectStore
-from mlcycle.storage import Buckets
-from tests.conftest import MODEL_DIR
+from tests.unit.breaker_world import BUCKETS, call, log_of, rule_state, set_state, state_of
 
-REGION = "eu-west-1"
-RULE = "mlcycle-inference-rescan"
-BUCKETS = Buckets("data-b", "models-b", "predictions-b", "monitoring-b")
 GATE = {
     "action": "gate_trip",
     "batch_id": "b7",
     "model_version": "v0003",
-    "rules": ["JoinCoverage", "NullRate"],
-    "reason": "JoinCoverage 0.41 below its trip limit 0.93",
+    "rules": ["EstimatedAccuracy", "NullRate"],
+    "reason": "EstimatedAccuracy 0.52 below its trip limit 0.61",
 }
-
-
-@pytest.fixture
-def world(monkeypatch):
-    """(store, retrains requested, the config) in a fresh in-process AWS with a CLOSED breaker."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "INFERENCE_RULE_NAME": RULE,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    retrains: list[dict] = []
-    monkeypatch.setattr(effects, "invoke_async", lambda env, payload: retrains.append(payload))
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        for bucket in (BUCKETS.data, BUCKETS.models, BUCKETS.predictions, BUCKETS.monitoring):
-            s3.create_bucket(
-                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
-            )
-        boto3.client("events", region_name=REGION).put_rule(
-            Name=RULE, ScheduleExpression="rate(1 hour)", State="ENABLED"
-        )
-        store = ObjectStore(s3)
-        create_initial(store, BUCKETS.monitoring)
-        yield store, retrains, load_config(MODEL_DIR / "model_config.yml")
-
-
-def _breaker(world, payload: dict) -> dict:
-    store, _, cfg = world
-    return handle(cfg, store, BUCKETS, events.parse_breaker_event(payload))
-
-
-def _state(store) -> tuple[dict, str]:
-    doc, etag = store.get_json(BUCKETS.monitoring, storage.BREAKER_STATE_KEY)
-    return doc, etag
-
-
-def _log(store) -> list[dict]:
-    return store.read_lines(BUCKETS.monitoring, storage.BREAKER_EVENTS_KEY)
-
-
-def _rule_state() -> str:
-    return boto3.client("events", region_name=REGION).describe_rule(Name=RULE)["State"]
-
-
-def _set_state(store, state: str) -> None:
-    doc = {**initial_state(), "state": state, "revision": 4}
-    if state == HALF_OPEN:
-        doc["probation"] = {"model_version": "v0003", "healthy": [], "required": 2}
-    store.put_json(BUCKETS.monitoring, storage.BREAKER_STATE_KEY, doc)
 
 
 # --- gate trips ------------------------------------------------------------------------------
 
 
-def test_a_gate_trip_opens_a_closed_breaker_like_an_alarm_does(world):
+def test_a_gate_trip_on_a_performance_rule_opens_a_closed_breaker_like_an_alarm_does(world):
     store, retrains, _ = world
-    result = _breaker(world, GATE)
+    result = call(world, GATE)
 
     cause = {
         "source": "gate",
         "batch_id": "b7",
         "model_version": "v0003",
-        "rules": ["JoinCoverage", "NullRate"],
+        "rules": ["EstimatedAccuracy", "NullRate"],
         "reason": GATE["reason"],
     }
     assert result["changed"] is True and result["state"]["state"] == OPEN
     assert result["state"]["cause"] == cause and result["state"]["model_version"] == "v0003"
     assert result["effects"] == ["inference rule disabled", "retrain requested"]
-    assert _rule_state() == "DISABLED"
+    assert rule_state() == "DISABLED"
     assert [r["recovery"] for r in retrains] == [True]
     assert GATE["reason"] in retrains[0]["reason"]
-    [line] = _log(store)
+    [line] = log_of(store)
     assert (line["from"], line["to"], line["actor"], line["cause"]) == (CLOSED, OPEN, "gate", cause)
     json.dumps(result)  # the function's answer is JSON as it stands
 
@@ -112,14 +49,14 @@ def test_a_gate_trip_opens_a_closed_breaker_like_an_alarm_does(world):
 @pytest.mark.parametrize("state", [OPEN, HALF_OPEN])
 def test_a_gate_trip_changes_nothing_unless_closed(world, state):
     store, retrains, _ = world
-    _set_state(store, state)
-    _, before = _state(store)
+    set_state(store, state)
+    _, before = state_of(store)
 
-    result = _breaker(world, GATE)
+    result = call(world, GATE)
 
     assert result["changed"] is False and result["state"]["state"] == state
-    assert _state(store)[1] == before
-    assert _log(store) == [] and retrains == [] and _rule_state() == "ENABLED"
+    assert state_of(store)[1] == before
+    assert log_of(store) == [] and retrains == [] and rule_state() == "ENABLED"
 
 
 def test_a_verdict_alarm_records_the_rule_that_tripped(world):
@@ -141,11 +78,12 @@ def test_a_verdict_alarm_records_the_rule_that_tripped(world):
     }
     sns = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message)}}]}
 
-    [result] = _breaker(world, sns)["results"]
+    [result] = call(world, sns)["results"]
 
     assert result["state"] == OPEN
-    [line] = _log(store)
+    [line] = log_of(store)
     assert (line["cause"]["metric"], line["cause"]["rule"]) == ("RuleVerdict", "JoinCoverage")
+    assert line["cause"]["family"] == "integrity"
     assert line["actor"] == "alarm:mlcycle-booking_status-JoinCoverage-trip"
 
 
@@ -158,7 +96,7 @@ def _window(store) -> tuple[dict | None, str | None]:
 
 def test_accepting_a_shift_writes_the_window_and_logs_who_and_why_without_a_transition(world):
     store, _, _ = world
-    _, before = _state(store)
+    _, before = state_of(store)
     payload = {
         "action": "accept_shift",
         "reason": "new partner hotels: a lasting change of mix",
@@ -166,7 +104,7 @@ def test_accepting_a_shift_writes_the_window_and_logs_who_and_why_without_a_tran
         "since": "2026-01-05T00:00:00Z",
     }
 
-    result = _breaker(world, payload)
+    result = call(world, payload)
 
     window, _ = _window(store)
     assert window == {
@@ -179,8 +117,8 @@ def test_accepting_a_shift_writes_the_window_and_logs_who_and_why_without_a_tran
         "2026-01-05T00:00:00+00:00",
         "alice",
     )
-    assert _state(store)[1] == before  # the breaker's state is not touched
-    [line] = _log(store)
+    assert state_of(store)[1] == before  # the breaker's state is not touched
+    [line] = log_of(store)
     assert (line["from"], line["to"], line["actor"], line["revision"]) == (
         CLOSED,
         CLOSED,
@@ -215,7 +153,7 @@ def test_accepting_a_shift_keeps_what_the_monitor_wrote_meanwhile(world, monkeyp
 
     monkeypatch.setattr(store, "get_json", get_json)
 
-    _breaker(world, {"action": "accept_shift", "reason": "r", "actor": "bob"})
+    call(world, {"action": "accept_shift", "reason": "r", "actor": "bob"})
 
     window, _ = _window(store)
     assert [e["batch_id"] for e in window["entries"]] == ["b1", "b2"]
@@ -224,8 +162,8 @@ def test_accepting_a_shift_keeps_what_the_monitor_wrote_meanwhile(world, monkeyp
 
 def test_an_accepted_shift_defaults_to_now_and_works_in_any_state(world):
     store, _, _ = world
-    _set_state(store, OPEN)
-    result = _breaker(world, {"action": "accept_shift", "reason": "r", "actor": "bob"})
+    set_state(store, OPEN)
+    result = call(world, {"action": "accept_shift", "reason": "r", "actor": "bob"})
     window, _ = _window(store)
     assert window["accepted_since"] == result["accepted_since"] <= result["event"]["time"]
     assert result["state"]["state"] == OPEN and result["event"]["revision"] == 4

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from mlcycle import events
+from mlcycle.breaker import operator_payloads, payloads
 from mlcycle.errors import EventError
 
 
@@ -147,11 +148,11 @@ def test_breaker_events():
     assert alarm.cause()["comparison"] == "LessThanThreshold"
     assert events.parse_breaker_event(
         {"action": "open", "reason": "feed", "actor": "alice"}
-    ) == events.Force("open", "feed", "alice")
-    assert events.parse_breaker_event({"action": "status"}) == events.Status()
+    ) == operator_payloads.Force("open", "feed", "alice")
+    assert events.parse_breaker_event({"action": "status"}) == payloads.Status()
     assert events.parse_breaker_event(
         {"action": "model_promoted", "version": "v0002"}
-    ) == events.ModelPromoted("v0002", "training")
+    ) == payloads.ModelPromoted("v0002", "training")
     report = events.parse_breaker_event(
         {
             "action": "probation_report",
@@ -161,7 +162,7 @@ def test_breaker_events():
             "model_version": "v0002",
         }
     )
-    assert report == events.ProbationReport(
+    assert report == payloads.ProbationReport(
         "b1", False, ({"metric": "MaxPSI"},), "v0002", "monitor"
     )
 
@@ -225,7 +226,7 @@ def test_ids_have_patterns_and_free_text_is_bounded(parse, payload, message):
 def test_repair_is_an_explicit_operator_action():
     assert events.parse_breaker_event(
         {"action": "repair", "reason": "state lost", "actor": "bob"}
-    ) == events.Repair("state lost", "bob")
+    ) == operator_payloads.Repair("state lost", "bob")
 
 
 GATE_TRIP = {
@@ -238,7 +239,7 @@ GATE_TRIP = {
 
 
 def test_a_gate_trip_names_the_batch_the_version_and_the_rules():
-    assert events.parse_breaker_event(GATE_TRIP) == events.GateTrip(
+    assert events.parse_breaker_event(GATE_TRIP) == payloads.GateTrip(
         "b1", "v0002", ("JoinCoverage",), "JoinCoverage at trip level"
     )
 
@@ -264,9 +265,13 @@ def test_gate_trip_refusals(change, message):
 
 def test_accept_shift_takes_a_zoned_time_as_utc_or_none_for_now():
     payload = {"action": "accept_shift", "reason": "new normal", "actor": "alice"}
-    assert events.parse_breaker_event(payload) == events.AcceptShift("new normal", "alice", None)
+    assert events.parse_breaker_event(payload) == operator_payloads.AcceptShift(
+        "new normal", "alice", None
+    )
     shifted = events.parse_breaker_event({**payload, "since": "2026-01-05T02:00:00+02:00"})
-    assert shifted == events.AcceptShift("new normal", "alice", "2026-01-05T00:00:00+00:00")
+    assert shifted == operator_payloads.AcceptShift(
+        "new normal", "alice", "2026-01-05T00:00:00+00:00"
+    )
 
 
 @pytest.mark.parametrize(

@@ -36,37 +36,52 @@ def report_unknown_state(model_name: str, state: dict) -> None:
     )
 
 
-def release_probation(store: ObjectStore, buckets: Buckets, batch_ids: list[str]) -> list[str]:
-    """Publish probation batches judged healthy.
+def publish_from_probation(
+    store: ObjectStore, buckets: Buckets, batch_id: str, marks: dict
+) -> dict | None:
+    """Publish a batch's probation output as it stands, ``marks`` added to its manifest; the
+    published manifest, or None when there is no probation output or the batch is published.
 
-    predictions.csv goes first, then the _SUCCESS manifest.
+    predictions.csv goes first, then the _SUCCESS manifest (a conditional create).
     """
-    released = []
-    for batch_id in batch_ids:
-        manifest, _ = store.get_json(
-            buckets.predictions, storage.success_key(batch_id, probation=True)
+    manifest, _ = store.get_json(buckets.predictions, storage.success_key(batch_id, probation=True))
+    if manifest is None or store.exists(buckets.predictions, storage.success_key(batch_id)):
+        return None
+    store.copy(
+        buckets.predictions,
+        storage.predictions_key(batch_id, probation=True),
+        storage.predictions_key(batch_id),
+    )
+    published = {
+        **manifest,
+        "probation": False,
+        "predictions_key": storage.predictions_key(batch_id),
+        **marks,
+    }
+    try:
+        store.put_json(
+            buckets.predictions, storage.success_key(batch_id), published, if_none_match=True
         )
-        if manifest is None or store.exists(buckets.predictions, storage.success_key(batch_id)):
-            continue
-        store.copy(
-            buckets.predictions,
-            storage.predictions_key(batch_id, probation=True),
-            storage.predictions_key(batch_id),
-        )
-        published = {
-            **manifest,
-            "probation": False,
-            "predictions_key": storage.predictions_key(batch_id),
-            "released_from_probation_at": now_iso(),
-        }
-        try:
-            store.put_json(
-                buckets.predictions, storage.success_key(batch_id), published, if_none_match=True
-            )
-        except PreconditionFailed:
-            continue  # released by a concurrent close
-        released.append(batch_id)
-    return released
+    except PreconditionFailed:
+        return None  # published by a concurrent writer
+    return published
+
+
+def release_probation(store: ObjectStore, buckets: Buckets, batch_ids: list[str]) -> list[str]:
+    """Publish probation batches judged healthy."""
+    marks = {"released_from_probation_at": now_iso()}
+    return [b for b in batch_ids if publish_from_probation(store, buckets, b, marks)]
+
+
+def report_held_too_long(model_name: str, batch_ids: list[str]) -> None:
+    """Put HeldTooLong = the number of batches held past their limit that stay held: its alarm
+    pages the operators (extend the hold, release the batch, or correct its inputs)."""
+    log(logger, "batches held past their limit", level=40, batches=batch_ids)
+    put_metrics(
+        boto3.client("cloudwatch"),
+        namespace(model_name),
+        [_model_metric(model_name, "HeldTooLong", float(len(batch_ids)))],
+    )
 
 
 class AwsBreakerActions:
@@ -104,9 +119,22 @@ class AwsBreakerActions:
     def release_probation(self, batch_ids: list[str]) -> list[str]:
         return release_probation(self.store, self.buckets, batch_ids)
 
+    def release_held(self, batch_id: str) -> None:
+        """Infer scores and publishes a batch an operator released (the order is in its note)."""
+        invoke_async("INFER_FUNCTION_NAME", {"action": "release", "batch_id": batch_id})
+
     def reject_batch(self, batch_id: str, reason: dict) -> None:
-        """A batch that breached on probation is held with its reason: kept, never published."""
-        hold(self.store, self.buckets, batch_id, f"breached on probation: {reason.get('breaches')}")
+        """A batch that breached on probation is held with its reason: kept, never published.
+        The breaches go into its note: breached integrity rules mean it waits for corrected
+        inputs."""
+        breaches = reason.get("breaches") or []
+        hold(
+            self.store,
+            self.buckets,
+            batch_id,
+            f"breached on probation: {breaches}",
+            {"breaches": breaches},
+        )
 
     def publish_state(self, state: str) -> None:
         put_metrics(

@@ -13,6 +13,8 @@ from dataclasses import replace
 from functools import partial
 
 from mlcycle import storage
+from mlcycle.batches import held_batch
+from mlcycle.breaker.causes import opened_for_inputs
 from mlcycle.breaker.effects import report_unknown_state
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, read_state
 from mlcycle.config import ModelConfig
@@ -20,7 +22,6 @@ from mlcycle.events import TrainRequest
 from mlcycle.failures import isolated
 from mlcycle.invoke import invoke_async
 from mlcycle.logs import get_logger, log
-from mlcycle.monitoring.rules import BY_NAME, INTEGRITY
 from mlcycle.moves import hold
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin
@@ -60,14 +61,6 @@ def inference_gate(
     return gate
 
 
-def _broken_input(store: ObjectStore, buckets: Buckets, batch_id: str) -> bool:
-    """Held because its inputs broke an integrity rule before publication: another model
-    would meet the same broken input, so it waits for corrected files, not for probation."""
-    note, _ = store.get_json(buckets.data, storage.held_note_key(batch_id))
-    trips = ((note or {}).get("gate") or {}).get("trips") or []
-    return any(BY_NAME[r].family == INTEGRITY for r in trips if r in BY_NAME)
-
-
 def score_held(
     cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets, probation: bool
 ) -> list[dict]:
@@ -92,7 +85,9 @@ def score_held(
     for batch_id in storage.batch_folders(store, buckets.data, storage.HELD):
         if batch_id in rejected or published_manifest(store, buckets, batch_id, probation):
             continue
-        if _broken_input(store, buckets, batch_id):
+        held = held_batch(store, buckets, batch_id)
+        if held is not None and held.integrity_rules:
+            # Another model would meet the same broken input: it waits for corrected files.
             continue
         prefix = storage.held_prefix(batch_id)
         result = isolated(
@@ -104,7 +99,7 @@ def score_held(
             partial(score_batch, cfg, plugin, store, buckets, batch_id, prefix, probation),
         )
         results.append(result)
-        if tripped(result):
+        if tripped(result) and read_state(store, buckets.monitoring)[0]["state"] != state["state"]:
             break  # its trip opened the breaker: the rest stay held
     return results
 
@@ -130,8 +125,10 @@ def training_plan(
     if mode == UNKNOWN:
         report_unknown_state(cfg.name, state)
         return {"status": "deferred", "reason": f"breaker state unknown: {state['problem']}"}
-    if mode == OPEN:
+    if mode == OPEN and not opened_for_inputs(state):
         # The breaker's own retrain did not pass the gate: try again, with newer labels.
+        # (Opened for broken inputs, the run stays an ordinary one: the newest batches are the
+        # suspect ones.)
         return replace(request, recovery=True, recent_batches=cfg.retrain_recent_batches)
     return request
 

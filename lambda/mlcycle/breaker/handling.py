@@ -1,11 +1,35 @@
 """The breaker function's one job: apply an event (alarm, gate, operator, train, monitor) to the
-state."""
+state, with the action that fits its cause.
+
+Broken inputs (integrity rules) are not the model's fault: a gate trip on integrity rules
+only holds the batch for corrected inputs (a line in the event log, no transition), and an
+integrity alarm after publication opens the breaker without asking for a retrain. Worse
+predictions (performance rules) open it and ask for one.
+"""
 
 from __future__ import annotations
 
-from mlcycle import events
+from mlcycle.breaker import operators
+from mlcycle.breaker.causes import HELD_FOR_INPUTS, NO_RETRAIN_FOR_INPUTS, only_integrity
 from mlcycle.breaker.effects import AwsBreakerActions
-from mlcycle.breaker.machine import Breaker, Transition
+from mlcycle.breaker.ledger import Transition
+from mlcycle.breaker.machine import Breaker
+from mlcycle.breaker.operator_payloads import (
+    AcceptShift,
+    ExtendHold,
+    Force,
+    Release,
+    Repair,
+    Rollback,
+)
+from mlcycle.breaker.payloads import (
+    Alarm,
+    AlarmNotifications,
+    BreakerEvent,
+    GateTrip,
+    ModelPromoted,
+    Status,
+)
 from mlcycle.breaker.shift import accept_shift
 from mlcycle.breaker.state import CLOSED, OPEN, event_log, read_state
 from mlcycle.clock import now_iso
@@ -27,47 +51,72 @@ def _summary(result: Transition) -> dict:
     }
 
 
-def handle(
-    cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: events.BreakerEvent
-) -> dict:
-    if isinstance(event, events.Status):
+def _alarm(breaker: Breaker, alarm: Alarm, champion: str | None) -> Transition:
+    inputs = alarm.rule is not None and only_integrity([alarm.rule])
+    return breaker.trip(
+        alarm.cause(),
+        actor=f"alarm:{alarm.name}",
+        model_version=champion,
+        no_retrain=NO_RETRAIN_FOR_INPUTS if inputs else None,
+    )
+
+
+def _gate_trip(breaker: Breaker, event: GateTrip) -> Transition:
+    if only_integrity(event.rules):
+        result = breaker.record({**event.cause(), "action": HELD_FOR_INPUTS}, actor="gate")
+    else:
+        # Only a CLOSED breaker was publishing: in HALF_OPEN the batch went to probation and
+        # the monitor's verdict on it decides.
+        result = breaker.trip(
+            event.cause(), actor="gate", model_version=event.model_version, from_states=(CLOSED,)
+        )
+    log(
+        logger,
+        "gate trip",
+        batch_id=event.batch_id,
+        model_version=event.model_version,
+        rules=list(event.rules),
+        changed=result.changed,
+        state=result.state["state"],
+    )
+    return result
+
+
+def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: BreakerEvent) -> dict:
+    if isinstance(event, Status):
         state, _ = read_state(store, buckets.monitoring)
         return {"state": state, "recent_events": event_log(store, buckets.monitoring, last=10)}
     actions = AwsBreakerActions(store, buckets, cfg.name, cfg.retrain_payload)
-    breaker = Breaker(store, buckets.monitoring, actions, cfg.probation_batches)
-    champion = ModelRegistry(store, buckets.models, cfg.name).champion
-    if isinstance(event, events.AlarmNotifications):
+    breaker = Breaker(
+        store,
+        buckets.monitoring,
+        actions,
+        cfg.probation_batches,
+        cfg.breaker.max_retrains_per_day,
+    )
+    registry = ModelRegistry(store, buckets.models, cfg.name)
+    if isinstance(event, AlarmNotifications):
         results = []
         for alarm in event.alarms:
             if alarm.state != "ALARM":
                 log(logger, "alarm notification ignored", alarm=alarm.name, state=alarm.state)
                 continue
-            results.append(
-                breaker.trip(alarm.cause(), actor=f"alarm:{alarm.name}", model_version=champion())
-            )
+            results.append(_alarm(breaker, alarm, registry.champion()))
         return {
             "results": [
                 {"changed": r.changed, "state": r.state["state"], "effects": r.effects}
                 for r in results
             ]
         }
-    if isinstance(event, events.GateTrip):
-        # Only a CLOSED breaker was publishing: in HALF_OPEN the batch went to probation and
-        # the monitor's verdict on it decides.
-        result = breaker.trip(
-            event.cause(), actor="gate", model_version=event.model_version, from_states=(CLOSED,)
-        )
-        log(
-            logger,
-            "gate trip",
-            batch_id=event.batch_id,
-            model_version=event.model_version,
-            rules=list(event.rules),
-            changed=result.changed,
-            state=result.state["state"],
-        )
-        return _summary(result)
-    if isinstance(event, events.AcceptShift):
+    if isinstance(event, GateTrip):
+        return _summary(_gate_trip(breaker, event))
+    if isinstance(event, Rollback):
+        return _summary(operators.rollback(breaker, registry, event))
+    if isinstance(event, Release):
+        return _summary(operators.release(breaker, actions, store, buckets, event))
+    if isinstance(event, ExtendHold):
+        return _summary(operators.extend_hold(cfg, breaker, store, buckets, event))
+    if isinstance(event, AcceptShift):
         since = event.since or now_iso()
         window = accept_shift(store, buckets.monitoring, cfg.name, since, event.actor)
         cause = {"reason": event.reason, "manual": True, "accept_shift": True, "since": since}
@@ -76,23 +125,18 @@ def handle(
             "accepted_since": window["accepted_since"],
             "accepted_by": window["accepted_by"],
         }
-    if isinstance(event, events.Repair):
+    if isinstance(event, Repair):
         return _summary(breaker.repair(event.reason, event.actor))
-    if isinstance(event, events.Force):
+    if isinstance(event, Force):
         target = OPEN if event.target == "open" else CLOSED
-        return _summary(breaker.force(target, event.reason, event.actor, champion()))
-    if isinstance(event, events.ModelPromoted):
-        if event.version != champion():
+        return _summary(breaker.force(target, event.reason, event.actor, registry.champion()))
+    if isinstance(event, ModelPromoted):
+        if event.version != registry.champion():
             # Anyone able to invoke the breaker could claim a promotion: only the champion the
             # model store names may start probation.
             log(logger, "promotion claim refused", level=30, version=event.version)
             state, _ = read_state(store, buckets.monitoring)
-            return {
-                "changed": False,
-                "state": state,
-                "event": None,
-                "effects": [f"refused: {event.version} is not the champion"],
-            }
+            return _summary(operators.refused(state, f"{event.version} is not the champion"))
         return _summary(breaker.model_promoted(event.version, actor=event.actor))
     return _summary(
         breaker.probation_report(

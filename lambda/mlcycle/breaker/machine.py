@@ -1,36 +1,21 @@
 """The state machine: CLOSED -> OPEN -> HALF_OPEN -> CLOSED, held in one S3 object.
 
-Every change is a conditional write on the ETag that was read (two writers never
-both win: the loser re-reads and decides again), and every transition appends one
-line to breaker/events.jsonl. The side effects - disabling the inference rule, asking
+Every change goes through the `Ledger` (a conditional write, one line in
+breaker/events.jsonl). The side effects - disabling the inference rule, asking
 for a retrain, releasing probation output - go through `BreakerActions`, so the state
 machine itself is testable without AWS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
-from mlcycle import storage
-from mlcycle.breaker.state import (
-    CLOSED,
-    HALF_OPEN,
-    OPEN,
-    UNKNOWN,
-    event_log,
-    initial_state,
-    read_state,
-)
-from mlcycle.clock import now_iso
-from mlcycle.errors import MLCycleError
-from mlcycle.objectstore import ObjectStore, PreconditionFailed
-
-UNKNOWN_NOTE = (
-    "breaker state unknown ({}): nothing changed; an operator repairs it with "
-    '{{"action": "repair", "reason": "..."}}'
-)
+from mlcycle.breaker import backoff
+from mlcycle.breaker.causes import HELD_FOR_INPUTS, only_integrity
+from mlcycle.breaker.ledger import Ledger, Transition
+from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, initial_state
+from mlcycle.clock import now, now_iso
+from mlcycle.objectstore import ObjectStore
 
 
 class BreakerActions(Protocol):
@@ -43,90 +28,18 @@ class BreakerActions(Protocol):
     def publish_state(self, state: str) -> None: ...
 
 
-@dataclass
-class Transition:
-    changed: bool
-    state: dict
-    event: dict | None = None
-    effects: list[str] = field(default_factory=list)
-
-
-class Breaker:
+class Breaker(Ledger):
     def __init__(
-        self, store: ObjectStore, bucket: str, actions: BreakerActions, probation_batches: int = 2
-    ):
-        self.store, self.bucket, self.actions, self.probation_batches = (
-            store,
-            bucket,
-            actions,
-            probation_batches,
-        )
-
-    def read(self) -> tuple[dict, str | None]:
-        return read_state(self.store, self.bucket)
-
-    def _write(
         self,
-        change: Callable[[dict], dict | None],
-        cause: dict,
-        actor: str,
-        attempts: int = 10,
-        repair: bool = False,
-    ) -> Transition:
-        """Apply change(state) -> new state (or None: nothing to do) with a conditional write.
-
-        An UNKNOWN state is changed by nothing but a repair: guessing what it was could
-        publish what a lost OPEN state was holding back.
-        """
-        for _ in range(attempts):
-            current, etag = self.read()
-            if current["state"] == UNKNOWN and not repair:
-                return Transition(False, current, effects=[UNKNOWN_NOTE.format(current["problem"])])
-            new = change(dict(current))
-            if new is None:
-                return Transition(False, current)
-            new.update(revision=self._next_revision(current), since=now_iso())
-            try:
-                self.store.put_json(
-                    self.bucket,
-                    storage.BREAKER_STATE_KEY,
-                    new,
-                    if_match=etag,
-                    if_none_match=etag is None,
-                )
-            except PreconditionFailed:
-                continue
-            return Transition(True, new, self._log(current["state"], new, cause, actor))
-        raise MLCycleError(
-            f"breaker state kept changing under us; gave up after {attempts} attempts"
-        )
-
-    def _log(self, before: str, after: dict, cause: dict, actor: str) -> dict:
-        event = {
-            "time": after["since"],
-            "from": before,
-            "to": after["state"],
-            "cause": cause,
-            "model_version": after.get("model_version"),
-            "actor": actor,
-            "revision": after["revision"],
-        }
-        self.store.append_line(self.bucket, storage.BREAKER_EVENTS_KEY, event)
-        return event
-
-    def record(self, cause: dict, actor: str) -> Transition:
-        """A line in the event log for an operator's decision that changes no state (from and
-        to are the current state): the log stays the one account of who decided what."""
-        current, _ = self.read()
-        # An UNKNOWN state has no revision of its own: the last logged one carries on.
-        unchanged = {**current, "since": now_iso(), "revision": self._next_revision(current) - 1}
-        return Transition(False, current, self._log(current["state"], unchanged, cause, actor))
-
-    def _next_revision(self, current: dict) -> int:
-        if current["state"] != UNKNOWN:
-            return int(current["revision"]) + 1
-        last = event_log(self.store, self.bucket, last=1)
-        return int(last[0].get("revision", 0)) + 1 if last else 1
+        store: ObjectStore,
+        bucket: str,
+        actions: BreakerActions,
+        probation_batches: int = 2,
+        max_retrains_per_day: int = 3,
+    ):
+        super().__init__(store, bucket)
+        self.actions = actions
+        self.probation_batches, self.max_retrains_per_day = probation_batches, max_retrains_per_day
 
     def repair(self, reason: str, actor: str) -> Transition:
         """UNKNOWN -> OPEN, by an operator: batches stay held until someone closes explicitly."""
@@ -156,13 +69,22 @@ class Breaker:
         actor: str,
         model_version: str | None = None,
         from_states: tuple[str, ...] = (CLOSED, HALF_OPEN),
+        no_retrain: str | None = None,
     ) -> Transition:
         """CLOSED or HALF_OPEN (or only those of ``from_states``) -> OPEN: stop publishing,
-        hold new batches, ask for a retrain."""
+        hold new batches, ask for a retrain: unless ``no_retrain`` says why a retrain cannot
+        help, or the back-off stops it (the line in the event log says which)."""
+        details: dict = {}
 
         def change(state: dict) -> dict | None:
             if state["state"] not in from_states:
                 return None
+            requests = state.get("retrain_requests") or []
+            if no_retrain is None:
+                decision = backoff.decide(requests, self.max_retrains_per_day, now())
+                requests, details["retrain"] = decision.requests, decision.as_log()
+            else:
+                details["retrain"] = {"requested": False, "reason": f"not requested: {no_retrain}"}
             return {
                 **state,
                 "state": OPEN,
@@ -170,18 +92,27 @@ class Breaker:
                 "probation": None,
                 "tripped_at": now_iso(),
                 "model_version": model_version or state.get("model_version"),
+                "retrain_requests": requests,
             }
 
-        result = self._write(change, cause, actor)
+        result = self._write(change, cause, actor, details=details)
         if result.changed:
             self.actions.disable_inference()
-            self.actions.request_retrain(cause)
+            retrain = details["retrain"]
+            if retrain["requested"]:
+                self.actions.request_retrain(cause)
             self.actions.publish_state(OPEN)
-            result.effects = ["inference rule disabled", "retrain requested"]
+            result.effects = [
+                "inference rule disabled",
+                "retrain requested" if retrain["requested"] else f"retrain {retrain['reason']}",
+            ]
         return result
 
-    def model_promoted(self, version: str, actor: str) -> Transition:
-        """OPEN -> HALF_OPEN when a retrained model passed the gate.
+    def model_promoted(
+        self, version: str, actor: str, reason: str = "retrained model promoted"
+    ) -> Transition:
+        """OPEN -> HALF_OPEN when a retrained model passed the gate (or an operator rolled back
+        to the previous champion).
 
         Held batches go to probation.
         """
@@ -200,9 +131,7 @@ class Breaker:
                 },
             }
 
-        result = self._write(
-            change, {"reason": "retrained model promoted", "version": version}, actor
-        )
+        result = self._write(change, {"reason": reason, "version": version}, actor)
         if result.changed:
             self.actions.publish_state(HALF_OPEN)
             self.actions.score_held(probation=True)
@@ -232,13 +161,16 @@ class Breaker:
             )  # a verdict on another model, or a batch already set aside
         if not healthy:
             cause = {"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}
-            self._write(
+            inputs = only_integrity(b.get("rule") or "" for b in breaches)
+            if inputs:  # the candidate is not at fault: set the batch aside, stay on probation
+                cause["action"] = HELD_FOR_INPUTS
+            rejected = self._write(
                 lambda s: {**s, "rejected": {**(s.get("rejected") or {}), batch_id: cause}},
                 cause,
                 actor,
             )
             self.actions.reject_batch(batch_id, cause)
-            return self.trip(cause, actor)
+            return rejected if inputs else self.trip(cause, actor)
 
         def change(state: dict) -> dict | None:
             if state["state"] != HALF_OPEN:

@@ -8,6 +8,7 @@ the object once (`create_initial`, a conditional create that never overwrites).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from mlcycle import storage
@@ -33,6 +34,13 @@ def initial_state() -> dict:
     }
 
 
+def _is_utc_time(value: object) -> bool:
+    try:
+        return isinstance(value, str) and dt.datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
 def _problem(doc: object) -> str | None:
     """What makes a stored document unusable as a breaker state, or None."""
     if not isinstance(doc, dict) or not doc:
@@ -44,6 +52,9 @@ def _problem(doc: object) -> str | None:
         return "revision is not a count"
     if not isinstance(doc.get("rejected", {}), dict):
         return "rejected is not an object"
+    requests = doc.get("retrain_requests", [])
+    if not isinstance(requests, list) or not all(_is_utc_time(t) for t in requests):
+        return "retrain_requests is not a list of times with a zone"
     probation = doc.get("probation")
     if doc["state"] == HALF_OPEN and not (
         isinstance(probation, dict) and isinstance(probation.get("healthy"), list)

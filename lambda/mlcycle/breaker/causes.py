@@ -1,0 +1,34 @@
+"""Which kind of harm a trip names, and so which action fits it.
+
+Integrity rules say the input is broken: the model is fine, and another model would meet
+the same broken input. Such a batch is held for corrected inputs and no retrain is asked
+for. Performance rules say the predictions are worse: the breaker opens and a retrain (or a
+rollback) is the remedy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mlcycle.monitoring.rules import BY_NAME, INTEGRITY
+
+HELD_FOR_INPUTS = "held for corrected inputs"
+NO_RETRAIN_FOR_INPUTS = (
+    "an integrity rule tripped: the inputs, not the model, are suspect "
+    "(corrected inputs or an operator resolve it)"
+)
+
+
+def integrity_rules(names: Iterable[str]) -> list[str]:
+    return [name for name in names if name in BY_NAME and BY_NAME[name].family == INTEGRITY]
+
+
+def only_integrity(names: Iterable[str]) -> bool:
+    """True when there are rules and every one of them is an integrity rule."""
+    names = list(names)
+    return bool(names) and len(integrity_rules(names)) == len(names)
+
+
+def opened_for_inputs(state: dict) -> bool:
+    """The breaker is open because an integrity rule tripped after publication."""
+    return ((state.get("cause") or {}).get("family")) == INTEGRITY
