@@ -1,0 +1,215 @@
+"""Held batches on a real moto_server, with the real breaker function behind infer's gate: an
+outage is held for corrected inputs (the breaker stays closed), the hold limit's fallback
+(page, or publish with the champion and a flag, never for broken inputs or an unknown state),
+and an operator's release through the gate or over it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import replace
+
+import boto3
+import pytest
+
+from data.generate import make_batch
+from tests.integration.helpers import keys, upload_batch
+
+
+@pytest.fixture
+def live(trained, buckets, s3, monkeypatch):
+    """The breaker function answers infer's gate in-process; its asynchronous invokes (retrain,
+    score_held, release) are recorded, not run."""
+    import mlcycle.publication_gate as gate
+    from handlers import breaker
+    from mlcycle.breaker import effects
+
+    rule = f"rescan-{uuid.uuid4().hex[:8]}"
+    boto3.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 hour)", State="ENABLED")
+    monkeypatch.setenv("INFERENCE_RULE_NAME", rule)
+    monkeypatch.setattr(gate, "invoke_sync", lambda env, payload: breaker.handler(payload, None))
+    invoked: list[dict] = []
+    monkeypatch.setattr(effects, "invoke_async", lambda env, payload: invoked.append(payload))
+    return invoked
+
+
+def _upload(s3, buckets, batch_id, incident=None, day="2026-01-05"):
+    batch = make_batch(day, 1500, seed=4, incident=incident)
+    files = {"bookings": _csv(batch.bookings), "hotels": _csv(batch.hotels)}
+    upload_batch(s3, buckets.data, batch_id, files)
+
+
+def _csv(frame) -> bytes:
+    return frame.to_csv(index=False).encode()
+
+
+def _json(s3, bucket, key):
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _log(s3, buckets) -> list[dict]:
+    body = s3.get_object(Bucket=buckets.monitoring, Key="breaker/events.jsonl")["Body"].read()
+    return [json.loads(line) for line in body.decode().splitlines()]
+
+
+def _infer(payload):
+    from handlers import infer
+
+    return infer.handler(payload, None)["results"]
+
+
+def _breaker(payload):
+    from handlers import breaker
+
+    return breaker.handler({"reason": "test", "actor": "alice", **payload}, None)
+
+
+def _held_outage_and_clean(s3, buckets):
+    """An outage held by the gate, then a clean batch held because an operator opened."""
+    _upload(s3, buckets, "outage", "source_outage")
+    [outage] = _infer({"batch_id": "outage"})
+    assert outage["status"] == "held" and "JoinCoverage" in outage["gate"]["trips"], outage
+    _breaker({"action": "open"})
+    _upload(s3, buckets, "clean", day="2026-01-06")
+    assert _infer({"batch_id": "clean"})[0]["status"] == "held"
+
+
+def _config(**policy):
+    from handlers import runtime
+
+    cfg = runtime.config()
+    return replace(cfg, breaker=replace(cfg.breaker, **policy))
+
+
+def _sweep(cfg, buckets, hours=25):
+    from handlers import runtime
+    from mlcycle.breaker import holds
+    from mlcycle.clock import now
+
+    at = now() + dt.timedelta(hours=hours)
+    return {
+        r["batch_id"]: r for r in holds.sweep(cfg, runtime.plugin(), runtime.store(), buckets, at)
+    }
+
+
+def _held_too_long():
+    stats = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace="MLCycle/booking_status",
+        MetricName="HeldTooLong",
+        Dimensions=[{"Name": "ModelName", "Value": "booking_status"}],
+        StartTime=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
+        EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    return max((p["Maximum"] for p in stats["Datapoints"]), default=None)
+
+
+def test_an_outage_is_held_for_corrected_inputs_and_the_next_batch_publishes(live, buckets, s3):
+    _upload(s3, buckets, "outage", "source_outage")
+    [outage] = _infer({"batch_id": "outage"})
+
+    assert outage["status"] == "held" and outage["breaker"]["state"] == "CLOSED"
+    assert _json(s3, buckets.monitoring, "breaker/state.json")["state"] == "CLOSED"
+    [line] = _log(s3, buckets)
+    assert (line["from"], line["to"], line["actor"]) == ("CLOSED", "CLOSED", "gate")
+    assert line["cause"]["action"] == "held for corrected inputs"
+    assert line["cause"]["batch_id"] == "outage" and "JoinCoverage" in line["cause"]["rules"]
+    assert live == []  # no retrain: the model is fine
+    _upload(s3, buckets, "next", day="2026-01-06")
+    [published] = _infer({"batch_id": "next"})
+    assert published["status"] == "published" and published["model_version"] == "v0001"
+
+
+def test_past_its_limit_a_held_batch_pages_by_default_and_an_extension_stops_it(live, buckets, s3):
+    _held_outage_and_clean(s3, buckets)
+    cfg = _config()
+    assert _sweep(cfg, buckets, hours=23) == {}  # within the 24 h limit
+
+    swept = _sweep(cfg, buckets)
+
+    assert {b: r["status"] for b, r in swept.items()} == {
+        "outage": "held_too_long",
+        "clean": "held_too_long",
+    }
+    assert swept["clean"]["reason"] == "breaker.hold_fallback is page"
+    assert _held_too_long() == 2.0
+    assert keys(s3, buckets.predictions, "predictions/") == []
+
+    extended = _breaker({"action": "extend_hold", "batch_id": "clean", "hours": 48})
+    assert extended["event"]["cause"]["action"] == "extend_hold"
+    assert list(_sweep(cfg, buckets)) == ["outage"]
+
+
+def test_the_publish_fallback_uses_the_champion_and_never_an_integrity_hold(live, buckets, s3):
+    from handlers import runtime
+    from mlcycle import events
+    from mlcycle.breaker import holds
+    from mlcycle.inference import handle
+
+    _held_outage_and_clean(s3, buckets)
+    cfg = _config(hold_fallback="publish")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(holds, "now", lambda: later)
+        rescan = handle(cfg, runtime.plugin(), runtime.store(), buckets, events.Rescan())
+    swept = {r["batch_id"]: r for r in rescan["results"]}
+
+    assert swept["clean"]["status"] == "published", swept["clean"]
+    manifest = _json(s3, buckets.predictions, "predictions/clean/_SUCCESS")
+    assert (manifest["model_version"], manifest["rows"], manifest["probation"]) == (
+        "v0001",
+        1500,
+        False,
+    )
+    flag = manifest["fallback"]
+    assert flag["policy"] == "publish" and flag["gate_trips"] == []
+    assert flag["reason"] == "held past its limit (24 h, breaker.max_hold_hours)"
+    assert "predictions/clean/predictions.csv" in keys(s3, buckets.predictions, "predictions/")
+    assert swept["outage"]["status"] == "held_too_long"
+    assert "held for corrected inputs" in swept["outage"]["reason"]
+    assert keys(s3, buckets.predictions, "predictions/outage/") == []
+
+    etag = s3.head_object(Bucket=buckets.predictions, Key="predictions/clean/_SUCCESS")["ETag"]
+    assert list(_sweep(cfg, buckets)) == ["outage"]  # done once: the clean batch is published
+    after = s3.head_object(Bucket=buckets.predictions, Key="predictions/clean/_SUCCESS")["ETag"]
+    assert after == etag
+
+
+def test_no_publish_fallback_while_the_breaker_state_is_unknown(live, buckets, s3):
+    _held_outage_and_clean(s3, buckets)
+    s3.delete_object(Bucket=buckets.monitoring, Key="breaker/state.json")
+
+    swept = _sweep(_config(hold_fallback="publish"), buckets)
+
+    assert swept["clean"]["status"] == "held_too_long"
+    assert swept["clean"]["reason"].startswith("breaker state unknown")
+    assert keys(s3, buckets.predictions, "predictions/") == []
+
+
+def test_a_release_goes_through_the_gate_unless_forced(live, buckets, s3):
+    _held_outage_and_clean(s3, buckets)
+    [refused] = _infer({"action": "release", "batch_id": "clean"})  # no order from the breaker
+    assert refused["status"] == "held" and refused["reason"].startswith("no release order")
+
+    released = _breaker({"action": "release", "batch_id": "clean"})
+    assert live[-1] == {"action": "release", "batch_id": "clean"}
+    assert released["event"]["cause"]["action"] == "release"
+    [clean] = _infer(live[-1])
+    assert clean["status"] == "published" and clean["model_version"] == "v0001"
+    assert "release" not in _json(s3, buckets.predictions, "predictions/clean/_SUCCESS")
+
+    _breaker({"action": "release", "batch_id": "outage"})
+    [again] = _infer(live[-1])
+    assert again["status"] == "held" and "JoinCoverage" in again["gate"]["trips"]
+    assert keys(s3, buckets.predictions, "predictions/outage/") == []
+
+    _breaker({"action": "release", "batch_id": "outage", "force": True})
+    [forced] = _infer(live[-1])
+    assert forced["status"] == "published" and forced["model_version"] == "v0001"
+    manifest = _json(s3, buckets.predictions, "predictions/outage/_SUCCESS")
+    assert manifest["release"]["force"] is True and manifest["release"]["actor"] == "alice"
+    assert "JoinCoverage" in manifest["release"]["gate_trips"]
+    actions = [e["cause"].get("action") for e in _log(s3, buckets)]
+    assert actions.count("release") == 3
