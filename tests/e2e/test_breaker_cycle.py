@@ -1,11 +1,14 @@
 """The breaker cycle end to end on the emulator stack, every step run by the deployed functions:
 
-a source outage -> infer's gate trips before publication -> the batch is held and infer asks
-the breaker (synchronously) to open -> rule DISABLED -> the next batch is held, not scored ->
-retrain -> HALF_OPEN -> probation -> CLOSED -> the held clean batch is published with the new
-model version, the outage batch never. Clean batches trip nothing, and a covariate shift (a
-last-minute campaign) is published with a warning and opens nothing: drift warns, it does
-not trip.
+a source outage -> infer's gate trips before publication on integrity rules -> the batch is
+held for corrected inputs and the breaker (asked synchronously) records it without a
+transition: the model is fine, so nothing opens and nothing retrains -> the next batch
+publishes normally -> the corrected re-upload of the outage batch publishes with the same
+champion. Then an operator opens the breaker -> rule DISABLED -> the next batch is held ->
+the operator rolls back to the previous champion -> HALF_OPEN -> probation -> CLOSED -> the
+held batch is published with the rolled-back version. Clean batches trip nothing, and a
+covariate shift (a last-minute campaign) is published with a warning and opens nothing: drift
+warns, it does not trip.
 """
 
 import json
@@ -36,13 +39,14 @@ def _upload(s3, bucket, batch_id, batch):
     )
 
 
-def _moves(s3, monitoring):
+def _lines(s3, monitoring):
     lines = s3.get_object(Bucket=monitoring, Key="breaker/events.jsonl")["Body"].read()
-    events = [json.loads(line) for line in lines.decode().splitlines()]
-    return [e for e in events if e["from"] != e["to"]]
+    return [json.loads(line) for line in lines.decode().splitlines()]
 
 
-def test_an_outage_trips_the_gate_holds_retrains_probates_closes_and_publishes(live_stack, client):
+def test_an_outage_is_held_for_its_inputs_and_an_open_breaker_retrains_probates_closes(
+    live_stack, client
+):
     outputs, url, packages = live_stack
     s3, events = client("s3"), client("events")
     data, predictions, monitoring = (
@@ -73,42 +77,65 @@ def test_an_outage_trips_the_gate_holds_retrains_probates_closes_and_publishes(l
     assert len(_keys(s3, predictions, "predictions/")) == 18
     assert events.describe_rule(Name=rule)["State"] == "ENABLED"
 
-    _upload(s3, data, "outage", make_batch("2026-02-11", 1000, seed=21, incident="source_outage"))
+    outage = make_batch("2026-02-11", 1000, seed=21, incident="source_outage")
+    _upload(s3, data, "outage", outage)
     ex.settle()
     assert not _keys(s3, predictions, "predictions/outage/")  # caught before publication
     held = _json(s3, data, "held/outage/held.json")
     assert "JoinCoverage" in held["gate"]["trips"] and held["model_version"] == "v0001"
-    state = _json(s3, monitoring, "breaker/state.json")
-    assert state["state"] == "OPEN" and state["cause"]["source"] == "gate"
-    assert [i.source for i in ex.invocations if i.function == fn["breaker"]][-1] == "sync"
-    assert events.describe_rule(Name=rule)["State"] == "DISABLED"
+    assert [i.source for i in ex.invocations if i.function == fn["breaker"]] == ["sync"]
+    assert _json(s3, monitoring, "breaker/state.json")["state"] == "CLOSED"
+    assert events.describe_rule(Name=rule)["State"] == "ENABLED"
+    [line] = _lines(s3, monitoring)
+    assert (line["from"], line["to"], line["actor"]) == ("CLOSED", "CLOSED", "gate")
+    assert line["cause"]["action"] == "held for corrected inputs"
+    assert line["cause"]["batch_id"] == "outage" and "JoinCoverage" in line["cause"]["rules"]
+    assert not [i for i in ex.invocations if i.function == fn["train"] and i.source == "async"]
 
     _upload(s3, data, "next", make_batch("2026-02-12", 1000, seed=22))
     ex.settle()
-    assert _keys(s3, data, "held/next/") == [
-        "held/next/bookings.csv",
-        "held/next/held.json",
-        "held/next/hotels.csv",
+    assert _json(s3, predictions, "predictions/next/_SUCCESS")["model_version"] == "v0001"
+    corrected = make_batch("2026-02-11", 1000, seed=21)  # the vendor re-sends complete files
+    _upload(s3, data, "outage", corrected)
+    ex.settle()
+    manifest = _json(s3, predictions, "predictions/outage/_SUCCESS")
+    assert manifest["model_version"] == "v0001" and manifest["rows"] == 1000
+    assert not manifest["gate"]["trips"]
+
+    refreshed = ex.invoke(fn["train"], {"force": True, "reason": "refresh", "actor": "al"})
+    assert refreshed["status"] == "promoted", refreshed
+    opened = ex.invoke(
+        fn["breaker"], {"action": "open", "reason": "vendor reports bad scores", "actor": "al"}
+    )
+    assert opened["state"]["state"] == "OPEN" and "retrain requested" in opened["effects"]
+    assert events.describe_rule(Name=rule)["State"] == "DISABLED"
+    _upload(s3, data, "waiting", make_batch("2026-02-13", 1000, seed=22))
+    ex.settle()
+    assert _keys(s3, data, "held/waiting/") == [
+        "held/waiting/bookings.csv",
+        "held/waiting/held.json",
+        "held/waiting/hotels.csv",
     ]
-    assert not _keys(s3, predictions, "predictions/next/") and not _keys(
-        s3, predictions, "probation/next/"
+    assert not _keys(s3, predictions, "predictions/waiting/") and not _keys(
+        s3, predictions, "probation/waiting/"
     )
 
-    ex.advance(timedelta(hours=5))  # retrained: the new champion starts probation on held batches
-    for name, day in (("after", "2026-02-13"), ("later", "2026-02-14")):
+    rollback = {"action": "rollback", "reason": "back to the known good model", "actor": "al"}
+    rolled = ex.invoke(fn["breaker"], rollback)
+    assert rolled["effects"][0] == f"champion {refreshed['version']} -> v0001"
+    assert rolled["state"]["state"] == "HALF_OPEN"
+    ex.advance(timedelta(hours=5))  # the retrain asked for on opening ends: no promotion now
+    for name, day in (("after", "2026-02-14"), ("later", "2026-02-15")):
         _upload(s3, data, name, make_batch(day, 1000, seed=23))
         ex.settle()
     state = _json(s3, monitoring, "breaker/state.json")
-    assert state["state"] == "CLOSED"
+    assert state["state"] == "CLOSED" and state["probation"]["model_version"] == "v0001"
     assert events.describe_rule(Name=rule)["State"] == "ENABLED"
-    new_version = state["probation"]["model_version"]
-    assert new_version != "v0001"
-    for batch_id in ("after", "later"):
+    for batch_id in ("waiting", "after", "later"):
         manifest = _json(s3, predictions, f"predictions/{batch_id}/_SUCCESS")
-        assert manifest["model_version"] == new_version and manifest["rows"] == 1000
-    assert not _keys(s3, predictions, "predictions/outage/")  # its input was what was wrong
-    moves = [(e["from"], e["to"], e["actor"]) for e in _moves(s3, monitoring)]
-    assert moves[0] == ("CLOSED", "OPEN", "gate") and moves[-1][:2] == ("HALF_OPEN", "CLOSED")
-    # The outage batch never went to probation: the held clean batch is released on close.
-    manifest = _json(s3, predictions, "predictions/next/_SUCCESS")
-    assert manifest["model_version"] == new_version and manifest["rows"] == 1000
+        assert manifest["model_version"] == "v0001" and manifest["rows"] == 1000
+    moves = [
+        (e["from"], e["to"], e["actor"]) for e in _lines(s3, monitoring) if e["from"] != e["to"]
+    ]
+    assert moves[0] == ("CLOSED", "OPEN", "al") and moves[1] == ("OPEN", "HALF_OPEN", "al")
+    assert moves[-1][:2] == ("HALF_OPEN", "CLOSED")
