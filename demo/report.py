@@ -35,6 +35,7 @@ class DayRecord:
     champion_at_upload: str | None = None  # the model the day's batch arrived to
     notes: list[str] = field(default_factory=list)
     signals: list[dict] = field(default_factory=list)  # demo.observe: the day's verdicts
+    corrections: dict[str, dict[str, str]] = field(default_factory=dict)  # batch -> ETags
 
 
 def day_of(when: str | dt.datetime, records: list[DayRecord]) -> int | None:
@@ -59,20 +60,35 @@ def batch_outcome(store: ObjectStore, buckets: Buckets, batch_id: str) -> str:
     return "lost"
 
 
+def _etag(value: str | None) -> str:
+    return (value or "").strip('"')
+
+
 def _publication(
-    store: ObjectStore, buckets: Buckets, batch_id: str, records: list[DayRecord]
+    store: ObjectStore,
+    buckets: Buckets,
+    batch_id: str,
+    records: list[DayRecord],
+    corrected: dict[str, str] | None,
 ) -> dict | None:
-    """When and by which model the batch's predictions were published, if they were."""
+    """When and by which model the batch's predictions were published, if they were, and
+    whether from the corrected files (the manifest names the input objects by ETag)."""
     manifest = published_manifest(store, buckets, batch_id)
     if manifest is None:
         return None
     at = manifest.get("released_from_probation_at") or manifest["published_at"]
+    inputs = manifest.get("inputs") or {}
     return {
         "day": day_of(at, records),
         "at": at,
         "model_version": manifest["model_version"],
         "rows": manifest["rows"],
         "warnings": manifest.get("warnings") or [],
+        "corrected": corrected is not None
+        and all(
+            _etag((inputs.get(source) or {}).get("etag")) == _etag(etag)
+            for source, etag in corrected.items()
+        ),
     }
 
 
@@ -120,11 +136,15 @@ def collect(
     for event in events:
         event["day"] = day_of(event["time"], records)
     trips = [e for e in events if e["to"] == "OPEN" and e["from"] != "OPEN"]
+    corrections = {
+        batch: (rec.day, etags) for rec in records for batch, etags in rec.corrections.items()
+    }
     days, prev_state = [], "CLOSED"
     for rec in records:
         batch_id = scenario.batch_id(rec.day)
         report = store.get_json(buckets.monitoring, storage.report_key(batch_id))[0] or {}
         rows = (report.get("headline") or {}).get("RowCount")
+        corrected_day, corrected = corrections.get(batch_id, (None, None))
         incident = scenario.incident_on(rec.day)
         day_events = [
             f"{e['from']} -> {e['to']}: {e['cause'].get('reason')}"
@@ -146,7 +166,8 @@ def collect(
                 "champion_at_upload": rec.champion_at_upload,
                 "breaker_state": rec.breaker_state,
                 "batch_status": batch_outcome(store, buckets, batch_id),
-                "publication": _publication(store, buckets, batch_id, records),
+                "corrected_day": corrected_day,
+                "publication": _publication(store, buckets, batch_id, records, corrected),
                 "truth": oracle.truth(rec.day, rec.champion_at_upload).to_json(),
                 "metrics": {m.name: (report.get("headline") or {}).get(m.name) for m in REPORTED},
                 "breaches": [b.get("rule") or b["metric"] for b in report.get("breaches", [])],

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from data.generate import label_increment
+from data.generate import Batch, label_increment
 from demo import report as demo_report
 from demo import report_html, scenario_file
 from demo import scenario as plan
@@ -87,8 +87,16 @@ class Run:
         )
         self.records: list[demo_report.DayRecord] = []
 
-    def _put(self, key: str, body: bytes) -> None:
-        self.store.put_bytes(self.buckets.data, key, body)
+    def _put(self, key: str, body: bytes) -> str:
+        return self.store.put_bytes(self.buckets.data, key, body)
+
+    def _deliver(self, day: int, batch: Batch) -> dict[str, str]:
+        """Upload a batch's sources (the last one triggers inference); their ETags by source."""
+        batch_id = self.sc.batch_id(day)
+        return {
+            source: self._put(storage.incoming_key(batch_id, source), plan.csv_bytes(frame))
+            for source, frame in (("bookings", batch.bookings), ("hotels", batch.hotels))
+        }
 
     def _dated(self, day: int, through: dt.date) -> dt.date:
         """The increment's name date on the platform's calendar. The handlers' clock is the
@@ -128,11 +136,13 @@ class Run:
         if arriving:
             ran += self.executor.settle()
         ran += self.executor.advance(BATCH_AT - LABELS_AT)
-        batch = self.sc.day_batch(day)
-        batch_id = self.sc.batch_id(day)
+        for broken in self.sc.corrections_due(day):
+            etags = self._deliver(broken, self.sc.clean_batch(broken))
+            rec.corrections[self.sc.batch_id(broken)] = etags
+        if rec.corrections:
+            ran += self.executor.settle()
         rec.champion_at_upload = self._state()[1]
-        self._put(storage.incoming_key(batch_id, "bookings"), plan.csv_bytes(batch.bookings))
-        self._put(storage.incoming_key(batch_id, "hotels"), plan.csv_bytes(batch.hotels))
+        self._deliver(day, self.sc.day_batch(day))
         ran += self.executor.settle()
         ran += self.executor.advance(dt.timedelta(days=1) - BATCH_AT)
         rec.ended = _now()

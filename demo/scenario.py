@@ -29,6 +29,9 @@ class Incident:
     last_day: int  # inclusive
     magnitude: Magnitude = None
     lasting: bool = False  # runs to the end of the run, however long (concept drift's default)
+    # Integrity incidents: days after the last one when the source re-sends complete files
+    # for every batch the incident broke (None: never).
+    corrected_after: int | None = None
 
     def covers(self, day: int) -> bool:
         return self.day <= day <= self.last_day
@@ -77,6 +80,15 @@ class Scenario:
             self, days=days, seed=self.seed if seed is None else seed, incidents=kept
         )
 
+    def corrections_due(self, day: int) -> list[int]:
+        """The batch days whose corrected (complete) files arrive on `day`."""
+        return [
+            batch
+            for i in self.incidents
+            if i.corrected_after is not None and i.last_day + i.corrected_after == day
+            for batch in range(i.day, i.last_day + 1)
+        ]
+
     def labels_due(self, day: int) -> int | None:
         """The batch whose labels arrive on `day`, if any."""
         labelled = day - self.label_delay_days
@@ -102,7 +114,8 @@ class Scenario:
         )
 
     def clean_batch(self, day: int) -> Batch:
-        """The same day without its incident: the counterpart that says what an incident cost."""
+        """The same day without its incident: the counterpart that says what an incident cost,
+        and the complete files a corrected integrity incident re-sends."""
         return make_batch(self.date(day), self.rows_per_day, self.seed)
 
     def concept_batch(self, day: int) -> Batch:

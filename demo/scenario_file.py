@@ -5,11 +5,13 @@
     label_delay_days: 3     # complete labels arrive this many days after their batch
     rows_per_day: 2000
     incidents:
-      - {day: 10, duration: 3, type: source_outage, magnitude: 0.07}
+      - {day: 10, duration: 3, type: source_outage, magnitude: 0.07, corrected_after: 1}
       - {day: 26, type: concept_drift, magnitude: 2.0}   # no duration: lasts to the end
 
 `duration` defaults to 1 day, except concept drift: the world changed and stays changed.
 `magnitude` defaults to the generator's (`data.draw.check_magnitude` says what each means).
+`corrected_after` (integrity incidents only): the source re-sends complete files for each
+batch the incident broke this many days after its last day; without it, never.
 Every error names the file, the incident's index (from 0) and the field.
 """
 
@@ -21,11 +23,11 @@ from pathlib import Path
 import yaml
 
 from data.draw import INCIDENTS, check_magnitude
-from demo.scenario import Incident, Scenario
+from demo.scenario import INTEGRITY, Incident, Scenario
 
 DEFAULT = Path(__file__).resolve().parent / "scenarios" / "default.yml"
 SETTINGS = ("days", "seed", "label_delay_days", "rows_per_day")
-INCIDENT_FIELDS = ("day", "duration", "type", "magnitude")
+INCIDENT_FIELDS = ("day", "duration", "type", "magnitude", "corrected_after")
 LASTING = ("concept_drift",)  # without a duration these last until the end of the run
 
 
@@ -66,7 +68,14 @@ def _incident(raw: object, where: str, days: int) -> Incident:
         magnitude = check_magnitude(kind, raw.get("magnitude"))
     except ValueError as exc:
         raise ScenarioError(f"{where}, field 'magnitude': {exc}") from None
-    return Incident(kind, day, last, magnitude, lasting="duration" not in raw and kind in LASTING)
+    corrected = None
+    if "corrected_after" in raw:
+        field = f"{where}, field 'corrected_after'"
+        if kind not in INTEGRITY:
+            raise ScenarioError(f"{field}: only integrity incidents ({', '.join(INTEGRITY)})")
+        corrected = _integer(raw["corrected_after"], field, 1)
+    lasting = "duration" not in raw and kind in LASTING
+    return Incident(kind, day, last, magnitude, lasting, corrected)
 
 
 def parse(doc: object, source: str) -> Scenario:

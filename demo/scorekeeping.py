@@ -11,7 +11,9 @@ event log and the ground truth (`demo.truth`), so a hand-built run can be scored
   about another batch.
 - A batch is bad when published while harmful, judged with the model that published it;
   it was held in vain when it was not harmful under the champion it arrived to and was never
-  published, or published more than a day after it arrived.
+  published, or published more than a day after it arrived. Corrected files re-sent for a
+  batch an integrity incident broke are a good batch arriving that day: published from them,
+  the batch is not bad.
 """
 
 from __future__ import annotations
@@ -117,6 +119,9 @@ class Score:
             if gate_held:
                 return "held at the gate"
             return "held, breaker open" if day["batch_status"] == "held" else day["batch_status"]
+        if publication.get("corrected"):
+            where = " at the gate" if gate_held else ""
+            return f"held{where}, published from corrected files ({publication['model_version']})"
         if gate_held or publication["day"] != day["day"]:
             return f"published after a hold ({publication['model_version']})"
         warned = publication.get("warnings") or []
@@ -137,15 +142,11 @@ class Score:
             )
         return "; ".join(parts)
 
-    def incident(self, incident: Incident, trips: list[dict]) -> dict:
-        batches = [self.by_day[d] for d in range(incident.day, incident.last_day + 1)]
-        ids = {d["batch_id"] for d in batches}
-        truths = {d["batch_id"]: self.harm(d["day"]) for d in batches}
-        detected, detected_by = self._detection(ids)
-        opened = next((t for t in trips if set(t["batches"]) & ids), None)
-        recovered = None
+    def _recovered(self, batches: list[dict], opened: dict | None) -> int | None:
+        """The first day the breaker was CLOSED again after the incident opened it; without an
+        opening, the day the last of its held batches was published (None: one never was)."""
         if opened is not None:
-            recovered = next(
+            return next(
                 (
                     d["day"]
                     for d in self.days
@@ -153,6 +154,22 @@ class Score:
                 ),
                 None,
             )
+        late = [
+            d.get("publication")
+            for d in batches
+            if (d.get("publication") or {}).get("day") != d["day"]
+        ]
+        if not late or any(p is None or p["day"] is None for p in late):
+            return None
+        return max(p["day"] for p in late)
+
+    def incident(self, incident: Incident, trips: list[dict]) -> dict:
+        batches = [self.by_day[d] for d in range(incident.day, incident.last_day + 1)]
+        ids = {d["batch_id"] for d in batches}
+        truths = {d["batch_id"]: self.harm(d["day"]) for d in batches}
+        detected, detected_by = self._detection(ids)
+        opened = next((t for t in trips if set(t["batches"]) & ids), None)
+        recovered = self._recovered(batches, opened)
         bad = self.published_bad(batches)
         return {
             "type": incident.type,
@@ -178,20 +195,24 @@ class Score:
             for d in days
             if d["incident"]
             and d.get("publication")
+            and not d["publication"].get("corrected")
             and self.harm(d["day"], d["publication"]["model_version"]).harmful
         ]
 
     def held_good(self) -> list[str]:
+        """Good batches (a corrected one from the day its files came) not published within
+        a day."""
         out = []
         for d in self.days:
-            if self.harm(d["day"]).harmful:
+            publication = d.get("publication") or {}
+            if d.get("corrected_day") is not None:
+                arrived, published = d["corrected_day"], publication.get("corrected")
+            elif self.harm(d["day"]).harmful:
                 continue
-            publication = d.get("publication")
-            if (
-                publication is None
-                or publication["day"] is None
-                or publication["day"] - d["day"] > LATE_AFTER_DAYS
-            ):
+            else:
+                arrived, published = d["day"], bool(publication)
+            when = publication.get("day")
+            if not published or when is None or when - arrived > LATE_AFTER_DAYS:
                 out.append(d["batch_id"])
         return out
 

@@ -1,6 +1,6 @@
-"""The demo's scorekeeping on a hand-built run: ten days, an outage the gate holds, a false
-alarm about a clean batch, a batch held in vain, and concept drift published before its
-labels show it."""
+"""The demo's scorekeeping on a hand-built run: ten days, an outage the gate holds until its
+corrected files come, a false alarm about a clean batch, a batch held in vain, and concept
+drift published before its labels show it."""
 
 import pytest
 
@@ -16,7 +16,8 @@ CHAMPION_AT_UPLOAD = {**dict.fromkeys(range(1, 4), "v1"), **dict.fromkeys(range(
 STATE = {3: "OPEN", 4: "HALF_OPEN", 6: "OPEN", 8: "OPEN", 9: "HALF_OPEN"}
 # (publication day, version) of each published batch: day-06 arrived while the false alarm
 # held everything and waited two days; day-08 and day-09 waited for the drift's recovery.
-PUBLISHED = {1: (1, "v1"), 2: (2, "v1"), 4: (4, "v2"), 5: (5, "v2"), 6: (8, "v2"), 7: (7, "v2")}
+PUBLISHED = {1: (1, "v1"), 2: (2, "v1"), 3: (4, "v2"), 4: (4, "v2"), 5: (5, "v2")}
+PUBLISHED |= {6: (8, "v2"), 7: (7, "v2")}
 PUBLISHED |= {8: (10, "v3"), 9: (10, "v3"), 10: (10, "v3")}
 
 
@@ -83,6 +84,7 @@ def day_record(day):
     if day in PUBLISHED:
         when, version = PUBLISHED[day]
         publication = {"day": when, "model_version": version, "rows": 2000, "warnings": []}
+        publication["corrected"] = day == 3  # the outage's batch, from the files re-sent on day 4
     incident = SCENARIO.incident_on(day)
     return {
         "day": day,
@@ -91,16 +93,20 @@ def day_record(day):
         "champion": CHAMPION_AT_UPLOAD.get(day + 1, "v3"),
         "champion_at_upload": CHAMPION_AT_UPLOAD.get(day, "v3"),
         "breaker_state": STATE.get(day, "CLOSED"),
-        "batch_status": "held" if day == 3 else "published",
+        "batch_status": "published_after_hold" if day == 3 else "published",
+        "corrected_day": 4 if day == 3 else None,
         "publication": publication,
         "signals": SIGNALS.get(day, []),
     }
 
 
+def scored(days):
+    return Score(SCENARIO, days, EVENTS, FakeOracle()).totals()
+
+
 @pytest.fixture(scope="module")
 def score():
-    days = [day_record(d) for d in range(1, 11)]
-    return Score(SCENARIO, days, EVENTS, FakeOracle()).totals()
+    return scored([day_record(d) for d in range(1, 11)])
 
 
 def test_a_trip_about_a_clean_batch_is_one_false_trip(score):
@@ -122,21 +128,22 @@ def test_a_good_batch_held_two_days_is_counted_and_harmful_ones_are_not(score):
     assert score["held_good_batches"] == 1 and score["held_good_batch_ids"] == ["day-06"]
 
 
-def days(incident):
+def days_of(incident):
     return incident["detected_day"], incident["breaker_opened_day"], incident["recovered_day"]
 
 
 def test_each_incident_is_credited_only_to_its_own_batches(score):
     outage, drift = score["incidents"]
     assert outage["harmful"] and outage["truth"]["day-03"]["why"].startswith("integrity")
-    assert days(outage) == (3, 3, 5)
+    assert days_of(outage) == (3, 3, 5)
     assert outage["detected_by"].startswith("gate: day-03 JoinCoverage (0.07 vs normal 0.97)")
     assert outage["action"] == (
-        "held at the gate: day-03; breaker opened day 3 (gate), retrain v1 -> v2, closed day 5"
+        "held at the gate, published from corrected files (v2): day-03; "
+        "breaker opened day 3 (gate), retrain v1 -> v2, closed day 5"
     )
     assert outage["rows_published_while_harmful"] == 0
     assert drift["harmful"] and drift["batches"] == ["day-07", "day-08", "day-09", "day-10"]
-    assert days(drift) == (8, 8, 10)
+    assert days_of(drift) == (8, 8, 10)
     assert drift["detected_by"].startswith("monitor with labels: day-07 EarlyPositiveRate")
     assert "published: day-07" in drift["action"]
     assert "published after a hold (v3): day-08, day-09" in drift["action"]
@@ -164,3 +171,28 @@ def test_champions_are_runs_of_the_model_each_batch_met_with_clean_day_accuracy(
         },
     ]
     assert score["label_delay_days"] == 3
+
+
+def test_corrected_files_are_a_good_batch_that_must_not_wait_and_broken_ones_are_bad():
+    late, broken = [day_record(d) for d in range(1, 11)], [day_record(d) for d in range(1, 11)]
+    late[2]["publication"]["day"] = 6  # two days after its corrected files came
+    broken[2]["publication"] = {**broken[2]["publication"], "corrected": False, "day": 3}
+    assert scored(late)["held_good_batch_ids"] == ["day-03", "day-06"]
+    assert scored(late)["published_bad_batches"] == 1
+    published_broken = scored(broken)
+    assert published_broken["published_bad_batch_ids"] == ["day-03", "day-07"]
+    assert published_broken["incidents"][0]["rows_published_while_harmful"] == 2000
+    # The corrected revision then came, and was never published.
+    assert published_broken["held_good_batch_ids"] == ["day-03", "day-06"]
+
+
+def test_an_outage_held_for_its_files_without_opening_recovers_when_they_are_published():
+    held_for_files = event(
+        3, "gate", {"batch_id": "day-03", "action": "held for corrected inputs"}, "CLOSED", "CLOSED"
+    )
+    days = [day_record(d) for d in range(1, 11)]
+    score = Score(SCENARIO, days, [held_for_files, *EVENTS[3:]], FakeOracle()).totals()
+    outage = score["incidents"][0]
+    assert days_of(outage) == (3, None, 4)
+    assert outage["action"] == "held at the gate, published from corrected files (v2): day-03"
+    assert [t["batches"] for t in score["trips"]] == [["day-04"], ["day-07"]]

@@ -20,6 +20,10 @@ def test_the_default_scenario_has_every_type_spaced_beyond_the_label_delay():
         assert after.day - before.last_day > sc.label_delay_days, (before, after)
     drift = sc.incidents[-1]
     assert drift.type == "concept_drift" and drift.last_day == sc.days and drift.lasting
+    for outage in (i for i in sc.incidents if i.integrity):  # the source re-sends its files
+        assert outage.corrected_after is not None
+        corrected_on = outage.last_day + outage.corrected_after
+        assert sc.corrections_due(corrected_on) == list(range(outage.day, outage.last_day + 1))
 
 
 def test_days_and_seed_override_the_file():
@@ -96,6 +100,14 @@ def test_the_scenario_draws_each_day_with_its_incident_and_magnitude():
                 ]
             },
             "incident 1, field 'day': days 5-5 overlap incident 0 (3-5)",
+        ),
+        (
+            {"incidents": [{"day": 3, "type": "concept_drift", "corrected_after": 1}]},
+            "incident 0, field 'corrected_after': only integrity incidents",
+        ),
+        (
+            {"incidents": [{"day": 3, "type": "source_outage", "corrected_after": 0}]},
+            "incident 0, field 'corrected_after': expected an integer >= 1",
         ),
         ({"incidents": ["source_outage"]}, "incident 0: expected a mapping"),
         ({"incidents": {"day": 3}}, "field 'incidents': expected a list"),
