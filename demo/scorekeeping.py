@@ -49,6 +49,12 @@ class Score:
         self.sc, self.days, self.events, self.oracle = scenario, days, events, oracle
         self.by_batch = {d["batch_id"]: d for d in days}
         self.by_day = {d["day"]: d for d in days}
+        # What the gate and the monitor said about each batch, and on which day: a rescan or
+        # late labels judge a batch days after it arrived.
+        self.judged: dict[str, list[tuple[int, dict]]] = {}
+        for d in days:
+            for s in d.get("signals", []):
+                self.judged.setdefault(s["batch_id"], []).append((d["day"], s))
 
     def harm(self, day: int, version: str | None = None) -> Truth:
         """The batch's truth under `version`, or under the champion it arrived to."""
@@ -96,24 +102,25 @@ class Score:
 
     # --- incidents -------------------------------------------------------------------------
 
-    def _detection(self, batches: set[str]) -> tuple[int | None, str | None]:
-        for d in self.days:
-            for s in d.get("signals", []):
-                if s["batch_id"] in batches and s["trips"]:
-                    by = s["by"] + (" on probation" if s.get("probation") else "")
-                    if s["by"] == "monitor":
-                        by += " with labels" if s.get("labels") else ", label-free"
-                    fired = "; ".join(
-                        f"{rule} ({s['reasons'][rule]})" if s["reasons"].get(rule) else rule
-                        for rule in s["trips"]
-                    )
-                    return d["day"], f"{by}: {s['batch_id']} {fired}"
-        return None, None
+    def _detection(self, batches: list[str]) -> tuple[int | None, str | None]:
+        tripped = [(day, s) for b in batches for day, s in self.judged.get(b, []) if s["trips"]]
+        if not tripped:
+            return None, None
+        day, s = min(tripped, key=lambda found: found[0])  # the earliest day, first one judged
+        by = s["by"] + (" on probation" if s.get("probation") else "")
+        if s["by"] == "monitor":
+            by += " with labels" if s.get("labels") else ", label-free"
+        fired = "; ".join(
+            f"{rule} ({s['reasons'][rule]})" if s["reasons"].get(rule) else rule
+            for rule in s["trips"]
+        )
+        return day, f"{by}: {s['batch_id']} {fired}"
 
     def _handling(self, day: dict) -> str:
         publication = day.get("publication")
         gate_held = any(
-            s["by"] == "gate" and s.get("held") and s["trips"] for s in day.get("signals", [])
+            s["by"] == "gate" and s.get("held") and s["trips"]
+            for _, s in self.judged.get(day["batch_id"], [])
         )
         if publication is None:
             if gate_held:
@@ -167,7 +174,7 @@ class Score:
         batches = [self.by_day[d] for d in range(incident.day, incident.last_day + 1)]
         ids = {d["batch_id"] for d in batches}
         truths = {d["batch_id"]: self.harm(d["day"]) for d in batches}
-        detected, detected_by = self._detection(ids)
+        detected, detected_by = self._detection([d["batch_id"] for d in batches])
         opened = next((t for t in trips if set(t["batches"]) & ids), None)
         recovered = self._recovered(batches, opened)
         bad = self.published_bad(batches)
