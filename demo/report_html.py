@@ -126,7 +126,7 @@ def headline(report: dict) -> str:
             "published_bad_batches",
             f"{fmt(report.get('bad_rows_published'))} rows published while harmful"
             + (
-                f" (integrity broken, or accuracy {fmt(margin, 2)} below the clean day)"
+                f" (integrity broken, or accuracy {margin * 100:.0f} points below the clean day)"
                 if margin is not None
                 else ""
             ),

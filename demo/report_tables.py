@@ -63,13 +63,22 @@ def _num(value) -> str:
     return f'<td class="num">{fmt(value)}</td>'
 
 
+def recovery(incident: dict) -> str:
+    """The recovery day; a harmful incident or an opened breaker without one is "not
+    recovered", anything else had nothing to recover from."""
+    recovered = incident.get("recovered_day")
+    if recovered is not None:
+        return fmt(recovered)
+    troubled = incident.get("harmful", True) or incident.get("breaker_opened_day") is not None
+    return "not recovered" if troubled else "–"
+
+
 def incident_table(report: dict) -> str:
     rows = []
     for i in report.get("incidents") or []:
         first, last = i.get("day"), i.get("last_day", i.get("day"))
         days = fmt(first) + (f"–{fmt(last)}" if last not in (None, first) else "")
         harmful = i.get("harmful")
-        recovered = i.get("recovered_day")
         rows.append(
             _row(
                 [
@@ -80,8 +89,7 @@ def incident_table(report: dict) -> str:
                     _num(i.get("detected_day")),
                     f'<td class="ev">{fmt(i.get("detected_by") or "nothing")}</td>',
                     _num(i.get("breaker_opened_day")),
-                    '<td class="num">'
-                    f"{fmt(recovered) if recovered is not None else 'not recovered'}</td>",
+                    f'<td class="num">{recovery(i)}</td>',
                     _num(span(i, "detected_day")),
                     _num(span(i, "recovered_day")),
                     f'<td class="ev">{fmt(i.get("action"))}</td>',

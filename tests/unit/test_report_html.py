@@ -191,8 +191,10 @@ def test_every_incident_type_appears_in_the_page_and_only_harmful_ones_count_as_
     ]
     html = page(report, charts=[])  # the tables and headline only: charts are covered above
     kinds = ["market_outage", "source_outage", "benign_shift", "harmful_shift", "concept_drift"]
-    for text in [*kinds, "not recovered", "3 / 4"]:
+    for text in [*kinds, "3 / 4", "2 points below the clean day"]:
         assert text in html, text
+    rows = html[html.index("<h2>Incidents</h2>") : html.index("<h2>Breaker trips</h2>")]
+    assert rows.count("not recovered") == 2  # harmful_shift, concept_drift: not benign_shift
 
 
 def test_missing_metrics_and_sections_do_not_crash(tmp_path):
