@@ -1,4 +1,5 @@
-"""`python -m demo --days 30 --seed 7` (the Makefile's `demo`): see demo/runner.py."""
+"""`python -m demo [--scenario FILE] [--days N] [--seed S]` (the Makefile's `demo`): see
+demo/runner.py; scenario files: demo/scenario_file.py."""
 
 import sys
 
