@@ -43,11 +43,11 @@ locals {
         width  = 12
         height = 6
         properties = {
-          title = "Trips and raw-metric alarms (-> breaker), breaker state invalid (-> operators)"
+          title = "Trips and raw-metric alarms (-> breaker); state invalid, held too long (-> operators)"
           alarms = concat(
             [for a in local.verdict_alarms_by_tier["trip"] : a.arn],
             [for a in aws_cloudwatch_metric_alarm.raw_metric : a.arn],
-            [aws_cloudwatch_metric_alarm.breaker_state_invalid.arn],
+            [for a in aws_cloudwatch_metric_alarm.operators : a.arn],
           )
         }
       },
@@ -80,17 +80,17 @@ locals {
         width  = 6
         height = 6
         properties = {
-          title   = "BreakerStateInvalid (1: state unreadable, batches held; -> operators)"
+          title   = "BreakerStateInvalid (1: state unreadable), HeldTooLong (batches past their hold limit); -> operators"
           region  = var.region
           view    = "timeSeries"
-          stat    = aws_cloudwatch_metric_alarm.breaker_state_invalid.statistic
-          period  = aws_cloudwatch_metric_alarm.breaker_state_invalid.period
-          metrics = [concat([local.metric_namespace, "BreakerStateInvalid"], local.dimension)]
-          yAxis   = { left = { min = 0, max = 1 } }
+          stat    = aws_cloudwatch_metric_alarm.operators["BreakerStateInvalid"].statistic
+          period  = aws_cloudwatch_metric_alarm.operators["BreakerStateInvalid"].period
+          metrics = [for name in keys(local.operator_alarms) : concat([local.metric_namespace, name], local.dimension)]
+          yAxis   = { left = { min = 0 } }
           annotations = {
             horizontal = [{
               label = "alarm threshold"
-              value = aws_cloudwatch_metric_alarm.breaker_state_invalid.threshold
+              value = aws_cloudwatch_metric_alarm.operators["BreakerStateInvalid"].threshold
               fill  = "above"
               color = "#d62728"
             }]

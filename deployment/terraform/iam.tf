@@ -49,6 +49,8 @@ locals {
       { bucket = "monitoring", prefixes = ["limits/"], read = true, write = true, delete = [] },
       # the champion (aliases.json): recorded with a trip, and checked against a promotion claim.
       { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = [] },
+      # an operator's rollback moves the champion alias (aliases.json only).
+      { bucket = "models", prefixes = ["models/${var.model_name}/aliases.json"], read = false, write = true, delete = [] },
       # a batch that breaches on probation is moved from incoming/ to held/.
       { bucket = "data", prefixes = ["incoming/", "held/"], read = true, write = true, delete = ["incoming/*", "held/*"] },
       # probation output is published: probation/ -> predictions/ (a copy).

@@ -33,6 +33,7 @@ locals {
     training   = "${var.name_prefix}-daily-training"
     inference  = "${var.name_prefix}-inference-rescan"
     monitoring = "${var.name_prefix}-monitoring"
+    hold_sweep = "${var.name_prefix}-hold-sweep"
   }
 
   metric_namespace = "MLCycle/${var.model_name}"

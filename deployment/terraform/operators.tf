@@ -51,20 +51,41 @@ moved {
   to   = module.email_topic["warnings"].aws_sns_topic_subscription.email
 }
 
-resource "aws_cloudwatch_metric_alarm" "breaker_state_invalid" {
-  alarm_name          = "${var.name_prefix}-${var.model_name}-BreakerStateInvalid"
-  alarm_description   = "A function found breaker/state.json missing, unparseable or unknown: every batch is held until an operator repairs the state (deployment/README.md)."
+locals {
+  # Alarms that page a person: each watches a metric a function puts (>= 1 in one period).
+  operator_alarms = {
+    BreakerStateInvalid = {
+      period      = var.breaker_state_invalid_period_s
+      description = "A function found breaker/state.json missing, unparseable or unknown: every batch is held until an operator repairs the state (deployment/README.md)."
+    }
+    HeldTooLong = {
+      period      = var.held_too_long_period_s
+      description = "Batches held past breaker.max_hold_hours stay held (hold_fallback page, broken inputs or an unknown breaker state): extend, release or correct them (deployment/README.md)."
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "operators" {
+  for_each = local.operator_alarms
+
+  alarm_name          = "${var.name_prefix}-${var.model_name}-${each.key}"
+  alarm_description   = each.value.description
   namespace           = local.metric_namespace
-  metric_name         = "BreakerStateInvalid"
+  metric_name         = each.key
   dimensions          = { ModelName = var.model_name }
   statistic           = "Maximum"
-  period              = var.breaker_state_invalid_period_s
+  period              = each.value.period
   evaluation_periods  = 1
   datapoints_to_alarm = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = 1
   treat_missing_data  = "notBreaching"
-  # Never the alarm topic: the breaker would only be asked to act on a state it cannot read.
-  # No OK action: OK only means no function looked during the last period, not a repair.
+  # Never the alarm topic: the breaker cannot repair a state it cannot read nor correct a
+  # batch's inputs. No OK action: OK only means nothing was found during the last period.
   alarm_actions = [module.email_topic["operators"].arn]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.breaker_state_invalid
+  to   = aws_cloudwatch_metric_alarm.operators["BreakerStateInvalid"]
 }

@@ -87,7 +87,7 @@ output "operators_topic_arn" {
 
 output "breaker_state_invalid_alarm_name" {
   description = "Alarm on BreakerStateInvalid (-> operators topic only)."
-  value       = aws_cloudwatch_metric_alarm.breaker_state_invalid.alarm_name
+  value       = aws_cloudwatch_metric_alarm.operators["BreakerStateInvalid"].alarm_name
 }
 
 output "model_signing_key_arn" {

@@ -27,11 +27,23 @@ resource "aws_cloudwatch_event_rule" "monitoring" {
   state               = "ENABLED"
 }
 
+resource "aws_cloudwatch_event_rule" "hold_sweep" {
+  name                = local.rule_names.hold_sweep
+  description         = "Hold-limit sweep by ${local.function_names.infer}; runs while the breaker keeps the inference rescan disabled"
+  schedule_expression = var.hold_sweep_schedule
+  state               = "ENABLED"
+}
+
 locals {
   schedule_targets = {
-    training   = { rule = aws_cloudwatch_event_rule.training, function = "train" }
-    inference  = { rule = aws_cloudwatch_event_rule.inference, function = "infer" }
-    monitoring = { rule = aws_cloudwatch_event_rule.monitoring, function = "monitor" }
+    training   = { rule = aws_cloudwatch_event_rule.training, function = "train", input = null }
+    inference  = { rule = aws_cloudwatch_event_rule.inference, function = "infer", input = null }
+    monitoring = { rule = aws_cloudwatch_event_rule.monitoring, function = "monitor", input = null }
+    hold_sweep = {
+      rule     = aws_cloudwatch_event_rule.hold_sweep
+      function = "infer"
+      input    = jsonencode({ action = "sweep_holds" })
+    }
   }
 }
 
@@ -41,6 +53,7 @@ resource "aws_cloudwatch_event_target" "schedule" {
   rule      = each.value.rule.name
   target_id = "${each.value.function}-function"
   arn       = aws_lambda_function.this[each.value.function].arn
+  input     = each.value.input
 }
 
 resource "aws_lambda_permission" "schedule" {

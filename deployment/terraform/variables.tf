@@ -179,6 +179,18 @@ variable "inference_schedule" {
   default     = "rate(1 hour)"
 }
 
+variable "hold_sweep_schedule" {
+  description = "EventBridge schedule of the hold-limit sweep (infer, {\"action\": \"sweep_holds\"}): never disabled by the breaker, since batches are held while it is OPEN."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
+variable "held_too_long_period_s" {
+  description = "Period (s) of the HeldTooLong alarm (operators topic); the hold sweep runs hourly."
+  type        = number
+  default     = 3600
+}
+
 variable "monitoring_schedule" {
   description = "EventBridge schedule of the monitoring sweep (monitor function): late labels, missed batches, metrics."
   type        = string

@@ -54,10 +54,16 @@ def names(stack):
     return outputs["function_names"]
 
 
+def _without_sweep(invocations):
+    """The runs but the hourly hold sweep's: a schedule the breaker never disables, so it
+    would blur what these tests look at."""
+    return [i for i in invocations if i.event != {"action": "sweep_holds"}]
+
+
 def _runs(invocations, source=None):
     return [
         (i.function.removeprefix("mlcycle-"), i.source)
-        for i in invocations
+        for i in _without_sweep(invocations)
         if source in (None, i.source)
     ]
 
@@ -174,7 +180,7 @@ def test_rewriting_the_same_key_is_a_new_event(stack, aws, executor):
 
 def test_an_enabled_rule_fires_when_due_with_a_scheduled_event(stack, executor):
     outputs, _, _ = stack
-    ran = executor.advance(timedelta(hours=2, minutes=30))
+    ran = _without_sweep(executor.advance(timedelta(hours=2, minutes=30)))
     assert _runs(ran) == [("infer", "schedule"), ("infer", "schedule")]
     assert [i.virtual_time for i in ran] == [START + timedelta(hours=1), START + timedelta(hours=2)]
     event = ran[0].event
