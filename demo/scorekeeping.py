@@ -56,9 +56,19 @@ class Score:
             for s in d.get("signals", []):
                 self.judged.setdefault(s["batch_id"], []).append((d["day"], s))
 
-    def harm(self, day: int, version: str | None = None) -> Truth:
-        """The batch's truth under `version`, or under the champion it arrived to."""
-        return self.oracle.truth(day, version or self.by_day[day]["champion_at_upload"])
+    def as_delivered(self, batch_id: str, on: int | None) -> bool:
+        """Whether what was judged of the batch on day `on` is what the incident delivered:
+        from the day its corrected files came, it is those."""
+        corrected = self.by_batch[batch_id].get("corrected_day")
+        return on is None or corrected is None or on < corrected
+
+    def harm(self, day: int, version: str | None = None, on: int | None = None) -> Truth:
+        """The batch's truth under `version`, or under the champion it arrived to, as judged on
+        day `on`."""
+        record = self.by_day[day]
+        if not self.as_delivered(record["batch_id"], on):
+            return Truth(False, f"corrected files of day {record['corrected_day']}")
+        return self.oracle.truth(day, version or record["champion_at_upload"])
 
     # --- trips -----------------------------------------------------------------------------
 
@@ -87,7 +97,11 @@ class Score:
             if event["to"] != "OPEN" or event["from"] == "OPEN":
                 continue
             batches = [(b, v) for b, v in self.trip_batches(event) if b in self.by_batch]
-            harmful = [b for b, v in batches if self.harm(self.by_batch[b]["day"], v).harmful]
+            harmful = [
+                b
+                for b, v in batches
+                if self.harm(self.by_batch[b]["day"], v, event.get("day")).harmful
+            ]
             out.append(
                 {
                     "day": event.get("day"),
@@ -103,7 +117,12 @@ class Score:
     # --- incidents -------------------------------------------------------------------------
 
     def _detection(self, batches: list[str]) -> tuple[int | None, str | None]:
-        tripped = [(day, s) for b in batches for day, s in self.judged.get(b, []) if s["trips"]]
+        tripped = [
+            (day, s)
+            for b in batches
+            for day, s in self.judged.get(b, [])
+            if s["trips"] and self.as_delivered(b, day)
+        ]
         if not tripped:
             return None, None
         day, s = min(tripped, key=lambda found: found[0])  # the earliest day, first one judged
@@ -175,7 +194,14 @@ class Score:
         ids = {d["batch_id"] for d in batches}
         truths = {d["batch_id"]: self.harm(d["day"]) for d in batches}
         detected, detected_by = self._detection([d["batch_id"] for d in batches])
-        opened = next((t for t in trips if set(t["batches"]) & ids), None)
+        opened = next(
+            (
+                t
+                for t in trips
+                if any(b in ids and self.as_delivered(b, t["day"]) for b in t["batches"])
+            ),
+            None,
+        )
         recovered = self._recovered(batches, opened)
         bad = self.published_bad(batches)
         return {

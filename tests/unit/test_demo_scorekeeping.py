@@ -186,13 +186,27 @@ def test_corrected_files_are_a_good_batch_that_must_not_wait_and_broken_ones_are
     assert published_broken["held_good_batch_ids"] == ["day-03", "day-06"]
 
 
+HELD_FOR_FILES = event(
+    3, "gate", {"batch_id": "day-03", "action": "held for corrected inputs"}, "CLOSED", "CLOSED"
+)
+
+
 def test_an_outage_held_for_its_files_without_opening_recovers_when_they_are_published():
-    held_for_files = event(
-        3, "gate", {"batch_id": "day-03", "action": "held for corrected inputs"}, "CLOSED", "CLOSED"
-    )
     days = [day_record(d) for d in range(1, 11)]
-    score = Score(SCENARIO, days, [held_for_files, *EVENTS[3:]], FakeOracle()).totals()
+    score = Score(SCENARIO, days, [HELD_FOR_FILES, *EVENTS[3:]], FakeOracle()).totals()
     outage = score["incidents"][0]
     assert days_of(outage) == (3, None, 4)
     assert outage["action"] == "held at the gate, published from corrected files (v2): day-03"
     assert [t["batches"] for t in score["trips"]] == [["day-04"], ["day-07"]]
+
+
+def test_a_trip_on_the_corrected_files_of_an_outage_batch_is_false_and_not_the_outage_s():
+    days = [day_record(d) for d in range(1, 11)]
+    days[4]["signals"] = [signal("day-03", "monitor", ["EstimatedAccuracy"], version="v2")]
+    alarm = event(5, "alarm:estimate", {"reason": "alarm", "rule": "EstimatedAccuracy"})
+    score = Score(SCENARIO, days, [HELD_FOR_FILES, alarm, *EVENTS[3:]], FakeOracle()).totals()
+    on_corrected = score["trips"][0]
+    assert on_corrected["day"] == 5 and on_corrected["batches"] == ["day-03"]
+    assert on_corrected["false"]
+    assert score["false_trips"] == 2
+    assert days_of(score["incidents"][0]) == (3, None, 4)
