@@ -2,7 +2,9 @@
 
 Versions are claimed with `IfNoneMatch='*'` (two trainings never get the same number)
 and aliases move with `IfMatch` on the ETag read (two promotions never both win: the
-loser re-reads the new champion and decides again).
+loser re-reads the new champion and decides again). A rollback is the same move the other
+way: `previous` becomes champion and the demoted champion becomes `previous`, so a
+rollback can itself be undone.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import joblib
 
@@ -28,6 +30,15 @@ logger = get_logger("mlcycle.registry")
 class Decision:
     promote: bool
     reason: str
+    rollback: bool = False  # the previous champion comes back instead of the offered version
+    scores: dict = field(default_factory=dict)  # what the decision compared, for the result
+    champion: str | None = None  # set by settle: the champion once the decision is applied
+
+
+@dataclass(frozen=True)
+class Aliases:
+    champion: str | None
+    previous: str | None
 
 
 def sha256_hex(data: bytes) -> str:
@@ -169,22 +180,49 @@ class ModelRegistry:
 
         A concurrent update is never lost.
         """
+        return self.settle(version, lambda aliases: decide(aliases.champion), actor, attempts)
+
+    def rollback(self, reason: str, actor: str = "operator", attempts: int = 20) -> Decision:
+        """Make `previous` the champion again (an operator's action; training rolls back
+        through settle, after scoring it)."""
+
+        def back(aliases: Aliases) -> Decision:
+            if aliases.previous is None:
+                return Decision(False, f"{self.name} has no previous champion to roll back to")
+            return Decision(True, reason, rollback=True)
+
+        return self.settle(None, back, actor, attempts)
+
+    def settle(
+        self,
+        version: str | None,
+        decide: Callable[[Aliases], Decision],
+        actor: str = "training",
+        attempts: int = 20,
+    ) -> Decision:
+        """Apply decide(aliases as read): keep the champion, make `version` champion, or roll
+        back to `previous`. The aliases are written only if unchanged since they were read, so
+        the decision always judged the models it replaces; a lost race decides again.
+        """
         for _ in range(attempts):
             current, etag = self.aliases()
-            decision = decide(current.get("champion"))
+            champion, previous = current.get("champion"), current.get("previous")
+            decision = decide(Aliases(champion, previous))
             if not decision.promote:
-                return decision
+                return replace(decision, champion=champion)
+            new = previous if decision.rollback else version
+            if new is None:
+                raise MLCycleError(f"{self.name}: nothing to make champion ({decision.reason})")
             history = (current.get("history") or [])[-49:]
-            history.append(
-                {
-                    "champion": version,
-                    "previous": current.get("champion"),
-                    "actor": actor,
-                    "reason": decision.reason,
-                    "at": now_iso(),
-                }
-            )
-            doc = {"champion": version, "previous": current.get("champion"), "history": history}
+            line = {
+                "champion": new,
+                "previous": champion,
+                "actor": actor,
+                "reason": decision.reason,
+                "at": now_iso(),
+            }
+            history.append({**line, "rollback": True} if decision.rollback else line)
+            doc = {"champion": new, "previous": champion, "history": history}
             try:
                 self.store.put_json(
                     self.bucket,
@@ -193,10 +231,11 @@ class ModelRegistry:
                     if_match=etag,
                     if_none_match=etag is None,
                 )
-                return decision
+                log(logger, "champion changed", model_version=new, previous=champion, actor=actor)
+                return replace(decision, champion=new)
             except PreconditionFailed:
                 continue
         raise MLCycleError(
             f"aliases of {self.name} kept changing; "
-            f"gave up promoting {version} after {attempts} attempts"
+            f"gave up settling {version or 'a rollback'} after {attempts} attempts"
         )
