@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mlcycle.config import ModelConfig
-from mlcycle.datasets import feature_frame, time_split
+from mlcycle.datasets import feature_frame
 from mlcycle.evaluation import prior_baseline, score
 from mlcycle.plugin import Plugin, Predictions
+from mlcycle.training_window import Split, scheduled_split
 
 
 @dataclass
@@ -29,19 +30,27 @@ class Fitted:
 
 
 def fit_and_profile(
-    cfg: ModelConfig, plugin: Plugin, frame: pd.DataFrame, coverage: dict[str, float]
+    cfg: ModelConfig,
+    plugin: Plugin,
+    frame: pd.DataFrame,
+    coverage: dict[str, float],
+    split: Split | None = None,
 ) -> Fitted:
-    """``coverage``: the training join's coverage per attribute source (its normal value)."""
+    """``coverage``: the training join's coverage per attribute source (its normal value).
+    ``split``: the scheduled time-based split of ``frame`` unless given (a recovery's)."""
     # scipy: only when training
     from mlcycle.monitoring.profile import build_reference_profile
     from mlcycle.monitoring.registration import holdout_limits
 
-    train_part, holdout = time_split(frame, cfg.time_column, cfg.holdout_fraction)
+    split = split or scheduled_split(frame, cfg.time_column, cfg.holdout_fraction)
+    train_part, holdout, fitted = split.train_part, split.holdout, split.fitted
     train_x, holdout_x = feature_frame(train_part, cfg), feature_frame(holdout, cfg)
-    model = plugin.train(train_x, train_part[cfg.target], cfg.params)
+    model = plugin.train(feature_frame(fitted, cfg), fitted[cfg.target], cfg.params)
     predictions = plugin.predict(model, holdout_x)
     metrics = score(holdout[cfg.target], predictions, cfg.classes)
-    baseline = prior_baseline(train_part[cfg.target], holdout[cfg.target], cfg.classes)
+    # The prior the model was fitted to: after a change in class shares the weighted one is
+    # the honest floor.
+    baseline = prior_baseline(fitted[cfg.target], holdout[cfg.target], cfg.classes)
     kinds = {name: col.kind for name, col in cfg.feature_columns.items()}
     profile = build_reference_profile(
         holdout_x,

@@ -2,7 +2,9 @@
 
 A new version is always stored (its metrics are evidence), but it becomes champion
 only if it clears the class-prior floor and beats the champion on the same fresh
-holdout by the configured margin.
+holdout by the configured margin (`mlcycle.candidates`). The breaker's recovery retrain
+trains on a window that weights the newest labels (`mlcycle.training_window`) and may roll
+back to the previous champion instead.
 """
 
 from __future__ import annotations
@@ -17,20 +19,21 @@ import numpy as np
 import pandas as pd
 
 from mlcycle.breaker import gate
+from mlcycle.candidates import Arena, recovery_gate, scheduled_gate
 from mlcycle.config import ModelConfig
 from mlcycle.errors import DataContractError, MLCycleError, rejected
 from mlcycle.evaluation import score
 from mlcycle.events import SignUnsigned, TrainEvent
-from mlcycle.fitting import fit_and_profile
+from mlcycle.fitting import Fitted, fit_and_profile
 from mlcycle.logs import get_logger, log
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin, Predictions
-from mlcycle.registry import Decision, ModelRegistry
+from mlcycle.registry import Aliases, Decision, ModelRegistry
 from mlcycle.storage import Buckets
-from mlcycle.training_data import load_training_set
+from mlcycle.training_data import TrainingSet, load_training_set
+from mlcycle.training_window import Split, recent_weighted_split
 
 logger = get_logger("mlcycle.training")
-LOWER_IS_BETTER = {"log_loss"}
 
 
 def code_version(plugin: Plugin, config_path: Path | None) -> str:
@@ -80,99 +83,33 @@ def fresh_rows(cfg: ModelConfig, holdout: pd.DataFrame) -> np.ndarray:
     return newest if newest.sum() >= cfg.promotion.fresh_min_rows else everything
 
 
-def _gate(
-    cfg: ModelConfig,
-    registry: ModelRegistry,
-    plugin: Plugin,
-    candidate: dict,
-    baseline: dict,
-    holdout_x: pd.DataFrame,
-    holdout_y: pd.Series,
-    recovery: bool,
-) -> Callable[[str | None], Decision]:
-    """Return decide(champion) for ModelRegistry.promote.
+def _split(cfg: ModelConfig, data: TrainingSet, recovery: bool) -> Split | None:
+    """A recovery's window split when a labelled batch is in it; else the scheduled split."""
+    if not (recovery and data.recent.any()):
+        return None
+    return recent_weighted_split(
+        data.frame, data.recent, cfg.time_column, cfg.holdout_fraction, cfg.recent_weight
+    )
 
-    It is re-run if a concurrent promotion moved the champion.
 
-    `candidate` is scored on `holdout_x` / `holdout_y` (the fresh rows); `baseline` is the
-    floor from the whole holdout. In recovery (the breaker asked for this retrain) the
-    champion is the suspect, so the challenger need only clear the floor; probation then
-    judges it on live batches.
-    """
-    metric, margin = cfg.promotion.metric, cfg.promotion.min_improvement
-    if (
-        metric not in candidate
-    ):  # log loss needs probabilities; a labels-only plug-in is judged on macro-F1
-        metric = "macro_f1"
-
-    def decide(champion: str | None) -> Decision:
-        if cfg.promotion.require_beat_baseline:
-            # Log loss and macro-F1, not accuracy: when one class dominates (cancellations
-            # after a behaviour change) "always say the majority class" has high accuracy
-            # and is still useless.
-            worse = [
-                m
-                for m, better in (
-                    ("log_loss", candidate.get("log_loss", 0) < baseline["log_loss"]),
-                    ("macro_f1", candidate["macro_f1"] > baseline["macro_f1"]),
-                )
-                if not better
-            ]
-            if worse:
-                return Decision(
-                    False,
-                    f"does not beat the class-prior baseline on {', '.join(worse)} "
-                    f"(log loss {candidate.get('log_loss', float('nan')):.4f} vs "
-                    f"{baseline['log_loss']:.4f}, macro-F1 {candidate['macro_f1']:.4f} vs "
-                    f"{baseline['macro_f1']:.4f})",
-                )
-        if champion is None:
-            return Decision(
-                True,
-                f"first champion ({metric} {candidate[metric]:.4f}, "
-                f"baseline {baseline[metric]:.4f})",
-            )
-        if recovery:
-            return Decision(
-                True,
-                f"recovery retrain replaces suspect champion {champion} "
-                f"({metric} {candidate[metric]:.4f}, "
-                f"baseline {baseline[metric]:.4f}); probation follows",
-            )
-        try:
-            champ_score = score(
-                holdout_y, plugin.predict(registry.load(champion), holdout_x), cfg.classes
-            )[metric]
-        except MLCycleError as exc:
-            return Decision(
-                True, f"champion {champion} cannot score the holdout ({exc}); replacing it"
-            )
-        where = f"on the newest {len(holdout_y)} holdout rows"
-        if metric in LOWER_IS_BETTER:
-            if candidate[metric] <= champ_score - margin:
-                return Decision(
-                    True,
-                    f"{metric} {candidate[metric]:.4f} <= champion {champion} "
-                    f"{champ_score:.4f} - margin {margin} {where}",
-                )
-            return Decision(
-                False,
-                f"{metric} {candidate[metric]:.4f} does not beat champion {champion} "
-                f"{champ_score:.4f} - margin {margin} {where}",
-            )
-        if candidate[metric] >= champ_score + margin:
-            return Decision(
-                True,
-                f"{metric} {candidate[metric]:.4f} >= champion {champion} "
-                f"{champ_score:.4f} + margin {margin} {where}",
-            )
-        return Decision(
-            False,
-            f"{metric} {candidate[metric]:.4f} does not beat champion {champion} "
-            f"{champ_score:.4f} + margin {margin} {where}",
-        )
-
-    return decide
+def _arena(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, fitted: Fitted) -> Arena:
+    """Candidates meet on the holdout's fresh rows; the challenger's metrics there."""
+    holdout, predictions = fitted.holdout, fitted.predictions
+    fresh = fresh_rows(cfg, holdout)
+    on_fresh = Predictions(
+        predictions.labels[fresh],
+        None if predictions.proba is None else predictions.proba[fresh].reset_index(drop=True),
+    )
+    target = holdout[cfg.target][fresh].reset_index(drop=True)
+    return Arena(
+        cfg,
+        registry,
+        plugin,
+        {**fitted.metrics, **score(target, on_fresh, cfg.classes)},
+        fitted.baseline,
+        fitted.holdout_x[fresh].reset_index(drop=True),
+        target,
+    )
 
 
 def run_training(
@@ -190,13 +127,17 @@ def run_training(
     veto: Callable[[], str | None] | None = None,
 ) -> dict:
     """``veto()``, asked at the moment of promotion, may refuse it with a reason (a forced run
-    is never vetoed)."""
+    is never vetoed). In ``recovery`` ``recent_batches`` is the weighted window (the config's
+    `breaker.retrain_recent_batches` when not given)."""
     started = time.monotonic()
-    data = load_training_set(store, buckets, cfg, since=since, recent_batches=recent_batches)
+    if recovery:
+        recent_batches = recent_batches or cfg.retrain_recent_batches
+    data = load_training_set(store, buckets, cfg, since, recent_batches, recovery)
     _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
-    fitted = fit_and_profile(cfg, plugin, data.frame, data.coverage)
-    train_part, holdout, holdout_x = fitted.train_part, fitted.holdout, fitted.holdout_x
-    predictions, metrics, baseline = fitted.predictions, fitted.metrics, fitted.baseline
+    split = _split(cfg, data, recovery)
+    fitted = fit_and_profile(cfg, plugin, data.frame, data.coverage, split)
+    train_part, holdout = fitted.train_part, fitted.holdout
+    metrics, baseline = fitted.metrics, fitted.baseline
     registry = ModelRegistry(store, buckets.models, cfg.name)
     version, _ = registry.register(
         fitted.model,
@@ -218,64 +159,61 @@ def run_training(
                 "join_coverage": data.coverage,
                 "since": since,
                 "recent_batches": recent_batches,
+                "recovery": recovery,
+                "recent_weight": cfg.recent_weight if split else 1,
+                "fitted_rows": len(split.fit_rows) if split else len(train_part),
+                "excluded": data.excluded,
                 "notes": data.notes,
             },
             "reference_profile": fitted.profile,
             "limits": fitted.limits,
             "code_version": code_version(plugin, config_path),
-            "confidence_metrics": predictions.proba is not None,
+            "confidence_metrics": fitted.predictions.proba is not None,
         },
     )
-    decide: Callable[[str | None], Decision]
+    decide: Callable[[Aliases], Decision]
     if force:
 
-        def forced(_champion: str | None) -> Decision:
+        def forced(_aliases: Aliases) -> Decision:
             return Decision(True, f"forced by {actor}: {reason or 'no reason given'}")
 
         decide = forced
     else:
-        fresh = fresh_rows(cfg, holdout)
-        on_fresh = Predictions(
-            predictions.labels[fresh],
-            None if predictions.proba is None else predictions.proba[fresh].reset_index(drop=True),
-        )
-        fresh_metrics = {**metrics, **score(holdout[cfg.target][fresh], on_fresh, cfg.classes)}
-        decide = _gate(
-            cfg,
-            registry,
-            plugin,
-            fresh_metrics,
-            baseline,
-            holdout_x[fresh].reset_index(drop=True),
-            holdout[cfg.target][fresh].reset_index(drop=True),
-            recovery,
-        )
-    if veto is not None and not force:
-        decide = _vetoed(decide, veto)
-    decision = registry.promote(version, decide, actor=actor)
+        arena = _arena(cfg, registry, plugin, fitted)
+        decide = recovery_gate(arena, version) if recovery else scheduled_gate(arena)
+        if veto is not None:
+            decide = _vetoed(decide, veto)
+    decision = registry.settle(version, decide, actor=actor)
     summary: dict[str, Any] = {
-        "status": "promoted" if decision.promote else "stored_not_promoted",
+        "status": "rolled_back"
+        if decision.rollback
+        else "promoted"
+        if decision.promote
+        else "stored_not_promoted",
         "model": cfg.name,
         "version": version,
-        "champion": registry.champion(),
+        "champion": decision.champion,
         "reason": decision.reason,
         "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "log_loss") if k in metrics},
         "baseline": {k: baseline[k] for k in ("accuracy", "macro_f1", "log_loss")},
         "rows": {"train": len(train_part), "holdout": len(holdout)},
         "join_coverage": data.coverage,
         "labelled_batches": len(data.parts) - 1,
+        "excluded_batches": [e["batch_id"] for e in data.excluded],
         "seconds": round(time.monotonic() - started, 2),
     }
+    if decision.scores:
+        summary["candidates"] = decision.scores
     log(logger, "training finished", **summary)
     return summary
 
 
 def _vetoed(
-    decide: Callable[[str | None], Decision], veto: Callable[[], str | None]
-) -> Callable[[str | None], Decision]:
-    def checked(champion: str | None) -> Decision:
+    decide: Callable[[Aliases], Decision], veto: Callable[[], str | None]
+) -> Callable[[Aliases], Decision]:
+    def checked(aliases: Aliases) -> Decision:
         reason = veto()
-        return Decision(False, reason) if reason else decide(champion)
+        return Decision(False, reason) if reason else decide(aliases)
 
     return checked
 
@@ -320,6 +258,8 @@ def handle_request(
     except MLCycleError as exc:
         log(logger, "training refused; champion untouched", level=40, error=str(exc))
         return rejected(exc)
-    if summary["status"] == "promoted":
-        gate.after_promotion(summary["version"], store, buckets)
+    if summary["status"] in ("promoted", "rolled_back"):
+        # A rollback puts a different model in charge just as a promotion does: the breaker
+        # starts its probation the same way.
+        gate.after_promotion(summary["champion"], store, buckets)
     return summary

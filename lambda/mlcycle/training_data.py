@@ -3,12 +3,15 @@
 The labelled batches are the Inference -> Training leg of the cycle: yesterday's
 scored inputs, joined to the ground truth that arrived since, become today's
 training rows. Each part is joined with its own attribute files, then stacked.
+A batch whose inputs broke an integrity rule never trains (`mlcycle.integrity`): its
+labels describe rows the model saw half-joined or corrupted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from mlcycle import revisions, storage
@@ -16,6 +19,7 @@ from mlcycle.attributes import index_attributes, join
 from mlcycle.batches import inputs_prefix
 from mlcycle.config import ColumnSpec, ModelConfig, SourceSpec
 from mlcycle.errors import DataContractError
+from mlcycle.integrity import integrity_trips
 from mlcycle.objectstore import ObjectStore
 from mlcycle.revisions import InputsChanged
 from mlcycle.scoring import published_manifest
@@ -29,6 +33,9 @@ class TrainingSet:
     coverage: dict[str, float]
     parts: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    excluded: list[dict] = field(default_factory=list)
+    # Per row of `frame`: from one of the newest labelled batches a recovery weights.
+    recent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def _read(
@@ -71,8 +78,11 @@ def _labels_spec(cfg: ModelConfig) -> SourceSpec:
 
 
 def _labelled_batch(
-    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, notes: list[str]
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, found: TrainingSet
 ) -> tuple[pd.DataFrame, dict] | None:
+    """The batch's inputs joined to its labels, or None with a note (and, for an integrity
+    breach, an entry in `found.excluded`)."""
+    notes = found.notes
     # Labels pair with the inputs the batch was published from; a batch still held (breaker
     # open) has one revision only, the held one.
     manifest = published_manifest(store, buckets, batch_id, probation=True)
@@ -90,6 +100,12 @@ def _labelled_batch(
             f"{storage.labels_key(batch_id)}: no published or held inputs "
             "(quarantined or deleted); skipped"
         )
+        return None
+    broken = integrity_trips(store, buckets, batch_id, prefix == storage.held_prefix(batch_id))
+    if broken:
+        said = "; ".join(f"{w}: {', '.join(rules)}" for w, rules in broken.items())
+        notes.append(f"batch {batch_id}: excluded, its inputs broke integrity rules ({said})")
+        found.excluded.append({"batch_id": batch_id, "integrity_trips": broken})
         return None
     labels = _read(store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg, notes)
     base = _read(
@@ -121,43 +137,53 @@ def load_training_set(
     cfg: ModelConfig,
     since: str | None = None,
     recent_batches: int | None = None,
+    recovery: bool = False,
 ) -> TrainingSet:
-    """All training rows, checked under the data contract.
+    """All training rows, checked under the data contract; integrity-broken batches left out.
 
-    `since` keeps rows at or after a date. `recent_batches` trains on the N most recently
-    labelled production batches alone: after a change in behaviour, older rows teach the
-    old behaviour (on the demo's concept drift, one new batch gave 0.70 accuracy where all
-    data gave 0.42). With no labelled batch yet, it falls back to all data.
+    `since` keeps rows at or after a date. `recent_batches` on its own (an operator's run)
+    trains on the N most recently labelled production batches alone; with no labelled batch
+    yet, it falls back to all data. In `recovery` (the breaker's retrain) every labelled
+    batch trains beside the training sources, and `recent` marks the rows of the newest
+    `recent_batches` of them for `mlcycle.training_window` to weight.
     """
-    notes: list[str] = []
+    found = TrainingSet(pd.DataFrame(), {}, [])
+    alone = None if recovery else recent_batches
     frames: list[pd.DataFrame] = []
-    parts: list[dict] = []
     for batch_id in _labelled_batch_ids(store, buckets):
-        if recent_batches and len(frames) == recent_batches:
+        if alone and len(frames) == alone:
             break
-        found = _labelled_batch(store, buckets, cfg, batch_id, notes)
-        if found:
-            frames.append(found[0])
-            parts.append(found[1])
-    if not (recent_batches and frames):
-        if recent_batches:
-            notes.append(
-                f"no labelled batch yet: recent_batches={recent_batches} falls back to all data"
+        batch = _labelled_batch(store, buckets, cfg, batch_id, found)
+        if batch:
+            frames.append(batch[0])
+            found.parts.append(
+                {**batch[1], "recent": recovery and len(frames) <= (recent_batches or 0)}
             )
-        base = _read_source_files(store, buckets.data, cfg.target_source, cfg, notes)
+    if not (alone and frames):
+        if alone:
+            found.notes.append(
+                f"no labelled batch yet: recent_batches={alone} falls back to all data"
+            )
+        base = _read_source_files(store, buckets.data, cfg.target_source, cfg, found.notes)
         attrs = {
-            s.name: _read_source_files(store, buckets.data, s, cfg, notes)
+            s.name: _read_source_files(store, buckets.data, s, cfg, found.notes)
             for s in cfg.attribute_sources
         }
         joined, coverage = _joined(cfg, base, attrs)
         frames.insert(0, joined)
-        parts.insert(0, {"part": "training sources", "rows": len(joined), "coverage": coverage})
-    frame = pd.concat(frames, ignore_index=True)
+        found.parts.insert(
+            0, {"part": "training sources", "rows": len(joined), "coverage": coverage}
+        )
+    found.frame = pd.concat(frames, ignore_index=True)
+    found.recent = np.concatenate(
+        [np.full(len(f), bool(p.get("recent"))) for f, p in zip(frames, found.parts, strict=True)]
+    )
     if since:
-        frame = frame[frame[cfg.time_column] >= pd.Timestamp(since)].reset_index(drop=True)
-    total = max(sum(p["rows"] for p in parts), 1)
-    names = [s.name for s in cfg.attribute_sources]
-    overall = {
-        name: sum(p["rows"] * p["coverage"].get(name, 0.0) for p in parts) / total for name in names
+        keep = (found.frame[cfg.time_column] >= pd.Timestamp(since)).to_numpy()
+        found.frame, found.recent = found.frame[keep].reset_index(drop=True), found.recent[keep]
+    total = max(sum(p["rows"] for p in found.parts), 1)
+    found.coverage = {
+        s.name: sum(p["rows"] * p["coverage"].get(s.name, 0.0) for p in found.parts) / total
+        for s in cfg.attribute_sources
     }
-    return TrainingSet(frame, overall, parts, notes)
+    return found

@@ -1,0 +1,80 @@
+"""Which rows a model is fitted on and which rows judge it.
+
+Scheduled training fits on every row but the newest `holdout_fraction` by time. The breaker's
+recovery retrain fits on the same integrity-clean history, with the rows of the newest
+labelled batches counted `recent_weight` times, and is judged on the newest of those rows.
+Measured on a demo-like world (bench/bench_recovery.py, 5 seeds): the newest batch alone, the
+recovery before, scored 3.0 points below the full-data champion on clean days; every row
+counted once learned the demo's concept drift slowly (+7.5 points over the old champion after
+three drifted batches, against +20.5 with those batches counted 3 times, which cost 0.1 point
+on clean days; 5 times cost 0.9).
+
+The plug-in contract is train(features, target, params), with no sample weights, so weight
+is repetition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlcycle.datasets import time_split
+
+
+@dataclass(frozen=True)
+class Split:
+    """The time-based split of a training set.
+
+    `train_part` and `holdout` hold each row once (profiles, limits and the class-prior
+    baseline describe the data as it is); `fit_rows` are the positions in `train_part` the
+    plug-in is fitted on, recent rows repeated.
+    """
+
+    train_part: pd.DataFrame
+    holdout: pd.DataFrame
+    fit_rows: np.ndarray
+
+    @property
+    def fitted(self) -> pd.DataFrame:
+        if len(self.fit_rows) == len(self.train_part):  # nothing repeated: no copy
+            return self.train_part
+        return self.train_part.iloc[self.fit_rows].reset_index(drop=True)
+
+
+def scheduled_split(frame: pd.DataFrame, time_column: str, holdout_fraction: float) -> Split:
+    train_part, holdout = time_split(frame, time_column, holdout_fraction)
+    return Split(train_part, holdout, np.arange(len(train_part)))
+
+
+def recent_weighted_split(
+    frame: pd.DataFrame,
+    recent: np.ndarray,
+    time_column: str,
+    holdout_fraction: float,
+    weight: int,
+) -> Split:
+    """The holdout is the newest rows by time, as many as `holdout_fraction` of the recent rows.
+
+    A holdout sized on the whole history would keep the newest days of labels (a fifth of a
+    year of history is weeks of batches) out of the fit, exactly the rows that carry a new
+    behaviour; sized on the recent rows it is still the newest labels, which is where the
+    recovery's candidates are compared. Rows with the same time keep their order (stable
+    sort), so the cut is reproducible.
+    """
+    if len(recent) != len(frame):
+        raise ValueError(f"recent mask has {len(recent)} entries for {len(frame)} rows")
+    if weight < 1:
+        raise ValueError(f"recent weight must be at least 1, got {weight}")
+    order = np.argsort(frame[time_column].to_numpy(), kind="stable")
+    ordered = frame.iloc[order].reset_index(drop=True)
+    newest = np.asarray(recent, dtype=bool)[order]
+    held = min(max(int(round(holdout_fraction * newest.sum())), 1), len(frame) - 1)
+    cut = len(frame) - held
+    fit_rows = np.repeat(np.arange(cut), np.where(newest[:cut], weight, 1))
+    return Split(
+        ordered.iloc[:cut].reset_index(drop=True),
+        ordered.iloc[cut:].reset_index(drop=True),
+        fit_rows,
+    )

@@ -1,0 +1,208 @@
+"""The breaker's recovery retrain on moto_server: integrity-broken batches never train, the
+challenger takes over only by beating the champion on the newest labels, and the previous
+champion can win it back (a rollback the breaker hears of like a promotion)."""
+
+import dataclasses
+import json
+
+import boto3
+import pytest
+
+from data.generate import make_batch, make_training
+from demo.scenario import csv_bytes
+from tests.integration.helpers import upload_batch
+
+SEED = 11
+
+
+@pytest.fixture
+def told(monkeypatch):
+    """What training tells the breaker function (after_promotion's asynchronous invoke)."""
+    import mlcycle.breaker.gate as gate
+
+    calls = []
+    monkeypatch.setattr(gate, "invoke_async", lambda env, payload: calls.append(payload))
+    return calls
+
+
+@pytest.fixture
+def world(buckets, s3):
+    """A champion trained on 8,000 rows of the generator's world."""
+    from handlers import train
+
+    bookings, hotels = make_training(8000, SEED)
+    s3.put_object(Bucket=buckets.data, Key="training/bookings/b.csv", Body=csv_bytes(bookings))
+    s3.put_object(Bucket=buckets.data, Key="training/hotels/h.csv", Body=csv_bytes(hotels))
+    first = train.handler({}, None)
+    assert first["status"] == "promoted" and first["champion"] == "v0001", first
+    return first
+
+
+def _deliver(s3, buckets, batch_id, day, incident=None):
+    """Upload a batch, let infer publish (or hold) it, then upload its complete labels."""
+    from handlers import infer
+
+    batch = make_batch(day, 1500, SEED, incident)
+    files = {"bookings": csv_bytes(batch.bookings), "hotels": csv_bytes(batch.hotels)}
+    upload_batch(s3, buckets.data, batch_id, files)
+    result = infer.handler({"batch_id": batch_id}, None)["results"][0]
+    s3.put_object(Bucket=buckets.data, Key=f"labels/{batch_id}.csv", Body=csv_bytes(batch.labels))
+    return result
+
+
+def _open_breaker():
+    from mlcycle.breaker.machine import Breaker
+    from mlcycle.objectstore import ObjectStore
+    from mlcycle.storage import Buckets
+    from tests.integration.conftest import _NoEffects
+
+    monitoring = Buckets.from_env().monitoring
+    Breaker(ObjectStore(boto3.client("s3")), monitoring, _NoEffects()).trip({"reason": "t"}, "t")
+
+
+def _weak(monkeypatch):
+    """Train with one boosting round from now on: a model no better than the class prior."""
+    from handlers import runtime
+
+    cfg = runtime.config()
+    monkeypatch.setattr(
+        runtime, "config", lambda: dataclasses.replace(cfg, params={**cfg.params, "max_iter": 1})
+    )
+
+
+def _json(s3, bucket, key):
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _recover():
+    from handlers import train
+
+    return train.handler({"recovery": True, "actor": "breaker", "reason": "alarm"}, None)
+
+
+def test_labels_of_batches_whose_inputs_broke_an_integrity_rule_never_train(
+    world, buckets, s3, breaker_calls
+):
+    from handlers import train
+
+    held = _deliver(s3, buckets, "a-outage", "2026-01-05", "source_outage")
+    assert "JoinCoverage" in held["gate"]["trips"]  # held by the gate, breaker open
+    for batch_id, day in (("b-clean", "2026-01-06"), ("c-late", "2026-01-07")):
+        assert _deliver(s3, buckets, batch_id, day)["status"] == "held"  # held: breaker open
+    # The monitor's verdicts: an integrity trip excludes, a performance trip does not (the
+    # inputs were fine and the labels are the new behaviour a recovery must learn).
+    for batch_id, trips in (("b-clean", ["RealisedAccuracy"]), ("c-late", ["NullRate"])):
+        s3.put_object(
+            Bucket=buckets.monitoring,
+            Key=f"reports/{batch_id}.json",
+            Body=json.dumps({"rules": {"trips": trips}}).encode(),
+        )
+
+    result = train.handler({}, None)
+
+    assert sorted(result["excluded_batches"]) == ["a-outage", "c-late"]
+    assert result["labelled_batches"] == 1
+    meta = _json(s3, buckets.models, f"models/booking_status/{result['version']}/metadata.json")
+    parts = [p["part"] for p in meta["training"]["parts"]]
+    assert parts == ["training sources", "batch b-clean"]
+    notes = " | ".join(meta["training"]["notes"])
+    assert (
+        "batch a-outage: excluded, its inputs broke integrity rules (gate hold: JoinCoverage"
+        in (notes)
+    )
+    assert (
+        "batch c-late: excluded, its inputs broke integrity rules (monitor report: NullRate)"
+        in (notes)
+    )
+    excluded = {e["batch_id"]: e["integrity_trips"] for e in meta["training"]["excluded"]}
+    assert excluded["c-late"] == {"monitor report": ["NullRate"]}
+
+
+def test_a_recovery_keeps_the_champion_unless_the_challenger_beats_it_on_the_newest_labels(
+    world, buckets, s3, told, monkeypatch
+):
+    for day in range(1, 4):  # the world as the champion knows it
+        _deliver(s3, buckets, f"clean-{day:02d}", f"2026-01-{day + 1:02d}")
+    _open_breaker()
+    _weak(monkeypatch)
+
+    kept = _recover()
+
+    assert kept["status"] == "stored_not_promoted" and kept["champion"] == "v0001", kept
+    assert "no candidate beats champion v0001 by the margin; it stays" in kept["reason"]
+    scores = kept["candidates"]
+    assert scores["challenger"]["log_loss"] > scores["champion"]["log_loss"] - scores["margin"]
+    assert "previous" not in scores and not told
+
+
+def test_a_recovery_after_concept_drift_trains_on_the_weighted_window_and_takes_over(
+    world, buckets, s3, told
+):
+    for day in range(1, 3):
+        _deliver(s3, buckets, f"clean-{day:02d}", f"2026-01-{day + 1:02d}")
+    for day in range(3, 6):  # cancellations rise: the champion is wrong, the inputs are fine
+        _deliver(s3, buckets, f"drift-{day:02d}", f"2026-01-{day + 1:02d}", "concept_drift")
+    _open_breaker()
+
+    promoted = _recover()
+
+    assert promoted["status"] == "promoted" and promoted["champion"] == "v0002", promoted
+    scores = promoted["candidates"]
+    assert scores["challenger"]["log_loss"] < scores["champion"]["log_loss"] - scores["margin"]
+    assert told == [{"action": "model_promoted", "version": "v0002"}]
+    meta = _json(s3, buckets.models, "models/booking_status/v0002/metadata.json")
+    training = meta["training"]
+    recent = [p["part"] for p in training["parts"] if p.get("recent")]
+    assert recent == ["batch drift-05", "batch drift-04", "batch drift-03"]
+    assert training["recovery"] and training["recent_batches"] == 3
+    assert training["fitted_rows"] > training["rows"]  # the recent rows count more than once
+    # Judged on the newest labels: the holdout is a share of the recent batches' rows.
+    assert meta["holdout"]["rows"] < 3 * 1500 and meta["holdout"]["from"] >= "2026-01-03"
+
+
+def test_a_recovery_rolls_back_when_the_previous_champion_is_the_best_of_three(
+    world, buckets, s3, told, monkeypatch
+):
+    from handlers import train
+
+    _weak(monkeypatch)
+    forced = train.handler({"force": True, "actor": "alice", "reason": "vendor model"}, None)
+    assert forced["champion"] == "v0002"
+    _deliver(s3, buckets, "clean-01", "2026-01-02")
+    _open_breaker()
+
+    back = _recover()
+
+    assert back["status"] == "rolled_back" and back["champion"] == "v0001", back
+    assert "previous v0001 is best; rolled back" in back["reason"]
+    scores = back["candidates"]
+    assert scores["previous"]["version"] == "v0001" and scores["champion"]["version"] == "v0002"
+    assert scores["previous"]["log_loss"] < scores["challenger"]["log_loss"]
+    aliases = _json(s3, buckets.models, "models/booking_status/aliases.json")
+    assert (aliases["champion"], aliases["previous"]) == ("v0001", "v0002")
+    assert (
+        aliases["history"][-1]["rollback"] is True and aliases["history"][-1]["actor"] == "breaker"
+    )
+    assert told == [{"action": "model_promoted", "version": "v0001"}]
+
+
+def test_an_operator_rollback_swaps_champion_and_previous_and_can_be_undone(buckets):
+    from mlcycle.objectstore import ObjectStore
+    from mlcycle.registry import Decision, ModelRegistry
+
+    registry = ModelRegistry(ObjectStore(), buckets.models, "m")
+    v1, _ = registry.register({"weights": 1}, {})
+    v2, _ = registry.register({"weights": 2}, {})
+    registry.promote(v1, lambda champion: Decision(True, "first"))
+    refused = registry.rollback("bad scores", "alice")
+    assert not refused.promote and "no previous champion" in refused.reason
+    registry.promote(v2, lambda champion: Decision(True, "better"))
+
+    back = registry.rollback("bad scores", "alice")
+
+    assert back.rollback and back.champion == v1
+    aliases, _ = registry.aliases()
+    assert (aliases["champion"], aliases["previous"]) == (v1, v2)
+    line = aliases["history"][-1]
+    assert (line["actor"], line["reason"], line["rollback"]) == ("alice", "bad scores", True)
+    assert registry.rollback("undo", "alice").champion == v2
