@@ -3,8 +3,10 @@
 Events: an EventBridge schedule (daily training; while the breaker is open it becomes a
 recovery run, while a model is on probation it waits), or a manual payload, every field
 optional: {"since": "YYYY-MM-DD", "recent_batches": N, "force": true, "reason": "...",
-"actor": "...", "recovery": true}. `recovery` (the breaker's retrain) skips the
-beat-the-champion check, not the baseline floor.
+"actor": "...", "recovery": true}. `recovery` (the breaker's retrain) trains on every
+integrity-clean row with the newest labelled batches weighted, and the challenger, the
+champion and the previous champion meet on the newest labels: the best that beats the
+champion takes over (the previous one: a rollback), else the champion stays.
 """
 
 from typing import Any
