@@ -108,7 +108,9 @@ def pooled(window: dict, field: str, version: str, exclude: str, min_batches: in
         for e in current(window)
         if e["batch_id"] != exclude
         and (e["levels"].get(rule, OK) == OK and not _tripped(e) or _accepted(e, window))
-        and (field != "classes" or e["model_version"] == version)
+        # Bins are the version's own (its reference's edges): another version's counts are
+        # counts of other bins, and may not even have as many.
+        and e["model_version"] == version
     ]
     if len(entries) < min_batches:
         return None
