@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlcycle import storage
-from mlcycle.breaker.causes import integrity_rules
 from mlcycle.clock import now
 from mlcycle.config import ModelConfig
+from mlcycle.monitoring.rules import integrity_rules
 from mlcycle.objectstore import ObjectStore
 from mlcycle.storage import Buckets
 

@@ -10,7 +10,7 @@ learn, so it stays in.
 from __future__ import annotations
 
 from mlcycle import storage
-from mlcycle.monitoring.rules import BY_NAME, INTEGRITY
+from mlcycle.monitoring.rules import integrity_rules
 from mlcycle.objectstore import ObjectStore
 from mlcycle.storage import Buckets
 
@@ -25,7 +25,7 @@ def _tripped(store: ObjectStore, bucket: str, key: str, part: str) -> list[str]:
     except ValueError:
         return [f"unreadable {key}"]
     names = ((doc or {}).get(part) or {}).get("trips")
-    return [r for r in names or [] if r in BY_NAME and BY_NAME[r].family == INTEGRITY]
+    return integrity_rules(names or [])
 
 
 def integrity_trips(

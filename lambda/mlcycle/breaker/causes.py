@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mlcycle.monitoring.rules import BY_NAME, INTEGRITY
+from mlcycle.monitoring.rules import INTEGRITY, integrity_rules
 
 HELD_FOR_INPUTS = "held for corrected inputs"
 NO_RETRAIN_FOR_INPUTS = (
     "an integrity rule tripped: the inputs, not the model, are suspect "
     "(corrected inputs or an operator resolve it)"
 )
-
-
-def integrity_rules(names: Iterable[str]) -> list[str]:
-    return [name for name in names if name in BY_NAME and BY_NAME[name].family == INTEGRITY]
 
 
 def only_integrity(names: Iterable[str]) -> bool:

@@ -15,7 +15,6 @@ from functools import partial
 
 from mlcycle import storage
 from mlcycle.batches import HeldBatch, held_batch, held_batches
-from mlcycle.breaker.causes import integrity_rules
 from mlcycle.breaker.effects import publish_from_probation, report_held_too_long
 from mlcycle.breaker.policy import PUBLISH
 from mlcycle.breaker.state import UNKNOWN, read_state
@@ -23,6 +22,7 @@ from mlcycle.clock import now
 from mlcycle.config import ModelConfig
 from mlcycle.failures import isolated
 from mlcycle.logs import get_logger, log
+from mlcycle.monitoring.rules import integrity_rules
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin
 from mlcycle.registry import ModelRegistry

@@ -20,6 +20,7 @@ Settings come from model_config.yml ``monitoring.limits`` (all rules) and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from mlcycle.errors import ConfigError
@@ -100,6 +101,11 @@ RULES = (
 )
 BY_NAME = {rule.name: rule for rule in RULES}
 RULE_NAMES = tuple(BY_NAME)
+
+
+def integrity_rules(names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that are integrity rules (the input is broken, not the model)."""
+    return [name for name in names if name in BY_NAME and BY_NAME[name].family == INTEGRITY]
 
 
 @dataclass(frozen=True)
