@@ -35,9 +35,11 @@ def fit_and_profile(
     frame: pd.DataFrame,
     coverage: dict[str, float],
     split: Split | None = None,
+    timing_edges: list[float] | None = None,
 ) -> Fitted:
     """``coverage``: the training join's coverage per attribute source (its normal value).
-    ``split``: the scheduled time-based split of ``frame`` unless given (a recovery's)."""
+    ``split``: the scheduled time-based split of ``frame`` unless given (a recovery's).
+    ``timing_edges``: the label-timing bins to keep (the champion's), measured when None."""
     # scipy: only when training
     from mlcycle.monitoring.profile import build_reference_profile
     from mlcycle.monitoring.registration import holdout_limits
@@ -72,6 +74,7 @@ def fit_and_profile(
         cfg.positive_class,
         coverage,
         cfg.rules.timing_column,
+        timing_edges,
     )
     return Fitted(
         model, train_part, holdout, holdout_x, predictions, metrics, baseline, profile, limits

@@ -25,6 +25,7 @@ from mlcycle.errors import DataContractError, MLCycleError, rejected
 from mlcycle.evaluation import score
 from mlcycle.events import SignUnsigned, TrainEvent
 from mlcycle.fitting import Fitted, fit_and_profile
+from mlcycle.history_window import FULL_HISTORY
 from mlcycle.logs import get_logger, log
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin, Predictions
@@ -112,6 +113,19 @@ def _arena(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, fitted: Fi
     )
 
 
+def _champion_timing_edges(registry: ModelRegistry) -> list[float] | None:
+    """The champion's label-timing bins: its successor keeps them, so that a new version's
+    early rule can judge with the partial-label history of the versions before it (a recovery
+    model on probation has no history of its own)."""
+    champion = registry.champion()
+    if champion is None:
+        return None
+    try:
+        return registry.metadata(champion).get("limits", {}).get("timing_edges")
+    except MLCycleError:
+        return None  # an unverifiable champion vouches for nothing: measure afresh
+
+
 def run_training(
     cfg: ModelConfig,
     plugin: Plugin,
@@ -125,20 +139,26 @@ def run_training(
     actor: str = "training",
     recovery: bool = False,
     veto: Callable[[], str | None] | None = None,
+    full_history: bool = False,
 ) -> dict:
     """``veto()``, asked at the moment of promotion, may refuse it with a reason (a forced run
     is never vetoed). In ``recovery`` ``recent_batches`` is the weighted window (the config's
-    `breaker.retrain_recent_batches` when not given)."""
+    `breaker.retrain_recent_batches` when not given) inside the history window. Every run
+    reads the configured history window (`training.window_days` / `window_rows`) unless
+    ``full_history``."""
     started = time.monotonic()
     if recovery:
         recent_batches = recent_batches or cfg.retrain_recent_batches
-    data = load_training_set(store, buckets, cfg, since, recent_batches, recovery)
+    window = FULL_HISTORY if full_history else cfg.history_window
+    data = load_training_set(store, buckets, cfg, since, recent_batches, recovery, window)
     _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
     split = _split(cfg, data, recovery)
-    fitted = fit_and_profile(cfg, plugin, data.frame, data.coverage, split)
+    registry = ModelRegistry(store, buckets.models, cfg.name)
+    fitted = fit_and_profile(
+        cfg, plugin, data.frame, data.coverage, split, _champion_timing_edges(registry)
+    )
     train_part, holdout = fitted.train_part, fitted.holdout
     metrics, baseline = fitted.metrics, fitted.baseline
-    registry = ModelRegistry(store, buckets.models, cfg.name)
     version, _ = registry.register(
         fitted.model,
         {
@@ -160,6 +180,7 @@ def run_training(
                 "since": since,
                 "recent_batches": recent_batches,
                 "recovery": recovery,
+                "window": data.window,
                 "recent_weight": cfg.recent_weight if split else 1,
                 "fitted_rows": len(split.fit_rows) if split else len(train_part),
                 "excluded": data.excluded,
@@ -199,6 +220,7 @@ def run_training(
         "rows": {"train": len(train_part), "holdout": len(holdout)},
         "join_coverage": data.coverage,
         "labelled_batches": len(data.parts) - 1,
+        "window": data.window,
         "excluded_batches": [e["batch_id"] for e in data.excluded],
         "seconds": round(time.monotonic() - started, 2),
     }
@@ -254,6 +276,7 @@ def handle_request(
             actor=plan.actor,
             recovery=plan.recovery,
             veto=gate.probation_veto(store, buckets),
+            full_history=plan.window == "full",
         )
     except MLCycleError as exc:
         log(logger, "training refused; champion untouched", level=40, error=str(exc))

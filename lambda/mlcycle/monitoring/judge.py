@@ -50,7 +50,14 @@ def judge(
         for o in found
     ]
     if labels is not None and not labels.complete and labels.age_days is not None:
-        history = windows.early_history(window, labels.age_days, version, batch_id)
+        history = windows.early_history(
+            window,
+            labels.age_days,
+            version,
+            batch_id,
+            limits.get("timing_edges"),
+            settings.min_window,
+        )
         early = early_observation(labels, history, settings.min_window)
         if early is not None:
             found.append(early[0])

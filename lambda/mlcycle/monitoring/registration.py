@@ -26,12 +26,16 @@ def holdout_limits(
     positive_class: str | None,
     coverage: dict[str, float],
     timing_column: str | None = None,
+    timing_edges: list[float] | None = None,
 ) -> dict:
     """Confidence bins at the holdout's quantiles, their accuracy, and every statistic's value
     and seasonal spread on the holdout (``limits.reference_limits``). The holdout is in time
     order (``datasets.time_split``). With a label-timing column, its bins for the early rule
     are the holdout's 5% quantiles: finer than the drift deciles, because how soon a label is
-    known changes fastest among the shortest lead times."""
+    known changes fastest among the shortest lead times. ``timing_edges`` (the champion's) are
+    kept instead when given: how soon labels arrive is the world's, not the model's, so a new
+    version on the same bins can lean on its predecessors' partial-label history until it has
+    its own."""
     values = None if proba is None else proba.to_numpy(dtype="float64", na_value=np.nan)
     top = calibration.top_probability(values) if values is not None else np.zeros(len(labels))
     edges = calibration.confidence_edges(top) if values is not None else []
@@ -61,6 +65,8 @@ def holdout_limits(
     correct = truth.astype(str).to_numpy() == np.asarray(predicted).astype(str)
     limits = reference_limits(layout, slices, top, correct, coverage)
     if timing_column is not None:
-        values = numeric_values(holdout[timing_column])
-        limits["timing_edges"] = quantile_edges(values, TIMING_BINS).tolist()
+        if timing_edges is None:
+            values = numeric_values(holdout[timing_column])
+            timing_edges = quantile_edges(values, TIMING_BINS).tolist()
+        limits["timing_edges"] = list(timing_edges)
     return limits

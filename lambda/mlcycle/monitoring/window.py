@@ -19,7 +19,7 @@ Format::
                   "z": {statistic: z}, "levels": {rule: 0 | 1 | 2},
                   "counts": {column: [..]}, "inputs_counts": {..}, "classes": {..},
                   "calibration": {"rows": [..], "correct": [..]} | null,
-                  "early": {"age<k>": {"known": [..], "expected": [..]}}}]}
+                  "early": {"age<k>": {"known": [..], "expected": [..], "edges": [..]}}}]}
 """
 
 from __future__ import annotations
@@ -132,17 +132,27 @@ def calibration_entries(window: dict, version: str, newest: int) -> list[dict]:
     return [e["calibration"] for e in labelled[-newest:]] if newest else []
 
 
-def early_history(window: dict, age: int, version: str, exclude: str) -> list[dict]:
-    """Partial-label counts at this age of the healthy batches the version scored."""
-    found = []
+def early_history(
+    window: dict, age: int, version: str, exclude: str, edges: list | None, min_batches: int
+) -> list[dict]:
+    """Partial-label counts at this age of the healthy batches the version scored; while it
+    has fewer than ``min_batches`` of them, those of earlier versions on the same timing bins
+    too. How soon labels arrive is the world's, and known / expected of a calibrated model is
+    that share whichever version expected: a recovery model on probation is judged at once
+    (the rule's spread measures the mix)."""
+    own, others = [], []
     for entry in current(window):
         early = entry.get("early", {}).get(f"age{age}")
-        if early is None or entry["batch_id"] == exclude or entry["model_version"] != version:
+        if early is None or entry["batch_id"] == exclude:
             continue
         calm = entry["levels"].get("EarlyPositiveRate", OK) == OK and not _tripped(entry)
-        if calm or _accepted(entry, window):
-            found.append(early)
-    return found
+        if not (calm or _accepted(entry, window)):
+            continue
+        if entry["model_version"] == version:
+            own.append(early)
+        elif edges is not None and early.get("edges") == list(edges):
+            others.append(early)
+    return own if len(own) >= min_batches else own + others
 
 
 def entry(
@@ -152,13 +162,16 @@ def entry(
     stats: BatchStats,
     result: dict,
     labels: LabelStats | None,
+    timing_edges: list | None = None,
 ) -> dict:
-    """A batch's window entry from its statistics, its verdicts and its labels so far."""
+    """A batch's window entry from its statistics, its verdicts and its labels so far
+    (``timing_edges``: the bins its partial-label counts are on)."""
     early = {}
     if labels is not None and not labels.complete and labels.timing_known is not None:
         early[f"age{labels.age_days}"] = {
             "known": labels.timing_known,
             "expected": labels.timing_expected,
+            "edges": timing_edges,
         }
     return {
         "batch_id": batch_id,

@@ -61,3 +61,30 @@ def test_more_positives_in_every_bin_stand_out():
     )
     assert observation.value == pytest.approx(1.4, abs=0.06)
     assert (observation.value - normal.centre) / normal.sd > 4
+
+
+def _window_entry(batch_id: str, version: str, edges, early_level: int = 0) -> dict:
+    return {
+        "batch_id": batch_id,
+        "model_version": version,
+        "published_at": f"2026-01-{batch_id[-2:]}T00:00:00",
+        "levels": {"EarlyPositiveRate": early_level},
+        "early": {"age1": {"known": [1, 2], "expected": [2.0, 4.0], "edges": edges}},
+    }
+
+
+def test_a_new_version_borrows_history_on_the_same_timing_bins_until_it_has_its_own():
+    from mlcycle.monitoring.window import early_history
+
+    edges, other_edges = [0.0, 5.0, 30.0], [0.0, 6.0, 31.0]
+    old = [_window_entry(f"b{i:02d}", "v0001", edges) for i in range(1, 7)]
+    elsewhere = [_window_entry(f"c{i:02d}", "v0002", other_edges) for i in range(10, 13)]
+    breached = [_window_entry("d20", "v0001", edges, early_level=2)]
+    window = {"accepted_since": None, "entries": old + elsewhere + breached}
+    # v0003 keeps v0001's bins: its five-batch minimum is made up from v0001's calm batches,
+    # never from another version's bins or from a batch the rule itself flagged.
+    assert len(early_history(window, 1, "v0003", "x", edges, 5)) == 6
+    assert early_history(window, 1, "v0003", "x", None, 5) == []
+    own = [_window_entry(f"e{i:02d}", "v0003", edges) for i in range(21, 26)]
+    window["entries"] += own
+    assert len(early_history(window, 1, "v0003", "x", edges, 5)) == 5  # its own suffice now
