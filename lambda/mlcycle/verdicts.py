@@ -26,21 +26,12 @@ from mlcycle.publication_gate import read_window, version_of
 from mlcycle.storage import Buckets
 
 
-def age_days(labels: BatchLabels, published_at: str, newest_row: dt.date | None) -> int | None:
-    """Days from the batch's newest row (by the time column; its publication without one) to
-    the newest increment: what partial labels are compared by. The rows, not the scoring,
-    set the age: a batch held for days and scored on probation is as old as its bookings."""
+def age_days(labels: BatchLabels, published_at: str) -> int | None:
+    """Days from publication to the newest increment: what partial labels are compared by."""
     if labels.complete or labels.as_of is None:
         return None
-    start = newest_row or dt.datetime.fromisoformat(published_at).date()
-    return (dt.date.fromisoformat(labels.as_of) - start).days
-
-
-def _newest_row(features: pd.DataFrame, column: str) -> dt.date | None:
-    if column not in features:
-        return None
-    newest = pd.to_datetime(features[column], errors="coerce").max()
-    return None if pd.isna(newest) else newest.date()
+    published = dt.datetime.fromisoformat(published_at).date()
+    return (dt.date.fromisoformat(labels.as_of) - published).days
 
 
 def judge_published(
@@ -70,7 +61,7 @@ def judge_published(
             cfg.positive_class,
             list(model.layout.confidence_edges),
             labels.complete,
-            age_days(labels, manifest["published_at"], _newest_row(features, cfg.time_column)),
+            age_days(labels, manifest["published_at"]),
             label_timing(features, cfg.rules.timing_column, model.limits),
         )
     result = judge(model, stats, known, window, cfg.rules, manifest["batch_id"])
