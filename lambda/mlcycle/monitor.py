@@ -26,6 +26,7 @@ from mlcycle.invoke import invoke_async
 from mlcycle.labels import read_labels
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.monitoring.report import build_report, headline_metrics
+from mlcycle.monitoring.rules import BY_NAME
 from mlcycle.monitoring.thresholds import breaches, parse_alarms
 from mlcycle.objectstore import ObjectStore, PreconditionFailed
 from mlcycle.publication_gate import summary
@@ -129,6 +130,9 @@ def monitor_batch(
         "probation": report["probation"],
         "live_model": live,
         "labels": labels is not None,
+        # Whether a label rule judged this batch: only such a verdict confirms a candidate
+        # on probation after a label-triggered trip.
+        "labelled": bool(rules) and any(BY_NAME[r].labels != "none" for r in rules["verdicts"]),
         "trips": rules["trips"] if rules else [],
         "warnings": rules["warnings"] if rules else [],
         "healthy": not found,
@@ -208,6 +212,7 @@ def _report_probation(result: dict) -> None:
             "healthy": result["healthy"],
             "breaches": result["breaches"],
             "model_version": result["model_version"],
+            "labelled": result["labelled"],
         },
     )
 

@@ -33,6 +33,9 @@ class RecordingActions:
     def reject_batch(self, batch_id, reason):
         self.calls.append(f"reject {batch_id}")
 
+    def return_to_held(self, batch_id, reason):
+        self.calls.append(f"return {batch_id}")
+
     def publish_state(self, state):
         self.calls.append(f"metric {state}")
 
@@ -117,8 +120,58 @@ def test_a_breach_on_probation_reopens(breaker, actions):
     assert (
         result.state["state"] == OPEN and result.state["cause"]["reason"] == "breach on probation"
     )
-    assert actions.calls == ["reject b1", "disable", "retrain", "metric OPEN"]
-    assert "b1" in result.state["rejected"]
+    # The candidate's fault, not the input's: the batch waits for the next candidate.
+    assert actions.calls == ["return b1", "disable", "retrain", "metric OPEN"]
+    assert "b1" not in (result.state.get("rejected") or {})
+
+
+LABEL_TRIP = {
+    "reason": "alarm",
+    "alarm": "mlcycle-booking_status-EarlyPositiveRate-trip",
+    "rule": "EarlyPositiveRate",
+    "family": "performance",
+}
+
+
+def test_after_a_label_triggered_trip_only_labelled_verdicts_close_probation(
+    breaker, actions, s3, buckets
+):
+    breaker.trip(LABEL_TRIP, actor="alarm")
+    promoted = breaker.model_promoted("v0002", actor="training")
+    assert promoted.state["probation"]["labels_required"] is True
+    for batch_id in ("b1", "b2", "b3"):  # label-free verdicts cannot see a cancellation wave
+        result = breaker.probation_report(batch_id, True, [], actor="monitor")
+        assert result.state["state"] == HALF_OPEN
+    assert (
+        breaker.probation_report("b1", True, [], "monitor", labelled=True).state["state"]
+        == HALF_OPEN
+    )
+    closed = breaker.probation_report("b2", True, [], "monitor", labelled=True)
+    assert closed.state["state"] == CLOSED
+    assert closed.state["probation"]["confirmed"] == ["b1", "b2"]
+    assert actions.calls[-3:] == ["release ['b1', 'b2', 'b3']", "enable", "metric CLOSED"]
+    assert events(s3, buckets)[-1]["cause"]["labelled"] is True
+
+
+def test_a_labelled_breach_on_probation_reopens_and_the_batch_waits_for_the_next_candidate(
+    breaker, actions
+):
+    breaker.trip(LABEL_TRIP, actor="alarm")
+    breaker.model_promoted("v0002", actor="training")
+    breaker.probation_report("b1", True, [], "monitor")
+    actions.calls.clear()
+    breach = [{"rule": "EarlyPositiveRate", "reason": "2.9 vs normal 1 +- 0.14"}]
+    result = breaker.probation_report("b1", False, breach, "monitor", labelled=True)
+    assert result.state["state"] == OPEN and actions.calls[0] == "return b1"
+    again = breaker.model_promoted("v0003", actor="training")  # the breach was label-triggered
+    assert again.state["probation"]["labels_required"] is True
+
+
+def test_an_integrity_trip_needs_no_labels_to_close(breaker):
+    breaker.trip(ALARM, actor="alarm")
+    assert (
+        breaker.model_promoted("v0002", "training").state["probation"]["labels_required"] is False
+    )
 
 
 def test_operator_can_force_open_and_close_with_a_reason(breaker, actions, s3, buckets):
@@ -168,11 +221,12 @@ def test_verdicts_on_another_model_or_a_rejected_batch_are_ignored(breaker, acti
         breaker.probation_report("b1", False, [], actor="monitor", model_version="v0001").changed
         is False
     )
+    # An integrity breach sets the batch aside: a verdict on it from the next candidate is
+    # ignored (its input, not the candidate, was wrong).
     breaker.probation_report(
-        "b1", False, [{"metric": "MaxPSI"}], actor="monitor", model_version="v0002"
+        "b1", False, [{"rule": "JoinCoverage"}], actor="monitor", model_version="v0002"
     )
-    breaker.model_promoted("v0003", actor="training")
-    again = breaker.probation_report("b1", False, [], actor="monitor", model_version="v0003")
+    again = breaker.probation_report("b1", False, [], actor="monitor", model_version="v0002")
     assert again.changed is False and again.state["state"] == HALF_OPEN
 
 

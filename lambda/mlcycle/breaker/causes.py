@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mlcycle.monitoring.rules import INTEGRITY, integrity_rules
+from mlcycle.monitoring.rules import BY_NAME, INTEGRITY, integrity_rules
 
 HELD_FOR_INPUTS = "held for corrected inputs"
 NO_RETRAIN_FOR_INPUTS = (
@@ -28,3 +28,17 @@ def only_integrity(names: Iterable[str]) -> bool:
 def opened_for_inputs(state: dict) -> bool:
     """The breaker is open because an integrity rule tripped after publication."""
     return ((state.get("cause") or {}).get("family")) == INTEGRITY
+
+
+def named_rules(cause: dict | None) -> list[str]:
+    """The rules a cause names: an alarm's rule, a gate's rules, a probation breach's."""
+    cause = cause or {}
+    names = [cause.get("rule"), *(cause.get("rules") or [])]
+    names += [b.get("rule") for b in cause.get("breaches") or [] if isinstance(b, dict)]
+    return [n for n in names if isinstance(n, str)]
+
+
+def label_triggered(cause: dict | None) -> bool:
+    """The trip came from labels (partial or complete): the model it brings must be confirmed
+    by labels too, since only labels could see what went wrong."""
+    return any(BY_NAME[n].labels != "none" for n in named_rules(cause) if n in BY_NAME)

@@ -136,6 +136,24 @@ class AwsBreakerActions:
             {"breaches": breaches},
         )
 
+    def return_to_held(self, batch_id: str, reason: dict) -> None:
+        """A batch that breached on probation through the candidate's fault (a performance
+        rule): its probation output goes, and its inputs wait in held/ for the next candidate
+        (they are moved there when the batch came in during probation)."""
+        if not self.store.list(self.buckets.data, storage.held_prefix(batch_id)):
+            hold(
+                self.store,
+                self.buckets,
+                batch_id,
+                f"breached on probation: {reason.get('breaches') or []}",
+            )
+        # The manifest first: no _SUCCESS ever points at predictions that are gone.
+        for key in (
+            storage.success_key(batch_id, probation=True),
+            storage.predictions_key(batch_id, probation=True),
+        ):
+            self.store.delete(self.buckets.predictions, key)
+
     def publish_state(self, state: str) -> None:
         put_metrics(
             self.cloudwatch,

@@ -145,5 +145,6 @@ def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: Breake
             list(event.breaches),
             actor=event.actor,
             model_version=event.model_version,
+            labelled=event.labelled,
         )
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from mlcycle.breaker import backoff
-from mlcycle.breaker.causes import HELD_FOR_INPUTS, only_integrity
+from mlcycle.breaker.causes import HELD_FOR_INPUTS, label_triggered, only_integrity
 from mlcycle.breaker.ledger import Ledger, Transition
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, initial_state
 from mlcycle.clock import now, now_iso
@@ -25,6 +25,7 @@ class BreakerActions(Protocol):
     def score_held(self, probation: bool) -> None: ...
     def release_probation(self, batch_ids: list[str]) -> list[str]: ...
     def reject_batch(self, batch_id: str, reason: dict) -> None: ...
+    def return_to_held(self, batch_id: str, reason: dict) -> None: ...
     def publish_state(self, state: str) -> None: ...
 
 
@@ -114,7 +115,9 @@ class Breaker(Ledger):
         """OPEN -> HALF_OPEN when a retrained model passed the gate (or an operator rolled back
         to the previous champion).
 
-        Held batches go to probation.
+        Held batches go to probation. After a label-triggered trip the candidate must be
+        confirmed by labels too (``labels_required``): label-free verdicts cannot see the harm
+        that opened the breaker, so they alone never close it.
         """
 
         def change(state: dict) -> dict | None:
@@ -128,6 +131,8 @@ class Breaker(Ledger):
                     "model_version": version,
                     "healthy": [],
                     "required": self.probation_batches,
+                    "labels_required": label_triggered(state.get("cause")),
+                    "confirmed": [],
                 },
             }
 
@@ -145,12 +150,17 @@ class Breaker(Ledger):
         breaches: list[dict],
         actor: str,
         model_version: str | None = None,
+        labelled: bool = False,
     ) -> Transition:
-        """In HALF_OPEN: a breach re-opens and sets the batch aside; the Nth healthy batch closes.
+        """In HALF_OPEN: a breach re-opens; the Nth healthy batch closes, and when the
+        probation needs labels, only once N batches were judged healthy with their labels
+        (``labelled``: partial ones count).
 
-        Only batches judged healthy under the current candidate are published on close;
-        a batch that breached stays held with its reason, and is not offered to the next
-        candidate (bad input would otherwise re-open the breaker forever).
+        Only batches judged healthy under the current candidate are published on close. A
+        batch that broke an integrity rule is set aside for corrected inputs and not offered
+        to the next candidate (bad input would otherwise re-open the breaker forever); one
+        that broke a performance rule showed the candidate's fault: it waits in held/ for
+        the next one.
         """
         current, _ = self.read()
         candidate = (current.get("probation") or {}).get("model_version")
@@ -164,20 +174,26 @@ class Breaker(Ledger):
             inputs = only_integrity(b.get("rule") or "" for b in breaches)
             if inputs:  # the candidate is not at fault: set the batch aside, stay on probation
                 cause["action"] = HELD_FOR_INPUTS
+            if not inputs:
+                self.actions.return_to_held(batch_id, cause)
+                return self.trip(cause, actor)
             rejected = self._write(
                 lambda s: {**s, "rejected": {**(s.get("rejected") or {}), batch_id: cause}},
                 cause,
                 actor,
             )
             self.actions.reject_batch(batch_id, cause)
-            return rejected if inputs else self.trip(cause, actor)
+            return rejected
 
         def change(state: dict) -> dict | None:
             if state["state"] != HALF_OPEN:
                 return None
             probation = dict(state["probation"])
             probation["healthy"] = sorted(set(probation["healthy"]) | {batch_id})
-            if len(probation["healthy"]) < probation["required"]:
+            confirmed = set(probation.get("confirmed") or []) | ({batch_id} if labelled else set())
+            probation["confirmed"] = sorted(confirmed)
+            enough = probation["healthy"] if not probation.get("labels_required") else confirmed
+            if len(enough) < probation["required"]:
                 return {**state, "probation": probation}
             return {
                 **state,
@@ -187,7 +203,9 @@ class Breaker(Ledger):
             }
 
         result = self._write(
-            change, {"reason": "healthy probation batch", "batch_id": batch_id}, actor
+            change,
+            {"reason": "healthy probation batch", "batch_id": batch_id, "labelled": labelled},
+            actor,
         )
         if result.changed and result.state["state"] == CLOSED:
             result.effects = self._close_effects(result.state["probation"]["healthy"])

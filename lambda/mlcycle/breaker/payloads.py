@@ -109,6 +109,7 @@ class ProbationReport:
     breaches: tuple[dict, ...]
     model_version: str | None
     actor: str
+    labelled: bool = False  # the verdict judged the batch's labels (partial ones count)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def parse_breaker_event(event: object) -> BreakerEvent:
                 "breaches": list,
                 "model_version": str,
                 "actor": str,
+                "labelled": bool,
             },
         )
         batch_id = check.batch_id(check.required(fields, "batch_id", where), where)
@@ -196,6 +198,7 @@ def parse_breaker_event(event: object) -> BreakerEvent:
             check.breaches(fields.get("breaches"), where),
             check.version(fields.get("model_version"), where, "model_version"),
             fields.get("actor") or "monitor",
+            bool(fields.get("labelled", False)),
         )
     if action == "gate_trip":
         fields = check.fields(
