@@ -8,6 +8,11 @@ SEED       ?= 7
 ROWS       ?= 1000000
 # Empty: real AWS. Set it to LocalStack or any emulator URL to deploy there.
 AWS_ENDPOINT_URL ?=
+# The local AWS of `make up`: its port, and how much faster than the wall clock its schedules
+# and alarm periods run.
+LOCAL_AWS_PORT ?= 4566
+LOCAL_AWS_URL  := http://127.0.0.1:$(LOCAL_AWS_PORT)
+SPEED          ?= 1
 PACKAGING  ?= layer
 # OpenMP with 2 threads on this 2-core machine made a small HistGradientBoosting fit 14x
 # slower (2.05 s vs 0.15 s); Lambda below 1,769 MB has less than one vCPU anyway.
@@ -15,7 +20,8 @@ export OMP_NUM_THREADS ?= 1
 
 DEPS_STAMP := $(VENV)/.requirements
 
-.PHONY: setup deps test lint demo deploy destroy package bench bench-detection clean
+.PHONY: setup deps test lint demo deploy destroy package bench bench-detection clean \
+	up down deploy-local env status logs
 
 setup: $(STAMP)
 
@@ -62,6 +68,28 @@ deploy: $(STAMP)
 
 destroy: $(STAMP)
 	$(PY) -m deployment.deploy destroy --endpoint "$(AWS_ENDPOINT_URL)"
+
+# A local AWS without Docker that stays up: moto_server behind $(LOCAL_AWS_URL), the deployed
+# functions run on invoke, S3 uploads, schedules and alarms (local_aws/README.md).
+up: $(STAMP)
+	$(PY) -m local_aws.control up --port $(LOCAL_AWS_PORT) --speed $(SPEED)
+
+down: $(STAMP)
+	$(PY) -m local_aws.control down --port $(LOCAL_AWS_PORT)
+
+deploy-local:
+	@$(MAKE) --no-print-directory deploy AWS_ENDPOINT_URL=$(LOCAL_AWS_URL)
+
+# `eval "$$(make -s env)"`: the endpoint, credentials and bucket names for the aws CLI, and
+# the Terraform settings for running `terraform` by hand (README "Everyday commands").
+env: $(STAMP)
+	@$(PY) -m deployment.operate env --endpoint "$(or $(AWS_ENDPOINT_URL),$(LOCAL_AWS_URL))"
+
+status: $(STAMP)
+	@$(PY) -m deployment.operate status --endpoint "$(or $(AWS_ENDPOINT_URL),$(LOCAL_AWS_URL))"
+
+logs: $(STAMP)
+	@$(PY) -m deployment.operate logs --endpoint "$(or $(AWS_ENDPOINT_URL),$(LOCAL_AWS_URL))"
 
 bench: $(STAMP)
 	$(PY) bench/bench_scoring.py --rows $(ROWS)

@@ -65,10 +65,9 @@ def check_listening(endpoint: str, timeout_s: float = 3.0) -> None:
         socket.create_connection((parsed.hostname or "127.0.0.1", port), timeout_s).close()
     except OSError as exc:
         raise DeployError(
-            f"nothing listens at {endpoint} ({exc.strerror or exc}). Start an emulator first: "
-            "LocalStack with `docker compose up localstack`, or without Docker "
-            f"`.venv/bin/moto_server -H {parsed.hostname or '127.0.0.1'} -p {port}`; "
-            "an empty endpoint deploys to AWS"
+            f"nothing listens at {endpoint} ({exc.strerror or exc}). Start a local AWS first: "
+            f"`make up LOCAL_AWS_PORT={port}` (no Docker; then `make deploy-local`), or "
+            "LocalStack with `docker compose up localstack`; an empty endpoint deploys to AWS"
         ) from None
 
 
@@ -80,6 +79,34 @@ def _prepare(endpoint: str, state_dir: Path | None) -> tuple[Path, dict]:
     if state_dir.parent == STATE_ROOT.resolve():
         (STATE_ROOT / ".gitignore").write_text("*\n")
     return state_dir, _workspace(endpoint, state_dir)
+
+
+def drop_stale_state(endpoint: str, state_dir: Path) -> bool:
+    """Move aside a state whose buckets the emulator has none of (True).
+
+    An emulator that starts empty (a new `make up`, LocalStack restarted without persistence)
+    would otherwise be planned against resources that no longer exist. AWS is never guessed
+    at: there a missing bucket is a problem to look at, not to paper over.
+    """
+    state = state_dir / "terraform.tfstate"
+    if not endpoint or not state.exists():
+        return False
+    resources = json.loads(state.read_text() or "{}").get("resources", [])
+    buckets = {
+        instance["attributes"]["id"]
+        for r in resources
+        if r.get("mode") == "managed" and r.get("type") == "aws_s3_bucket"
+        for instance in r.get("instances", [])
+    }
+    existing = {b["Name"] for b in client("s3", endpoint).list_buckets().get("Buckets", [])}
+    if not buckets or buckets & existing:
+        return False
+    state.rename(state_dir / f"terraform.tfstate.stale-{time.strftime('%Y%m%dT%H%M%S')}")
+    sys.stderr.write(
+        f"deploy: {endpoint} has none of the buckets in {state} (a fresh emulator): "
+        "that state was moved aside, the stack is created anew\n"
+    )
+    return True
 
 
 def outputs(endpoint: str = "", state_dir: Path | None = None) -> dict:
@@ -118,6 +145,7 @@ def apply(
     var_file = state_dir / "deploy.tfvars.json"
     var_file.write_text(json.dumps(variables, indent=2))
     started = time.monotonic()
+    drop_stale_state(endpoint, state_dir)
     _init(state_dir, env, quiet)
     _terraform(
         ["apply", "-auto-approve", "-input=false", "-parallelism=20", f"-var-file={var_file}"],

@@ -88,7 +88,10 @@ def _orders(dimensions: list[dict]) -> list[list[dict]]:
 class AlarmEvaluator:
     def __init__(self, cloudwatch, started_wall: datetime | None = None):
         self.cloudwatch = cloudwatch
-        self.window_start = (started_wall or datetime.now(UTC)).replace(microsecond=0)
+        self.started = (started_wall or datetime.now(UTC)).replace(microsecond=0)
+        # Where each alarm's next period starts: alarms evaluated on their own Period (the
+        # live local cloud) each have their own window.
+        self.window_start: dict[str, datetime] = {}
         self.history: dict[str, deque] = {}
 
     def _window_end(self) -> datetime:
@@ -144,8 +147,9 @@ class AlarmEvaluator:
             result[alarm["AlarmName"]] = _combine(alarm["Statistic"], values)
         return result
 
-    def evaluate(self, query: bool = True) -> list[Transition]:
-        """Close one evaluation period for every metric alarm; return the state changes.
+    def evaluate(self, query: bool = True, names: set[str] | None = None) -> list[Transition]:
+        """Close one evaluation period for every metric alarm (or the alarms in `names`);
+        return the state changes.
 
         query=False: nothing can have been put since the previous evaluation (the caller
         knows no handler ran), so every alarm gets a missing datapoint without a query.
@@ -159,21 +163,27 @@ class AlarmEvaluator:
                     AlarmTypes=["MetricAlarm"]
                 )
                 for a in page.get("MetricAlarms", [])
+                if names is None or a["AlarmName"] in names
             ),
             key=lambda a: a["AlarmName"],
         )
-        end = self._window_end() if query else self.window_start
-        values = (
-            self._period_values(alarms, self.window_start, end)
-            if query and end > self.window_start
-            else {}
-        )
+        starts = {
+            a["AlarmName"]: self.window_start.get(a["AlarmName"], self.started) for a in alarms
+        }
+        values: dict[str, float | None] = {}
+        if query:
+            end = self._window_end()
+            for start in sorted(set(starts.values())):
+                group = [a for a in alarms if starts[a["AlarmName"]] == start]
+                if end > start:
+                    values.update(self._period_values(group, start, end))
+                for alarm in group:
+                    self.window_start[alarm["AlarmName"]] = max(start, end)
         transitions = []
         for alarm in alarms:
             transition = self._update(alarm, values.get(alarm["AlarmName"]))
             if transition:
                 transitions.append(transition)
-        self.window_start = max(self.window_start, end)
         return transitions
 
     def _update(self, alarm: dict, value: float | None) -> Transition | None:

@@ -53,9 +53,13 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout_s: float) -> Non
 
 @contextlib.contextmanager
 def running_emulator(
-    port: int | None = None, log_path: Path | None = None, timeout_s: float = 30.0
+    port: int | None = None,
+    log_path: Path | None = None,
+    timeout_s: float = 30.0,
+    recording_file: Path | None = None,
 ):
-    """Yield the endpoint URL of a fresh moto_server; stop it on exit, even on error."""
+    """Yield the endpoint URL of a fresh moto_server; stop it on exit, even on error.
+    `recording_file`: where moto's request recorder writes (default: a scratch file)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
@@ -64,7 +68,7 @@ def running_emulator(
         **os.environ,
         **EMULATOR_ENV,
         # moto's request recorder file: the local executor reads handlers' async invokes from it.
-        "MOTO_RECORDER_FILEPATH": os.path.join(scratch, "recording.jsonl"),
+        "MOTO_RECORDER_FILEPATH": str(recording_file or Path(scratch) / "recording.jsonl"),
         # moto would run Lambda code in Docker where an engine exists (S3/SNS triggers included),
         # twice with the local executor; here moto is the control plane only.
         "DOCKER_HOST": "unix://" + os.path.join(scratch, "no-docker.sock"),

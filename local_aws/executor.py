@@ -57,6 +57,19 @@ class InvocationError(RuntimeError):
         )
 
 
+def log_lines(invocation: Invocation) -> list[str]:
+    """The run's output between Lambda's START, END and REPORT lines."""
+    error = invocation.error
+    return [
+        f"START RequestId: {invocation.request_id} Version: $LATEST",
+        *invocation.logs.splitlines(),
+        *([f"[ERROR] {error.get('errorType')}: {error.get('errorMessage')}"] if error else []),
+        f"END RequestId: {invocation.request_id}",
+        f"REPORT RequestId: {invocation.request_id}\t"
+        f"Duration: {invocation.duration_s * 1000:.2f} ms",
+    ]
+
+
 def _function_name(arn_or_name: str) -> str:
     return arn_or_name.split(":")[6] if arn_or_name.startswith("arn:") else arn_or_name
 
@@ -77,6 +90,7 @@ class Executor:
         warm: bool = True,
         async_delays: dict[str, timedelta] | None = None,
         coalesce_schedules: bool = False,
+        recording_file: Path | None = None,
     ):
         self.endpoint_url = endpoint_url
         self.region = region
@@ -112,7 +126,8 @@ class Executor:
         self._sequence = 0
         self._rule_anchor: dict[str, datetime] = {}
         self._metric_puts = 0  # PutMetricData calls seen since the last alarm evaluation
-        self.recorder = Recorder(endpoint_url)
+        # The recorder file, when moto's requests come concurrently (moto_recorder.py).
+        self.recorder = Recorder(endpoint_url, recording_file)
         self.recorder.start()
         self.alarm_evaluator = AlarmEvaluator(self._client["cloudwatch"])
         if deliver_existing_objects:
@@ -165,30 +180,47 @@ class Executor:
         """Best effort: the output into the function's log group, as Lambda would write it."""
         logs = self._client["logs"]
         group, stream = f"/aws/lambda/{invocation.function}", f"local/{invocation.request_id}"
-        lines = [
-            f"START RequestId: {invocation.request_id} Version: $LATEST",
-            *invocation.logs.splitlines(),
-            f"END RequestId: {invocation.request_id}",
-            f"REPORT RequestId: {invocation.request_id}\t"
-            f"Duration: {invocation.duration_s * 1000:.2f} ms",
-        ]
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         try:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
             logs.put_log_events(
                 logGroupName=group,
                 logStreamName=stream,
-                logEvents=[{"timestamp": now_ms, "message": line or " "} for line in lines],
+                logEvents=[
+                    {"timestamp": now_ms, "message": line or " "} for line in log_lines(invocation)
+                ],
             )
         except Exception as exc:  # a missing log group must not fail the run
             log.debug("could not write logs for %s: %s", invocation.function, exc)
 
     def invoke(self, function_name: str, event: object | None = None) -> object:
         """Synchronous invoke (RequestResponse): the handler's result, or InvocationError."""
-        invocation = self._run(function_name, {} if event is None else event, "direct")
+        invocation = self.run(function_name, {} if event is None else event)
         if not invocation.ok:
             raise InvocationError(invocation)
         return invocation.result
+
+    def run(self, function_name: str, event: object) -> Invocation:
+        """One synchronous run, failed or not (what Lambda's Invoke API answers from)."""
+        return self._run(function_name, event, "direct")
+
+    def client(self, service: str):
+        """The executor's boto3 client for `service` on the emulator."""
+        return self._client[service]
+
+    def knows(self, function_name: str) -> bool:
+        """Whether the emulator has this function (by name or ARN)."""
+        lam = self._client["lambda"]
+        try:
+            lam.get_function(FunctionName=_function_name(function_name))
+        except lam.exceptions.ResourceNotFoundException:
+            return False
+        return True
+
+    def enqueue(self, function_name: str, event: object) -> None:
+        """An asynchronous invoke (InvocationType Event): delivered by the next pump, with
+        the deployed retries."""
+        self._pending.append((function_name, event, "async"))
 
     def _answer_sync_invoke(self, request: dict) -> dict | None:
         """A handler's RequestResponse invoke (relayed by sandbox_worker.py): run the target now
@@ -216,9 +248,7 @@ class Executor:
         """An asynchronous delivery: retried as the event invoke config says, then to the DLQ."""
         name = _function_name(function)
         lam = self._client["lambda"]
-        try:
-            lam.get_function(FunctionName=name)
-        except lam.exceptions.ResourceNotFoundException:
+        if not self.knows(name):
             log.warning("%s event for unknown function %s dropped", source, name)
             return Invocation(
                 name,
@@ -405,20 +435,22 @@ class Executor:
 
     # --- alarms ---------------------------------------------------------------------------
 
-    def evaluate_alarms(self) -> list[Invocation]:
-        """One evaluation period for every alarm (see alarms.py); transitions are set in the
-        emulator and delivered over SNS to the subscribed functions, whose effects are pumped.
-        Metric data is only queried when PutMetricData calls arrived since the last period
-        (moto's recorder tells); otherwise the period is simply missing data."""
+    def evaluate_alarms(self, names: set[str] | None = None) -> list[Invocation]:
+        """One evaluation period for every alarm, or for the alarms in `names` (see alarms.py);
+        transitions are set in the emulator and delivered over SNS to the subscribed functions,
+        whose effects are pumped. For all alarms at once, metric data is only queried when
+        PutMetricData calls arrived since the last period (moto's recorder tells); otherwise
+        the period is simply missing data. Alarms evaluated on their own periods always query:
+        the count since the last evaluation says nothing about their windows."""
         drained = self.recorder.drain()
         self._metric_puts += drained.metric_puts
         self._s3_writes += drained.s3_writes
         self._queue_async(drained.invokes)
-        query = self._metric_puts > 0 or not self.recorder.available
+        query = names is not None or self._metric_puts > 0 or not self.recorder.available
         self._metric_puts = 0
         cloudwatch, sns = self._client["cloudwatch"], self._client["sns"]
         done: list[Invocation] = []
-        for change in self.alarm_evaluator.evaluate(query=query):
+        for change in self.alarm_evaluator.evaluate(query=query, names=names):
             alarm = change.alarm
             cloudwatch.set_alarm_state(
                 AlarmName=alarm["AlarmName"],

@@ -17,16 +17,22 @@ What moto does with `lambda.invoke(InvocationType='Event')` (moto 5.2, server mo
   PutMetricData calls, so alarms are only queried when metrics actually arrived, and S3
   writes, so buckets are only listed for new objects when something was written.
 The recording holds every request body (S3 uploads too), so it is reset at each drain.
+Between a download and a reset, a request served meanwhile would be lost: where requests
+come concurrently (the live local cloud, live.py) the recorder is given the file, which moto
+opens anew for every entry, and drains it by renaming it away instead.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
@@ -64,9 +70,21 @@ def _function_name(raw: str) -> str:
     return name
 
 
+def _entries(text: str):
+    """The recorded entries; two written without a newline between them (moto writes entry
+    and newline separately, and serves requests in threads) are split apart."""
+    decoder = json.JSONDecoder()
+    for line in text.splitlines():
+        position, line = 0, line.strip()
+        while position < len(line):
+            entry, position = decoder.raw_decode(line, position)
+            yield entry
+
+
 class Recorder:
-    def __init__(self, endpoint_url: str):
+    def __init__(self, endpoint_url: str, recording_file: Path | None = None):
         self.base = endpoint_url.rstrip("/") + "/moto-api/recorder"
+        self.recording_file = recording_file
         self.available = True
 
     def _call(self, action: str, method: str = "POST") -> bytes:
@@ -85,18 +103,29 @@ class Recorder:
         except (urllib.error.URLError, OSError):
             self.available = False
 
+    def _take(self) -> str:
+        """The recording so far, which then starts anew."""
+        if self.recording_file is None:
+            text = self._call("download-recording", method="GET").decode()
+            self._call("reset-recording")
+            return text
+        taken = self.recording_file.with_name(self.recording_file.name + ".taken")
+        try:
+            os.rename(self.recording_file, taken)
+        except FileNotFoundError:
+            return ""
+        time.sleep(0.05)  # an entry whose writer opened the file before the rename lands
+        text = taken.read_text()
+        taken.unlink()
+        return text
+
     def drain(self) -> Drained:
         """Async invokes (in arrival order) and metric puts recorded since the last drain; the
         recording is reset."""
         drained = Drained()
         if not self.available:
             return drained
-        text = self._call("download-recording", method="GET").decode()
-        self._call("reset-recording")
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            entry = json.loads(line)
+        for entry in _entries(self._take()):
             headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
             if (
                 "/s3/aws4_request" in headers.get("authorization", "")

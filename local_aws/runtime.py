@@ -39,8 +39,9 @@ class PackageStore:
     """Find a zip in packages_dir by Lambda's CodeSha256 and unpack it (once) into cache_dir."""
 
     def __init__(self, packages_dir: Path, cache_dir: Path):
-        self.packages_dir = Path(packages_dir)
-        self.cache_dir = Path(cache_dir)
+        # Absolute: sandboxes run in other working directories.
+        self.packages_dir = Path(packages_dir).resolve()
+        self.cache_dir = Path(cache_dir).resolve()
         self._hashes: dict[tuple[str, int, int], str] = {}
 
     def find(self, code_sha256: str) -> Path:

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-WORKER = Path(__file__).with_name("sandbox_worker.py")
+# Absolute: the sandbox runs in the function's folder, where a relative path finds nothing.
+WORKER = Path(__file__).resolve().with_name("sandbox_worker.py")
 # A handler's synchronous invoke ({"invoke": function, "payload": text}) -> the answer to send
 # back ({"headers", "body"}), or None to let the request go on to moto.
 Serve = Callable[[dict], dict | None]
@@ -26,11 +27,14 @@ Serve = Callable[[dict], dict | None]
 class Sandbox:
     def __init__(self, python: str, worker: Path, env: dict, cwd: str):
         read_fd, write_fd = os.pipe()
+        # What the process says before its first invocation redirects the streams (a worker
+        # that cannot start): kept, and added to the output of the invocation that failed.
+        self.startup_output = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [python, "-S", str(worker)],
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.startup_output,
+            stderr=subprocess.STDOUT,
             env={**env, "_CONTROL_FD": str(write_fd)},
             cwd=cwd,
             pass_fds=(write_fd,),
@@ -62,6 +66,7 @@ class Sandbox:
             self.process.kill()
         self.process.wait()
         self.control.close()
+        self.startup_output.close()
         if self.process.stdin:
             self.process.stdin.close()
 
@@ -110,6 +115,9 @@ class WarmPool:
         if finished and self.warm:
             idle.append(sandbox)
         else:
+            sandbox.startup_output.seek(0)
+            with open(log_path, "ab") as log:
+                log.write(sandbox.startup_output.read())
             sandbox.close()
         return time.monotonic() - started
 
