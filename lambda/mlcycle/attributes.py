@@ -3,27 +3,26 @@ and the LEFT join that looks the target's rows up in them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
 from pandas.api.types import union_categoricals
 
 from mlcycle import storage
+from mlcycle.attribute_files import DiskAttributes
 from mlcycle.config import ModelConfig
+from mlcycle.keyspill import key_hashes
 from mlcycle.objectstore import ObjectStore
 from mlcycle.sources import SourceSummary, open_source
 
 
-def key_hashes(keys: ArrayLike) -> np.ndarray:
-    """64-bit hashes of join keys: 8 bytes a row instead of a Python string per row.
-
-    A collision between two distinct keys (about 3e-6 for 10M keys) would be reported
-    as a duplicate key by the unique rule, never joined silently.
-    """
-    return pd.util.hash_array(np.asarray(keys, dtype=object))
+def memory_rows() -> int:
+    """Rows of an attribute source held in memory; a longer one is joined from local disk."""
+    return int(os.environ.get("MLCYCLE_ATTRIBUTE_MEMORY_ROWS", "250000"))
 
 
 @dataclass
@@ -38,6 +37,25 @@ class Attributes:
     hashes: np.ndarray
     columns: dict[str, np.ndarray | pd.Categorical]
 
+    def lookup(
+        self, wanted: np.ndarray, index: pd.Index
+    ) -> tuple[dict[str, pd.Series], np.ndarray]:
+        """The columns for each wanted key hash (missing where unmatched) and the matches."""
+        n = len(self.hashes)
+        if not n:
+            empty = {c: pd.Series(np.nan, index=index, dtype=object) for c in self.columns}
+            return empty, np.zeros(len(wanted), dtype=bool)
+        positions = np.minimum(np.searchsorted(self.hashes, wanted), n - 1)
+        matched = self.hashes[positions] == wanted
+        looked_up = {
+            col: _looked_up(values, positions, matched, index)
+            for col, values in self.columns.items()
+        }
+        return looked_up, matched
+
+    def close(self) -> None:
+        """Nothing to give back: the index is in memory (see DiskAttributes)."""
+
 
 def _compact_chunk(series: pd.Series) -> np.ndarray | pd.Categorical:
     # Each CSV cell parses to its own Python string: 10M country codes would be ~500 MB
@@ -51,13 +69,14 @@ def _concat(parts: list) -> np.ndarray | pd.Categorical:
     return np.concatenate(parts) if parts else np.array([])
 
 
-def attributes_from_frames(name: str, frames: Iterable[pd.DataFrame], join_key: str) -> Attributes:
-    hash_parts: list[np.ndarray] = []
+def _in_memory(
+    name: str, chunks: list[tuple[pd.DataFrame, np.ndarray]], join_key: str
+) -> Attributes:
     column_parts: dict[str, list[np.ndarray | pd.Categorical]] = {}
-    for frame in frames:
-        hash_parts.append(key_hashes(frame[join_key]))
+    for frame, _ in chunks:
         for col in frame.columns.drop(join_key):
             column_parts.setdefault(col, []).append(_compact_chunk(frame[col]))
+    hash_parts = [hashes for _, hashes in chunks]
     hashes = np.concatenate(hash_parts) if hash_parts else np.array([], dtype=np.uint64)
     order = np.argsort(hashes, kind="stable")
     columns = {}
@@ -71,20 +90,42 @@ def attributes_from_frames(name: str, frames: Iterable[pd.DataFrame], join_key: 
     return Attributes(name, hashes[order], columns)
 
 
+def attributes_from_frames(name: str, frames: Iterable[pd.DataFrame], join_key: str) -> Attributes:
+    return _in_memory(name, [(f, key_hashes(f[join_key])) for f in frames], join_key)
+
+
 def index_attributes(name: str, frame: pd.DataFrame, join_key: str) -> Attributes:
     return attributes_from_frames(name, [frame], join_key)
 
 
+def _indexed(
+    name: str, chunks: Iterator[tuple[pd.DataFrame, np.ndarray]], join_key: str
+) -> Attributes | DiskAttributes:
+    """In memory while the source is short; past memory_rows() rows, on local disk."""
+    held: list[tuple[pd.DataFrame, np.ndarray]] = []
+    rows = 0
+    for frame, hashes in chunks:
+        compact = frame.assign(
+            **{c: _compact_chunk(frame[c]) for c in frame.columns.drop(join_key)}
+        )
+        held.append((compact, hashes))
+        rows += len(frame)
+        if rows > memory_rows():
+            return DiskAttributes(name, itertools.chain(held, chunks), join_key)
+    return _in_memory(name, held, join_key)
+
+
 def read_attributes(
     store: ObjectStore, bucket: str, prefix: str, cfg: ModelConfig
-) -> tuple[list[Attributes], list[SourceSummary]]:
+) -> tuple[list[Attributes | DiskAttributes], list[SourceSummary]]:
     """Every attribute source of a batch under `prefix`, held compactly for the join."""
     readers = [
         open_source(store, bucket, storage.source_key(prefix, s.name), s, cfg)
         for s in cfg.attribute_sources
     ]
     attributes = [
-        attributes_from_frames(r.spec.name, (c.frame for c in r), cfg.join_key) for r in readers
+        _indexed(r.spec.name, ((c.frame, c.hashes(cfg.join_key)) for c in r), cfg.join_key)
+        for r in readers
     ]
     return attributes, [r.summary for r in readers]
 
@@ -103,24 +144,21 @@ def _looked_up(
 
 
 def join(
-    base: pd.DataFrame, attributes: list[Attributes], join_key: str
+    base: pd.DataFrame,
+    attributes: Sequence[Attributes | DiskAttributes],
+    join_key: str,
+    hashes: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """LEFT join from the target's source: every base row survives; coverage says how many matched.
 
     Lookups are binary searches in the sorted key hashes: no merge, no hash table over
     the attribute rows, and the base rows keep their order, which the output relies on.
+    `hashes` are the base's join-key hashes when the reader has them already.
     """
     extra, coverage = {}, {}
-    wanted = key_hashes(base[join_key])
+    wanted = key_hashes(base[join_key]) if hashes is None else hashes
     for attr in attributes:
-        n = len(attr.hashes)
-        positions = np.minimum(np.searchsorted(attr.hashes, wanted), max(n - 1, 0))
-        matched = (attr.hashes[positions] == wanted) if n else np.zeros(len(base), dtype=bool)
+        columns, matched = attr.lookup(wanted, base.index)
         coverage[attr.name] = float(matched.mean()) if len(base) else 0.0
-        for col, values in attr.columns.items():
-            extra[col] = (
-                _looked_up(values, positions, matched, base.index)
-                if n
-                else pd.Series(np.nan, index=base.index, dtype=object)
-            )
+        extra.update(columns)
     return base.assign(**extra), coverage

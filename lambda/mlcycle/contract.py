@@ -19,6 +19,7 @@ import pandas as pd
 from mlcycle.column_types import as_datetime, as_numeric
 from mlcycle.config import ColumnSpec, SourceSpec
 from mlcycle.errors import DataContractError
+from mlcycle.keyspill import key_hashes
 from mlcycle.refusals import examples, line_numbers
 
 
@@ -29,6 +30,13 @@ class CheckedFrame:
     violations: dict[str, int] = field(default_factory=dict)
     # column -> values that carried a UTC offset (converted to UTC, offset dropped)
     utc_converted: dict[str, int] = field(default_factory=dict)
+    # the join key's hashes, computed once for the duplicate check and the join
+    key_hashes: np.ndarray | None = None
+
+    def hashes(self, join_key: str) -> np.ndarray:
+        if self.key_hashes is None:
+            self.key_hashes = key_hashes(self.frame[join_key])
+        return self.key_hashes
 
     @property
     def violation_count(self) -> int:

@@ -179,7 +179,9 @@ def _score(
         sink.write(writer.header())
         for checked in reader:
             tick = timings.add("read_validate", tick)
-            joined, coverage = join(checked.frame, attributes, cfg.join_key)
+            joined, coverage = join(
+                checked.frame, attributes, cfg.join_key, checked.hashes(cfg.join_key)
+            )
             for name, share in coverage.items():
                 matched[name] += int(round(share * len(joined)))
             tick = timings.add("join", tick)
@@ -209,6 +211,9 @@ def _score(
     except BaseException:
         sink.abort()  # nothing half-written stays behind under the predictions key
         raise
+    finally:
+        for attr in attributes:
+            attr.close()
     timings.add("write", tick)
     coverage = {name: (count / rows if rows else 0.0) for name, count in matched.items()}
     manifest = {

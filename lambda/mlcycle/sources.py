@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-import numpy as np
 import pandas as pd
 
 from mlcycle.config import ModelConfig, SourceSpec
 from mlcycle.contract import CheckedFrame, check_frame, check_header, read_dtypes, utc_note
 from mlcycle.errors import DataContractError
+from mlcycle.keyspill import KeySpill, key_hashes
 from mlcycle.objectstore import ObjectStore
+from mlcycle.refusals import FIRST_DATA_LINE
 from mlcycle.stream_guards import GuardedStream, check_unique_names
 
 
@@ -88,31 +89,41 @@ class SourceReader:
             ) from None
 
     def __iter__(self) -> Iterator[CheckedFrame]:
-        seen_keys: dict[str, list[np.ndarray]] = {c.name: [] for c in self.spec.columns if c.unique}
+        unique = [c.name for c in self.spec.columns if c.unique]
         non_null = {c.name: 0 for c in self.spec.columns}
-        for raw in self._raw_chunks():
-            checked = check_frame(
-                raw, self.spec, self.file, self.join_key, offset=self.summary.rows
-            )
-            for name in seen_keys:
-                seen_keys[name].append(
-                    pd.util.hash_pandas_object(checked.frame[name], index=False).to_numpy()
+        spills = {name: KeySpill() for name in unique}
+        try:
+            for raw in self._raw_chunks():
+                checked = check_frame(
+                    raw, self.spec, self.file, self.join_key, offset=self.summary.rows
                 )
-            for name in non_null:
-                if name in checked.frame.columns:
-                    non_null[name] += int(checked.frame[name].notna().sum())
-            for rule, count in checked.violations.items():
-                self.summary.violations[rule] = self.summary.violations.get(rule, 0) + count
-            for name, count in checked.utc_converted.items():
-                self.summary.utc_converted[name] = self.summary.utc_converted.get(name, 0) + count
-            self.summary.rows += len(checked.frame)
-            yield checked
-        self._check_file(seen_keys, non_null)
+                for name, spill in spills.items():
+                    hashes = (
+                        checked.hashes(name)
+                        if name == self.join_key
+                        else key_hashes(checked.frame[name])
+                    )
+                    spill.add_rows(hashes, self.summary.rows)
+                for name in non_null:
+                    if name in checked.frame.columns:
+                        non_null[name] += int(checked.frame[name].notna().sum())
+                for rule, count in checked.violations.items():
+                    self.summary.violations[rule] = self.summary.violations.get(rule, 0) + count
+                for name, count in checked.utc_converted.items():
+                    self.summary.utc_converted[name] = (
+                        self.summary.utc_converted.get(name, 0) + count
+                    )
+                self.summary.rows += len(checked.frame)
+                yield checked
+            self._check_file(spills, non_null)
+        finally:
+            for spill in spills.values():
+                spill.close()
         self.summary.notes += [
             utc_note(self.file, name, count) for name, count in self.summary.utc_converted.items()
         ]
 
-    def _check_file(self, seen_keys: dict[str, list[np.ndarray]], non_null: dict[str, int]) -> None:
+    def _check_file(self, spills: dict[str, KeySpill], non_null: dict[str, int]) -> None:
         if self.summary.rows == 0:
             raise DataContractError(
                 self.file, None, "has data rows", "header only: the file has no data rows"
@@ -122,25 +133,25 @@ class SourceReader:
                 raise DataContractError(
                     self.file, name, "not all missing", "every value in the column is empty"
                 )
-        for name, parts in seen_keys.items():
-            hashes = np.concatenate(parts)
-            # Sorting 64-bit hashes finds duplicates with 16 bytes a row; a hash table over 10M
-            # keys (Series.duplicated) needed several hundred MB more.
-            order = np.argsort(hashes, kind="stable")
-            ordered = hashes[order]
-            repeats = order[1:][ordered[1:] == ordered[:-1]]
-            if len(repeats):
-                raise DataContractError(
-                    self.file,
-                    name,
-                    "unique",
-                    f"{len(repeats)} duplicate value(s)",
-                    sorted(int(i) + 2 for i in repeats)[:20],
-                )
+        for name, spill in spills.items():
+            check_unique(spill, self.file, name)
 
     def read_all(self) -> pd.DataFrame:
         frames = [c.frame for c in self]
         return pd.concat(frames, ignore_index=True)
+
+
+def check_unique(spill: KeySpill, file: str, column: str) -> None:
+    """Refuse a key seen twice in the whole file, naming the lines of the repeats."""
+    count, rows = spill.repeated_rows()
+    if count:
+        raise DataContractError(
+            file,
+            column,
+            "unique",
+            f"{count} duplicate value(s)",
+            [r + FIRST_DATA_LINE for r in rows],
+        )
 
 
 def open_source(
