@@ -213,3 +213,23 @@ def test_a_release_goes_through_the_gate_unless_forced(live, buckets, s3):
     assert "JoinCoverage" in manifest["release"]["gate_trips"]
     actions = [e["cause"].get("action") for e in _log(s3, buckets)]
     assert actions.count("release") == 3
+
+
+def test_a_batch_waiting_on_probation_past_the_limit_pages_and_is_not_published(live, buckets, s3):
+    _breaker({"action": "open"})
+    from handlers import breaker
+
+    promoted = breaker.handler({"action": "model_promoted", "version": "v0001"}, None)
+    assert promoted["state"]["state"] == "HALF_OPEN"
+    _upload(s3, buckets, "waiting", day="2026-01-06")
+    [scored] = _infer({"batch_id": "waiting"})
+    assert scored["status"] == "published" and scored["probation"] is True
+    cfg = _config()
+    assert _sweep(cfg, buckets, hours=23) == {}
+
+    swept = _sweep(cfg, buckets)
+
+    assert swept["waiting"]["status"] == "held_too_long"
+    assert swept["waiting"]["reason"] == "on probation: awaiting the verdict on v0001"
+    assert _held_too_long() == 1.0
+    assert keys(s3, buckets.predictions, "predictions/") == []

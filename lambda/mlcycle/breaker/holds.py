@@ -17,7 +17,7 @@ from mlcycle import storage
 from mlcycle.batches import HeldBatch, held_batch, held_batches
 from mlcycle.breaker.effects import publish_from_probation, report_held_too_long
 from mlcycle.breaker.policy import PUBLISH
-from mlcycle.breaker.state import UNKNOWN, read_state
+from mlcycle.breaker.state import HALF_OPEN, UNKNOWN, read_state
 from mlcycle.clock import now
 from mlcycle.config import ModelConfig
 from mlcycle.failures import isolated
@@ -111,6 +111,38 @@ def _why_not_publish(cfg: ModelConfig, state: dict, held: HeldBatch) -> str | No
     return None
 
 
+def _waiting_on_probation(
+    store: ObjectStore, buckets: Buckets, state: dict, at: dt.datetime, hours: float
+) -> list[dict]:
+    """Batches that came in during probation (scored from incoming/, so not in held/) and
+    still wait past the hold limit for the candidate's verdict, which may need labels that
+    are late: they page like held batches; the verdict or an operator publishes them."""
+    version = (state.get("probation") or {}).get("model_version")
+    if state["state"] != HALF_OPEN or version is None:
+        return []
+    held = set(storage.batch_folders(store, buckets.data, storage.HELD))
+    found = []
+    for batch_id in storage.batch_folders(store, buckets.predictions, storage.PROBATION):
+        if batch_id in held or store.exists(buckets.predictions, storage.success_key(batch_id)):
+            continue
+        output, _ = store.get_json(
+            buckets.predictions, storage.success_key(batch_id, probation=True)
+        )
+        if output is None or output.get("model_version") != version:
+            continue
+        limit = dt.datetime.fromisoformat(output["published_at"]) + dt.timedelta(hours=hours)
+        if at > limit:
+            found.append(
+                {
+                    "status": "held_too_long",
+                    "batch_id": batch_id,
+                    "hold_limit": limit.isoformat(),
+                    "reason": f"on probation: awaiting the verdict on {version}",
+                }
+            )
+    return found
+
+
 def sweep(
     cfg: ModelConfig,
     plugin: Plugin,
@@ -126,10 +158,8 @@ def sweep(
     at = at or now()
     hours = cfg.breaker.max_hold_hours
     overdue = [h for h in held_batches(store, buckets) if at > h.limit(hours)]
-    if not overdue:
-        return []
     state, _ = read_state(store, buckets.monitoring)
-    results = []
+    results = _waiting_on_probation(store, buckets, state, at, hours)
     for held in overdue:
         why = _why_not_publish(cfg, state, held)
         if why is None:
