@@ -15,6 +15,7 @@ import yaml
 
 from mlcycle.breaker.policy import BreakerPolicy, parse_breaker_policy
 from mlcycle.errors import ConfigError
+from mlcycle.history_window import HistoryWindow, parse_history_window
 from mlcycle.monitoring.rules import Settings, parse_settings
 
 COLUMN_TYPES = {"string", "integer", "float", "datetime", "boolean"}
@@ -75,6 +76,7 @@ class ModelConfig:
     holdout_fraction: float = 0.2
     min_training_rows: int = 50
     recent_weight: int = 3  # a recovery's newest labelled batches count this many times
+    history_window: HistoryWindow = HistoryWindow()
     promotion: PromotionPolicy = PromotionPolicy()
     chunk_rows: int = 250_000
     batch_deadline_minutes: float = 60.0
@@ -265,6 +267,7 @@ def parse_config(raw: dict) -> ModelConfig:
         holdout_fraction=float(training.get("holdout_fraction", 0.2)),
         min_training_rows=int(training.get("min_rows", 50)),
         recent_weight=int(training.get("recent_weight", 3)),
+        history_window=parse_history_window(training),
         promotion=PromotionPolicy(
             metric=str(promotion.get("metric", "macro_f1")),
             min_improvement=float(promotion.get("min_improvement", 0.0)),

@@ -96,6 +96,7 @@ class TrainRequest:
     actor: str = "invoke"
     recovery: bool = False
     scheduled: bool = False
+    window: str | None = None  # "full": every labelled batch, not the configured window
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ TRAIN_FIELDS = {
     "reason": str,
     "actor": str,
     "recovery": bool,
+    "window": str,
 }
 
 
@@ -137,6 +139,10 @@ def parse_train_event(event: object) -> TrainEvent:
             dt.date.fromisoformat(fields["since"])
         except ValueError:
             raise EventError(where, "since", "a date YYYY-MM-DD", fields["since"]) from None
+    if fields.get("window") not in (None, "full"):
+        raise EventError(
+            where, "window", '"full" (or no window: the configured one)', fields["window"]
+        )
     return TrainRequest(**{k: v for k, v in fields.items() if v is not None})
 
 

@@ -1,10 +1,11 @@
-"""Assemble the training set: the training sources plus every labelled production batch.
+"""Assemble the training set: the training sources plus the labelled production batches.
 
 The labelled batches are the Inference -> Training leg of the cycle: yesterday's
 scored inputs, joined to the ground truth that arrived since, become today's
 training rows. Each part is joined with its own attribute files, then stacked.
 A batch whose inputs broke an integrity rule never trains (`mlcycle.integrity`): its
-labels describe rows the model saw half-joined or corrupted.
+labels describe rows the model saw half-joined or corrupted. Which batches are read at all is
+the run's window (`mlcycle.history_window`): its cost follows the window, not the history.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mlcycle.attributes import index_attributes, join
 from mlcycle.batches import inputs_prefix
 from mlcycle.config import ColumnSpec, ModelConfig, SourceSpec
 from mlcycle.errors import DataContractError
+from mlcycle.history_window import FULL_HISTORY, HistoryWindow, read_newest, within_days
 from mlcycle.integrity import integrity_trips
 from mlcycle.objectstore import ObjectStore
 from mlcycle.revisions import InputsChanged
@@ -36,6 +38,8 @@ class TrainingSet:
     excluded: list[dict] = field(default_factory=list)
     # Per row of `frame`: from one of the newest labelled batches a recovery weights.
     recent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # The window's bounds and how many labelled batches it read and left unread.
+    window: dict = field(default_factory=dict)
 
 
 def _read(
@@ -77,11 +81,27 @@ def _labels_spec(cfg: ModelConfig) -> SourceSpec:
     return SourceSpec("labels", (key, cfg.target_source.column(cfg.target)))
 
 
+@dataclass
+class _Batch:
+    """One labelled batch as read: its joined rows, or None with the reason in `notes`."""
+
+    batch_id: str
+    frame: pd.DataFrame | None = None
+    part: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    excluded: dict | None = None
+
+    @property
+    def rows(self) -> int:
+        return 0 if self.frame is None else len(self.frame)
+
+
 def _labelled_batch(
-    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str, found: TrainingSet
-) -> tuple[pd.DataFrame, dict] | None:
-    """The batch's inputs joined to its labels, or None with a note (and, for an integrity
-    breach, an entry in `found.excluded`)."""
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str
+) -> _Batch:
+    """The batch's inputs joined to its labels. Read in parallel with others: it touches
+    nothing shared and says everything in what it returns."""
+    found = _Batch(batch_id)
     notes = found.notes
     # Labels pair with the inputs the batch was published from; a batch still held (breaker
     # open) has one revision only, the held one.
@@ -92,7 +112,7 @@ def _labelled_batch(
             reader, prefix = revisions.locate(store, buckets, cfg, manifest)
         except InputsChanged as exc:
             notes.append(f"{storage.labels_key(batch_id)}: {exc}; skipped")
-            return None
+            return found
     else:
         prefix = inputs_prefix(store, buckets, cfg, [storage.held_prefix(batch_id)])
     if prefix is None:
@@ -100,13 +120,13 @@ def _labelled_batch(
             f"{storage.labels_key(batch_id)}: no published or held inputs "
             "(quarantined or deleted); skipped"
         )
-        return None
+        return found
     broken = integrity_trips(store, buckets, batch_id, prefix == storage.held_prefix(batch_id))
     if broken:
         said = "; ".join(f"{w}: {', '.join(rules)}" for w, rules in broken.items())
         notes.append(f"batch {batch_id}: excluded, its inputs broke integrity rules ({said})")
-        found.excluded.append({"batch_id": batch_id, "integrity_trips": broken})
-        return None
+        found.excluded = {"batch_id": batch_id, "integrity_trips": broken}
+        return found
     labels = _read(store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg, notes)
     base = _read(
         reader,
@@ -121,14 +141,51 @@ def _labelled_batch(
         s.name: _read(reader, buckets.data, storage.source_key(prefix, s.name), s, cfg, notes)
         for s in cfg.attribute_sources
     }
-    joined, coverage = _joined(cfg, base, attrs)
-    return joined, {"part": f"batch {batch_id}", "rows": len(joined), "coverage": coverage}
+    found.frame, coverage = _joined(cfg, base, attrs)
+    found.part = {"part": f"batch {batch_id}", "rows": found.rows, "coverage": coverage}
+    return found
 
 
-def _labelled_batch_ids(store: ObjectStore, buckets: Buckets) -> list[str]:
-    """Batches with labels, newest label first."""
-    found = storage.label_times(store, buckets.data)
-    return [b for b, _ in sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=True)]
+def _window_batches(
+    store: ObjectStore,
+    buckets: Buckets,
+    cfg: ModelConfig,
+    window: HistoryWindow,
+    newest: int | None,
+) -> tuple[list[_Batch], int]:
+    """(the labelled batches in the window, newest first, integrity-broken ones included as
+    notes; how many labelled batches it left unread). `newest` (an operator's N newest batches
+    alone) replaces the window: it is its own bound."""
+    ids, older = within_days(
+        storage.label_times(store, buckets.data), None if newest else window.days
+    )
+    cap = None if newest else window.rows
+
+    def used(done: list[_Batch]) -> list[_Batch]:
+        """The prefix of `done` the window keeps: up to the batch that reaches the bound."""
+        kept, rows, clean = [], 0, 0
+        for batch in done:
+            if (newest and clean == newest) or (cap is not None and rows >= cap):
+                break
+            kept.append(batch)
+            rows, clean = rows + batch.rows, clean + (batch.frame is not None)
+        return kept
+
+    def still_wanted(done: list[_Batch]) -> float:
+        clean = [b for b in used(done) if b.frame is not None]
+        if newest:
+            return newest - len(clean)
+        if cap is None:
+            return len(ids)
+        rows = sum(b.rows for b in clean)
+        # Sized by the rows per batch so far: a huge day is not read eight times to find one.
+        return (cap - rows) / (rows / len(clean)) if clean else 1
+
+    def read(batch_id: str) -> _Batch:
+        return _labelled_batch(store, buckets, cfg, batch_id)
+
+    batches = used(read_newest(ids, read, still_wanted))
+    return batches, len(ids) - len(batches) + len(older)
 
 
 def load_training_set(
@@ -138,27 +195,36 @@ def load_training_set(
     since: str | None = None,
     recent_batches: int | None = None,
     recovery: bool = False,
+    window: HistoryWindow = FULL_HISTORY,
 ) -> TrainingSet:
-    """All training rows, checked under the data contract; integrity-broken batches left out.
+    """The training sources and the labelled batches in `window`, checked under the data
+    contract; integrity-broken batches left out.
 
     `since` keeps rows at or after a date. `recent_batches` on its own (an operator's run)
     trains on the N most recently labelled production batches alone; with no labelled batch
-    yet, it falls back to all data. In `recovery` (the breaker's retrain) every labelled
-    batch trains beside the training sources, and `recent` marks the rows of the newest
+    yet, it falls back to all data. In `recovery` (the breaker's retrain) the window's labelled
+    batches train beside the training sources, and `recent` marks the rows of the newest
     `recent_batches` of them for `mlcycle.training_window` to weight.
     """
     found = TrainingSet(pd.DataFrame(), {}, [])
     alone = None if recovery else recent_batches
+    batches, unread = _window_batches(store, buckets, cfg, window, alone)
     frames: list[pd.DataFrame] = []
-    for batch_id in _labelled_batch_ids(store, buckets):
-        if alone and len(frames) == alone:
-            break
-        batch = _labelled_batch(store, buckets, cfg, batch_id, found)
-        if batch:
-            frames.append(batch[0])
+    for batch in batches:
+        found.notes += batch.notes
+        if batch.excluded:
+            found.excluded.append(batch.excluded)
+        if batch.frame is not None:
+            frames.append(batch.frame)
             found.parts.append(
-                {**batch[1], "recent": recovery and len(frames) <= (recent_batches or 0)}
+                {**batch.part, "recent": recovery and len(frames) <= (recent_batches or 0)}
             )
+    found.window = {**window.describe(), "batches_read": len(batches), "batches_unread": unread}
+    if unread and not alone:
+        found.notes.append(
+            f"{unread} older labelled batch(es) outside the window {window.describe()} not read; "
+            '{"window": "full"} reads every one'
+        )
     if not (alone and frames):
         if alone:
             found.notes.append(
