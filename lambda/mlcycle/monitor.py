@@ -132,7 +132,8 @@ def monitor_batch(
         "labels": labels is not None,
         # Whether a label rule judged this batch: only such a verdict confirms a candidate
         # on probation after a label-triggered trip.
-        "labelled": bool(rules) and any(BY_NAME[r].labels != "none" for r in rules["verdicts"]),
+        "labelled": rules is not None
+        and any(BY_NAME[r].labels != "none" for r in rules["verdicts"]),
         "trips": rules["trips"] if rules else [],
         "warnings": rules["warnings"] if rules else [],
         "healthy": not found,
