@@ -13,7 +13,7 @@ from tests.fixtures.placeholders import write_placeholder_packages
 def test_an_endpoint_where_nothing_listens_fails_fast_and_says_how_to_start_one():
     url = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    with pytest.raises(DeployError, match="nothing listens at .*moto_server -H 127.0.0.1 -p"):
+    with pytest.raises(DeployError, match=r"nothing listens at .*`make up LOCAL_AWS_PORT=\d+`"):
         deploy.outputs(url)
     assert time.monotonic() - started < 5
 
