@@ -26,12 +26,25 @@ from mlcycle.publication_gate import read_window, version_of
 from mlcycle.storage import Buckets
 
 
-def age_days(labels: BatchLabels, published_at: str) -> int | None:
-    """Days from publication to the newest increment: what partial labels are compared by."""
+def age_days(labels: BatchLabels, arrived_at: str) -> int | None:
+    """Days from the batch's arrival to the newest increment: what partial labels are compared
+    by."""
     if labels.complete or labels.as_of is None:
         return None
-    published = dt.datetime.fromisoformat(published_at).date()
-    return (dt.date.fromisoformat(labels.as_of) - published).days
+    arrived = dt.datetime.fromisoformat(arrived_at).date()
+    return (dt.date.fromisoformat(labels.as_of) - arrived).days
+
+
+def arrived_at(store: ObjectStore, buckets: Buckets, manifest: dict) -> str:
+    """When the batch came in: its publication, or for a batch scored from held/ (on probation
+    after a recovery, say) the time it was held. Its labels have been arriving since then, so
+    counting their age from a later scoring would expect too few of them."""
+    batch_id = manifest["batch_id"]
+    if manifest.get("input_prefix") == storage.held_prefix(batch_id):
+        note, _ = store.get_json(buckets.data, storage.held_note_key(batch_id))
+        if note and note.get("held_at"):
+            return str(note["held_at"])
+    return str(manifest["published_at"])
 
 
 def judge_published(
@@ -61,7 +74,7 @@ def judge_published(
             cfg.positive_class,
             list(model.layout.confidence_edges),
             labels.complete,
-            age_days(labels, manifest["published_at"]),
+            age_days(labels, arrived_at(store, buckets, manifest)),
             label_timing(features, cfg.rules.timing_column, model.limits),
         )
     result = judge(model, stats, known, window, cfg.rules, manifest["batch_id"])
