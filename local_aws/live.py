@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from deployment.emulator_env import user_region
 from local_aws.emulator import running_emulator
 from local_aws.executor import Executor
 from local_aws.invoke_proxy import InvokeProxy, LambdaFront, serve_in_thread
+from local_aws.runtime import Invocation
 
 log = logging.getLogger("local_aws.live")
 REPO = Path(__file__).resolve().parent.parent
@@ -39,23 +41,29 @@ class WallClock:
     """Runs an Executor on wall-clock time (times `speed`). Every executor call holds `lock`:
     the public port's invokes share the executor with this loop."""
 
-    def __init__(self, executor: Executor, lock: threading.RLock, speed: float = 1.0):
+    def __init__(
+        self,
+        executor: Executor,
+        lock: threading.RLock,
+        speed: float = 1.0,
+        wall: Callable[[], float] = time.monotonic,
+    ):
         if speed <= 0:
             raise ValueError(f"speed must be positive, not {speed}")
-        self.executor, self.lock, self.speed = executor, lock, speed
-        self.started = time.monotonic()
+        self.executor, self.lock, self.speed, self.wall = executor, lock, speed, wall
+        self.started = wall()
         self.virtual_start = executor.clock
         self.alarm_due: dict[str, float] = {}  # alarm name -> monotonic time its period ends
 
     def virtual_now(self) -> datetime:
         return self.virtual_start + timedelta(
-            seconds=(time.monotonic() - self.started) * self.speed
+            seconds=(self.wall() - self.started) * self.speed
         )
 
     def due_alarms(self) -> set[str]:
         """The alarms whose Period (divided by the speed) has passed since their last period
         closed; an alarm seen for the first time starts its first period now."""
-        now = time.monotonic()
+        now = self.wall()
         paginator = self.executor.client("cloudwatch").get_paginator("describe_alarms")
         alarms = [
             a
@@ -71,8 +79,9 @@ class WallClock:
                 self.alarm_due[alarm["AlarmName"]] = max(ends + period_s, now)
         return due
 
-    def step(self) -> None:
-        """Deliver what is pending, fire the rules due by now, close the alarm periods due."""
+    def step(self) -> list[Invocation]:
+        """Deliver what is pending, fire the rules due by now, close the alarm periods due;
+        returns every run since the last step (the public port's too)."""
         with self.lock:
             ex = self.executor
             ex.pump()
@@ -80,16 +89,9 @@ class WallClock:
             due = self.due_alarms()
             if due:
                 ex.evaluate_alarms(names=due)
-            for invocation in ex.invocations:  # the public port's runs too
-                outcome = "ok" if invocation.ok else (invocation.error or {}).get("errorType")
-                log.info(
-                    "%s (%s) %s in %.1fs",
-                    invocation.function,
-                    invocation.source,
-                    outcome,
-                    invocation.duration_s,
-                )
+            ran = list(ex.invocations)
             ex.invocations.clear()  # a server runs for days: the function logs keep the runs
+        return ran
 
 
 def serve(host: str, port: int, speed: float, packages_dir: Path, work_dir: Path) -> None:
@@ -127,9 +129,15 @@ def serve(host: str, port: int, speed: float, packages_dir: Path, work_dir: Path
         try:
             while not stop.wait(TICK_S):
                 try:
-                    clock.step()
+                    ran = clock.step()
                 except Exception:  # one bad delivery must not stop the cloud
                     log.exception("background step failed")
+                    continue
+                for run in ran:
+                    outcome = "ok" if run.ok else (run.error or {}).get("errorType")
+                    log.info(
+                        "%s (%s) %s in %.1fs", run.function, run.source, outcome, run.duration_s
+                    )
         finally:
             stop_proxy()
             executor.close()

@@ -6,17 +6,22 @@ Every placeholder run records its event in the monitoring bucket under placehold
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
 from collections import deque
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from deployment import deploy
 from deployment.clients import client
 from local_aws.alarms import AlarmEvaluator
-from local_aws.emulator import running_emulator
+from local_aws.emulator import free_port, running_emulator
 from local_aws.executor import Executor, InvocationError
+from local_aws.invoke_proxy import InvokeProxy, LambdaFront, serve_in_thread
+from local_aws.live import WallClock
 from local_aws.schedules import ScheduleError, parse_schedule
 from tests.fixtures.placeholders import write_placeholder_packages
 
@@ -497,3 +502,106 @@ def test_invocation_log_keeps_every_run_in_order(executor, names):
     assert _runs(executor.invocations) == [("train", "direct"), ("infer", "direct")]
     assert all(i.duration_s > 0 and i.ok for i in executor.invocations)
     assert isinstance(executor._pending, deque) and not executor._pending
+
+
+# --- the live local cloud: the public port and the wall clock (local_aws/live.py) -----------------
+
+
+class FakeWall:
+    """Monotonic seconds that move only when the test says."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_relative_packages_path_runs_the_deployed_code(stack, names, monkeypatch):
+    _, url, packages = stack
+    monkeypatch.chdir(packages.parent)
+    executor = Executor(url, Path("packages"), START, auto_alarms=False)
+    try:
+        assert executor.invoke(names["breaker"], {})["function"] == "breaker"
+    finally:
+        executor.close()
+
+
+@pytest.fixture
+def public_port(stack, executor):
+    """The public port of `make up` on a free port, in front of this module's moto."""
+    _, url, _ = stack
+    lock = threading.RLock()
+    port = free_port()
+    stop = serve_in_thread(InvokeProxy(("127.0.0.1", port), url, LambdaFront(executor, lock)))
+    yield f"http://127.0.0.1:{port}", lock
+    stop()
+
+
+def test_the_public_port_answers_invoke_as_lambda_does(public_port, executor, names, stack):
+    port_url, lock = public_port
+    outputs, _, _ = stack
+    lam = client("lambda", port_url)
+    answer = lam.invoke(FunctionName=names["breaker"], Payload=b'{"hello": 1}', LogType="Tail")
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read())["function"] == "breaker"
+    assert base64.b64decode(answer["LogResult"]).decode().startswith("START RequestId: ")
+
+    failed = lam.invoke(
+        FunctionName=names["infer"], Payload=json.dumps({"placeholder": {"fail": "boom"}})
+    )
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorMessage"] == "boom"
+    with pytest.raises(lam.exceptions.InvalidRequestContentException, match="json"):
+        lam.invoke(FunctionName=names["breaker"], Payload=b"{not json")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.invoke(FunctionName="mlcycle-nothing", Payload=b"{}")
+
+    # Event: accepted at once, run by the loop; S3 through the port reaches moto and notifies.
+    queued = lam.invoke(FunctionName=names["monitor"], InvocationType="Event", Payload=b"{}")
+    assert queued["StatusCode"] == 202
+    client("s3", port_url).put_object(
+        Bucket=outputs["data_bucket"], Key="incoming/live-1/bookings.csv", Body=b"x"
+    )
+    ran = WallClock(executor, lock, wall=FakeWall()).step()
+    assert ("monitor", "async") in _runs(ran) and ("infer", "s3") in _runs(ran)
+    assert executor.invocations == []  # handed to the caller: a server keeps none
+
+
+def test_the_wall_clock_fires_schedules_times_the_speed_and_skips_disabled_rules(
+    stack, aws, executor
+):
+    outputs, _, _ = stack
+    wall = FakeWall()
+    clock = WallClock(executor, threading.RLock(), speed=60, wall=wall)
+    wall.now += 59  # 59 virtual minutes: the hourly rule is not due yet
+    assert ("infer", "schedule") not in _runs(clock.step())
+    wall.now += 2
+    assert _runs(clock.step(), "schedule") == [("infer", "schedule")]
+    aws("events").disable_rule(Name=outputs["inference_rule_name"])
+    try:
+        wall.now += 61
+        assert ("infer", "schedule") not in _runs(clock.step())
+    finally:
+        aws("events").enable_rule(Name=outputs["inference_rule_name"])
+
+
+def test_the_wall_clock_closes_an_alarm_period_after_its_period_times_the_speed(
+    stack, aws, executor, names
+):
+    outputs, _, _ = stack
+    trip = outputs["trip_alarm_names"]["JoinCoverage"]
+    period = aws("cloudwatch").describe_alarms(AlarmNames=[trip])["MetricAlarms"][0]["Period"]
+    wall = FakeWall()
+    clock = WallClock(executor, threading.RLock(), speed=60, wall=wall)
+    clock.step()  # the alarms' first periods start
+    _put(executor, names, outputs, 2, Rule="JoinCoverage")
+    wall.now += period / 60 - 1
+    assert ("breaker", "sns") not in _runs(clock.step())
+    assert _state(aws("cloudwatch"), trip) != "ALARM"
+    wall.now += 1.5
+    assert ("breaker", "sns") in _runs(clock.step())
+    assert _state(aws("cloudwatch"), trip) == "ALARM"
+    wall.now += period / 60  # a period without data: back to OK
+    clock.step()
+    assert _state(aws("cloudwatch"), trip) == "OK"
