@@ -9,7 +9,7 @@ still sees the last window of labels rather than none.
 
 Reading the window's batches a few at a time (`read_newest`) keeps the request latency of a
 run short without holding more than the window in memory: each wave is sized by the rows
-still wanted, so a day of a million rows is not read eight times over to find one.
+still wanted, so a day of a million rows is not read four times over to find one.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from mlcycle.errors import ConfigError
 
 DEFAULT_DAYS = 90.0
 DEFAULT_ROWS = 500_000
-# Reads in flight at once: boto3's default connection pool holds 10.
-READ_WORKERS = 8
+# Reads in flight at once. With 20 ms added to each S3 request (bench_training --latency-ms 20,
+# 60 days on 2 cores) one at a time loaded in 23-32 s, 4 at once in 9-12 s, 8 in 14-17 s: the
+# parsing is CPU work, so more threads only contend for the GIL.
+READ_WORKERS = 4
 
 T = TypeVar("T")
 

@@ -178,7 +178,7 @@ def _window_batches(
         if cap is None:
             return len(ids)
         rows = sum(b.rows for b in clean)
-        # Sized by the rows per batch so far: a huge day is not read eight times to find one.
+        # Sized by the rows per batch so far: a huge day is not read four times to find one.
         return (cap - rows) / (rows / len(clean)) if clean else 1
 
     def read(batch_id: str) -> _Batch:
