@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from deployment import deploy
 from deployment.clients import client
@@ -34,8 +35,8 @@ BUCKET_VARIABLES = {
 LOG_POLL_S = 1.0
 
 
-def _stack(endpoint: str) -> dict:
-    stack = deploy.outputs(endpoint)
+def _stack(endpoint: str, state_dir: Path | None) -> dict:
+    stack = deploy.outputs(endpoint, state_dir)
     if not stack:
         where = endpoint or "AWS"
         raise DeployError(
@@ -45,10 +46,10 @@ def _stack(endpoint: str) -> dict:
     return stack
 
 
-def shell_env(endpoint: str) -> str:
+def shell_env(endpoint: str, state_dir: Path | None = None) -> str:
     """`export` lines for the aws CLI and for `terraform` run by hand in deployment/terraform."""
-    stack = _stack(endpoint)
-    state_dir = deploy.default_state_dir(endpoint).resolve()
+    stack = _stack(endpoint, state_dir)
+    state_dir = Path(state_dir or deploy.default_state_dir(endpoint)).resolve()
     tf_env = workspace(endpoint, state_dir)
     var_file = state_dir / "deploy.tfvars.json"
     if not var_file.exists():
@@ -109,9 +110,9 @@ def _breaker_and_champions(endpoint: str, stack: dict) -> list[str]:
     return lines
 
 
-def status(endpoint: str) -> str:
+def status(endpoint: str, state_dir: Path | None = None) -> str:
     """Buckets, functions, rules and their state, alarms in ALARM, the breaker, the champion."""
-    stack = _stack(endpoint)
+    stack = _stack(endpoint, state_dir)
     s3, lam = client("s3", endpoint), client("lambda", endpoint)
     events, cloudwatch = client("events", endpoint), client("cloudwatch", endpoint)
     lines = [f"endpoint: {endpoint or 'AWS'}  region: {stack['region']}", "buckets:"]
@@ -138,9 +139,11 @@ def status(endpoint: str) -> str:
     return "\n".join(lines + _breaker_and_champions(endpoint, stack))
 
 
-def follow_logs(endpoint: str, since_s: float = 300.0, once: bool = False) -> None:
+def follow_logs(
+    endpoint: str, state_dir: Path | None = None, since_s: float = 300.0, once: bool = False
+) -> None:
     """Print every function's log lines as they arrive (the last `since_s` seconds first)."""
-    stack = _stack(endpoint)
+    stack = _stack(endpoint, state_dir)
     logs = client("logs", endpoint)
     start = {name: int((time.time() - since_s) * 1000) for name in stack["function_names"].values()}
     seen: set[tuple] = set()
@@ -167,9 +170,9 @@ def follow_logs(endpoint: str, since_s: float = 300.0, once: bool = False) -> No
         time.sleep(LOG_POLL_S)
 
 
-def summary(endpoint: str, public_endpoint: str) -> str:
+def summary(endpoint: str, public_endpoint: str = "", state_dir: Path | None = None) -> str:
     """What a deploy made, and the next command to run (the last lines of the deploy log)."""
-    stack = _stack(endpoint)
+    stack = _stack(endpoint, state_dir)
     url = public_endpoint or endpoint
     flag = f" --endpoint-url {url}" if url else ""
     return "\n".join(
@@ -194,19 +197,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["env", "status", "logs", "summary"])
     parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", ""))
+    parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument(
         "--public-endpoint", default="", help="summary: the endpoint as the user's shell sees it"
     )
     args = parser.parse_args(argv)
     try:
         if args.command == "env":
-            print(shell_env(args.endpoint))
+            print(shell_env(args.endpoint, args.state_dir))
         elif args.command == "status":
-            print(status(args.endpoint))
+            print(status(args.endpoint, args.state_dir))
         elif args.command == "summary":
-            print(summary(args.endpoint, args.public_endpoint))
+            print(summary(args.endpoint, args.public_endpoint, args.state_dir))
         else:
-            follow_logs(args.endpoint)
+            follow_logs(args.endpoint, args.state_dir)
     except DeployError as exc:
         print(f"operate: {exc}", file=sys.stderr)
         return 1

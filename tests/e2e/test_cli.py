@@ -21,7 +21,7 @@ import pytest
 
 from data.generate import make_batch
 from demo.scenario import csv_bytes
-from deployment import deploy
+from deployment import deploy, operate
 from layers.build import build
 from local_aws import control
 from local_aws.emulator import free_port
@@ -148,6 +148,24 @@ def test_the_everyday_commands_run_the_deployed_stack(cloud):
         aws("s3", "cp", f"s3://{predictions}/predictions/2026-01-03/_SUCCESS", "-").stdout
     )
     assert manifest["model_version"] == "v0001" and manifest["rows"] == 500
+
+
+def test_status_logs_and_summary_show_the_stack(cloud, capsys):
+    """`make status`, `make logs` and the deploy log's last lines, on the same stack."""
+    stack, _, home = cloud
+    url = stack["endpoint_url"]
+    shown = operate.status(url, home / "state")
+    assert f"{stack['inference_rule_name']}  ENABLED  rate(1 hour)" in shown
+    assert "breaker: CLOSED (revision " in shown
+    assert "model booking_status: champion v0001, previous -" in shown
+    operate.follow_logs(url, home / "state", once=True)
+    logs = capsys.readouterr().out.splitlines()
+    train = [line for line in logs if f" {stack['function_names']['train']} | " in line]
+    assert any("| START RequestId: " in line for line in train)
+    assert any('"training finished"' in line and '"status": "promoted"' in line for line in train)
+    last = operate.summary(url, "http://127.0.0.1:4566", home / "state").splitlines()
+    assert f"  function {stack['function_names']['infer']}" in last
+    assert last[-1].startswith("  aws --endpoint-url http://127.0.0.1:4566 lambda invoke ")
 
 
 def test_a_bad_payload_gets_a_clear_error_and_events_are_accepted(cloud):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -113,3 +116,94 @@ def test_dockerfile_copies_every_installed_package_before_make_setup():
     folders = {setuptools.get("package-dir", {}).get(root, root).split("/")[0] for root in roots}
     copied = _copied_before_setup((ROOT / "Dockerfile").read_text())
     assert sorted(folders - set(copied)) == []
+
+
+# --- Compose v1, the deploy log, fresh emulators, the no-Docker profile, the build context -------
+
+
+def test_the_file_has_only_keys_compose_v1_accepts(compose):
+    """Debian's docker-compose 1.29 rejects a top-level `name:`; v2 accepts both forms."""
+    assert set(compose) <= {"services", "networks", "volumes"}
+
+
+def test_the_deploy_log_ends_with_the_deployed_names_and_the_next_commands(compose):
+    command = _command(compose["services"]["deploy"])
+    assert command.rstrip().endswith(
+        "deployment.operate summary --endpoint http://localstack:4566 "
+        "--public-endpoint http://127.0.0.1:4566"
+    )
+
+
+def test_a_fresh_emulator_never_meets_stale_terraform_state(emulator_url, tmp_path):
+    """LocalStack restarted (the state volume kept) or a new `make up`: the state is set aside."""
+    from deployment.clients import client
+    from deployment.deploy import drop_stale_state
+
+    def state(bucket: str) -> None:
+        resource = {"mode": "managed", "type": "aws_s3_bucket", "name": "this"}
+        resource["instances"] = [{"attributes": {"id": bucket}}]
+        (tmp_path / "terraform.tfstate").write_text(json.dumps({"resources": [resource]}))
+
+    state("gone-bucket")
+    assert drop_stale_state(emulator_url, tmp_path) is True
+    assert not (tmp_path / "terraform.tfstate").exists()
+    assert len(list(tmp_path.glob("terraform.tfstate.stale-*"))) == 1
+
+    client("s3", emulator_url).create_bucket(Bucket="still-there")
+    state("still-there")
+    assert drop_stale_state(emulator_url, tmp_path) is False
+    assert (tmp_path / "terraform.tfstate").exists()
+    assert drop_stale_state("", tmp_path) is False  # AWS: never guessed at
+
+
+def test_the_local_profile_runs_make_ups_server_deploys_and_seeds_without_docker(compose):
+    service = compose["services"]["local-aws"]
+    assert service["profiles"] == ["local"]
+    assert service["build"] == "."
+    assert service["ports"] == ["127.0.0.1:4566:4566"]
+    assert not any("docker.sock" in v for v in service.get("volumes", []))
+    command = _command(service)
+    steps = [
+        "local_aws.live serve --host 0.0.0.0 --port 4566 &",
+        "make deploy-local",
+        "deployment.seed --endpoint http://127.0.0.1:4566",
+        "deployment.operate summary --endpoint http://127.0.0.1:4566",
+    ]
+    positions = [command.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert command.rstrip().endswith("wait $$server")
+    assert "trap 'kill -TERM $$server" in command  # a stop reaches the server, not just sh
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^deploy-local:", makefile, re.M)
+
+
+def _ignored() -> list[str]:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_the_build_context_leaves_out_the_venv_builds_state_and_caches():
+    ignored = _ignored()
+    for heavy in (".git", ".venv", "build", "deployment/.state", "**/terraform.tfstate*"):
+        assert heavy in ignored
+
+
+def test_the_build_context_keeps_everything_the_dockerfile_copies():
+    copied = re.findall(r"^COPY (.*)$", (ROOT / "Dockerfile").read_text(), re.M)
+    sources = {src.rstrip("/") for line in copied for src in line.split()[:-1]}
+    assert sources and not sources & set(_ignored())
+
+
+@pytest.mark.parametrize("tool", [["docker-compose"], ["docker", "compose"]])
+def test_compose_accepts_the_file_where_installed(tool):
+    if not shutil.which(tool[0]) or (
+        len(tool) > 1 and subprocess.run([*tool, "version"], capture_output=True).returncode
+    ):
+        pytest.skip(f"{' '.join(tool)} is not installed here")
+    for profile in ([], ["--profile", "local"]):
+        done = subprocess.run(
+            [*tool, *profile, "-f", str(ROOT / "docker-compose.yaml"), "config", "-q"],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
