@@ -2,15 +2,19 @@
 
 Two witnesses: the gate's hold note (held/<batch>/held.json, the rules that tripped before
 publication) and the monitor's report (reports/<batch>.json, the rules judged with the
-window). Only the integrity family counts. A batch with a performance trip had fine inputs
-and a model that was wrong about them: its labels carry the new behaviour a recovery must
-learn, so it stays in.
+window). The integrity family counts, and so does one more signature in the report: a
+performance trip on drifted inputs (the trip's likely cause names drifted columns). A
+corrupted feature looks like that (a benign shift drifts without harm, a change in behaviour
+harms without drift), and a model trained on it learns the corruption; an operator's
+`accept_shift` makes such drift the new normal, and batches after it count again. A batch
+with a performance trip on inputs like the usual ones had a model that was wrong about them:
+its labels carry the new behaviour a recovery must learn, so it stays in.
 """
 
 from __future__ import annotations
 
 from mlcycle import storage
-from mlcycle.monitoring.rules import integrity_rules
+from mlcycle.monitoring.rules import BY_NAME, PERFORMANCE, integrity_rules
 from mlcycle.objectstore import ObjectStore
 from mlcycle.storage import Buckets
 
@@ -24,8 +28,14 @@ def _tripped(store: ObjectStore, bucket: str, key: str, part: str) -> list[str]:
         doc, _ = store.get_json(bucket, key)
     except ValueError:
         return [f"unreadable {key}"]
-    names = ((doc or {}).get(part) or {}).get("trips")
-    return integrity_rules(names or [])
+    verdicts = (doc or {}).get(part) or {}
+    names = verdicts.get("trips") or []
+    found = integrity_rules(names)
+    drifted = verdicts.get("likely_cause") or []
+    harmed = [n for n in names if n in BY_NAME and BY_NAME[n].family == PERFORMANCE]
+    if harmed and drifted:
+        found.append(f"{', '.join(harmed)} on drifted inputs ({', '.join(drifted)})")
+    return found
 
 
 def integrity_trips(

@@ -124,7 +124,7 @@ def _labelled_batch(
     broken = integrity_trips(store, buckets, batch_id, prefix == storage.held_prefix(batch_id))
     if broken:
         said = "; ".join(f"{w}: {', '.join(rules)}" for w, rules in broken.items())
-        notes.append(f"batch {batch_id}: excluded, its inputs broke integrity rules ({said})")
+        notes.append(f"batch {batch_id}: excluded, its inputs are suspect ({said})")
         found.excluded = {"batch_id": batch_id, "integrity_trips": broken}
         return found
     labels = _read(store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg, notes)

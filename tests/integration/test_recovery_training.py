@@ -87,35 +87,38 @@ def test_labels_of_batches_whose_inputs_broke_an_integrity_rule_never_train(
 
     held = _deliver(s3, buckets, "a-outage", "2026-01-05", "source_outage")
     assert "JoinCoverage" in held["gate"]["trips"]  # held by the gate, breaker open
-    for batch_id, day in (("b-clean", "2026-01-06"), ("c-late", "2026-01-07")):
+    days = (("b-clean", "2026-01-06"), ("c-late", "2026-01-07"), ("d-shifted", "2026-01-08"))
+    for batch_id, day in days:
         assert _deliver(s3, buckets, batch_id, day)["status"] == "held"  # held: breaker open
     # The monitor's verdicts: an integrity trip excludes, a performance trip does not (the
-    # inputs were fine and the labels are the new behaviour a recovery must learn).
-    for batch_id, trips in (("b-clean", ["RealisedAccuracy"]), ("c-late", ["NullRate"])):
+    # inputs were fine and the labels are the new behaviour a recovery must learn), unless
+    # the inputs had drifted too (a corrupted feature: its labels would teach the corruption).
+    for batch_id, trips, cause in (
+        ("b-clean", ["RealisedAccuracy"], []),
+        ("c-late", ["NullRate"], []),
+        ("d-shifted", ["PositiveRateGap"], ["day_distance"]),
+    ):
         s3.put_object(
             Bucket=buckets.monitoring,
             Key=f"reports/{batch_id}.json",
-            Body=json.dumps({"rules": {"trips": trips}}).encode(),
+            Body=json.dumps({"rules": {"trips": trips, "likely_cause": cause}}).encode(),
         )
 
     result = train.handler({}, None)
 
-    assert sorted(result["excluded_batches"]) == ["a-outage", "c-late"]
+    assert sorted(result["excluded_batches"]) == ["a-outage", "c-late", "d-shifted"]
     assert result["labelled_batches"] == 1
     meta = _json(s3, buckets.models, f"models/booking_status/{result['version']}/metadata.json")
     parts = [p["part"] for p in meta["training"]["parts"]]
     assert parts == ["training sources", "batch b-clean"]
     notes = " | ".join(meta["training"]["notes"])
-    assert (
-        "batch a-outage: excluded, its inputs broke integrity rules (gate hold: JoinCoverage"
-        in (notes)
-    )
-    assert (
-        "batch c-late: excluded, its inputs broke integrity rules (monitor report: NullRate)"
-        in (notes)
-    )
+    assert "batch a-outage: excluded, its inputs are suspect (gate hold: JoinCoverage" in (notes)
+    assert "batch c-late: excluded, its inputs are suspect (monitor report: NullRate)" in (notes)
     excluded = {e["batch_id"]: e["integrity_trips"] for e in meta["training"]["excluded"]}
     assert excluded["c-late"] == {"monitor report": ["NullRate"]}
+    assert excluded["d-shifted"] == {
+        "monitor report": ["PositiveRateGap on drifted inputs (day_distance)"]
+    }
 
 
 def test_a_recovery_keeps_the_champion_unless_the_challenger_beats_it_on_the_newest_labels(
