@@ -8,6 +8,7 @@ import builtins
 import copy
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -242,7 +243,9 @@ class ObjectStore:
 class MultipartWriter:
     """Streams one object in parts so a large predictions file never sits in memory whole.
 
-    Nothing is visible under the key until complete(); abort() leaves no object behind.
+    Nothing is visible under the key until complete(); abort() leaves no object behind. A full
+    part is uploaded by a thread while the caller produces the next one (the upload waits on
+    the network, not the CPU); at most one upload is in flight, so memory holds two parts.
     """
 
     PART_BYTES = 8 * 1024 * 1024
@@ -258,6 +261,8 @@ class MultipartWriter:
         self.buffer: list[bytes] = []
         self.buffered = 0
         self.bytes_written = 0
+        self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload")
+        self._pending: Future | None = None
 
     def write(self, data: bytes) -> None:
         self.buffer.append(data)
@@ -265,25 +270,33 @@ class MultipartWriter:
         if self.buffered >= self.PART_BYTES:
             self._flush()
 
+    def _upload(self, number: int, body: bytes) -> dict:
+        resp = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+        )
+        return {"ETag": resp["ETag"], "PartNumber": number}
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.parts.append(pending.result())  # an upload's error is raised here
+
     def _flush(self) -> None:
         if not self.buffer:
             return
         body = b"".join(self.buffer)
-        number = len(self.parts) + 1
-        resp = self.s3.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
-        )
-        self.parts.append({"ETag": resp["ETag"], "PartNumber": number})
-        self.bytes_written += len(body)
         self.buffer, self.buffered = [], 0
+        self._wait()
+        number = len(self.parts) + 1
+        self._pending = self._uploader.submit(self._upload, number, body)
+        self.bytes_written += len(body)
 
     def complete(self) -> int:
         self._flush()
+        self._wait()
+        self._uploader.shutdown()
         if not self.parts:  # S3 refuses a multipart upload with no parts
-            resp = self.s3.upload_part(
-                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=1, Body=b""
-            )
-            self.parts.append({"ETag": resp["ETag"], "PartNumber": 1})
+            self.parts.append(self._upload(1, b""))
         self.s3.complete_multipart_upload(
             Bucket=self.bucket,
             Key=self.key,
@@ -293,4 +306,5 @@ class MultipartWriter:
         return self.bytes_written
 
     def abort(self) -> None:
+        self._uploader.shutdown(wait=True, cancel_futures=True)
         self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)

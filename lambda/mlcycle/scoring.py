@@ -9,6 +9,7 @@ A data-contract failure in any chunk aborts the upload and quarantines the batch
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,13 +19,16 @@ from mlcycle.attributes import join, read_attributes
 from mlcycle.claims import lease
 from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
+from mlcycle.contract import CheckedFrame
 from mlcycle.datasets import feature_frame
 from mlcycle.errors import DataContractError, ModelIntegrityError
 from mlcycle.logs import bound, get_logger, log
+from mlcycle.monitoring.batchstats import BatchStats
 from mlcycle.moves import hold, quarantine
 from mlcycle.objectstore import MultipartWriter, ObjectStore, PreconditionFailed
 from mlcycle.output import PredictionWriter
 from mlcycle.plugin import Plugin
+from mlcycle.prefetch import ahead
 from mlcycle.publication_gate import Screen, Withheld, summary, withhold
 from mlcycle.registry import ModelRegistry
 from mlcycle.revisions import InputsChanged
@@ -146,6 +150,125 @@ def _already(batch_id: str, manifest: dict) -> dict:
     }
 
 
+@dataclass
+class Tally:
+    """What scoring a stream of chunks counted."""
+
+    labels: dict[str, int]
+    matched: dict[str, int]
+    rows: int = 0
+
+
+def read_inputs_of(
+    cfg: ModelConfig, store: ObjectStore, buckets: Buckets, prefix: str
+) -> tuple[list, list[str], dict[str, int]]:
+    """The batch's attribute sources indexed for the join, their notes and soft violations."""
+    attributes, summaries = read_attributes(store, buckets.data, prefix, cfg)
+    notes = [note for s in summaries for note in s.notes]
+    violations = {rule: count for s in summaries for rule, count in s.violations.items()}
+    return attributes, notes, violations
+
+
+def score_chunks(
+    cfg: ModelConfig,
+    plugin: Plugin,
+    model: object,
+    screen: Screen | None,
+    chunks: Iterable[CheckedFrame],
+    attributes: list,
+    sink: MultipartWriter,
+    writer: PredictionWriter,
+    timings: Timings,
+) -> Tally:
+    """Join, predict, count and write each chunk; the next chunk is read meanwhile."""
+    tally = Tally(dict.fromkeys(cfg.classes, 0), {a.name: 0 for a in attributes})
+    sink.write(writer.header())
+    tick = time.perf_counter()
+    for checked in ahead(chunks):
+        tick = timings.add("read_validate", tick)
+        joined, coverage = join(
+            checked.frame, attributes, cfg.join_key, checked.hashes(cfg.join_key)
+        )
+        for name, share in coverage.items():
+            tally.matched[name] += int(round(share * len(joined)))
+        tick = timings.add("join", tick)
+        features = feature_frame(joined, cfg)
+        predictions = plugin.predict(model, features)
+        tick = timings.add("predict", tick)
+        if screen is not None:
+            screen.add(features, predictions, coverage)
+            tick = timings.add("gate", tick)
+        sink.write(writer.rows(joined[cfg.join_key].to_numpy(), predictions))
+        for label, count in zip(
+            *np.unique(predictions.labels.astype(str), return_counts=True), strict=True
+        ):
+            tally.labels[label] = tally.labels.get(label, 0) + int(count)
+        tally.rows += len(joined)
+        tick = timings.add("write", tick)
+    return tally
+
+
+def manifest_of(
+    cfg: ModelConfig,
+    batch_id: str,
+    version: str,
+    probation: bool,
+    prefix: str,
+    inputs: dict,
+    tally: Tally,
+    violations: dict[str, int],
+    notes: list[str],
+    has_proba: bool,
+    gate: dict | None,
+    stats: BatchStats | None,
+) -> dict:
+    """The _SUCCESS manifest's fields common to a single run and a sharded one."""
+    rows = tally.rows
+    coverage = {name: (count / rows if rows else 0.0) for name, count in tally.matched.items()}
+    return {
+        "batch_id": batch_id,
+        "model_name": cfg.name,
+        "model_version": version,
+        "rows": rows,
+        "probation": probation,
+        "join_coverage": coverage,
+        "join_coverage_min": min(coverage.values(), default=1.0),
+        "predicted_counts": tally.labels,
+        "schema_violations": violations,
+        "notes": notes,
+        "input_prefix": prefix,
+        "inputs": inputs,
+        "confidence_metrics": has_proba,
+        "gate": summary(gate) if gate else None,
+        "warnings": gate["warnings"] if gate else [],
+        "statistics": stats.to_json() if stats else None,
+    }
+
+
+def publish(
+    store: ObjectStore, buckets: Buckets, batch_id: str, probation: bool, manifest: dict
+) -> dict:
+    """Write _SUCCESS, once: a conditional create, the last write of a batch."""
+    try:
+        store.put_json(
+            buckets.predictions,
+            storage.success_key(batch_id, probation),
+            manifest,
+            if_none_match=True,
+        )
+    except PreconditionFailed:  # a lease taken over from a run presumed dead: it won
+        return _already(batch_id, published_manifest(store, buckets, batch_id, probation) or {})
+    log(
+        logger,
+        "batch published",
+        rows=manifest["rows"],
+        parts=manifest.get("parts") or [manifest.get("predictions_key")],
+        join_coverage=manifest["join_coverage"],
+        probation=probation,
+    )
+    return {"status": "published", **manifest}
+
+
 def _score(
     cfg: ModelConfig,
     plugin: Plugin,
@@ -163,9 +286,7 @@ def _score(
     model = registry.load(version)
     screen = Screen.open(cfg, plugin, model, registry.metadata(version), store, buckets, version)
     tick = time.perf_counter()
-    attributes, summaries = read_attributes(store, buckets.data, prefix, cfg)
-    notes = [note for s in summaries for note in s.notes]
-    violations = {rule: count for s in summaries for rule, count in s.violations.items()}
+    attributes, notes, violations = read_inputs_of(cfg, store, buckets, prefix)
     tick = timings.add("read_validate", tick)
     reader = open_source(
         store, buckets.data, storage.source_key(prefix, cfg.input_spec.name), cfg.input_spec, cfg
@@ -173,31 +294,9 @@ def _score(
     out_key = storage.predictions_key(batch_id, probation)
     sink = MultipartWriter(store, buckets.predictions, out_key)
     writer = PredictionWriter(batch_id, version, cfg)
-    matched = {a.name: 0 for a in attributes}
-    rows, label_counts = 0, dict.fromkeys(cfg.classes, 0)
     try:
-        sink.write(writer.header())
-        for checked in reader:
-            tick = timings.add("read_validate", tick)
-            joined, coverage = join(
-                checked.frame, attributes, cfg.join_key, checked.hashes(cfg.join_key)
-            )
-            for name, share in coverage.items():
-                matched[name] += int(round(share * len(joined)))
-            tick = timings.add("join", tick)
-            features = feature_frame(joined, cfg)
-            predictions = plugin.predict(model, features)
-            tick = timings.add("predict", tick)
-            if screen is not None:
-                screen.add(features, predictions, coverage)
-                tick = timings.add("gate", tick)
-            sink.write(writer.rows(joined[cfg.join_key].to_numpy(), predictions))
-            for label, count in zip(
-                *np.unique(predictions.labels.astype(str), return_counts=True), strict=True
-            ):
-                label_counts[label] = label_counts.get(label, 0) + int(count)
-            rows += len(joined)
-            tick = timings.add("write", tick)
+        tally = score_chunks(cfg, plugin, model, screen, reader, attributes, sink, writer, timings)
+        tick = time.perf_counter()
         notes += reader.summary.notes
         for rule, count in reader.summary.violations.items():
             violations[rule] = violations.get(rule, 0) + count
@@ -215,45 +314,25 @@ def _score(
         for attr in attributes:
             attr.close()
     timings.add("write", tick)
-    coverage = {name: (count / rows if rows else 0.0) for name, count in matched.items()}
-    manifest = {
-        "batch_id": batch_id,
-        "model_name": cfg.name,
-        "model_version": version,
-        "rows": rows,
-        "predictions_key": out_key,
-        "bytes": size,
-        "probation": probation,
-        "join_coverage": coverage,
-        "join_coverage_min": min(coverage.values(), default=1.0),
-        "predicted_counts": label_counts,
-        "schema_violations": violations,
-        "notes": notes,
-        "input_prefix": prefix,
-        "inputs": inputs,
-        "confidence_metrics": writer.has_proba,
-        "gate": summary(gate) if gate else None,
-        "warnings": gate["warnings"] if gate else [],
-        "statistics": screen.stats.to_json() if screen else None,
-        "timings": {k: round(v, 3) for k, v in timings.seconds.items()},
-        "seconds": round(time.perf_counter() - started, 3),
-        "published_at": now_iso(),
-    }
-    try:
-        store.put_json(
-            buckets.predictions,
-            storage.success_key(batch_id, probation),
-            manifest,
-            if_none_match=True,
-        )
-    except PreconditionFailed:  # a lease taken over from a run presumed dead: it won
-        return _already(batch_id, published_manifest(store, buckets, batch_id, probation) or {})
-    log(
-        logger,
-        "batch published",
-        rows=rows,
-        key=out_key,
-        join_coverage=coverage,
-        probation=probation,
+    manifest = manifest_of(
+        cfg,
+        batch_id,
+        version,
+        probation,
+        prefix,
+        inputs,
+        tally,
+        violations,
+        notes,
+        writer.has_proba,
+        gate,
+        screen.stats if screen else None,
     )
-    return {"status": "published", **manifest}
+    manifest.update(
+        predictions_key=out_key,
+        bytes=size,
+        timings={k: round(v, 3) for k, v in timings.seconds.items()},
+        seconds=round(time.perf_counter() - started, 3),
+        published_at=now_iso(),
+    )
+    return publish(store, buckets, batch_id, probation, manifest)
