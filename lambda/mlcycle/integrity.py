@@ -14,7 +14,7 @@ its labels carry the new behaviour a recovery must learn, so it stays in.
 from __future__ import annotations
 
 from mlcycle import storage
-from mlcycle.monitoring.rules import BY_NAME, PERFORMANCE, integrity_rules
+from mlcycle.monitoring.rules import integrity_rules, performance_rules
 from mlcycle.objectstore import ObjectStore
 from mlcycle.storage import Buckets
 
@@ -32,7 +32,7 @@ def _tripped(store: ObjectStore, bucket: str, key: str, part: str) -> list[str]:
     names = verdicts.get("trips") or []
     found = integrity_rules(names)
     drifted = verdicts.get("likely_cause") or []
-    harmed = [n for n in names if n in BY_NAME and BY_NAME[n].family == PERFORMANCE]
+    harmed = performance_rules(names)
     if harmed and drifted:
         found.append(f"{', '.join(harmed)} on drifted inputs ({', '.join(drifted)})")
     return found

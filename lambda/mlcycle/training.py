@@ -285,4 +285,6 @@ def handle_request(
         # A rollback puts a different model in charge just as a promotion does: the breaker
         # starts its probation the same way.
         gate.after_promotion(summary["champion"], store, buckets)
+    elif plan.recovery:
+        gate.champion_kept(summary, store, buckets)
     return summary

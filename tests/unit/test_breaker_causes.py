@@ -211,3 +211,38 @@ def test_at_most_the_daily_limit_of_retrains_then_a_reason_and_no_loop(world, cl
         "2026-03-01T13:00:00+00:00",
         "2026-03-02T08:01:00+00:00",
     ]
+
+
+KEPT = {
+    "status": "stored_not_promoted",
+    "champion": "v0003",
+    "candidates": {"metric": "log_loss", "champion": {"version": "v0003", "log_loss": 0.81}},
+}
+
+
+@pytest.mark.parametrize(
+    "cause, goes_on_probation",
+    [
+        ({"reason": "alarm", "rule": "PositiveRateGap", "family": "performance"}, True),
+        ({"reason": "gate", "rules": ["EstimatedAccuracy"]}, True),
+        ({"reason": "vendor feed broken", "manual": True}, False),
+        ({"reason": "alarm", "rule": "NullRate", "family": "integrity"}, False),
+    ],
+)
+def test_a_recovery_that_keeps_the_champion_puts_it_on_probation_after_a_performance_trip(
+    world, monkeypatch, cause, goes_on_probation
+):
+    from mlcycle.breaker import gate
+
+    store, _, _ = world
+    sent: list[dict] = []
+    monkeypatch.setattr(gate, "invoke_async", lambda env, payload: sent.append(payload))
+    set_state(store, OPEN, cause=cause)
+    gate.champion_kept(KEPT, store, BUCKETS)
+    expected = [{"action": "model_promoted", "version": "v0003"}] if goes_on_probation else []
+    assert sent == expected
+    # A champion the recovery could not score vouches for nothing.
+    set_state(store, OPEN, cause={"reason": "alarm", "rule": "RealisedAccuracy"})
+    sent.clear()
+    gate.champion_kept({**KEPT, "candidates": {"metric": "log_loss"}}, store, BUCKETS)
+    assert sent == []

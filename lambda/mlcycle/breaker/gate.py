@@ -14,7 +14,7 @@ from functools import partial
 
 from mlcycle import storage
 from mlcycle.batches import held_batch
-from mlcycle.breaker.causes import opened_for_inputs
+from mlcycle.breaker.causes import named_rules, opened_for_inputs
 from mlcycle.breaker.effects import report_unknown_state
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, read_state
 from mlcycle.config import ModelConfig
@@ -22,6 +22,7 @@ from mlcycle.events import TrainRequest
 from mlcycle.failures import isolated
 from mlcycle.invoke import invoke_async
 from mlcycle.logs import get_logger, log
+from mlcycle.monitoring.rules import performance_rules
 from mlcycle.moves import hold
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin
@@ -150,3 +151,22 @@ def after_promotion(version: str, store: ObjectStore, buckets: Buckets) -> None:
     """Tell the breaker of a promotion unless it is CLOSED (then there is no probation to start)."""
     if read_state(store, buckets.monitoring)[0]["state"] != CLOSED:
         invoke_async("BREAKER_FUNCTION_NAME", {"action": "model_promoted", "version": version})
+
+
+def champion_kept(summary: dict, store: ObjectStore, buckets: Buckets) -> None:
+    """A recovery run whose candidates did not beat the champion on the newest labels: when a
+    performance rule opened the breaker, the champion itself goes on probation (a probation
+    that needs labels after a label-triggered trip), so the breaker closes on verdicts about
+    the batches it holds instead of waiting for an operator, and a champion those verdicts
+    refute opens it again. Opened by an operator or for broken inputs, it stays OPEN."""
+    champion = summary.get("champion")
+    scored = ((summary.get("candidates") or {}).get("champion") or {}).get(
+        (summary.get("candidates") or {}).get("metric", "")
+    )
+    if champion is None or scored is None:
+        return  # nothing to put on probation, or a champion that could not be judged
+    state = read_state(store, buckets.monitoring)[0]
+    cause = state.get("cause") or {}
+    if state["state"] != OPEN or cause.get("manual") or not performance_rules(named_rules(cause)):
+        return
+    invoke_async("BREAKER_FUNCTION_NAME", {"action": "model_promoted", "version": champion})

@@ -153,8 +153,10 @@ class Breaker(Ledger):
         labelled: bool = False,
     ) -> Transition:
         """In HALF_OPEN: a breach re-opens; the Nth healthy batch closes, and when the
-        probation needs labels, only once N batches were judged healthy with their labels
-        (``labelled``: partial ones count).
+        probation needs labels, only once one of them was judged healthy with its labels
+        (``labelled``: partial ones count). One: every later increment re-judges the batches
+        still on probation and a refuting one re-opens, while each further day waited holds
+        good batches a day longer.
 
         Only batches judged healthy under the current candidate are published on close. A
         batch that broke an integrity rule is set aside for corrected inputs and not offered
@@ -192,8 +194,8 @@ class Breaker(Ledger):
             probation["healthy"] = sorted(set(probation["healthy"]) | {batch_id})
             confirmed = set(probation.get("confirmed") or []) | ({batch_id} if labelled else set())
             probation["confirmed"] = sorted(confirmed)
-            enough = probation["healthy"] if not probation.get("labels_required") else confirmed
-            if len(enough) < probation["required"]:
+            unconfirmed = probation.get("labels_required") and not confirmed
+            if len(probation["healthy"]) < probation["required"] or unconfirmed:
                 return {**state, "probation": probation}
             return {
                 **state,

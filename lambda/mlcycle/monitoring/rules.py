@@ -108,6 +108,11 @@ def integrity_rules(names: Iterable[str]) -> list[str]:
     return [name for name in names if name in BY_NAME and BY_NAME[name].family == INTEGRITY]
 
 
+def performance_rules(names: Iterable[str]) -> list[str]:
+    """The performance rules among ``names``: harm to the predictions themselves."""
+    return [name for name in names if name in BY_NAME and BY_NAME[name].family == PERFORMANCE]
+
+
 @dataclass(frozen=True)
 class RuleSettings:
     enabled: bool = True
