@@ -66,7 +66,8 @@ def check_listening(endpoint: str, timeout_s: float = 3.0) -> None:
     except OSError as exc:
         raise DeployError(
             f"nothing listens at {endpoint} ({exc.strerror or exc}). Start a local AWS first: "
-            f"`make up LOCAL_AWS_PORT={port}` (no Docker; then `make deploy-local`), or "
+            f"`make up LOCAL_AWS_PORT={port}` (no Docker; then `make deploy-local "
+            f"LOCAL_AWS_PORT={port}`), or "
             "LocalStack with `docker compose up localstack`; an empty endpoint deploys to AWS"
         ) from None
 
