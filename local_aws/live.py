@@ -56,9 +56,7 @@ class WallClock:
         self.alarm_due: dict[str, float] = {}  # alarm name -> monotonic time its period ends
 
     def virtual_now(self) -> datetime:
-        return self.virtual_start + timedelta(
-            seconds=(self.wall() - self.started) * self.speed
-        )
+        return self.virtual_start + timedelta(seconds=(self.wall() - self.started) * self.speed)
 
     def due_alarms(self) -> set[str]:
         """The alarms whose Period (divided by the speed) has passed since their last period
