@@ -25,7 +25,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlparse
 
@@ -103,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -142,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         log.debug(format, *args)
 
 
@@ -155,7 +155,9 @@ class InvokeProxy(ThreadingHTTPServer):
         parsed = urlparse(moto_url)
         self._moto = (parsed.hostname or "127.0.0.1", parsed.port or 80)
 
-    def forward(self, method: str, path: str, headers, body: bytes) -> Answer:
+    def forward(
+        self, method: str, path: str, headers: Iterable[tuple[str, str]], body: bytes
+    ) -> Answer:
         """The request as it came (its Host too: moto reads S3 bucket names from it), to moto."""
         connection = http.client.HTTPConnection(*self._moto, timeout=900)
         try:

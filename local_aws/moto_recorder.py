@@ -31,6 +31,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -70,7 +71,7 @@ def _function_name(raw: str) -> str:
     return name
 
 
-def _entries(text: str):
+def _entries(text: str) -> Iterator[dict]:
     """The recorded entries; two written without a newline between them (moto writes entry
     and newline separately, and serves requests in threads) are split apart."""
     decoder = json.JSONDecoder()
