@@ -19,13 +19,13 @@ from mlcycle.config import ModelConfig
 from mlcycle.errors import MLCycleError
 from mlcycle.invoke import invoke_sync
 from mlcycle.logs import get_logger, log
-from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats, Layout, input_sample
 from mlcycle.monitoring.judge import Version, judge
 from mlcycle.moves import hold
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin, Predictions
 from mlcycle.storage import Buckets
+from mlcycle.window_store import read_window
 
 logger = get_logger("mlcycle.publication_gate")
 
@@ -38,11 +38,6 @@ def version_of(cfg: ModelConfig, metadata: dict, name: str) -> Version | None:
     profile = metadata["reference_profile"]
     layout = Layout.of(profile, limits, [s.name for s in cfg.attribute_sources], cfg.positive_class)
     return Version(name, layout, limits, profile)
-
-
-def read_window(store: ObjectStore, buckets: Buckets, model_name: str) -> tuple[dict, str | None]:
-    doc, etag = store.get_json(buckets.monitoring, storage.window_key(model_name))
-    return doc or windows.empty(), etag
 
 
 def summary(result: dict) -> dict:
@@ -84,7 +79,7 @@ class Screen:
         judged = version_of(cfg, metadata, version)
         if judged is None:
             return None
-        window, _ = read_window(store, buckets, cfg.name)
+        window = read_window(store, buckets.monitoring, cfg.name)
         return cls(cfg, plugin, model, judged, window)
 
     def add(self, features: pd.DataFrame, predictions: Predictions, coverage: dict) -> None:

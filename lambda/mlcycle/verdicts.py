@@ -22,8 +22,9 @@ from mlcycle.monitoring.batchstats import BatchStats
 from mlcycle.monitoring.judge import judge
 from mlcycle.monitoring.labelstats import LabelStats, label_stats, label_timing
 from mlcycle.objectstore import ObjectStore
-from mlcycle.publication_gate import read_window, version_of
+from mlcycle.publication_gate import version_of
 from mlcycle.storage import Buckets
+from mlcycle.window_store import read_window, update_window
 
 
 def age_days(labels: BatchLabels, arrived_at: str) -> int | None:
@@ -64,7 +65,7 @@ def judge_published(
     if model is None or not manifest.get("statistics"):
         return None
     stats = BatchStats.from_json(manifest["statistics"])
-    window, _ = read_window(store, buckets, cfg.name)
+    window = read_window(store, buckets.monitoring, cfg.name)
     known = None
     if labels is not None:
         known = label_stats(
@@ -102,8 +103,9 @@ def remember(
         known,
         timing_edges,
     )
-    store.update_json(
+    update_window(
+        store,
         buckets.monitoring,
-        storage.window_key(cfg.name),
-        lambda window: windows.upsert(window or windows.empty(), entry, cfg.rules.window_batches),
+        cfg.name,
+        lambda window: windows.upsert(window, entry, cfg.rules.window_batches),
     )

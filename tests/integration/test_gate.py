@@ -116,3 +116,25 @@ def test_probation_starting_during_a_run_vetoes_its_promotion(trained, buckets, 
     )
     assert result["status"] == "stored_not_promoted" and result["champion"] == "v0001"
     assert result["reason"] == "not promoted: v0001 is on probation"
+
+
+def test_an_unreadable_window_judges_with_holdout_limits_and_is_set_aside_not_lost(
+    trained, buckets, s3, breaker_calls
+):
+    from handlers import infer, monitor
+
+    key = "limits/booking_status/window.json"
+    s3.put_object(Bucket=buckets.monitoring, Key=key, Body=b'{"entries": [tru')
+    _upload(s3, buckets, "clean")
+
+    [result] = infer.handler({"batch_id": "clean"}, None)["results"]
+
+    # The gate judged with v0001's holdout limits: nothing held or quarantined for it.
+    assert result["status"] == "published", result
+    assert "window" not in {v.get("basis") for v in result["gate"]["verdicts"].values()}
+    [monitored] = monitor.handler({"batch_id": "clean"}, None)["results"]
+    assert monitored["status"] == "monitored"
+    window = json.loads(s3.get_object(Bucket=buckets.monitoring, Key=key)["Body"].read())
+    assert [e["batch_id"] for e in window["entries"]] == ["clean"]
+    [aside] = keys(s3, buckets.monitoring, f"{key}.unreadable-")
+    assert s3.get_object(Bucket=buckets.monitoring, Key=aside)["Body"].read() == b'{"entries": [tru'

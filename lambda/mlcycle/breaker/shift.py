@@ -8,19 +8,14 @@ state is not touched: accepting a shift reopens nothing and closes nothing.
 
 from __future__ import annotations
 
-from mlcycle import storage
 from mlcycle.monitoring import window as windows
 from mlcycle.objectstore import ObjectStore
+from mlcycle.window_store import update_window
 
 
-def accept_shift(
-    store: ObjectStore, bucket: str, model_name: str, since: str, actor: str, attempts: int = 10
-) -> dict:
+def accept_shift(store: ObjectStore, bucket: str, model_name: str, since: str, actor: str) -> dict:
     """The window after the acceptance, written under the ETag it was read with (the monitor
     writes the same object; neither may lose the other's change)."""
-    return store.update_json(
-        bucket,
-        storage.window_key(model_name),
-        lambda window: windows.accept(window or windows.empty(), since, actor),
-        attempts,
+    return update_window(
+        store, bucket, model_name, lambda window: windows.accept(window, since, actor)
     )

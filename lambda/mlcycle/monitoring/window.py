@@ -47,6 +47,16 @@ def empty() -> dict:
     return {"format": WINDOW_FORMAT, "accepted_since": None, "accepted_by": None, "entries": []}
 
 
+def valid(doc: object) -> bool:
+    """Whether ``doc`` is a window this code can read (format and entry list)."""
+    return (
+        isinstance(doc, dict)
+        and doc.get("format") == WINDOW_FORMAT
+        and isinstance(doc.get("entries"), list)
+        and all(isinstance(e, dict) for e in doc["entries"])
+    )
+
+
 def _accepted(entry: dict, window: dict) -> bool:
     since = window.get("accepted_since")
     return bool(since) and entry["published_at"] >= since
