@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -62,6 +63,7 @@ def cloud(tmp_path_factory):
         yield stack, aws, home
     finally:
         control.down(port)
+        shutil.rmtree(control.WORK_ROOT / str(port), ignore_errors=True)
 
 
 def _invoke(aws, home, function, payload, *options):
