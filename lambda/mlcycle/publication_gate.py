@@ -13,11 +13,12 @@ its alarms.
 from __future__ import annotations
 
 import pandas as pd
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mlcycle import storage
 from mlcycle.config import ModelConfig
 from mlcycle.errors import MLCycleError
-from mlcycle.invoke import invoke_sync
+from mlcycle.invoke import InvokeFailed, invoke_sync
 from mlcycle.logs import get_logger, log
 from mlcycle.monitoring.batchstats import BatchStats, Layout, input_sample
 from mlcycle.monitoring.judge import Version, judge
@@ -119,27 +120,30 @@ def withhold(
     version: str,
     result: dict,
 ) -> dict:
-    """Open the breaker (the breaker function decides) and hold the batch with the verdicts."""
+    """Hold the batch with the verdicts, then tell the breaker (it decides what the trip means).
+
+    The hold comes first: a breaker that cannot be reached (throttled, failing) must not send
+    the batch round its retries into quarantine. It stays held, its result says the breaker
+    was not told, and the next batch that trips tells it again."""
     verdicts = summary(result)
     reasons = "; ".join(f"{r}: {verdicts['verdicts'][r].get('reason')}" for r in result["trips"])
-    answer = invoke_sync(
-        "BREAKER_FUNCTION_NAME",
-        {
-            "action": "gate_trip",
-            "batch_id": batch_id,
-            "model_version": version,
-            "rules": result["trips"],
-            "reason": reasons[:1000],
-        },
-    )
     why = f"gate tripped before publication: {reasons}"
     if prefix == storage.incoming_prefix(batch_id):
         hold(store, buckets, batch_id, why, {"gate": verdicts, "model_version": version})
     log(logger, "batch withheld", level=30, batch_id=batch_id, trips=result["trips"])
-    return {
-        "status": "held",
-        "batch_id": batch_id,
-        "reason": why,
-        "gate": verdicts,
-        "breaker": answer.get("state"),
-    }
+    held = {"status": "held", "batch_id": batch_id, "reason": why, "gate": verdicts}
+    try:
+        answer = invoke_sync(
+            "BREAKER_FUNCTION_NAME",
+            {
+                "action": "gate_trip",
+                "batch_id": batch_id,
+                "model_version": version,
+                "rules": result["trips"],
+                "reason": reasons[:1000],
+            },
+        )
+    except (InvokeFailed, BotoCoreError, ClientError) as exc:
+        log(logger, "breaker not told of a gate trip", level=40, batch_id=batch_id, error=str(exc))
+        return {**held, "breaker": None, "breaker_error": str(exc)[:500]}
+    return {**held, "breaker": answer.get("state")}

@@ -138,3 +138,26 @@ def test_an_unreadable_window_judges_with_holdout_limits_and_is_set_aside_not_lo
     assert [e["batch_id"] for e in window["entries"]] == ["clean"]
     [aside] = keys(s3, buckets.monitoring, f"{key}.unreadable-")
     assert s3.get_object(Bucket=buckets.monitoring, Key=aside)["Body"].read() == b'{"entries": [tru'
+
+
+def test_a_gate_trip_the_breaker_cannot_hear_still_holds_the_batch(
+    trained, buckets, s3, monkeypatch
+):
+    import mlcycle.publication_gate as gate
+    from handlers import infer
+    from mlcycle.invoke import InvokeFailed
+
+    def unreachable(function_env, payload):
+        raise InvokeFailed("mlcycle-breaker failed (Unhandled): Rate exceeded")
+
+    monkeypatch.setattr(gate, "invoke_sync", unreachable)
+    _upload(s3, buckets, "outage", "source_outage")
+
+    [result] = infer.handler({"batch_id": "outage"}, None)["results"]
+
+    # Held with its verdicts at the first attempt, never sent round the retries to quarantine.
+    assert result["status"] == "held" and "JoinCoverage" in result["gate"]["trips"]
+    assert result["breaker"] is None and "Rate exceeded" in result["breaker_error"]
+    assert keys(s3, buckets.data, "held/outage/")
+    assert keys(s3, buckets.data, "quarantine/") == []
+    assert keys(s3, buckets.predictions, "predictions/") == []
