@@ -67,14 +67,17 @@ class KeySpill:
         records["row"] = np.arange(first_row, first_row + len(hashes), dtype=np.uint64)
         self.add(records)
 
+    def paths(self) -> list[str]:
+        """The partition files there are, in partition (hash) order."""
+        return [self.path(p) for p in range(PARTITIONS) if os.path.exists(self.path(p))]
+
     def sorted_partitions(self) -> Iterator[np.ndarray]:
         """Each partition's records sorted by hash (ties in the order they were added), once:
         a partition's file is removed as it is read, so the disk holds the file's keys once."""
-        for p in range(PARTITIONS):
-            if os.path.exists(self.path(p)):
-                records = np.fromfile(self.path(p), dtype=self.dtype)
-                os.remove(self.path(p))
-                yield records[np.argsort(records["hash"], kind="stable")]
+        for path in self.paths():
+            records = np.fromfile(path, dtype=self.dtype)
+            os.remove(path)
+            yield records[np.argsort(records["hash"], kind="stable")]
 
     def repeated_rows(self) -> tuple[int, list[int]]:
         """(how many rows repeat an earlier row's key, the first 20 such row indexes)."""

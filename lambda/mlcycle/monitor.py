@@ -63,9 +63,14 @@ def monitor_batch(
     profile = metadata["reference_profile"]
     reader, prefix = revisions.locate(store, buckets, cfg, manifest)
     features = _features(reader, buckets, cfg, prefix)
-    predictions = pd.read_csv(
-        io.BytesIO(store.get_bytes(buckets.predictions, manifest["predictions_key"])),
-        dtype={cfg.join_key: str},
+    predictions = pd.concat(  # a sharded batch's parts, in order, are one batch
+        [
+            pd.read_csv(
+                io.BytesIO(store.get_bytes(buckets.predictions, key)), dtype={cfg.join_key: str}
+            )
+            for key in storage.prediction_keys(manifest)
+        ],
+        ignore_index=True,
     )
     proba_columns = [f"p_{c}" for c in cfg.classes]
     proba = None

@@ -79,10 +79,19 @@ class ObjectStore:
         version = obj.get("VersionId")
         return {"etag": obj["ETag"], "version_id": None if version in (None, "null") else version}
 
-    def open(self, bucket: str, key: str) -> Any:
-        """A streaming body: readers pull it in chunks, memory does not grow with the file."""
+    def size(self, bucket: str, key: str) -> int:
+        """Bytes in the object (the pinned revision when there is a pin)."""
+        pin = self.pins.get((bucket, key))
+        extra = {"VersionId": pin["version_id"]} if pin and pin.get("version_id") else {}
+        return int(self.s3.head_object(Bucket=bucket, Key=key, **extra)["ContentLength"])
+
+    def open(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> Any:
+        """A streaming body: readers pull it in chunks, memory does not grow with the file.
+        `start`/`end` (one past the last byte) read a byte range of it."""
         pin = self.pins.get((bucket, key))
         extra = {}
+        if start or end is not None:
+            extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         if pin and pin.get("version_id"):
             extra["VersionId"] = pin["version_id"]
         elif pin:

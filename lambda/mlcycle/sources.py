@@ -39,7 +39,12 @@ class SourceReader:
         file: str,
         join_key: str,
         chunk_rows: int = 250_000,
+        first_row: int = 0,
+        whole_file: bool = True,
     ):
+        """`first_row`: data rows of the file before this stream's (a shard's); with
+        `whole_file` False the file-level rules are left to whoever sees every shard: the
+        spilled key hashes (`spills`) and per-column counts (`non_null`) stay for them."""
         self.stream, self.spec, self.file, self.join_key, self.chunk_rows = (
             stream,
             spec,
@@ -47,7 +52,10 @@ class SourceReader:
             join_key,
             chunk_rows,
         )
+        self.first_row, self.whole_file = first_row, whole_file
         self.summary = SourceSummary()
+        self.spills: dict[str, KeySpill] = {}
+        self.non_null: dict[str, int] = {}
 
     def _raw_chunks(self) -> Iterator[pd.DataFrame]:
         stream = GuardedStream(self.stream, self.file)
@@ -90,20 +98,19 @@ class SourceReader:
 
     def __iter__(self) -> Iterator[CheckedFrame]:
         unique = [c.name for c in self.spec.columns if c.unique]
-        non_null = {c.name: 0 for c in self.spec.columns}
-        spills = {name: KeySpill() for name in unique}
+        non_null = self.non_null = {c.name: 0 for c in self.spec.columns}
+        spills = self.spills = {name: KeySpill() for name in unique}
         try:
             for raw in self._raw_chunks():
-                checked = check_frame(
-                    raw, self.spec, self.file, self.join_key, offset=self.summary.rows
-                )
+                offset = self.first_row + self.summary.rows
+                checked = check_frame(raw, self.spec, self.file, self.join_key, offset=offset)
                 for name, spill in spills.items():
                     hashes = (
                         checked.hashes(name)
                         if name == self.join_key
                         else key_hashes(checked.frame[name])
                     )
-                    spill.add_rows(hashes, self.summary.rows)
+                    spill.add_rows(hashes, offset)
                 for name in non_null:
                     if name in checked.frame.columns:
                         non_null[name] += int(checked.frame[name].notna().sum())
@@ -115,30 +122,36 @@ class SourceReader:
                     )
                 self.summary.rows += len(checked.frame)
                 yield checked
-            self._check_file(spills, non_null)
+            if not self.whole_file:
+                return
+            check_file(self.file, self.summary.rows, non_null, spills)
         finally:
-            for spill in spills.values():
-                spill.close()
+            if self.whole_file:
+                for spill in spills.values():
+                    spill.close()
         self.summary.notes += [
             utc_note(self.file, name, count) for name, count in self.summary.utc_converted.items()
         ]
 
-    def _check_file(self, spills: dict[str, KeySpill], non_null: dict[str, int]) -> None:
-        if self.summary.rows == 0:
-            raise DataContractError(
-                self.file, None, "has data rows", "header only: the file has no data rows"
-            )
-        for name, count in non_null.items():
-            if count == 0:
-                raise DataContractError(
-                    self.file, name, "not all missing", "every value in the column is empty"
-                )
-        for name, spill in spills.items():
-            check_unique(spill, self.file, name)
-
     def read_all(self) -> pd.DataFrame:
         frames = [c.frame for c in self]
         return pd.concat(frames, ignore_index=True)
+
+
+def check_file(file: str, rows: int, non_null: dict[str, int], spills: dict[str, KeySpill]) -> None:
+    """The rules only the whole file can answer: rows at all, no all-empty column, no key
+    given twice."""
+    if rows == 0:
+        raise DataContractError(
+            file, None, "has data rows", "header only: the file has no data rows"
+        )
+    for name, count in non_null.items():
+        if count == 0:
+            raise DataContractError(
+                file, name, "not all missing", "every value in the column is empty"
+            )
+    for name, spill in spills.items():
+        check_unique(spill, file, name)
 
 
 def check_unique(spill: KeySpill, file: str, column: str) -> None:

@@ -224,6 +224,39 @@ def lease_key(batch_id: str, probation: bool = False) -> str:
     return f"{_output_prefix(batch_id, probation)}_LEASE"
 
 
+def shards_prefix(batch_id: str, plan_id: str) -> str:
+    """A sharded run's work: its plan, each shard's result, part and key hashes. The parts a
+    _SUCCESS lists stay; the rest is removed once the batch is published or refused."""
+    return f"{PREDICTIONS}{batch_id}/shards/{plan_id}/"
+
+
+def shard_plan_key(batch_id: str, plan_id: str) -> str:
+    return f"{shards_prefix(batch_id, plan_id)}plan.json"
+
+
+def shard_result_key(batch_id: str, plan_id: str, index: int) -> str:
+    return f"{shards_prefix(batch_id, plan_id)}result-{index:05d}.json"
+
+
+def shard_part_key(batch_id: str, plan_id: str, index: int) -> str:
+    return f"{shards_prefix(batch_id, plan_id)}part-{index:05d}.csv"
+
+
+def shard_keys_key(batch_id: str, plan_id: str, index: int, column: int) -> str:
+    """The key hashes of a unique column in one shard, for the whole-file duplicate check."""
+    return f"{shards_prefix(batch_id, plan_id)}keys-{column}-{index:05d}.bin"
+
+
+def shard_lease_key(batch_id: str, plan_id: str, index: int) -> str:
+    return f"{shards_prefix(batch_id, plan_id)}{index:05d}/_LEASE"
+
+
+def prediction_keys(manifest: dict) -> list[str]:
+    """The prediction files a _SUCCESS manifest covers: the parts of a sharded run, in order,
+    or its one predictions.csv."""
+    return list(manifest.get("parts") or [manifest["predictions_key"]])
+
+
 def parse_success_key(key: str) -> str | None:
     """`predictions/<batch_id>/_SUCCESS` or `probation/<batch_id>/_SUCCESS` -> batch_id."""
     parts = key.split("/")

@@ -1,0 +1,170 @@
+"""A batch larger than MLCYCLE_SHARD_BYTES scored by several invocations of the infer function:
+the planning invocation's self-invokes are run as the shard invocations Lambda would start
+(each through the handler, against the emulator's S3)."""
+
+import pandas as pd
+import pytest
+
+from tests.integration.helpers import SCHEDULED, keys, read_csv, sample_batch_files, upload_batch
+from tests.integration.test_cycle import s3_event
+
+
+@pytest.fixture
+def self_invokes(monkeypatch):
+    """The shard requests the planning invocation sends to its own function."""
+    import mlcycle.sharding as sharding
+
+    sent = []
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "mlcycle-infer")
+    monkeypatch.setattr(sharding, "invoke_async", lambda env, payload: sent.append(payload))
+    return sent
+
+
+def _score(batch_id: str, buckets) -> dict:
+    from handlers import infer
+
+    event = s3_event(buckets.data, f"incoming/{batch_id}/hotels.csv")
+    return infer.handler(event, None)["results"][0]
+
+
+def _run_shards(sent: list, order=None) -> list[dict]:
+    from handlers import infer
+
+    requests = [sent[i] for i in (order or range(len(sent)))]
+    sent.clear()
+    return [infer.handler(request, None) for request in requests]
+
+
+def _manifest(s3, buckets, batch_id: str) -> dict:
+    import json
+
+    body = s3.get_object(Bucket=buckets.predictions, Key=f"predictions/{batch_id}/_SUCCESS")
+    return json.loads(body["Body"].read())
+
+
+def test_a_sharded_batch_publishes_the_same_predictions_as_one_invocation(
+    trained, buckets, s3, monkeypatch, self_invokes
+):
+    files = sample_batch_files()
+    upload_batch(s3, buckets.data, "single", files)
+    upload_batch(s3, buckets.data, "sharded", files)
+    single = _score("single", buckets)
+    assert single["status"] == "published" and self_invokes == []
+
+    monkeypatch.setenv("MLCYCLE_SHARD_BYTES", str(len(files["bookings"]) // 4))
+    planned = _score("sharded", buckets)
+    assert planned["status"] == "sharded" and planned["shards"] >= 4
+    assert len(self_invokes) == planned["shards"]
+    assert keys(s3, buckets.predictions, "predictions/sharded/_SUCCESS") == []
+    # Shards finish in any order; the last to report publishes.
+    results = _run_shards(self_invokes, order=[3, 0, 2, 1, *range(4, len(self_invokes))])
+    assert [r["status"] for r in results[:-1]] == ["shard_scored"] * (len(results) - 1)
+    assert results[-1]["status"] == "published"
+
+    manifest = _manifest(s3, buckets, "sharded")
+    one = read_csv(s3, buckets.predictions, single["predictions_key"])
+    parts = pd.concat(
+        [read_csv(s3, buckets.predictions, key) for key in manifest["parts"]], ignore_index=True
+    )
+    assert len(manifest["parts"]) == planned["shards"] and manifest["rows"] == len(one)
+    pd.testing.assert_frame_equal(parts.drop(columns="batch_id"), one.drop(columns="batch_id"))
+    single_manifest = _manifest(s3, buckets, "single")
+    for field in ("predicted_counts", "join_coverage", "schema_violations"):
+        assert manifest[field] == single_manifest[field], field
+    stats, expected = manifest["statistics"], single_manifest["statistics"]
+    for field in ("rows", "matched", "nulls", "counts", "classes", "confidence"):
+        assert stats[field] == expected[field], field
+    assert manifest["gate"]["level"] == single_manifest["gate"]["level"]
+    # the work files are gone, the parts and the record of each shard stay
+    work = keys(s3, buckets.predictions, "predictions/sharded/shards/")
+    assert not [k for k in work if k.endswith(".bin") or k.endswith("_LEASE")]
+    assert sum(k.endswith(".json") for k in work) == planned["shards"] + 1
+
+    # Re-deliveries change nothing: the S3 event, and a shard request retried by Lambda.
+    assert _score("sharded", buckets)["status"] == "already_published"
+    from handlers import infer
+
+    again = infer.handler(
+        {
+            "action": "score_shard",
+            "batch_id": "sharded",
+            "plan": manifest["shards"]["plan"],
+            "shard": 0,
+        },
+        None,
+    )
+    assert again["status"] == "already_published"
+    assert keys(s3, buckets.predictions, "predictions/sharded/_SUCCESS") == [
+        "predictions/sharded/_SUCCESS"
+    ]
+    versions = s3.list_object_versions(
+        Bucket=buckets.predictions, Prefix="predictions/sharded/_SUCCESS"
+    )["Versions"]
+    assert len(versions) == 1
+
+
+def test_a_key_repeated_in_another_shard_quarantines_the_whole_batch(
+    trained, buckets, s3, monkeypatch, self_invokes
+):
+    files = sample_batch_files()
+    lines = files["bookings"].decode().splitlines()
+    first_key = lines[1].split(",")[0]
+    last = lines[-2].split(",")
+    lines[-2] = ",".join([first_key, *last[1:]])  # the second-to-last row repeats the first's key
+    upload_batch(s3, buckets.data, "dup", {**files, "bookings": ("\n".join(lines) + "\n").encode()})
+    monkeypatch.setenv("MLCYCLE_SHARD_BYTES", str(len(files["bookings"]) // 4))
+
+    assert _score("dup", buckets)["status"] == "sharded"
+    final = _run_shards(self_invokes)[-1]
+    assert final["status"] == "quarantined"
+    reason = final["reason"]
+    assert (reason["column"], reason["rule"]) == ("hotel_id", "unique")
+    assert reason["lines"] == [len(lines) - 1]  # the file's line of the repeat
+    assert keys(s3, buckets.predictions, "predictions/dup/_SUCCESS") == []
+    assert not [k for k in keys(s3, buckets.predictions, "predictions/dup/") if k.endswith(".csv")]
+
+
+def test_a_shard_that_never_reports_fails_the_batch_at_the_deadline(
+    trained, buckets, s3, monkeypatch, self_invokes
+):
+    import datetime as dt
+
+    import mlcycle.shard_finish as shard_finish
+    from handlers import infer
+    from mlcycle.clock import now
+
+    files = sample_batch_files()
+    upload_batch(s3, buckets.data, "lost", files)
+    monkeypatch.setenv("MLCYCLE_SHARD_BYTES", str(len(files["bookings"]) // 3))
+    monkeypatch.setenv("MLCYCLE_SHARD_DEADLINE_S", "600")
+    assert _score("lost", buckets)["status"] == "sharded"
+    lost = self_invokes.pop()  # Lambda never delivers the last shard
+    assert {r["status"] for r in _run_shards(self_invokes)} == {"shard_scored"}
+    assert infer.handler(SCHEDULED, None)["counts"].get("in_progress") == 1  # within the deadline
+
+    later = now() + dt.timedelta(seconds=601)
+    monkeypatch.setattr(shard_finish, "now", lambda: later)
+    result = infer.handler(SCHEDULED, None)["results"][0]
+    assert result["status"] == "quarantined"
+    assert result["reason"]["rule"] == "every shard reports within the deadline"
+    assert f"[{lost['shard']}]" in result["reason"]["detail"]
+    assert "600 s" in result["reason"]["detail"]
+    assert not [k for k in keys(s3, buckets.predictions, "predictions/lost/") if k.endswith(".csv")]
+
+
+def test_a_bad_value_in_one_shard_quarantines_the_batch_with_that_shard_s_reason(
+    trained, buckets, s3, monkeypatch, self_invokes
+):
+    files = sample_batch_files()
+    lines = files["bookings"].decode().splitlines()
+    row = lines[-3].split(",")
+    row[1] = "soon"  # day_distance is an integer
+    lines[-3] = ",".join(row)
+    upload_batch(s3, buckets.data, "bad", {**files, "bookings": ("\n".join(lines) + "\n").encode()})
+    monkeypatch.setenv("MLCYCLE_SHARD_BYTES", str(len(files["bookings"]) // 3))
+    assert _score("bad", buckets)["status"] == "sharded"
+    final = _run_shards(self_invokes)[-1]
+    assert final["status"] == "quarantined"
+    assert final["reason"]["column"] == "day_distance"
+    assert final["reason"]["lines"] == [len(lines) - 2]
+    assert final["reason"]["shard"] == 2  # the last of three shards held the bad row
