@@ -51,8 +51,16 @@ locals {
       MODEL_SIGNING_KEY_ID  = aws_kms_key.model_signing.arn
     }
     infer = {
-      BREAKER_FUNCTION_NAME = local.function_names.breaker
-      MODEL_SIGNING_KEY_ID  = aws_kms_key.model_signing.arn
+      BREAKER_FUNCTION_NAME    = local.function_names.breaker
+      MODEL_SIGNING_KEY_ID     = aws_kms_key.model_signing.arn
+      MLCYCLE_SHARD_BYTES      = tostring(var.infer_shard_bytes)
+      MLCYCLE_MAX_SHARDS       = tostring(var.infer_max_shards)
+      MLCYCLE_SHARD_DEADLINE_S = tostring(var.infer_shard_deadline_s)
+      # glibc: a fixed mmap threshold returns each freed chunk buffer to the system (the
+      # dynamic one kept them in a fragmented heap: RSS grew ~35 MB per million rows); two
+      # arenas for the reading and uploading threads.
+      MALLOC_MMAP_THRESHOLD_ = "131072"
+      MALLOC_ARENA_MAX       = "2"
     }
     monitor = {
       BREAKER_FUNCTION_NAME = local.function_names.breaker
@@ -83,9 +91,18 @@ resource "aws_lambda_function" "this" {
   source_code_hash = local.function_packages[each.key].base64sha256
   layers           = local.use_layer ? [aws_lambda_layer_version.dependencies[0].arn] : []
 
-  # The breaker always has room to run (and never more than that); the others share the
-  # account's unreserved pool.
-  reserved_concurrent_executions = each.key == "breaker" ? var.breaker_reserved_concurrency : -1
+  # The breaker always has room to run (and never more than that); infer is capped (its
+  # shards queue beyond the cap); train and monitor share the account's unreserved pool.
+  reserved_concurrent_executions = lookup(
+    { breaker = var.breaker_reserved_concurrency, infer = var.infer_reserved_concurrency },
+    each.key,
+    -1,
+  )
+
+  # /tmp: infer spills key hashes and large attribute sources there (flat memory).
+  ephemeral_storage {
+    size = each.key == "infer" ? var.infer_ephemeral_storage_mb : 512
+  }
 
   environment {
     variables = merge(local.common_environment, local.function_environment[each.key])

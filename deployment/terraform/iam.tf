@@ -24,8 +24,9 @@ locals {
       { bucket = "data", prefixes = ["quarantine/"], read = true, write = true, delete = [] },
       { bucket = "models", prefixes = ["models/"], read = true, write = false, delete = [] },
       # read as well as write: deterministic keys, a re-delivered event checks what exists;
-      # delete: the one-scorer lease (<batch_id>/_LEASE) is released by deleting it.
-      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true, delete = ["predictions/*/_LEASE", "probation/*/_LEASE"] },
+      # delete: the one-scorer lease (<batch_id>/_LEASE) is released by deleting it; a sharded
+      # batch's work files (key hashes, and parts never published) go once it is finished.
+      { bucket = "predictions", prefixes = ["predictions/", "probation/"], read = true, write = true, delete = ["predictions/*/_LEASE", "probation/*/_LEASE", "predictions/*/shards/*"] },
       { bucket = "monitoring", prefixes = ["breaker/"], read = true, write = false, delete = [] },
       # the gate judges a batch against the monitor's window of recent batches.
       { bucket = "monitoring", prefixes = ["limits/"], read = true, write = false, delete = [] },
@@ -71,7 +72,7 @@ locals {
   # before it holds a batch; every other call is asynchronous.
   invokes = {
     train   = ["breaker"]
-    infer   = ["breaker"]
+    infer   = ["breaker", "infer"] # infer: a large batch's shards are its own async invocations
     monitor = ["breaker"]
     breaker = ["train", "infer"]
   }

@@ -329,3 +329,58 @@ variable "warning_email_addresses" {
   type        = list(string)
   default     = []
 }
+
+variable "infer_shard_bytes" {
+  description = "A batch whose target source (bookings) is larger than this many bytes is split into shards of about this size, each scored by its own asynchronous invocation of the infer function; one _SUCCESS lists every part. 256 MiB is about 5M rows, scored in about 2 minutes at 1,769 MB. 0 never shards."
+  type        = number
+  default     = 268435456
+
+  validation {
+    condition     = var.infer_shard_bytes == 0 || var.infer_shard_bytes >= 1048576
+    error_message = "infer_shard_bytes: 0 (never shard) or at least 1 MiB."
+  }
+}
+
+variable "infer_max_shards" {
+  description = "Most shards one batch is split into: a larger batch gets larger shards (each must still finish within the infer timeout)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.infer_max_shards >= 2 && var.infer_max_shards <= 10000
+    error_message = "infer_max_shards: from 2 to 10000."
+  }
+}
+
+variable "infer_shard_deadline_s" {
+  description = "Seconds after planning by which every shard of a batch must have reported; past it, the next shard to finish or the hourly rescan quarantines the batch, naming the shards that did not report. Leave room for Lambda's retries of a failed shard (timeout x attempts)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.infer_shard_deadline_s >= 60
+    error_message = "infer_shard_deadline_s: at least 60."
+  }
+}
+
+variable "infer_reserved_concurrency" {
+  description = "Reserved (and so capped) concurrent executions of the infer function: how many shards run at once; more wait in Lambda's async queue. The breaker's own reservation (breaker_reserved_concurrency) is separate and untouched. -1 reserves and caps nothing (accounts whose limit leaves no room to reserve)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.infer_reserved_concurrency == -1 || var.infer_reserved_concurrency >= 1
+    error_message = "infer_reserved_concurrency: -1 (no reservation) or at least 1."
+  }
+}
+
+variable "infer_ephemeral_storage_mb" {
+  description = "/tmp of the infer function (MB, 512-10240): key hashes spilled for the whole-file duplicate check (16 bytes a row of a unique column) and an attribute source joined from disk (about 25 bytes a row while it is built)."
+  type        = number
+  default     = 4096
+
+  validation {
+    condition     = var.infer_ephemeral_storage_mb >= 512 && var.infer_ephemeral_storage_mb <= 10240
+    error_message = "infer_ephemeral_storage_mb: from 512 to 10240."
+  }
+}

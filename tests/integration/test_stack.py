@@ -156,7 +156,15 @@ def test_function_environments_follow_the_contract(stack, aws):
     assert signing["MODEL_SIGNING_KEY_ID"].startswith("arn:aws:kms:us-east-1:")
     extra = {
         "train": {"BREAKER_FUNCTION_NAME": names["breaker"], **signing},
-        "infer": {"BREAKER_FUNCTION_NAME": names["breaker"], **signing},
+        "infer": {
+            "BREAKER_FUNCTION_NAME": names["breaker"],
+            **signing,
+            "MLCYCLE_SHARD_BYTES": str(256 * 2**20),
+            "MLCYCLE_MAX_SHARDS": "100",
+            "MLCYCLE_SHARD_DEADLINE_S": "3600",
+            "MALLOC_MMAP_THRESHOLD_": "131072",
+            "MALLOC_ARENA_MAX": "2",
+        },
         "monitor": {"BREAKER_FUNCTION_NAME": names["breaker"], **signing},
         "breaker": {
             "INFERENCE_RULE_NAME": outputs["inference_rule_name"],
@@ -387,7 +395,8 @@ def test_only_the_breaker_switches_the_rule_and_invokes_train_and_infer(stack, a
     assert not _allows(policies["breaker"], "lambda:InvokeFunction", arns["monitor"])
     assert _allows(policies["monitor"], "lambda:InvokeFunction", arns["breaker"])
     assert _allows(policies["infer"], "lambda:InvokeFunction", arns["breaker"])  # the gate
-    for fn in ("train", "infer", "monitor"):
+    assert _allows(policies["infer"], "lambda:InvokeFunction", arns["infer"])  # its shards
+    for fn in ("train", "monitor"):
         assert not _allows(policies["infer"], "lambda:InvokeFunction", arns[fn]), fn
     for fn in FUNCTIONS:
         # every function may report BreakerStateInvalid, into the model's namespace only
@@ -550,13 +559,16 @@ def test_an_invalid_breaker_state_pages_the_operators_never_the_breaker(stack, a
             assert other["AlarmActions"] == [outputs["operators_topic_arn"]]
 
 
-def test_the_breaker_has_reserved_concurrency_the_others_share_the_pool(stack, aws):
+def test_the_breaker_has_reserved_concurrency_infer_is_capped_the_others_share_the_pool(stack, aws):
     outputs, *_ = stack
     lam = aws("lambda")
+    expected = {"breaker": 2, "infer": 10}
     for fn in FUNCTIONS:
         answer = lam.get_function_concurrency(FunctionName=outputs["function_names"][fn])
         reserved = answer.get("ReservedConcurrentExecutions")
-        assert reserved == (2 if fn == "breaker" else None), fn
+        assert reserved == expected.get(fn), fn
+        storage = lam.get_function_configuration(FunctionName=outputs["function_names"][fn])
+        assert storage["EphemeralStorage"]["Size"] == (4096 if fn == "infer" else 512), fn
 
 
 # --- failure destinations --------------------------------------------------------------------
