@@ -10,7 +10,14 @@ memory. gate_share is the pre-publication gate's part of the pipeline's time (co
 chunks, the model inputs' second preprocessing pass on a sample, the verdict). Last line:
 
     rows_per_s_pipeline=<int> rows_per_s_raw=<int> ratio=<float> peak_rss_mb=<int>
-    gate_share=<float>
+    gate_share=<float> gb_s_per_million=<float> usd_per_million=<float>
+
+    python bench/bench_scoring.py --rows 1000000 --shards 2
+
+scores the batch through the deployed sharded path instead (bench/sharded_run.py); last line:
+
+    shards=<n> rows=<n> wall_s= single_s= shard_s_max= speedup= modelled_100m_wall_s=
+    modelled_100m_shards=
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # threshold keeps freed chunk buffers in the heap, fragmented: RSS crept ~35 MB per M rows.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
 
+INFER_MEMORY_MB = 2048  # the infer function's configured memory (deployment/terraform/main.tf)
+PRICE_GB_S = 0.0000166667  # AWS Lambda x86, USD per GB-second (public price)
+
 RAW_ROWS_MAX = (
     1_000_000  # raw throughput is per row: a 1M-row sample measures it without 10M rows in memory
 )
@@ -62,7 +72,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=0,
+        help="score through the deployed sharded path in this many shards (bench/sharded_run.py)",
+    )
     args = parser.parse_args()
+    if args.shards:
+        from bench.sharded_run import run
+
+        with tempfile.TemporaryDirectory() as tmp, running_emulator() as url:
+            generate(Path(tmp), args.rows, args.seed)
+            print(run(url, Path(tmp), args.rows, args.shards, Path(tmp) / "work"))
+        return
 
     with tempfile.TemporaryDirectory() as tmp, running_emulator() as url:
         folder = Path(tmp)
@@ -143,9 +166,12 @@ def main() -> None:
         print(f"raw predict_proba: {raw_rows:,} rows in {raw_s:.2f}s", flush=True)
 
     pipeline_rate, raw_rate = args.rows / pipeline_s, raw_rows / raw_s
+    # Lambda bills configured memory x duration: a million predictions at this throughput.
+    gb_s = INFER_MEMORY_MB / 1024 * 1e6 / pipeline_rate
     print(
         f"rows_per_s_pipeline={int(pipeline_rate)} rows_per_s_raw={int(raw_rate)} "
-        f"ratio={pipeline_rate / raw_rate:.3f} peak_rss_mb={rss} gate_share={gate_share:.3f}"
+        f"ratio={pipeline_rate / raw_rate:.3f} peak_rss_mb={rss} gate_share={gate_share:.3f} "
+        f"gb_s_per_million={gb_s:.1f} usd_per_million={gb_s * PRICE_GB_S:.5f}"
     )
 
 
