@@ -40,6 +40,19 @@ class _Column:
         else:
             self.dtype = np.dtype("<f8")
 
+    def to_json(self) -> dict:
+        categories = None if self.categories is None else list(self.categories)
+        return {"name": self.name, "dtype": self.dtype.str, "categories": categories}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> _Column:
+        column = cls.__new__(cls)
+        column.name, column.dtype = doc["name"], np.dtype(doc["dtype"])
+        column.categories = (
+            None if doc["categories"] is None else {c: i for i, c in enumerate(doc["categories"])}
+        )
+        return column
+
     def encode(self, series: pd.Series) -> np.ndarray:
         if self.categories is None:
             return series.to_numpy(dtype=self.dtype)
@@ -78,21 +91,51 @@ class DiskAttributes:
                 spill.add(records)
             self.columns = columns
             self.folder = spill.folder if spill else ""
-            self.fences = self._write(spill) if spill else np.array([], dtype=np.uint64)
+            fences = self._write(spill) if spill else np.array([], dtype=np.uint64)
+            if spill:
+                fences.tofile(self.path("fences"))
         except BaseException:
             if spill:
                 spill.close()
             raise
+        self._attach(fences)
+
+    def _attach(self, fences: np.ndarray) -> None:
+        self.fences = fences
         # a reader that never calls close() (the monitor) still leaves no files behind
         weakref.finalize(self, shutil.rmtree, self.folder, True)
         self._maps: list[mmap.mmap] = []
         self._hashes, self._values = self._open()
 
+    def describe(self) -> dict:
+        """What `attached` needs beside the files: a built index shared with other invocations."""
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "columns": [c.to_json() for c in self.columns],
+        }
+
+    def files(self) -> list[str]:
+        return ["hashes", "fences", *(f"c{i}" for i in range(len(self.columns)))]
+
+    def path(self, file: str) -> str:
+        return os.path.join(self.folder, f"{file}.sorted")
+
+    @classmethod
+    def attached(cls, doc: dict, folder: str) -> DiskAttributes:
+        """An index `describe`d elsewhere whose files() are in `folder` (taken over: removed
+        with the index)."""
+        index = cls.__new__(cls)
+        index.name, index.rows, index.folder = doc["name"], doc["rows"], folder
+        index.columns = [_Column.from_json(c) for c in doc["columns"]]
+        index._attach(np.fromfile(index.path("fences"), dtype=np.uint64))
+        return index
+
     def _write(self, spill: KeySpill) -> np.ndarray:
         """The sorted files from the spill's partitions (in hash order); the fences."""
         fences = []
-        with open(self._path("hashes"), "wb") as out:
-            outs = [open(self._path(f"c{i}"), "wb") for i in range(len(self.columns))]
+        with open(self.path("hashes"), "wb") as out:
+            outs = [open(self.path(f"c{i}"), "wb") for i in range(len(self.columns))]
             try:
                 for records in spill.sorted_partitions():
                     fences.append(records["hash"][(-self.rows) % BLOCK :: BLOCK])
@@ -106,13 +149,10 @@ class DiskAttributes:
                     f.close()
         return np.concatenate(fences)
 
-    def _path(self, name: str) -> str:
-        return os.path.join(self.folder, f"{name}.sorted")
-
     def _map(self, name: str, dtype: np.dtype) -> np.ndarray:
-        if not os.path.getsize(self._path(name)):
+        if not os.path.getsize(self.path(name)):
             return np.zeros(0, dtype=dtype)
-        with open(self._path(name), "rb") as f:
+        with open(self.path(name), "rb") as f:
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         self._maps.append(mapped)
         return np.frombuffer(mapped, dtype=dtype)

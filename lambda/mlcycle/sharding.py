@@ -17,16 +17,20 @@ import io
 import json
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import IO, cast
 
 from mlcycle import fields as check
 from mlcycle import storage
+from mlcycle.attribute_files import DiskAttributes
 from mlcycle.claims import lease
 from mlcycle.clock import now, now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.errors import DataContractError, EventError, ModelIntegrityError
 from mlcycle.invoke import invoke_async
+from mlcycle.keyspill import spill_dir
 from mlcycle.logs import get_logger, log
 from mlcycle.objectstore import MultipartWriter, ObjectStore, PreconditionFailed
 from mlcycle.output import PredictionWriter
@@ -116,6 +120,9 @@ def sharded(
     )
     if len(shards) < 2:
         return None
+    shared, notes, violations = _share_attributes(
+        cfg, reader, store, buckets, batch_id, pid, prefix
+    )
     plan = {
         "batch_id": batch_id,
         "plan_id": pid,
@@ -124,6 +131,9 @@ def sharded(
         "model_version": version,
         "header_end": header_end,
         "shards": [s.to_json() for s in shards],
+        "attributes": shared,
+        "attribute_notes": notes,
+        "attribute_violations": violations,
         "planned_at": now_iso(),
         "deadline": (now().timestamp() + deadline_seconds()),
     }
@@ -220,7 +230,11 @@ def _score_range(
     model = registry.load(version)
     screen = Screen.open(cfg, plugin, model, registry.metadata(version), store, buckets, version)
     inputs = pinned(store, buckets, plan["inputs"])
-    attributes, notes, violations = read_inputs_of(cfg, inputs, buckets, plan["input_prefix"])
+    if plan["attributes"] is None:
+        attributes, notes, violations = read_inputs_of(cfg, inputs, buckets, plan["input_prefix"])
+    else:
+        notes, violations = plan["attribute_notes"], plan["attribute_violations"]
+        attributes = [_fetch_attributes(store, buckets, doc) for doc in plan["attributes"]]
     key = storage.source_key(plan["input_prefix"], cfg.input_spec.name)
     header = inputs.open(buckets.data, key, 0, plan["header_end"]).read()
     reader = SourceReader(
@@ -280,9 +294,60 @@ def _upload_keys(
     store: ObjectStore, buckets: Buckets, reader: SourceReader, column: str, key: str
 ) -> dict:
     """A shard's spilled key hashes as one object (in partition order), for the final check."""
-    sink = MultipartWriter(store, buckets.predictions, key, "application/octet-stream")
+    _upload(store, buckets.predictions, reader.spills[column].paths(), key)
+    return {"column": column, "key": key}
+
+
+def _share_attributes(
+    cfg: ModelConfig,
+    reader: ObjectStore,
+    store: ObjectStore,
+    buckets: Buckets,
+    batch_id: str,
+    pid: str,
+    prefix: str,
+) -> tuple[list[dict] | None, list[str], dict[str, int]]:
+    """Read and index the attribute sources once, for every shard: an index on disk is
+    uploaded beside the plan (each shard would otherwise read the whole file again; at 100M
+    hotel rows that is minutes per shard). Small sources, held in memory, each shard reads
+    itself (None). Their notes and soft violations go into the plan."""
+    attributes, notes, violations = read_inputs_of(cfg, reader, buckets, prefix)
     try:
-        for path in reader.spills[column].paths():
+        if not all(isinstance(a, DiskAttributes) for a in attributes):
+            return None, notes, violations
+        shared = []
+        for i, index in enumerate(attributes):
+            assert isinstance(index, DiskAttributes)
+            keys = {}
+            for file in index.files():
+                keys[file] = storage.shard_attribute_key(batch_id, pid, i, file)
+                _upload(store, buckets.predictions, [index.path(file)], keys[file])
+            shared.append({**index.describe(), "keys": keys})
+        return shared, notes, violations
+    finally:
+        for index in attributes:
+            index.close()
+
+
+def _fetch_attributes(store: ObjectStore, buckets: Buckets, doc: dict) -> DiskAttributes:
+    folder = tempfile.mkdtemp(prefix="attributes-", dir=spill_dir())
+    try:
+        for file, key in doc["keys"].items():
+            body = store.open(buckets.predictions, key)
+            with open(os.path.join(folder, f"{file}.sorted"), "wb") as out:
+                while block := body.read(MultipartWriter.PART_BYTES):
+                    out.write(block)
+        return DiskAttributes.attached(doc, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _upload(store: ObjectStore, bucket: str, paths: list[str], key: str) -> None:
+    """Local files, one after the other, as one object."""
+    sink = MultipartWriter(store, bucket, key, "application/octet-stream")
+    try:
+        for path in paths:
             with open(path, "rb") as f:
                 while block := f.read(MultipartWriter.PART_BYTES):
                     sink.write(block)
@@ -290,4 +355,3 @@ def _upload_keys(
     except BaseException:
         sink.abort()
         raise
-    return {"column": column, "key": key}

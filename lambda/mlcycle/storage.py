@@ -247,6 +247,11 @@ def shard_keys_key(batch_id: str, plan_id: str, index: int, column: int) -> str:
     return f"{shards_prefix(batch_id, plan_id)}keys-{column}-{index:05d}.bin"
 
 
+def shard_attribute_key(batch_id: str, plan_id: str, source: int, file: str) -> str:
+    """A file of an attribute source's on-disk index, built once by the planning invocation."""
+    return f"{shards_prefix(batch_id, plan_id)}attr-{source}-{file}.bin"
+
+
 def shard_lease_key(batch_id: str, plan_id: str, index: int) -> str:
     return f"{shards_prefix(batch_id, plan_id)}{index:05d}/_LEASE"
 

@@ -2,6 +2,8 @@
 the planning invocation's self-invokes are run as the shard invocations Lambda would start
 (each through the handler, against the emulator's S3)."""
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -36,8 +38,6 @@ def _run_shards(sent: list, order=None) -> list[dict]:
 
 
 def _manifest(s3, buckets, batch_id: str) -> dict:
-    import json
-
     body = s3.get_object(Bucket=buckets.predictions, Key=f"predictions/{batch_id}/_SUCCESS")
     return json.loads(body["Body"].read())
 
@@ -52,6 +52,8 @@ def test_a_sharded_batch_publishes_the_same_predictions_as_one_invocation(
     assert single["status"] == "published" and self_invokes == []
 
     monkeypatch.setenv("MLCYCLE_SHARD_BYTES", str(len(files["bookings"]) // 4))
+    # hotels indexed on disk once by the planner and shared (the single run held them in memory)
+    monkeypatch.setenv("MLCYCLE_ATTRIBUTE_MEMORY_ROWS", "100")
     planned = _score("sharded", buckets)
     assert planned["status"] == "sharded" and planned["shards"] >= 4
     assert len(self_invokes) == planned["shards"]
@@ -75,6 +77,13 @@ def test_a_sharded_batch_publishes_the_same_predictions_as_one_invocation(
     for field in ("rows", "matched", "nulls", "counts", "classes", "confidence"):
         assert stats[field] == expected[field], field
     assert manifest["gate"]["level"] == single_manifest["gate"]["level"]
+    plan = json.loads(
+        s3.get_object(
+            Bucket=buckets.predictions,
+            Key=f"predictions/sharded/shards/{planned['plan']}/plan.json",
+        )["Body"].read()
+    )
+    assert [a["name"] for a in plan["attributes"]] == ["hotels"]
     # the work files are gone, the parts and the record of each shard stay
     work = keys(s3, buckets.predictions, "predictions/sharded/shards/")
     assert not [k for k in work if k.endswith(".bin") or k.endswith("_LEASE")]
