@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import IO, cast
 
@@ -46,7 +47,8 @@ from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.sharding")
 PLAN_ID = re.compile(r"^[0-9a-f]{16}$")
-SELF = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda: a shard is an invocation of this function
+SELF = "AWS_LAMBDA_FUNCTION_NAME"
+FINISH_ATTEMPTS, FINISH_WAIT_S = 30, 1.0  # set by Lambda: a shard is an invocation of this function
 
 
 def shard_bytes() -> int:
@@ -195,15 +197,26 @@ def score_shard(
             except PreconditionFailed:
                 pass  # recorded by a run whose lease was taken over: the first result stands
     scored = {"status": "shard_scored", "batch_id": batch_id, "shard": index}
-    with lease(store, buckets.predictions, storage.lease_key(batch_id)) as mine:
-        if not mine:  # the batch's holder (or another shard) finishes it
-            return scored
-        done = finish(cfg, plugin, store, buckets, plan, deadline_seconds())
-        return (
-            {**scored, **done, "status": "shard_scored"}
-            if done["status"] == "in_progress"
-            else done
-        )
+    # Two shards reporting at once: the one holding the batch's lease may have looked before
+    # the other's result was there, while the other found the lease taken. So a shard that
+    # finds the lease taken, or sees every result only after its own look, tries again.
+    for _ in range(FINISH_ATTEMPTS):
+        with lease(store, buckets.predictions, storage.lease_key(batch_id)) as mine:
+            if mine:
+                done = finish(cfg, plugin, store, buckets, plan, deadline_seconds())
+                if done["status"] != "in_progress":
+                    return done
+                if not _all_reported(store, buckets, plan):
+                    return {**scored, **done, "status": "shard_scored"}
+                continue
+        time.sleep(FINISH_WAIT_S)
+    return scored  # the holder finishes, or the hourly rescan does
+
+
+def _all_reported(store: ObjectStore, buckets: Buckets, plan: dict) -> bool:
+    prefix = storage.shards_prefix(plan["batch_id"], plan["plan_id"])
+    reported = [k["Key"] for k in store.list(buckets.predictions, prefix + "result-")]
+    return len(reported) == len(plan["shards"])
 
 
 def _scored(
