@@ -110,28 +110,7 @@ def run(url: str, folder: Path, rows: int, shards: int, work: Path) -> str:
         f"predictions identical row for row",
         flush=True,
     )
-    hotels_per_row = _hotels_seconds_per_row(folder / "batch" / "hotels.csv")
-    return _modelled(rows, size, plan_s, single_s, shard_s, wall_s, hotels_per_row)
-
-
-def _hotels_seconds_per_row(path: Path) -> float:
-    """Reading and indexing the attribute source, which every shard does, per row."""
-    from mlcycle.attributes import read_attributes
-    from mlcycle.config import load_config
-
-    cfg = load_config(Path(__file__).resolve().parent.parent / "model" / "model_config.yml")
-
-    class LocalFile:
-        def open(self, bucket: str, key: str):
-            return path.open("rb")
-
-    started = time.perf_counter()
-    attributes, _ = read_attributes(LocalFile(), "local", "batch/", cfg)
-    seconds = time.perf_counter() - started
-    rows = sum(1 for _ in path.open("rb")) - 1
-    for attr in attributes:
-        attr.close()
-    return seconds / rows
+    return _modelled(rows, size, plan_s, single_s, shard_s, wall_s)
 
 
 def _modelled(
@@ -141,28 +120,26 @@ def _modelled(
     single_s: float,
     shard_s: list[float],
     wall_s: float,
-    hotels_per_row: float,
 ) -> str:
     """The measured run, and a 100M-row batch (as many hotel rows) modelled on AWS: shards of
     the default 256 MiB at 1,769 MB (one full vCPU, taken as one core here), at most
-    CONCURRENCY at once. Planning scans bytes; a shard reads the whole hotels file, then
-    scores its rows; the last shard's time over the median is the finish (every key
-    re-checked), which grows with the batch."""
+    CONCURRENCY at once. Planning scans the bytes and indexes the hotels once (per row); a
+    shard scores its rows (per row: the median shard); the last shard's time over the median
+    is the finish (every key re-checked), which grows with the batch."""
     n = len(shard_s)
     median = sorted(shard_s)[n // 2]
     bytes_per_row = size / rows
     shard_rows = 256 * 2**20 / bytes_per_row
-    score_per_row = max(median - rows * hotels_per_row, 0.0) / (rows / n)
+    score_per_row = median / (rows / n)
     finish_per_row = max(max(shard_s) - median, 0.0) / rows
     shards_100m = math.ceil(100e6 / shard_rows)
     waves = math.ceil(shards_100m / CONCURRENCY)
-    shard_100m = 100e6 * hotels_per_row + shard_rows * score_per_row
+    shard_100m = shard_rows * score_per_row
     model_s = plan_s / rows * 100e6 + waves * shard_100m + finish_per_row * 100e6
     print(
         f"100M rows modelled: {shards_100m} shards of {shard_rows / 1e6:.1f}M rows, "
         f"{waves} wave(s) at concurrency {CONCURRENCY}: plan {plan_s / rows * 100e6:.0f}s + "
-        f"{waves} x {shard_100m:.0f}s per shard (hotels {100e6 * hotels_per_row:.0f}s, "
-        f"scoring {shard_rows * score_per_row:.0f}s) + finish {finish_per_row * 100e6:.0f}s",
+        f"{waves} x {shard_100m:.0f}s per shard + finish {finish_per_row * 100e6:.0f}s",
         flush=True,
     )
     return (
