@@ -89,6 +89,14 @@ def test_a_sharded_batch_publishes_the_same_predictions_as_one_invocation(
     assert not [k for k in work if k.endswith(".bin") or k.endswith("_LEASE")]
     assert sum(k.endswith(".json") for k in work) == planned["shards"] + 1
 
+    # The monitor reads the parts as one batch: the same report as the single run's.
+    from handlers import monitor
+
+    [watched] = monitor.handler({"batch_id": "sharded"}, None)["results"]
+    [reference] = monitor.handler({"batch_id": "single"}, None)["results"]
+    assert watched["status"] == "monitored"
+    assert watched["metrics"] == reference["metrics"] and watched["metrics"]["RowCount"] == 500
+
     # Re-deliveries change nothing: the S3 event, and a shard request retried by Lambda.
     assert _score("sharded", buckets)["status"] == "already_published"
     from handlers import infer
