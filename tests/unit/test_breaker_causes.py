@@ -143,6 +143,10 @@ def test_an_integrity_breach_on_probation_sets_the_batch_aside_and_stays_half_op
 def test_a_performance_breach_on_probation_still_reopens_and_retrains(world):
     store, invoked, _ = world
     set_state(store, HALF_OPEN)
+    # b4 came in during probation: its inputs are in incoming/, its output in probation/.
+    store.put_bytes(BUCKETS.data, "incoming/b4/bookings.csv", b"hotel_id\n1\n")
+    store.put_bytes(BUCKETS.predictions, "probation/b4/predictions.csv", b"hotel_id\n1\n")
+    store.put_json(BUCKETS.predictions, "probation/b4/_SUCCESS", {"model_version": "v0003"})
     report = {
         "action": "probation_report",
         "batch_id": "b4",
@@ -150,8 +154,13 @@ def test_a_performance_breach_on_probation_still_reopens_and_retrains(world):
         "breaches": [{"rule": "EstimatedAccuracy"}, {"rule": "NullRate"}],
         "model_version": "v0003",
     }
-    assert call(world, report)["state"]["state"] == OPEN
-    assert len(_retrains(invoked)) == 1
+    result = call(world, report)
+    assert result["state"]["state"] == OPEN and len(_retrains(invoked)) == 1
+    # The candidate's fault: its output goes, the inputs wait in held/ for the next candidate.
+    assert "b4" not in (result["state"].get("rejected") or {})
+    assert [o["Key"] for o in store.list(BUCKETS.predictions, "probation/b4/")] == []
+    held = sorted(o["Key"] for o in store.list(BUCKETS.data, "held/b4/"))
+    assert held == ["held/b4/bookings.csv", "held/b4/held.json"]
 
 
 # --- the retrain back-off ---------------------------------------------------------------------

@@ -140,7 +140,7 @@ class AwsBreakerActions:
         """A batch that breached on probation through the candidate's fault (a performance
         rule): its probation output goes, and its inputs wait in held/ for the next candidate
         (they are moved there when the batch came in during probation)."""
-        if not self.store.list(self.buckets.data, storage.held_prefix(batch_id)):
+        if not any(self.store.list(self.buckets.data, storage.held_prefix(batch_id))):
             hold(
                 self.store,
                 self.buckets,
