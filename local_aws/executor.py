@@ -57,17 +57,23 @@ class InvocationError(RuntimeError):
         )
 
 
-def log_lines(invocation: Invocation) -> list[str]:
-    """The run's output between Lambda's START, END and REPORT lines."""
+def _start_line(invocation: Invocation) -> str:
+    return f"START RequestId: {invocation.request_id} Version: $LATEST"
+
+
+def _end_lines(invocation: Invocation) -> list[str]:
     error = invocation.error
     return [
-        f"START RequestId: {invocation.request_id} Version: $LATEST",
-        *invocation.logs.splitlines(),
         *([f"[ERROR] {error.get('errorType')}: {error.get('errorMessage')}"] if error else []),
         f"END RequestId: {invocation.request_id}",
         f"REPORT RequestId: {invocation.request_id}\t"
         f"Duration: {invocation.duration_s * 1000:.2f} ms",
     ]
+
+
+def log_lines(invocation: Invocation) -> list[str]:
+    """The run's output between Lambda's START, END and REPORT lines."""
+    return [_start_line(invocation), *invocation.logs.splitlines(), *_end_lines(invocation)]
 
 
 def _function_name(arn_or_name: str) -> str:
@@ -91,6 +97,7 @@ class Executor:
         async_delays: dict[str, timedelta] | None = None,
         coalesce_schedules: bool = False,
         recording_file: Path | None = None,
+        stream_logs: bool = False,
     ):
         self.endpoint_url = endpoint_url
         self.region = region
@@ -98,6 +105,9 @@ class Executor:
             UTC
         )
         self.auto_alarms = auto_alarms
+        # A run's lines reach its log group as it writes them (`make logs` follows them),
+        # not when it ends.
+        self.stream_logs = stream_logs
         self.enforce_timeouts = enforce_timeouts
         self.python = python
         self.invocations: list[Invocation] = []
@@ -151,6 +161,10 @@ class Executor:
             ]
             layer_dirs.append(self.packages.unpacked(content["CodeSha256"]))
         invocation = Invocation(config["FunctionName"], source, event, self.clock, attempt=attempt)
+        output = None
+        if self.stream_logs:
+            self._put_log_lines(invocation, [_start_line(invocation)], create=True)
+            output = lambda lines: self._put_log_lines(invocation, lines)  # noqa: E731
         run_handler(
             config,
             task_dir,
@@ -164,9 +178,13 @@ class Executor:
             invocation,
             self._answer_sync_invoke,
             self.enforce_timeouts,
+            output,
         )
         self.invocations.append(invocation)
-        self._write_logs(invocation)
+        if self.stream_logs:
+            self._put_log_lines(invocation, _end_lines(invocation))
+        else:
+            self._put_log_lines(invocation, log_lines(invocation), create=True)
         if not invocation.ok:
             log.warning(
                 "%s (%s) failed: %s",
@@ -176,19 +194,20 @@ class Executor:
             )
         return invocation
 
-    def _write_logs(self, invocation: Invocation) -> None:
-        """Best effort: the output into the function's log group, as Lambda would write it."""
+    def _put_log_lines(
+        self, invocation: Invocation, lines: list[str], create: bool = False
+    ) -> None:
+        """Best effort: lines into the function's log group, as Lambda would write them."""
         logs = self._client["logs"]
         group, stream = f"/aws/lambda/{invocation.function}", f"local/{invocation.request_id}"
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         try:
-            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            if create:
+                logs.create_log_stream(logGroupName=group, logStreamName=stream)
             logs.put_log_events(
                 logGroupName=group,
                 logStreamName=stream,
-                logEvents=[
-                    {"timestamp": now_ms, "message": line or " "} for line in log_lines(invocation)
-                ],
+                logEvents=[{"timestamp": now_ms, "message": line or " "} for line in lines],
             )
         except Exception as exc:  # a missing log group must not fail the run
             log.debug("could not write logs for %s: %s", invocation.function, exc)

@@ -110,6 +110,7 @@ def serve(host: str, port: int, speed: float, packages_dir: Path, work_dir: Path
             auto_alarms=False,
             coalesce_schedules=True,
             recording_file=recording,
+            stream_logs=True,
         )
         lock = threading.RLock()
         stop_proxy = serve_in_thread(

@@ -18,9 +18,11 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +113,42 @@ class Invocation:
         return self.error is None
 
 
+class OutputTail:
+    """Hands the complete lines written to `path` to `output` every half second, and the rest
+    at `close()`."""
+
+    def __init__(self, path: Path, output: Callable[[list[str]], None]):
+        self.path, self.output = path, output
+        self.offset, self.partial = 0, b""
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+        self.thread.start()
+
+    def _read(self, final: bool) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:  # the sandbox has not opened it yet
+            return
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        if final and self.partial:
+            lines.append(self.partial)
+        if lines:
+            self.output([line.decode(errors="replace") for line in lines])
+
+    def _follow(self) -> None:
+        while not self.stopped.wait(0.5):
+            self._read(final=False)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self._read(final=True)
+
+
 def run_handler(
     config: dict,
     task_dir: Path,
@@ -124,9 +162,11 @@ def run_handler(
     invocation: Invocation,
     serve: Serve,
     enforce_timeout: bool = True,
+    output: Callable[[list[str]], None] | None = None,
 ) -> Invocation:
     """Run the handler of `config` (get_function's Configuration) on `event` in a sandbox;
-    fill `invocation`. `serve` answers the synchronous invokes the handler makes."""
+    fill `invocation`. `serve` answers the synchronous invokes the handler makes; `output`,
+    when given, gets the lines the handler writes while it runs."""
     name = config["FunctionName"]
     path = [str(task_dir)]
     for layer in layer_dirs:
@@ -181,6 +221,7 @@ def run_handler(
             Path(tmp) / "output.log",
         )
         event_path.write_text(json.dumps(event))
+        tail = OutputTail(log_path, output) if output else None
         invocation.duration_s = pool.run(
             identity,
             {**env, "HOME": str(pool.home), "TMPDIR": str(pool.home)},
@@ -192,6 +233,8 @@ def run_handler(
             timeout_s if enforce_timeout else None,
             serve,
         )
+        if tail:
+            tail.close()
         invocation.logs = log_path.read_text(errors="replace") if log_path.exists() else ""
         if result_path.exists():
             outcome = json.loads(result_path.read_text())

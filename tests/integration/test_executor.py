@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from local_aws.emulator import free_port, running_emulator
 from local_aws.executor import Executor, InvocationError
 from local_aws.invoke_proxy import InvokeProxy, LambdaFront, serve_in_thread
 from local_aws.live import WallClock
+from local_aws.runtime import OutputTail
 from local_aws.schedules import ScheduleError, parse_schedule
 from tests.fixtures.placeholders import write_placeholder_packages
 
@@ -605,3 +607,37 @@ def test_the_wall_clock_closes_an_alarm_period_after_its_period_times_the_speed(
     wall.now += period / 60  # a period without data: back to OK
     clock.step()
     assert _state(aws("cloudwatch"), trip) == "OK"
+
+
+def test_output_reaches_the_tail_while_the_handler_still_writes(tmp_path):
+    log_path, got = tmp_path / "output.log", []
+    tail = OutputTail(log_path, got.extend)
+    with open(log_path, "w") as out:
+        out.write("first\nsecond\npart")
+        out.flush()
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert got == ["first", "second"]  # the unfinished line waits
+        out.write("ial\n")
+    tail.close()
+    assert got == ["first", "second", "partial"]
+
+
+def test_a_streamed_run_leaves_lambdas_log_lines_in_its_group(stack, aws, names):
+    _, url, packages = stack
+    executor = Executor(url, packages, START, auto_alarms=False, stream_logs=True)
+    try:
+        with pytest.raises(InvocationError):
+            executor.invoke(names["train"], {"placeholder": {"fail": "streamed"}})
+    finally:
+        executor.close()
+    run = executor.invocations[-1]
+    events = aws("logs").get_log_events(
+        logGroupName=f"/aws/lambda/{names['train']}", logStreamName=f"local/{run.request_id}"
+    )["events"]
+    messages = [e["message"] for e in events]
+    assert messages[0] == f"START RequestId: {run.request_id} Version: $LATEST"
+    assert "[ERROR] RuntimeError: streamed" in messages
+    assert messages[-2:][0] == f"END RequestId: {run.request_id}"
+    assert messages[-1].startswith(f"REPORT RequestId: {run.request_id}\tDuration: ")
