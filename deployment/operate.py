@@ -33,6 +33,9 @@ BUCKET_VARIABLES = {
     "monitoring": "MONITORING_BUCKET",
 }
 LOG_POLL_S = 1.0
+# moto_server's own attempt to run a function on an S3 notification (it has no Docker) logs
+# this; the local AWS runs the function itself, and its lines follow.
+MOTO_DOCKER_NOISE = "error running docker:"
 
 
 def _stack(endpoint: str, state_dir: Path | None) -> dict:
@@ -159,12 +162,12 @@ def follow_logs(
                 continue
             for event in sorted(fresh, key=lambda e: (e["timestamp"], e.get("ingestionTime", 0))):
                 key = (event.get("logStreamName"), event["timestamp"], event["message"])
-                if key in seen:
+                if key in seen or event["message"].startswith(MOTO_DOCKER_NOISE):
                     continue
                 seen.add(key)
                 stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC).strftime("%H:%M:%S")
                 print(f"{stamp} {name} | {event['message'].rstrip()}", flush=True)
-                start[name] = max(start[name], event["timestamp"])
+                start[name] = max(start[name], int(event["timestamp"]))
         if once:
             return
         time.sleep(LOG_POLL_S)
