@@ -23,6 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from deployment.emulator_env import user_region
 from local_aws.live import REPO
 
 WORK_ROOT = REPO / "build" / "local-aws"
@@ -106,7 +107,8 @@ def up(port: int, speed: float, host: str = "127.0.0.1") -> int:
             return 1
         time.sleep(0.2)
     print(
-        f"local AWS: {url} (pid {process.pid}, speed {speed:g}; log {log_path})\n"
+        f"local AWS: {url} (pid {process.pid}, region {user_region()}, speed {speed:g}; "
+        f"log {log_path})\n"
         f"next: make deploy-local   (= make deploy AWS_ENDPOINT_URL={url})\n"
         f"stop: make down           (the stack lives in memory: it is gone after that)"
     )
