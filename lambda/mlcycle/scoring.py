@@ -15,6 +15,7 @@ from mlcycle.claims import lease
 from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.errors import DataContractError, ModelIntegrityError
+from mlcycle.heap import frozen_heap
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.moves import hold, quarantine
 from mlcycle.objectstore import MultipartWriter, ObjectStore, PreconditionFailed
@@ -91,9 +92,19 @@ def score_batch(
                 if split is not None:
                     return split
             reader = revisions.pinned(store, buckets, inputs)
-            return _score(
-                cfg, plugin, reader, buckets, batch_id, prefix, probation, version, registry, inputs
-            )
+            with frozen_heap():
+                return _score(
+                    cfg,
+                    plugin,
+                    reader,
+                    buckets,
+                    batch_id,
+                    prefix,
+                    probation,
+                    version,
+                    registry,
+                    inputs,
+                )
         except DataContractError as exc:
             log(logger, "batch rejected", level=40, reason=exc.as_dict())
             return quarantine(

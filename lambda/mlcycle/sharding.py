@@ -30,6 +30,7 @@ from mlcycle.claims import lease
 from mlcycle.clock import now, now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.errors import DataContractError, EventError, ModelIntegrityError
+from mlcycle.heap import frozen_heap
 from mlcycle.invoke import invoke_async
 from mlcycle.keyspill import spill_dir
 from mlcycle.logs import get_logger, log
@@ -107,24 +108,27 @@ def sharded(
 ) -> dict | None:
     """Under the batch's lease: plan and dispatch the shards, or advance a plan already made.
     None when the batch is small enough for this invocation."""
+    limit = shard_bytes()
+    if not limit:  # sharding off: not even a look for a plan
+        return None
     pid = plan_id(inputs)
     plan, _ = store.get_json(buckets.predictions, storage.shard_plan_key(batch_id, pid))
     if plan is not None:
         return finish(cfg, plugin, store, buckets, plan, deadline_seconds())
-    limit = shard_bytes()
     reader = pinned(store, buckets, inputs)
     key = storage.source_key(prefix, cfg.input_spec.name)
     size = reader.size(buckets.data, key)
-    if not limit or size <= limit:
+    if size <= limit:
         return None
     header_end, shards = plan_shards(
         reader.open(buckets.data, key), size, max(limit, -(-size // max_shards()))
     )
     if len(shards) < 2:
         return None
-    shared, notes, violations = _share_attributes(
-        cfg, reader, store, buckets, batch_id, pid, prefix
-    )
+    with frozen_heap():
+        shared, notes, violations = _share_attributes(
+            cfg, reader, store, buckets, batch_id, pid, prefix
+        )
     plan = {
         "batch_id": batch_id,
         "plan_id": pid,
@@ -225,7 +229,8 @@ def _scored(
     """The shard's result: scored, failed (the batch is refused with its reason) or
     inputs_changed (a newer upload has its own plan)."""
     try:
-        return _score_range(cfg, plugin, store, buckets, plan, index)
+        with frozen_heap():
+            return _score_range(cfg, plugin, store, buckets, plan, index)
     except DataContractError as exc:
         return {"status": "failed", "kind": "contract", "reason": exc.as_dict()}
     except ModelIntegrityError as exc:

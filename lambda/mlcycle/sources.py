@@ -13,6 +13,7 @@ import pandas as pd
 from mlcycle.config import ModelConfig, SourceSpec
 from mlcycle.contract import CheckedFrame, check_frame, check_header, read_dtypes, utc_note
 from mlcycle.errors import DataContractError
+from mlcycle.heap import collect
 from mlcycle.keyspill import KeySpill, key_hashes
 from mlcycle.objectstore import ObjectStore
 from mlcycle.refusals import FIRST_DATA_LINE
@@ -122,6 +123,8 @@ class SourceReader:
                     )
                 self.summary.rows += len(checked.frame)
                 yield checked
+                del checked, raw
+                collect()
             if not self.whole_file:
                 return
             check_file(self.file, self.summary.rows, non_null, spills)
