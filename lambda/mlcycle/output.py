@@ -2,8 +2,8 @@
 
 DataFrame.to_csv formats every float through Python-level code and was two thirds of
 a naive scoring run. Probabilities here are rounded to 4 decimals and looked up in a
-precomputed table of their 10,001 possible strings, then rows are assembled with
-vectorised string concatenation: several times faster, byte-for-byte the same text.
+precomputed table of their 10,001 possible strings, then each row is joined once:
+several times faster, byte-for-byte the same text.
 """
 
 from __future__ import annotations
@@ -50,15 +50,18 @@ class PredictionWriter:
         ids = pd.Series(keys, dtype=object)
         special = ids.str.contains(r'[,"\r\n]', regex=True).to_numpy()
         if special.any():  # rare: quote only the ids that need it, keep the fast path for the rest
+            ids = ids.copy()  # the caller's keys stay as they are
             ids[special] = ids[special].map(_csv_field)
-        line = self.prefix + ids.to_numpy() + "," + predictions.labels.astype(object)
+        fields = [ids.tolist(), predictions.labels.astype(object).tolist()]
         if predictions.proba is None:
             self.has_proba = False
-            line = line + "," * len(self.classes)
+            fields += [[""] * len(keys)] * len(self.classes)
         else:
             scaled = np.rint(predictions.proba[self.classes].to_numpy() * _SCALE).astype(np.int64)
             np.clip(scaled, 0, _SCALE, out=scaled)
-            for i in range(len(self.classes)):
-                line = line + "," + _PROBA_TEXT[scaled[:, i]]
-        line = line + self.suffix
-        return ("\n".join(line.tolist()) + "\n").encode()
+            fields += [_PROBA_TEXT[scaled[:, i]].tolist() for i in range(len(self.classes))]
+        # One join per row: concatenating whole object arrays column by column made a new
+        # string per row per column, five times slower.
+        prefix, suffix = self.prefix, self.suffix
+        lines = [prefix + ",".join(row) + suffix for row in zip(*fields, strict=True)]
+        return ("\n".join(lines) + "\n").encode()
