@@ -1,6 +1,6 @@
 """Training cost against history: time, peak memory and S3 requests, window against full.
 
-    python bench/bench_training.py            # 30, 365 and 730 days, about 6 minutes here
+    python bench/bench_training.py            # 30, 365 and 730 days, about 8 minutes here
     python bench/bench_training.py --quick    # 30 and 120 days: a smoke run
 
 A world of `--rows`-row days (2,000 like the scale issue's measurement) over 20,000 base
@@ -9,9 +9,9 @@ manifest fields training reads (the input revisions scored, written here rather 
 scoring 730 batches), a clean monitor report and its complete labels, whose LastModified is
 set to the simulated day they arrived (3 days after the batch). At each history length a
 fresh Python process runs the train handler as the schedule does (the configured window) and
-as `{"window": "full"}` does, each into its own model bucket, and reports its wall time, its
-peak RSS (imports included: about 190 MB) and the S3 requests its client sent (GETs
-separately). Last line, for scripts:
+as `{"window": "full"}` does, each into its own model bucket, and reports its wall time (and
+the part spent reading the training set), its peak RSS (imports and the plug-in included:
+about 170 MB) and the S3 requests its client sent (GETs separately). Last line, for scripts:
 
     d<days>_<window|full>_{s,rss_mb,gets,requests}=... per history length
 """
