@@ -40,7 +40,13 @@ from mlcycle.plugin import Plugin
 from mlcycle.publication_gate import Screen
 from mlcycle.registry import ModelRegistry
 from mlcycle.revisions import InputsChanged, pinned
-from mlcycle.scoring_steps import Timings, read_inputs_of, score_chunks
+from mlcycle.scoring_steps import (
+    Timings,
+    already,
+    published_manifest,
+    read_inputs_of,
+    score_chunks,
+)
 from mlcycle.shard_finish import finish
 from mlcycle.shard_plan import plan_shards
 from mlcycle.sources import SourceReader
@@ -189,6 +195,12 @@ def score_shard(
     plan, _ = store.get_json(buckets.predictions, storage.shard_plan_key(batch_id, pid))
     if plan is None or not 0 <= index < len(plan["shards"]):
         return {"status": "no_plan", "batch_id": batch_id, "plan": pid, "shard": index}
+    done = published_manifest(store, buckets, batch_id)
+    if done:  # a retry or re-delivery after the batch was published
+        return already(batch_id, done)
+    key = storage.source_key(plan["input_prefix"], cfg.input_spec.name)
+    if not store.exists(buckets.data, key):  # refused or held meanwhile: nothing to score
+        return {"status": "finished", "batch_id": batch_id, "plan": pid, "shard": index}
     result_key = storage.shard_result_key(batch_id, pid, index)
     lease_key = storage.shard_lease_key(batch_id, pid, index)
     with lease(store, buckets.predictions, lease_key) as mine:
