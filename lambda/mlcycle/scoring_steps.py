@@ -19,7 +19,6 @@ from mlcycle.monitoring.batchstats import BatchStats
 from mlcycle.objectstore import MultipartWriter, ObjectStore, PreconditionFailed
 from mlcycle.output import PredictionWriter
 from mlcycle.plugin import Plugin
-from mlcycle.prefetch import ahead
 from mlcycle.publication_gate import Screen, summary
 from mlcycle.storage import Buckets
 
@@ -95,11 +94,15 @@ def score_chunks(
     writer: PredictionWriter,
     timings: Timings,
 ) -> Tally:
-    """Join, predict, count and write each chunk; the next chunk is read meanwhile."""
+    """Join, predict, count and write each chunk (a finished part uploads meanwhile).
+
+    Reading the next chunk in a thread meanwhile was measured and dropped: parsing and the
+    contract checks hold the GIL for much of their work, and 1M rows scored no faster on two
+    cores (ratio 0.614 either way) while peak RSS rose by a chunk (358 -> 420 MB)."""
     tally = Tally(dict.fromkeys(cfg.classes, 0), {a.name: 0 for a in attributes})
     sink.write(writer.header())
     tick = time.perf_counter()
-    for checked in ahead(chunks):
+    for checked in chunks:
         tick = timings.add("read_validate", tick)
         joined, coverage = join(
             checked.frame, attributes, cfg.join_key, checked.hashes(cfg.join_key)
