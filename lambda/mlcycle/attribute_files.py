@@ -138,7 +138,8 @@ class DiskAttributes:
             outs = [open(self.path(f"c{i}"), "wb") for i in range(len(self.columns))]
             try:
                 for records in spill.sorted_partitions():
-                    fences.append(records["hash"][(-self.rows) % BLOCK :: BLOCK])
+                    # a copy: a strided view would keep the whole partition alive
+                    fences.append(records["hash"][(-self.rows) % BLOCK :: BLOCK].copy())
                     records["hash"].tofile(out)
                     for i, f in enumerate(outs):
                         records[f"c{i}"].tofile(f)
