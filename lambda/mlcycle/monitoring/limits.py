@@ -37,6 +37,10 @@ class Observation:
     # Parts that are one quantity seen at different times (partial labels by age) accumulate
     # as one sequence: the newest part stands for the batch.
     one_sequence: bool = False
+    # The instrument's own error (the calibration table's, for the accuracy estimate): shared
+    # by every batch it measures, so it cancels against a window of the same version's values
+    # but not against the holdout's, where the table was fitted.
+    instrument_variance: float = 0.0
 
     @property
     def key(self) -> str:
@@ -154,6 +158,7 @@ def observations(
                 scored,
                 "mean",
                 estimate["row_variance"],
+                instrument_variance=estimate["standard_error"] ** 2,
             )
         )
     if scored and layout.positive_class is not None:
@@ -223,7 +228,8 @@ def expected(
         return None
     centre = limits["reference"][observation.key]
     season = limits.get("spread", {}).get(observation.key, 0.0)
-    sd = float(np.sqrt(observation.variance_at(centre) / n + season**2))
+    variance = observation.variance_at(centre) / n + season**2
+    sd = float(np.sqrt(variance + observation.instrument_variance))
     return Expected(centre, sd, "reference")
 
 
