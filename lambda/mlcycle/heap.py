@@ -12,19 +12,27 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+_frozen = 0  # depth of frozen_heap() blocks: chunks are collected only inside one
+
 
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """While scoring a batch: what exists now is left out of collections (unfrozen after, so
-    a warm container's later garbage is collected as usual)."""
-    gc.collect()
+    it is collected as usual again: garbage frozen with it waits, it is not lost)."""
+    global _frozen
     gc.freeze()
+    _frozen += 1
     try:
         yield
     finally:
-        gc.unfreeze()
+        _frozen -= 1
+        if not _frozen:
+            gc.unfreeze()
 
 
 def collect() -> None:
-    """Free the cycles a chunk left behind."""
-    gc.collect()
+    """Free the cycles a chunk left behind, when scoring (elsewhere, with nothing frozen, a
+    collection would walk every live object: training reading many small files, the monitor,
+    a test suite's process)."""
+    if _frozen:
+        gc.collect()

@@ -12,6 +12,7 @@ from mlcycle.attribute_files import DiskAttributes
 from mlcycle.attributes import _in_memory, join, read_attributes
 from mlcycle.config import ColumnSpec, SourceSpec, load_config
 from mlcycle.errors import DataContractError
+from mlcycle.heap import frozen_heap
 from mlcycle.keyspill import KeySpill, key_hashes
 from mlcycle.sources import SourceReader
 
@@ -32,7 +33,7 @@ def test_a_duplicate_near_the_end_is_found_across_chunks_with_its_line(tmp_path,
     ids = [f"H{i:06d}" for i in range(20_000)]
     ids[-2] = ids[3]  # the 4th data row's key again, 19,998th data row: line 20,000 of the file
     reader = SourceReader(io.BytesIO(_bookings_csv(ids)), SPEC, "bookings.csv", "hotel_id", 1000)
-    with pytest.raises(DataContractError) as caught:
+    with pytest.raises(DataContractError) as caught, frozen_heap():
         for _ in reader:
             pass
     error = caught.value.as_dict()
