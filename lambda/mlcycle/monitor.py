@@ -26,7 +26,7 @@ from mlcycle.invoke import invoke_async
 from mlcycle.labels import read_labels
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.monitoring.report import build_report, headline_metrics
-from mlcycle.monitoring.rules import BY_NAME
+from mlcycle.monitoring.rules import label_rules
 from mlcycle.monitoring.thresholds import breaches, parse_alarms
 from mlcycle.objectstore import ObjectStore, PreconditionFailed
 from mlcycle.publication_gate import summary
@@ -137,8 +137,7 @@ def monitor_batch(
         "labels": labels is not None,
         # Whether a label rule judged this batch: only such a verdict confirms a candidate
         # on probation after a label-triggered trip.
-        "labelled": rules is not None
-        and any(BY_NAME[r].labels != "none" for r in rules["verdicts"]),
+        "labelled": rules is not None and bool(label_rules(rules["verdicts"])),
         "trips": rules["trips"] if rules else [],
         "warnings": rules["warnings"] if rules else [],
         "healthy": not found,

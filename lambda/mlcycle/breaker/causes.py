@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mlcycle.monitoring.rules import BY_NAME, INTEGRITY, integrity_rules
+from mlcycle.monitoring.rules import INTEGRITY, integrity_rules, label_rules
 
 HELD_FOR_INPUTS = "held for corrected inputs"
 NO_RETRAIN_FOR_INPUTS = (
@@ -41,4 +41,4 @@ def named_rules(cause: dict | None) -> list[str]:
 def label_triggered(cause: dict | None) -> bool:
     """The trip came from labels (partial or complete): the model it brings must be confirmed
     by labels too, since only labels could see what went wrong."""
-    return any(BY_NAME[n].labels != "none" for n in named_rules(cause) if n in BY_NAME)
+    return bool(label_rules(named_rules(cause)))

@@ -159,10 +159,8 @@ def champion_kept(summary: dict, store: ObjectStore, buckets: Buckets) -> None:
     that needs labels after a label-triggered trip), so the breaker closes on verdicts about
     the batches it holds instead of waiting for an operator, and a champion those verdicts
     refute opens it again. Opened by an operator or for broken inputs, it stays OPEN."""
-    champion = summary.get("champion")
-    scored = ((summary.get("candidates") or {}).get("champion") or {}).get(
-        (summary.get("candidates") or {}).get("metric", "")
-    )
+    champion, candidates = summary.get("champion"), summary.get("candidates") or {}
+    scored = (candidates.get("champion") or {}).get(candidates.get("metric", ""))
     if champion is None or scored is None:
         return  # nothing to put on probation, or a champion that could not be judged
     state = read_state(store, buckets.monitoring)[0]

@@ -173,12 +173,11 @@ class Breaker(Ledger):
             )  # a verdict on another model, or a batch already set aside
         if not healthy:
             cause = {"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}
-            inputs = only_integrity(b.get("rule") or "" for b in breaches)
-            if inputs:  # the candidate is not at fault: set the batch aside, stay on probation
-                cause["action"] = HELD_FOR_INPUTS
-            if not inputs:
+            if not only_integrity(b.get("rule") or "" for b in breaches):
                 self.actions.return_to_held(batch_id, cause)
                 return self.trip(cause, actor)
+            # The candidate is not at fault: set the batch aside, stay on probation.
+            cause["action"] = HELD_FOR_INPUTS
             rejected = self._write(
                 lambda s: {**s, "rejected": {**(s.get("rejected") or {}), batch_id: cause}},
                 cause,

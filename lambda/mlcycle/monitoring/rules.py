@@ -108,6 +108,11 @@ def integrity_rules(names: Iterable[str]) -> list[str]:
     return [name for name in names if name in BY_NAME and BY_NAME[name].family == INTEGRITY]
 
 
+def label_rules(names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that judge labels (partial or complete)."""
+    return [name for name in names if name in BY_NAME and BY_NAME[name].labels != "none"]
+
+
 def performance_rules(names: Iterable[str]) -> list[str]:
     """The performance rules among ``names``: harm to the predictions themselves."""
     return [name for name in names if name in BY_NAME and BY_NAME[name].family == PERFORMANCE]
