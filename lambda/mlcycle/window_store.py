@@ -9,6 +9,7 @@ nothing is lost, and starts a new window.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from mlcycle import storage
@@ -45,15 +46,26 @@ def read_window(store: ObjectStore, bucket: str, model_name: str) -> dict:
     return doc or windows.empty()
 
 
+class _NotAWindow(Exception):
+    """The window object parses but is not a window."""
+
+
 def update_window(
     store: ObjectStore, bucket: str, model_name: str, change: Callable[[dict], dict]
 ) -> dict:
     """Write change(window) under the ETag it was read with (retried on a race); an unreadable
     window is moved aside first and the change applies to an empty one."""
     key = storage.window_key(model_name)
-    _, unreadable = _readable(store, bucket, key)
-    if unreadable:
+
+    def checked(doc: dict | None) -> dict:
+        if doc is not None and not windows.valid(doc):
+            raise _NotAWindow(f"not a {windows.WINDOW_FORMAT} document")
+        return change(doc or windows.empty())
+
+    try:
+        return store.update_json(bucket, key, checked)
+    except (json.JSONDecodeError, UnicodeDecodeError, _NotAWindow) as exc:
         aside = f"{key}.unreadable-{now().strftime('%Y%m%dT%H%M%S%f')}"
         store.move(bucket, key, aside)
-        log(logger, "unreadable window set aside", level=40, key=key, aside=aside)
-    return store.update_json(bucket, key, lambda window: change(window or windows.empty()))
+        log(logger, "unreadable window set aside", level=40, key=key, aside=aside, problem=str(exc))
+    return store.update_json(bucket, key, checked)
