@@ -42,8 +42,11 @@ def arrived_at(store: ObjectStore, buckets: Buckets, manifest: dict) -> str:
     counting their age from a later scoring would expect too few of them."""
     batch_id = manifest["batch_id"]
     if manifest.get("input_prefix") == storage.held_prefix(batch_id):
-        note, _ = store.get_json(buckets.data, storage.held_note_key(batch_id))
-        if note and note.get("held_at"):
+        try:
+            note, _ = store.get_json(buckets.data, storage.held_note_key(batch_id))
+        except ValueError:
+            note = None  # a later start counts fewer labels as due: the rule errs towards a trip
+        if isinstance(note, dict) and note.get("held_at"):
             return str(note["held_at"])
     return str(manifest["published_at"])
 

@@ -241,3 +241,24 @@ def test_a_batch_waiting_on_probation_past_the_limit_pages_and_is_not_published(
     assert swept["waiting"]["reason"] == "on probation: awaiting the verdict on v0001"
     assert paged == [["waiting"]]
     assert keys(s3, buckets.predictions, "predictions/") == []
+
+
+def test_an_unreadable_probation_manifest_pages_and_the_sweep_goes_on(
+    live, buckets, s3, monkeypatch
+):
+    from handlers import breaker
+    from mlcycle.breaker import holds
+
+    paged: list[list[str]] = []
+    monkeypatch.setattr(holds, "report_held_too_long", lambda model, batches: paged.append(batches))
+    _held_outage_and_clean(s3, buckets)
+    breaker.handler({"action": "model_promoted", "version": "v0001"}, None)
+    s3.put_object(Bucket=buckets.predictions, Key="probation/broken/_SUCCESS", Body=b"{not json")
+
+    swept = _sweep(_config(), buckets)
+
+    assert swept["broken"]["status"] == "held_too_long"
+    assert swept["broken"]["reason"].startswith("probation manifest unreadable")
+    # The held batches past their limit are still swept and paged with it.
+    assert swept["outage"]["status"] == "held_too_long"
+    assert paged and {"broken", "outage"} <= set(paged[0])

@@ -125,22 +125,31 @@ def _waiting_on_probation(
     for batch_id in storage.batch_folders(store, buckets.predictions, storage.PROBATION):
         if batch_id in held or store.exists(buckets.predictions, storage.success_key(batch_id)):
             continue
-        output, _ = store.get_json(
-            buckets.predictions, storage.success_key(batch_id, probation=True)
-        )
-        if output is None or output.get("model_version") != version:
+        try:
+            output, _ = store.get_json(
+                buckets.predictions, storage.success_key(batch_id, probation=True)
+            )
+            if output is None or output.get("model_version") != version:
+                continue
+            limit = dt.datetime.fromisoformat(output["published_at"]) + dt.timedelta(hours=hours)
+        except (ValueError, KeyError, TypeError) as exc:
+            # A manifest nobody can read pages now: one broken object must not stop the sweep.
+            found.append(_paged(batch_id, None, f"probation manifest unreadable: {exc}"))
             continue
-        limit = dt.datetime.fromisoformat(output["published_at"]) + dt.timedelta(hours=hours)
         if at > limit:
             found.append(
-                {
-                    "status": "held_too_long",
-                    "batch_id": batch_id,
-                    "hold_limit": limit.isoformat(),
-                    "reason": f"on probation: awaiting the verdict on {version}",
-                }
+                _paged(batch_id, limit, f"on probation: awaiting the verdict on {version}")
             )
     return found
+
+
+def _paged(batch_id: str, limit: dt.datetime | None, reason: str | None) -> dict:
+    return {
+        "status": "held_too_long",
+        "batch_id": batch_id,
+        "hold_limit": None if limit is None else limit.isoformat(),
+        "reason": reason,
+    }
 
 
 def sweep(
@@ -180,14 +189,7 @@ def sweep(
                 results.append(result)
                 continue
             why = result.get("reason") or result.get("error")
-        results.append(
-            {
-                "status": "held_too_long",
-                "batch_id": held.batch_id,
-                "hold_limit": held.limit(hours).isoformat(),
-                "reason": why,
-            }
-        )
+        results.append(_paged(held.batch_id, held.limit(hours), why))
     paged = [r["batch_id"] for r in results if r["status"] == "held_too_long"]
     if paged:
         report_held_too_long(cfg.name, paged)
