@@ -51,9 +51,10 @@ from mlcycle.datasets import feature_frame
 from mlcycle.evaluation import score
 from mlcycle.fitting import fit_and_profile
 from mlcycle.plugin import Plugin, load_plugin
+from mlcycle.recovery_fits import pick
 from mlcycle.sources import SourceReader
 from mlcycle.training import fresh_rows
-from mlcycle.training_window import Split, recent_weighted_split
+from mlcycle.training_window import Split, recovery_splits
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "model" / "model_config.yml"
@@ -129,14 +130,15 @@ def _on(cfg: ModelConfig, plugin: Plugin, model: object, frame: pd.DataFrame) ->
     return score(frame[cfg.target], plugin.predict(model, feature_frame(frame, cfg)), cfg.classes)
 
 
-def _variant(cfg, plugin, base, batches, recent: int, weight: int):
+def _variant(cfg, plugin, base, batches, recent: int, weight: int, fit: str):
     frame = pd.concat([*base, *batches], ignore_index=True)
-    # The batches follow the base newest first: the recent ones are the first `recent` of them.
-    mask = np.zeros(len(frame), dtype=bool)
-    start = sum(len(b) for b in base)
-    mask[start : start + sum(len(b) for b in batches[:recent])] = True
-    split = recent_weighted_split(frame, mask, cfg.time_column, cfg.holdout_fraction, weight)
-    return _fit(cfg, plugin, frame, split)
+    # The batches follow the base newest first: batch i has recency i, the base -1.
+    recency = np.concatenate(
+        [np.full(sum(len(b) for b in base), -1)]
+        + [np.full(len(b), i) for i, b in enumerate(batches)]
+    )
+    splits = recovery_splits(frame, recency, cfg.time_column, cfg.holdout_fraction, weight, recent)
+    return _fit(cfg, plugin, frame, splits[fit])
 
 
 def _fresh_log_loss(cfg, plugin, fitted, champion) -> tuple[float, float]:
@@ -147,7 +149,7 @@ def _fresh_log_loss(cfg, plugin, fitted, champion) -> tuple[float, float]:
     ]
 
 
-def run(seeds, shifts, ks, variants) -> list[dict]:
+def run(seeds, shifts, ks, variants, select=()) -> list[dict]:
     cfg = load_config(CONFIG)
     plugin = load_plugin(cfg, CONFIG.parent)
     rows = []
@@ -165,12 +167,12 @@ def run(seeds, shifts, ks, variants) -> list[dict]:
                     else _fit(cfg, plugin, pd.concat([*base, *batches])).model
                 )
                 champ = _on(cfg, plugin, champion, test)
-                for name, recent, weight in variants:
+                for name, recent, weight, fit in variants:
                     started = time.monotonic()
                     if name == "newest1":
                         fitted = _fit(cfg, plugin, batches[0])
                     else:
-                        fitted = _variant(cfg, plugin, base, batches, recent, weight)
+                        fitted = _variant(cfg, plugin, base, batches, recent, weight, fit)
                     got = _on(cfg, plugin, fitted.model, test)
                     challenger_ll, champion_ll = _fresh_log_loss(cfg, plugin, fitted, champion)
                     promote = challenger_ll <= champion_ll - cfg.promotion.min_improvement
@@ -186,6 +188,7 @@ def run(seeds, shifts, ks, variants) -> list[dict]:
                             "champion_log_loss": champ["log_loss"],
                             "promote": promote,
                             "right_call": promote == (got["log_loss"] < champ["log_loss"]),
+                            "holdout_log_loss": challenger_ll,
                             "seconds": time.monotonic() - started,
                         }
                     )
@@ -196,25 +199,48 @@ def run(seeds, shifts, ks, variants) -> list[dict]:
                         f"{rows[-1]['seconds']:.1f}s",
                         flush=True,
                     )
+                if select:
+                    margin = cfg.promotion.min_improvement
+                    rows.append(_selected(rows[-len(variants) :], select, margin))
     return rows
+
+
+def _selected(rows: list[dict], select: list[str], margin: float) -> dict:
+    """The recovery that fits every variant in `select` and offers the one
+    `mlcycle.recovery_fits.pick` picks on the newest labels: the same rows judge it against the
+    champion."""
+    last = {r["variant"]: r for r in rows if r["variant"] in select}
+    chosen = pick({n: last[n]["holdout_log_loss"] for n in select}, "log_loss", margin)
+    return {**last[chosen], "variant": "best of " + "|".join(select), "picked": chosen}
 
 
 def summarise(rows: list[dict]) -> str:
     table = pd.DataFrame(rows)
     table["gap"] = 100 * (table["accuracy"] - table["champion_accuracy"])
+    # What a recovery leaves in charge: its model when the gate promoted it, else the champion.
+    table["in_charge"] = table["gap"].where(table["promote"], 0.0)
     grouped = table.groupby(["world", "k", "variant"], sort=False)
     out = grouped.agg(
         gap_mean=("gap", "mean"),
         gap_min=("gap", "min"),
+        in_charge=("in_charge", "mean"),
+        in_charge_min=("in_charge", "min"),
         promoted=("promote", "mean"),
         right=("right_call", "mean"),
     )
     print("\naccuracy minus champion's, points (mean, worst seed); gate: promoted share, right")
     print(out.round(3).to_string())
-    clean = table[table["world"] == "clean"].groupby("variant")["gap"].agg(["mean", "min"])
-    drift = table[table["world"] != "clean"].groupby("variant")["gap"].agg(["mean", "min"])
-    summary = pd.DataFrame({"clean_mean": clean["mean"], "clean_min": clean["min"]}).join(
-        pd.DataFrame({"drift_mean": drift["mean"], "drift_min": drift["min"]})
+    clean = table[table["world"] == "clean"].groupby("variant")
+    drift = table[table["world"] != "clean"].groupby("variant")
+    summary = pd.DataFrame(
+        {
+            "clean_mean": clean["gap"].mean(),
+            "clean_min": clean["gap"].min(),
+            "clean_in_charge_min": clean["in_charge"].min(),
+            "drift_mean": drift["gap"].mean(),
+            "drift_min": drift["gap"].min(),
+            "drift_in_charge": drift["in_charge"].mean(),
+        }
     )
     print("\nover every k and seed:")
     print(summary.round(3).to_string())
@@ -234,15 +260,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 3], help="drifted batches")
     parser.add_argument("--windows", type=int, nargs="+", default=[3], help="recent batches")
     parser.add_argument("--weights", type=int, nargs="+", default=[1, 3, 5])
+    parser.add_argument(
+        "--select",
+        type=int,
+        nargs="*",
+        default=[],
+        help="the first window's fits offered together (these weights, its recent batches "
+        "alone, its newest alone): the best on the newest labels is the recovery's challenger",
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.ks, args.windows, args.weights = [1], [1, 3], [3], [1, 3]
-    variants = [("newest1", 1, 1)] + [
-        (f"N={n} w={w}", n, w) for n in args.windows for w in args.weights
+    variants = [("newest1", 1, 1, "")] + [
+        (f"N={n} w={w}", n, w, "weighted") for n in args.windows for w in args.weights
     ]
+    if args.select:
+        n = args.windows[0]
+        variants += [(f"N={n} {fit}", n, args.select[0], fit) for fit in ("recent", "newest")]
     started = time.monotonic()
-    rows = run(args.seeds, args.shifts, args.ks, variants)
+    n = args.windows[0]
+    select = [f"N={n} w={w}" for w in args.select] + (
+        [f"N={n} recent", f"N={n} newest"] if args.select else []
+    )
+    unknown = set(select) - {name for name, *_ in variants}
+    if unknown:
+        parser.error(f"--select weights must be among --weights: {sorted(unknown)}")
+    rows = run(args.seeds, args.shifts, args.ks, variants, select)
     line = summarise(rows)
     print(f"\n{time.monotonic() - started:.0f}s")
     print(line)

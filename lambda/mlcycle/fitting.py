@@ -36,10 +36,12 @@ def fit_and_profile(
     coverage: dict[str, float],
     split: Split | None = None,
     timing_edges: list[float] | None = None,
+    model: object | None = None,
 ) -> Fitted:
     """``coverage``: the training join's coverage per attribute source (its normal value).
     ``split``: the scheduled time-based split of ``frame`` unless given (a recovery's).
-    ``timing_edges``: the label-timing bins to keep (the champion's), measured when None."""
+    ``timing_edges``: the label-timing bins to keep (the champion's), measured when None.
+    ``model``: already fitted on the split's rows (a recovery chose it among several fits)."""
     # scipy: only when training
     from mlcycle.monitoring.profile import build_reference_profile
     from mlcycle.monitoring.registration import holdout_limits
@@ -47,7 +49,8 @@ def fit_and_profile(
     split = split or scheduled_split(frame, cfg.time_column, cfg.holdout_fraction)
     train_part, holdout, fitted = split.train_part, split.holdout, split.fitted
     train_x, holdout_x = feature_frame(train_part, cfg), feature_frame(holdout, cfg)
-    model = plugin.train(feature_frame(fitted, cfg), fitted[cfg.target], cfg.params)
+    if model is None:
+        model = plugin.train(feature_frame(fitted, cfg), fitted[cfg.target], cfg.params)
     predictions = plugin.predict(model, holdout_x)
     metrics = score(holdout[cfg.target], predictions, cfg.classes)
     # The prior the model was fitted to: after a change in class shares the weighted one is

@@ -29,10 +29,11 @@ from mlcycle.history_window import FULL_HISTORY
 from mlcycle.logs import get_logger, log
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin, Predictions
+from mlcycle.recovery_fits import RecoveryFit, choose_fit
 from mlcycle.registry import Aliases, Decision, ModelRegistry
 from mlcycle.storage import Buckets
 from mlcycle.training_data import TrainingSet, load_training_set
-from mlcycle.training_window import Split, recent_weighted_split
+from mlcycle.training_window import recovery_splits
 
 logger = get_logger("mlcycle.training")
 
@@ -84,13 +85,23 @@ def fresh_rows(cfg: ModelConfig, holdout: pd.DataFrame) -> np.ndarray:
     return newest if newest.sum() >= cfg.promotion.fresh_min_rows else everything
 
 
-def _split(cfg: ModelConfig, data: TrainingSet, recovery: bool) -> Split | None:
-    """A recovery's window split when a labelled batch is in it; else the scheduled split."""
-    if not (recovery and data.recent.any()):
+def _recovery_fit(
+    cfg: ModelConfig, plugin: Plugin, data: TrainingSet, recent_batches: int | None
+) -> RecoveryFit | None:
+    """A recovery's chosen fit when a labelled batch is in its window; else None (the
+    scheduled split)."""
+    if not recent_batches or not (data.recency >= 0).any():
         return None
-    return recent_weighted_split(
-        data.frame, data.recent, cfg.time_column, cfg.holdout_fraction, cfg.recent_weight
+    splits = recovery_splits(
+        data.frame,
+        data.recency,
+        cfg.time_column,
+        cfg.holdout_fraction,
+        cfg.recent_weight,
+        recent_batches,
     )
+    holdout = next(iter(splits.values())).holdout
+    return choose_fit(cfg, plugin, splits, fresh_rows(cfg, holdout))
 
 
 def _arena(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, fitted: Fitted) -> Arena:
@@ -152,10 +163,17 @@ def run_training(
     window = FULL_HISTORY if full_history else cfg.history_window
     data = load_training_set(store, buckets, cfg, since, recent_batches, recovery, window)
     _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
-    split = _split(cfg, data, recovery)
+    chosen = _recovery_fit(cfg, plugin, data, recent_batches) if recovery else None
+    split = chosen.split if chosen else None
     registry = ModelRegistry(store, buckets.models, cfg.name)
     fitted = fit_and_profile(
-        cfg, plugin, data.frame, data.coverage, split, _champion_timing_edges(registry)
+        cfg,
+        plugin,
+        data.frame,
+        data.coverage,
+        split,
+        _champion_timing_edges(registry),
+        chosen.model if chosen else None,
     )
     train_part, holdout = fitted.train_part, fitted.holdout
     metrics, baseline = fitted.metrics, fitted.baseline
@@ -182,6 +200,8 @@ def run_training(
                 "recovery": recovery,
                 "window": data.window,
                 "recent_weight": cfg.recent_weight if split else 1,
+                "fit": chosen.name if chosen else "scheduled",
+                "fits": chosen.scores if chosen else None,
                 "fitted_rows": len(split.fit_rows) if split else len(train_part),
                 "excluded": data.excluded,
                 "notes": data.notes,
@@ -221,6 +241,7 @@ def run_training(
         "join_coverage": data.coverage,
         "labelled_batches": len(data.parts) - 1,
         "window": data.window,
+        "fit": chosen.name if chosen else "scheduled",
         "excluded_batches": [e["batch_id"] for e in data.excluded],
         "seconds": round(time.monotonic() - started, 2),
     }

@@ -36,8 +36,9 @@ class TrainingSet:
     parts: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     excluded: list[dict] = field(default_factory=list)
-    # Per row of `frame`: from one of the newest labelled batches a recovery weights.
-    recent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # Per row of `frame`, in a recovery: its labelled batch, 0 the newest; -1 the training
+    # sources (and every row outside a recovery).
+    recency: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     # The window's bounds and how many labelled batches it read and left unread.
     window: dict = field(default_factory=dict)
 
@@ -203,18 +204,20 @@ def load_training_set(
     `since` keeps rows at or after a date. `recent_batches` on its own (an operator's run)
     trains on the N most recently labelled production batches alone; with no labelled batch
     yet, it falls back to all data. In `recovery` (the breaker's retrain) the window's labelled
-    batches train beside the training sources, and `recent` marks the rows of the newest
-    `recent_batches` of them for `mlcycle.training_window` to weight.
+    batches train beside the training sources, and `recency` numbers them newest first for
+    `mlcycle.training_window` (the newest `recent_batches` are the recent ones).
     """
     found = TrainingSet(pd.DataFrame(), {}, [])
     alone = None if recovery else recent_batches
     batches, unread = _window_batches(store, buckets, cfg, window, alone)
     frames: list[pd.DataFrame] = []
+    ranks: list[int] = []
     for batch in batches:
         found.notes += batch.notes
         if batch.excluded:
             found.excluded.append(batch.excluded)
         if batch.frame is not None:
+            ranks.append(len(frames) if recovery else -1)
             frames.append(batch.frame)
             found.parts.append(
                 {**batch.part, "recent": recovery and len(frames) <= (recent_batches or 0)}
@@ -237,16 +240,15 @@ def load_training_set(
         }
         joined, coverage = _joined(cfg, base, attrs)
         frames.insert(0, joined)
+        ranks.insert(0, -1)
         found.parts.insert(
             0, {"part": "training sources", "rows": len(joined), "coverage": coverage}
         )
     found.frame = pd.concat(frames, ignore_index=True)
-    found.recent = np.concatenate(
-        [np.full(len(f), bool(p.get("recent"))) for f, p in zip(frames, found.parts, strict=True)]
-    )
+    found.recency = np.concatenate([np.full(len(f), r) for f, r in zip(frames, ranks, strict=True)])
     if since:
         keep = (found.frame[cfg.time_column] >= pd.Timestamp(since)).to_numpy()
-        found.frame, found.recent = found.frame[keep].reset_index(drop=True), found.recent[keep]
+        found.frame, found.recency = found.frame[keep].reset_index(drop=True), found.recency[keep]
     total = max(sum(p["rows"] for p in found.parts), 1)
     found.coverage = {
         s.name: sum(p["rows"] * p["coverage"].get(s.name, 0.0) for p in found.parts) / total

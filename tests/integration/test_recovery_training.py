@@ -138,7 +138,7 @@ def test_a_recovery_keeps_the_champion_unless_the_challenger_beats_it_on_the_new
     assert "previous" not in scores and not told
 
 
-def test_a_recovery_after_concept_drift_trains_on_the_weighted_window_and_takes_over(
+def test_a_recovery_after_concept_drift_fits_the_drifted_batches_alone_and_takes_over(
     world, buckets, s3, told
 ):
     for day in range(1, 3):
@@ -158,7 +158,14 @@ def test_a_recovery_after_concept_drift_trains_on_the_weighted_window_and_takes_
     recent = [p["part"] for p in training["parts"] if p.get("recent")]
     assert recent == ["batch drift-05", "batch drift-04", "batch drift-03"]
     assert training["recovery"] and training["recent_batches"] == 3
-    assert training["fitted_rows"] > training["rows"]  # the recent rows count more than once
+    # The weighted history, the recent batches alone and the newest alone met on the holdout:
+    # the history outvotes three drifted batches, so a fit on drifted rows alone won.
+    fits = training["fits"]
+    assert set(fits) >= {"weighted", "recent", "newest"} and fits["metric"] == "log_loss", fits
+    assert training["fit"] in ("recent", "newest"), fits
+    assert fits[training["fit"]]["log_loss"] < fits["weighted"]["log_loss"]
+    assert fits["weighted"]["fitted_rows"] > training["rows"]  # recent rows counted 3 times
+    assert training["fitted_rows"] == fits[training["fit"]]["fitted_rows"] < training["rows"]
     # Judged on the newest labels: the holdout is a share of the recent batches' rows.
     assert meta["holdout"]["rows"] < 3 * 1500 and meta["holdout"]["from"] >= "2026-01-03"
 

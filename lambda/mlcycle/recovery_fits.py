@@ -1,0 +1,85 @@
+"""The breaker's retrain fits several ways and offers the fit the newest labels favour.
+
+The fits (`mlcycle.training_window.recovery_splits`) share one holdout, so their scores on its
+fresh rows are comparable; the winner then meets champion and `previous` on the same rows in
+the recovery gate, with the margin. A world that did not change favours the weighted history
+fit (more rows); one that changed for good favours the newest batches alone, which the
+history would outvote for weeks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlcycle.candidates import LOWER_IS_BETTER
+from mlcycle.config import ModelConfig
+from mlcycle.datasets import feature_frame
+from mlcycle.errors import DataContractError
+from mlcycle.evaluation import score
+from mlcycle.plugin import Plugin
+from mlcycle.training_window import Split
+
+
+@dataclass(frozen=True)
+class RecoveryFit:
+    name: str
+    split: Split
+    model: object
+    # Per fit offered: its metric on the holdout's fresh rows and the rows it was fitted on.
+    scores: dict
+
+
+def _unfit_reason(cfg: ModelConfig, split: Split) -> str | None:
+    fitted = split.fitted[cfg.target]
+    if len(fitted) < cfg.min_training_rows:
+        return f"{len(fitted)} rows, fewer than training.min_rows {cfg.min_training_rows}"
+    absent = sorted(set(cfg.classes) - set(fitted.unique()))
+    return f"no rows of class(es) {absent}" if absent else None
+
+
+def pick(values: dict[str, float], metric: str, margin: float) -> str:
+    """The first fit (the weighted history) unless another beats it by `margin`; then the best.
+
+    A fit on a few batches alone can win a small holdout by chance in a world that did not
+    change, and it is the worse model there; the margin is the promotion's, the difference
+    the gate asks of any challenger."""
+    names = list(values)
+    sign = 1 if metric in LOWER_IS_BETTER else -1
+    first = names[0]
+    better = [n for n in names[1:] if sign * values[n] <= sign * values[first] - margin]
+    return min(better, key=lambda n: sign * values[n]) if better else first
+
+
+def choose_fit(
+    cfg: ModelConfig, plugin: Plugin, splits: dict[str, Split], fresh: np.ndarray
+) -> RecoveryFit:
+    """Fit every split that can be fitted and pick one by its score on the fresh holdout rows."""
+    holdout = next(iter(splits.values())).holdout
+    target = holdout[cfg.target][fresh].reset_index(drop=True)
+    features = feature_frame(holdout, cfg)[fresh].reset_index(drop=True)
+    fits: dict[str, tuple[Split, object, dict]] = {}
+    scores: dict[str, dict] = {}
+    for name, split in splits.items():
+        reason = _unfit_reason(cfg, split)
+        if reason:
+            scores[name] = {"fitted_rows": len(split.fit_rows), "not_offered": reason}
+            continue
+        fitted = split.fitted
+        model = plugin.train(feature_frame(fitted, cfg), fitted[cfg.target], cfg.params)
+        metrics = score(target, plugin.predict(model, features), cfg.classes)
+        fits[name] = (split, model, metrics)
+        scores[name] = {"fitted_rows": len(split.fit_rows)}
+    if not fits:
+        detail = "; ".join(f"{n}: {s['not_offered']}" for n, s in scores.items())
+        raise DataContractError("training set", cfg.target, "a recovery fit can be fitted", detail)
+    metric = cfg.promotion.metric
+    if any(metric not in m for _, _, m in fits.values()):
+        metric = "macro_f1"  # a labels-only plug-in, as the gate judges it
+    for name, (_, _, metrics) in fits.items():
+        scores[name][metric] = metrics[metric]
+    values = {name: metrics[metric] for name, (_, _, metrics) in fits.items()}
+    name = pick(values, metric, cfg.promotion.min_improvement)
+    split, model, _ = fits[name]
+    return RecoveryFit(name, split, model, {"metric": metric, "rows": len(target), **scores})

@@ -1,0 +1,100 @@
+"""The recovery's fits meet on one holdout: the best on its fresh rows is offered."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlcycle.config import load_config
+from mlcycle.errors import DataContractError
+from mlcycle.plugin import Predictions
+from mlcycle.recovery_fits import choose_fit, pick
+from mlcycle.training_window import recovery_splits
+from tests.conftest import MODEL_DIR
+
+CFG = load_config(MODEL_DIR / "model_config.yml")
+
+
+class Shares:
+    """A plug-in whose model is the class shares it was fitted on: its log loss on a batch is
+    lowest when the batch has the same shares."""
+
+    classes = CFG.classes
+
+    def train(self, features, target, params):
+        return target.value_counts(normalize=True).reindex(self.classes, fill_value=1e-6)
+
+    def predict(self, model, features):
+        proba = pd.DataFrame([model.to_numpy()] * len(features), columns=self.classes)
+        return Predictions(np.full(len(features), model.idxmax(), dtype=object), proba)
+
+
+def _world(newest_shares: list[float], days: int = 10, per_day: int = 200) -> tuple:
+    """Days of bookings with one class mix; the newest day (rank 0) with `newest_shares`."""
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2026-01-01", periods=days).repeat(per_day)
+    shares = [[0.5, 0.2, 0.3]] * (days - 1) + [newest_shares]
+    status = np.concatenate([rng.choice(CFG.classes, per_day, p=p) for p in shares])
+    frame = pd.DataFrame({name: 0 for name in CFG.feature_columns}, index=range(len(dates)))
+    frame["date"], frame[CFG.target] = dates, status
+    day = np.arange(days).repeat(per_day)
+    return frame, np.where(day >= days - 3, days - 1 - day, -1)  # 3 labelled batches
+
+
+def _choose(frame, recency, cfg=CFG):
+    splits = recovery_splits(frame, recency, "date", 0.2, 3, 3)
+    fresh = np.ones(len(next(iter(splits.values())).holdout), dtype=bool)
+    return choose_fit(cfg, Shares(), splits, fresh)
+
+
+def test_a_changed_class_mix_is_learned_from_the_newest_batch_alone():
+    frame, recency = _world([0.1, 0.8, 0.1])
+    chosen = _choose(frame, recency)
+    assert chosen.name == "newest", chosen.scores
+    scores = chosen.scores
+    assert scores["metric"] == "log_loss" and scores["rows"] == 120
+    assert (
+        scores["newest"]["log_loss"] < scores["recent"]["log_loss"] < scores["weighted"]["log_loss"]
+    )
+    assert scores["newest"]["fitted_rows"] == 80 and len(chosen.split.fitted) == 80
+
+
+def test_an_unchanged_world_keeps_the_weighted_history_fit():
+    frame, recency = _world([0.5, 0.2, 0.3])
+    chosen = _choose(frame, recency)
+    assert chosen.name == "weighted", chosen.scores
+    assert chosen.scores["weighted"]["fitted_rows"] == 1400 + 3 * 480
+
+
+def test_a_fit_too_small_or_missing_a_class_is_not_offered():
+    frame, recency = _world([0.1, 0.8, 0.1])
+    small = dataclasses.replace(CFG, min_training_rows=100)
+    chosen = _choose(frame, recency, small)
+    assert chosen.name == "recent"
+    assert "fewer than training.min_rows 100" in chosen.scores["newest"]["not_offered"]
+
+    frame[CFG.target] = np.where(recency == 0, "cancelled", frame[CFG.target])
+    chosen = _choose(frame, recency)
+    assert "no rows of class(es) ['booked', 'fulfilled']" in chosen.scores["newest"]["not_offered"]
+    assert chosen.name != "newest"
+
+
+def test_no_fit_to_offer_is_a_contract_error():
+    frame, recency = _world([0.1, 0.8, 0.1])
+    huge = dataclasses.replace(CFG, min_training_rows=10**6)
+    with pytest.raises(DataContractError, match="a recovery fit can be fitted"):
+        _choose(frame, recency, huge)
+
+
+@pytest.mark.parametrize(
+    ("values", "metric", "picked"),
+    [
+        ({"weighted": 0.70, "recent": 0.698, "newest": 0.699}, "log_loss", "weighted"),
+        ({"weighted": 0.70, "recent": 0.69, "newest": 0.60}, "log_loss", "newest"),
+        ({"weighted": 0.40, "recent": 0.404, "newest": 0.50}, "macro_f1", "newest"),
+        ({"weighted": 0.40, "recent": 0.404}, "macro_f1", "weighted"),
+    ],
+)
+def test_a_fit_on_fewer_batches_must_beat_the_history_fit_by_the_margin(values, metric, picked):
+    assert pick(values, metric, 0.005) == picked
