@@ -83,11 +83,16 @@ _DATE_RANGE = (
 
 
 def _parse_dates(values: pd.Series, utc: bool) -> pd.Series:
+    """Each distinct text parsed once: a chunk holds few distinct dates, and factorizing
+    them is cheaper than pandas' own cache, which finds them and then looks every value up."""
+    codes, distinct = pd.factorize(values)
     with warnings.catch_warnings():
         # pandas 2 warns (pandas 3 raises) on mixed offsets without utc=True: the caller
         # then parses again with utc=True.
         warnings.simplefilter("ignore", FutureWarning)
-        return pd.to_datetime(values, format="ISO8601", errors="coerce", utc=utc)
+        parsed = pd.to_datetime(distinct, format="ISO8601", errors="coerce", utc=utc)
+    filled = parsed.take(codes, allow_fill=True, fill_value=pd.NaT)
+    return pd.Series(filled, index=values.index, name=values.name)
 
 
 def _breaking(values: pd.Series, found: list[int], start: int = 0) -> None:
@@ -198,7 +203,9 @@ def as_datetime(
         parsed = parsed.mask(_wrapped(series, parsed))
         aware = int((series.astype(str).str.contains(_AWARE) & parsed.notna()).sum())
     parsed = parsed.mask(_clock_words(series, parsed, started, _clocks()))
-    bad = (parsed.isna() & series.notna()).to_numpy()
+    bad = parsed.isna().to_numpy()
+    if bad.any():  # the text's own missing values are looked for only then: a pass over text
+        bad &= series.notna().to_numpy()
     if bad.any():
         far = np.zeros(len(series), dtype=bool)
         far[bad] = _out_of_range(series[bad])

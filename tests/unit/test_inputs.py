@@ -124,6 +124,12 @@ def test_whitespace_only_join_keys_are_refused_with_their_lines():
     assert "empty or whitespace-only join key: '   ', '\\t'" in str(err)
 
 
+def test_empty_and_whitespace_only_join_keys_in_one_chunk_are_refused_together():
+    err = refused(DATES + row("") + rows(1) + row(" "), chunk_rows=10)
+    assert (err.column, err.rule, err.rows) == ("hotel_id", "join key present", [2, 4])
+    assert "empty or whitespace-only join key: ' '" in str(err)
+
+
 def test_an_empty_join_key_in_a_later_chunk_is_refused_with_its_line():
     err = refused(DATES + rows(3) + row('""'), chunk_rows=2)
     assert (err.column, err.rule, err.rows) == ("hotel_id", "join key present", [5])
