@@ -177,7 +177,7 @@ class DiskAttributes:
         matched = np.zeros(n, dtype=bool)
         found = [np.zeros(n, dtype=c.dtype) for c in self.columns]
         if self.rows and n:
-            order = np.argsort(wanted, kind="stable")
+            order = np.argsort(wanted)  # equal keys find the same row: any order of them does
             keys = wanted[order]
             blocks = np.maximum(np.searchsorted(self.fences, keys, side="right") - 1, 0)
             for start in range(0, n, SLICE):

@@ -78,29 +78,23 @@ class KeySpill:
         """The partition files there are, in partition (hash) order."""
         return [self.path(p) for p in range(PARTITIONS) if os.path.exists(self.path(p))]
 
-    def _partitions(self) -> Iterator[np.ndarray]:
-        """Each partition's records as added, once: a partition's file is removed as it is
-        read, so the disk holds the file's keys once."""
+    def sorted_partitions(self) -> Iterator[np.ndarray]:
+        """Each partition's records sorted by hash (ties in the order they were added), once:
+        a partition's file is removed as it is read, so the disk holds the file's keys once."""
         for path in self.paths():
             records = np.fromfile(path, dtype=self.dtype)
             os.remove(path)
-            yield records
-
-    def sorted_partitions(self) -> Iterator[np.ndarray]:
-        """Each partition's records sorted by hash (ties in the order they were added), once."""
-        for records in self._partitions():
-            yield records[np.argsort(records["hash"], kind="stable")]
+            # Unstable is 5x faster, and the same order where no hash repeats: nearly always.
+            order = np.argsort(records["hash"])
+            hashes = records["hash"][order]
+            if (hashes[1:] == hashes[:-1]).any():
+                order = np.argsort(records["hash"], kind="stable")
+            yield records[order]
 
     def repeated_rows(self) -> tuple[int, list[int]]:
         """(how many rows repeat an earlier row's key, the first 20 such row indexes)."""
         count, first = 0, list[int]()
-        for records in self._partitions():
-            # Most partitions repeat nothing: sorting the hashes alone, unstably, tells
-            # 20 times faster than the stable sort of the records that names the rows.
-            hashes = np.sort(records["hash"])
-            if not (hashes[1:] == hashes[:-1]).any():
-                continue
-            records = records[np.argsort(records["hash"], kind="stable")]
+        for records in self.sorted_partitions():
             again = records["row"][1:][records["hash"][1:] == records["hash"][:-1]]
             count += len(again)
             first = sorted([*first, *(int(r) for r in np.sort(again)[:20])])[:20]
