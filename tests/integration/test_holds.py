@@ -227,8 +227,13 @@ def test_a_batch_waiting_on_probation_past_the_limit_pages_and_is_not_published(
     monkeypatch.setattr(holds, "report_held_too_long", lambda model, batches: paged.append(batches))
     _breaker({"action": "open"})
 
-    promoted = breaker.handler({"action": "model_promoted", "version": "v0001"}, None)
+    # A recovery that kept the champion puts it on probation, and says so in the event log.
+    kept = {"action": "model_promoted", "version": "v0001", "kept": True}
+    promoted = breaker.handler(kept, None)
     assert promoted["state"]["state"] == "HALF_OPEN"
+    assert (
+        promoted["event"]["cause"]["reason"] == "recovery kept the champion: it goes on probation"
+    )
     _upload(s3, buckets, "waiting", day="2026-01-06")
     [scored] = _infer({"batch_id": "waiting"})
     assert scored["status"] == "published" and scored["probation"] is True

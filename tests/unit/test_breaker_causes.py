@@ -248,7 +248,8 @@ def test_a_recovery_that_keeps_the_champion_puts_it_on_probation_after_a_perform
     monkeypatch.setattr(gate, "invoke_async", lambda env, payload: sent.append(payload))
     set_state(store, OPEN, cause=cause)
     gate.champion_kept(KEPT, store, BUCKETS)
-    expected = [{"action": "model_promoted", "version": "v0003"}] if goes_on_probation else []
+    kept = {"action": "model_promoted", "version": "v0003", "kept": True}
+    expected = [kept] if goes_on_probation else []
     assert sent == expected
     # A champion the recovery could not score vouches for nothing.
     set_state(store, OPEN, cause={"reason": "alarm", "rule": "RealisedAccuracy"})

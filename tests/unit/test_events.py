@@ -153,6 +153,9 @@ def test_breaker_events():
     assert events.parse_breaker_event(
         {"action": "model_promoted", "version": "v0002"}
     ) == payloads.ModelPromoted("v0002", "training")
+    assert events.parse_breaker_event(
+        {"action": "model_promoted", "version": "v0002", "kept": True}
+    ) == payloads.ModelPromoted("v0002", "training", kept=True)
     report = events.parse_breaker_event(
         {
             "action": "probation_report",

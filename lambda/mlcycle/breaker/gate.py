@@ -167,4 +167,6 @@ def champion_kept(summary: dict, store: ObjectStore, buckets: Buckets) -> None:
     cause = state.get("cause") or {}
     if state["state"] != OPEN or cause.get("manual") or not performance_rules(named_rules(cause)):
         return
-    invoke_async("BREAKER_FUNCTION_NAME", {"action": "model_promoted", "version": champion})
+    invoke_async(
+        "BREAKER_FUNCTION_NAME", {"action": "model_promoted", "version": champion, "kept": True}
+    )

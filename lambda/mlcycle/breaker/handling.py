@@ -137,7 +137,12 @@ def handle(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, event: Breake
             log(logger, "promotion claim refused", level=30, version=event.version)
             state, _ = read_state(store, buckets.monitoring)
             return _summary(operators.refused(state, f"{event.version} is not the champion"))
-        return _summary(breaker.model_promoted(event.version, actor=event.actor))
+        reason = (
+            "recovery kept the champion: it goes on probation"
+            if event.kept
+            else "retrained model promoted"
+        )
+        return _summary(breaker.model_promoted(event.version, actor=event.actor, reason=reason))
     return _summary(
         breaker.probation_report(
             event.batch_id,

@@ -100,6 +100,7 @@ class Status:
 class ModelPromoted:
     version: str
     actor: str
+    kept: bool = False  # a recovery kept the champion: it goes on probation all the same
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,12 @@ def parse_breaker_event(event: object) -> BreakerEvent:
         check.fields(payload, where, {"action": str})
         return Status()
     if action == "model_promoted":
-        fields = check.fields(payload, where, {"action": str, "version": str, "actor": str})
+        fields = check.fields(
+            payload, where, {"action": str, "version": str, "actor": str, "kept": bool}
+        )
         version = check.version(check.required(fields, "version", where), where, "version")
         assert version is not None  # required above
-        return ModelPromoted(version, fields.get("actor") or "training")
+        return ModelPromoted(version, fields.get("actor") or "training", bool(fields.get("kept")))
     if action == "probation_report":
         fields = check.fields(
             payload,
