@@ -275,6 +275,12 @@ def parse_success_key(key: str) -> str | None:
     return None
 
 
+def published_batches(store: ObjectStore, bucket: str) -> set[str]:
+    """Batch ids with a published `predictions/<batch_id>/_SUCCESS`, from one listing."""
+    found = (parse_success_key(o["Key"]) for o in store.list(bucket, PREDICTIONS))
+    return {b for b in found if b is not None}
+
+
 # monitoring bucket
 REPORTS = "reports/"
 

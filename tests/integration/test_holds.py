@@ -267,3 +267,38 @@ def test_an_unreadable_probation_manifest_pages_and_the_sweep_goes_on(
     # The held batches past their limit are still swept and paged with it.
     assert swept["outage"]["status"] == "held_too_long"
     assert paged and {"broken", "outage"} <= set(paged[0])
+
+
+def test_the_probation_check_reads_only_batches_neither_held_nor_published(
+    live, buckets, s3, monkeypatch
+):
+    from handlers import breaker
+    from mlcycle.breaker import holds
+    from mlcycle.objectstore import ObjectStore
+
+    monkeypatch.setattr(holds, "report_held_too_long", lambda model, batches: None)
+    _breaker({"action": "open"})
+    breaker.handler({"action": "model_promoted", "version": "v0001"}, None)
+    manifest = json.dumps({"model_version": "v0001", "published_at": "2026-01-01T00:00:00+00:00"})
+    for n in range(5):  # scored on earlier probations, published long since
+        for folder in ("probation", "predictions"):
+            s3.put_object(
+                Bucket=buckets.predictions, Key=f"{folder}/old-{n}/_SUCCESS", Body=manifest
+            )
+    s3.put_object(Bucket=buckets.predictions, Key="probation/waiting/_SUCCESS", Body=manifest)
+    read: list[str] = []
+    get_json, exists = ObjectStore.get_json, ObjectStore.exists
+    monkeypatch.setattr(
+        ObjectStore,
+        "get_json",
+        lambda self, b, k, **kw: read.append(k) or get_json(self, b, k, **kw),
+    )
+    monkeypatch.setattr(
+        ObjectStore, "exists", lambda self, b, k: read.append(k) or exists(self, b, k)
+    )
+
+    swept = _sweep(_config(), buckets)
+
+    assert swept["waiting"]["reason"] == "on probation: awaiting the verdict on v0001"
+    assert not [k for k in read if "old-" in k], read
+    assert "old-0" not in swept

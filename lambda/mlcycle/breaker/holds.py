@@ -120,10 +120,13 @@ def _waiting_on_probation(
     version = (state.get("probation") or {}).get("model_version")
     if state["state"] != HALF_OPEN or version is None:
         return []
+    # One listing each instead of a request per batch ever scored on probation: only the
+    # batches neither held nor published are read.
     held = set(storage.batch_folders(store, buckets.data, storage.HELD))
+    published = storage.published_batches(store, buckets.predictions)
     found = []
     for batch_id in storage.batch_folders(store, buckets.predictions, storage.PROBATION):
-        if batch_id in held or store.exists(buckets.predictions, storage.success_key(batch_id)):
+        if batch_id in held or batch_id in published:
             continue
         try:
             output, _ = store.get_json(
