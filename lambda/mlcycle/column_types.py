@@ -59,7 +59,7 @@ def as_numeric(series: pd.Series, col: ColumnSpec, file: str, offset: int) -> pd
                 line_numbers(too_big, offset),
             )
         series = parsed
-    if col.type == "integer":
+    if col.type == "integer" and not pd.api.types.is_integer_dtype(series):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         bad = ~np.isnan(values) & (np.mod(values, 1) != 0)
         if bad.any():

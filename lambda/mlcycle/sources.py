@@ -113,7 +113,9 @@ class SourceReader:
                     )
                     spill.add_rows(hashes, offset)
                 for name in non_null:
-                    if name in checked.frame.columns:
+                    if name == self.join_key:  # its rule has refused missing keys
+                        non_null[name] += len(checked.frame)
+                    elif name in checked.frame.columns:
                         non_null[name] += int(checked.frame[name].notna().sum())
                 for rule, count in checked.violations.items():
                     self.summary.violations[rule] = self.summary.violations.get(rule, 0) + count
