@@ -122,7 +122,8 @@ class Executor:
         # advance() fires once, like a scheduler resuming after a pause.
         self.coalesce_schedules = coalesce_schedules
         self._delayed: list[tuple[datetime, int, str, object, str]] = []
-        self._s3_writes = 0
+        # The S3 writes since the last look for new objects; None: look at every object.
+        self._s3_writes: list[tuple[str, str]] | None = []
         session = boto3.session.Session(
             region_name=region, **{k.lower(): v for k, v in CREDENTIALS.items()}
         )
@@ -141,7 +142,7 @@ class Executor:
         self.recorder.start()
         self.alarm_evaluator = AlarmEvaluator(self._client["cloudwatch"])
         if deliver_existing_objects:
-            self._s3_writes = 1  # the first pump lists the buckets whatever the recorder saw
+            self._s3_writes = None  # the first pump lists the buckets whatever the recorder saw
         else:
             self._new_object_events()  # what is already stored was delivered before we started
             self._pending.clear()
@@ -314,9 +315,12 @@ class Executor:
 
     # --- S3 notifications and async invokes ----------------------------------------------
 
-    def _new_object_events(self) -> None:
-        """Queue an S3 event for every object version created since the last look, oldest first."""
-        for function_arn, bucket, version, notification_id in self.notifications.new_objects():
+    def _new_object_events(self, written: list[tuple[str, str]] | None = None) -> None:
+        """Queue an S3 event for every object version created since the last look, oldest first
+        (`written`: where the S3 writes since then went; None: look everywhere)."""
+        for function_arn, bucket, version, notification_id in self.notifications.new_objects(
+            written
+        ):
             self._sequence += 1
             event = lambda_events.s3_object_created(
                 bucket,
@@ -347,15 +351,21 @@ class Executor:
         self._delayed = [d for d in self._delayed if d[0] > self.clock]
         self._pending.extend((function, payload, source) for _, _, function, payload, source in due)
 
-    def _collect(self) -> None:
+    def _drain(self) -> None:
         drained = self.recorder.drain()
         self._metric_puts += drained.metric_puts
-        self._s3_writes += drained.s3_writes
+        if self._s3_writes is not None:
+            self._s3_writes += drained.s3_writes
         self._queue_async(drained.invokes)
+
+    def _collect(self) -> None:
+        self._drain()
         self._release_due()
-        if self._s3_writes or not self.recorder.available:
-            self._s3_writes = 0
+        if not self.recorder.available:
             self._new_object_events()
+        elif self._s3_writes is None or self._s3_writes:
+            written, self._s3_writes = self._s3_writes, []
+            self._new_object_events(written)
 
     def close(self) -> None:
         """Stop the warm sandboxes."""
@@ -461,10 +471,7 @@ class Executor:
         PutMetricData calls arrived since the last period (moto's recorder tells); otherwise
         the period is simply missing data. Alarms evaluated on their own periods always query:
         the count since the last evaluation says nothing about their windows."""
-        drained = self.recorder.drain()
-        self._metric_puts += drained.metric_puts
-        self._s3_writes += drained.s3_writes
-        self._queue_async(drained.invokes)
+        self._drain()
         query = names is not None or self._metric_puts > 0 or not self.recorder.available
         self._metric_puts = 0
         cloudwatch, sns = self._client["cloudwatch"], self._client["sns"]

@@ -14,8 +14,9 @@ What moto does with `lambda.invoke(InvocationType='Event')` (moto 5.2, server mo
   the executor starts it, and after each handler run drains it for
   `POST /2015-03-31/functions/<name>/invocations` with `X-Amz-Invocation-Type: Event`
   (and the legacy `invoke-async`), then runs those invocations itself. It also counts
-  PutMetricData calls, so alarms are only queried when metrics actually arrived, and S3
-  writes, so buckets are only listed for new objects when something was written.
+  PutMetricData calls, so alarms are only queried when metrics actually arrived, and notes
+  the S3 writes (PUT and POST: their host and path), so only the objects written are looked
+  up for notifications, not every version in the buckets.
 The recording holds every request body (S3 uploads too), so it is reset at each drain.
 Between a download and a reset, a request served meanwhile would be lost: where requests
 come concurrently (the live local cloud, live.py) the recorder is given the file, which moto
@@ -50,7 +51,9 @@ class AsyncInvoke:
 class Drained:
     invokes: list[AsyncInvoke] = field(default_factory=list)
     metric_puts: int = 0  # PutMetricData calls (their CBOR bodies are not read, only counted)
-    s3_writes: int = 0  # S3 PUT/POST/DELETE requests: only then can new objects need notifying
+    # (Host header, URL path) of each S3 PUT/POST request: only they create objects (a DELETE
+    # makes a delete marker, which no ObjectCreated notification announces).
+    s3_writes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _is_put_metric_data(path: str, headers: dict, raw: bytes) -> bool:
@@ -128,14 +131,12 @@ class Recorder:
             return drained
         for entry in _entries(self._take()):
             headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
-            if (
-                "/s3/aws4_request" in headers.get("authorization", "")
-                and entry.get("method") != "GET"
-            ):
-                drained.s3_writes += 1
+            path = urlparse(entry.get("url", "")).path
+            s3 = "/s3/aws4_request" in headers.get("authorization", "")
+            if s3 and entry.get("method") in ("PUT", "POST"):
+                drained.s3_writes.append((headers.get("host", ""), path))
             if entry.get("method") != "POST":
                 continue
-            path = urlparse(entry.get("url", "")).path
             body = entry.get("body") or ""
             raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
             if _is_put_metric_data(path, headers, raw):

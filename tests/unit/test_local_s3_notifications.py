@@ -1,0 +1,96 @@
+"""local_aws.s3_notifications: the objects written are looked up, not every version stored,
+and the events are the ones a look at every version would give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from local_aws.s3_notifications import NotificationScanner, written_object
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+INCOMING = {
+    "Id": "incoming_to_infer",
+    "LambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:infer",
+    "Events": ["s3:ObjectCreated:*"],
+    "Filter": {"Key": {"FilterRules": [{"Name": "Prefix", "Value": "incoming/"}]}},
+}
+
+
+class FakeS3:
+    """Versions by bucket; counts the versions each listing returned."""
+
+    def __init__(self, configs: dict[str, list[dict]]):
+        self.configs = configs
+        self.versions: dict[str, list[dict]] = {name: [] for name in configs}
+        self.listed = 0
+
+    def put(self, bucket: str, key: str) -> None:
+        n = sum(len(v) for v in self.versions.values())
+        self.versions[bucket].append(
+            {"Key": key, "VersionId": f"v{n}", "ETag": f'"{n}"', "Size": 1,
+             "LastModified": T0 + timedelta(seconds=n)}
+        )  # fmt: skip
+
+    def list_buckets(self):
+        return {"Buckets": [{"Name": name} for name in self.versions]}
+
+    def get_bucket_notification_configuration(self, Bucket):
+        return {"LambdaFunctionConfigurations": self.configs[Bucket]}
+
+    def get_paginator(self, _operation):
+        return self
+
+    def paginate(self, Bucket, Prefix=""):
+        found = [v for v in self.versions[Bucket] if v["Key"].startswith(Prefix)]
+        self.listed += len(found)
+        yield {"Versions": found}
+
+
+def _scanners():
+    s3 = FakeS3({"data": [INCOMING], "models": []})
+    return s3, NotificationScanner(s3), NotificationScanner(s3)
+
+
+def test_written_objects_only_are_listed_and_give_the_events_of_a_full_look():
+    s3, targeted, full = _scanners()
+    for key in ("training/a.csv", "incoming/b1/bookings.csv", "incoming/b1/bookings.csvx"):
+        s3.put("data", key)
+    s3.put("models", "incoming/not-notified.csv")
+    writes = [
+        ("127.0.0.1:5000", "/data/training/a.csv"),
+        ("127.0.0.1:5000", "/models/incoming/not-notified.csv"),
+        ("data.s3.localhost:5000", "/incoming/b1/bookings.csv"),  # virtual-hosted
+        ("127.0.0.1:5000", "/data/incoming/b1/bookings.csvx"),
+    ]
+    assert targeted.new_objects(writes) == full.new_objects()
+    assert [v["Key"] for _, _, v, _ in targeted.new_objects(None)] == []  # all seen already
+
+
+def test_the_targeted_look_lists_the_written_keys_alone():
+    s3, targeted, _ = _scanners()
+    for day in range(20):
+        s3.put("data", f"incoming/day-{day}/bookings.csv")
+    targeted.new_objects(None)
+    s3.put("data", "incoming/day-20/bookings.csv")
+    s3.listed = 0
+    found = targeted.new_objects([("127.0.0.1:5000", "/data/incoming/day-20/bookings.csv")])
+    assert [v["Key"] for _, _, v, _ in found] == ["incoming/day-20/bookings.csv"]
+    assert s3.listed == 1
+
+
+def test_a_write_on_a_bucket_looks_at_every_object():
+    s3, targeted, _ = _scanners()
+    s3.put("data", "incoming/b2/hotels.csv")
+    found = targeted.new_objects([("127.0.0.1:5000", "/data")])
+    assert [v["Key"] for _, _, v, _ in found] == ["incoming/b2/hotels.csv"]
+
+
+def test_written_object_reads_both_addressing_styles():
+    buckets = {"data", "data-2"}
+    assert written_object("h:1", "/data/incoming/a%20b.csv", buckets) == (
+        "data",
+        "incoming/a b.csv",
+    )
+    assert written_object("data-2.s3.local:1", "/k/x.csv", buckets) == ("data-2", "k/x.csv")
+    assert written_object("h:1", "/data", buckets) is None
+    assert written_object("h:1", "/unknown/k", buckets) is None
