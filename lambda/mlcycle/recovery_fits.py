@@ -67,8 +67,15 @@ def choose_fit(
             scores[name] = {"fitted_rows": len(split.fit_rows), "not_offered": reason}
             continue
         fitted = split.fitted
-        model = plugin.train(feature_frame(fitted, cfg), fitted[cfg.target], cfg.params)
-        metrics = score(target, plugin.predict(model, features), cfg.classes)
+        try:
+            model = plugin.train(feature_frame(fitted, cfg), fitted[cfg.target], cfg.params)
+            metrics = score(target, plugin.predict(model, features), cfg.classes)
+        except Exception as exc:  # the plug-in's code, whatever it raises
+            if not scores:
+                raise  # the history fit is the retrain itself: its failure is the run's
+            # A plug-in may not cope with a few batches' rows: that fit is not offered.
+            scores[name] = {"fitted_rows": len(split.fit_rows), "not_offered": f"failed: {exc}"}
+            continue
         fits[name] = (split, model, metrics)
         scores[name] = {"fitted_rows": len(split.fit_rows)}
     if not fits:

@@ -98,3 +98,28 @@ def test_no_fit_to_offer_is_a_contract_error():
 )
 def test_a_fit_on_fewer_batches_must_beat_the_history_fit_by_the_margin(values, metric, picked):
     assert pick(values, metric, 0.005) == picked
+
+
+class Fussy(Shares):
+    """A plug-in that cannot fit fewer than 500 rows."""
+
+    def train(self, features, target, params):
+        if len(target) < 500:
+            raise ValueError(f"need 500 rows, got {len(target)}")
+        return super().train(features, target, params)
+
+
+def test_a_fit_the_plugin_cannot_make_is_not_offered_but_the_history_fit_must_be():
+    frame, recency = _world([0.1, 0.8, 0.1])
+    splits = recovery_splits(frame, recency, "date", 0.2, 3, 3)
+    fresh = np.ones(len(splits["weighted"].holdout), dtype=bool)
+    chosen = choose_fit(CFG, Fussy(), splits, fresh)
+    assert chosen.name == "weighted"
+    assert chosen.scores["recent"]["not_offered"] == "failed: need 500 rows, got 480"
+    assert chosen.scores["newest"]["not_offered"] == "failed: need 500 rows, got 80"
+
+    frame, recency = _world([0.1, 0.8, 0.1], days=3)  # 600 rows: the history fit is too small
+    splits = recovery_splits(frame, recency, "date", 0.2, 1, 3)
+    fresh = np.ones(len(splits["weighted"].holdout), dtype=bool)
+    with pytest.raises(ValueError, match="need 500 rows, got 480"):
+        choose_fit(CFG, Fussy(), splits, fresh)
