@@ -84,8 +84,10 @@ _DATE_RANGE = (
 
 def _parse_dates(values: pd.Series, utc: bool) -> pd.Series:
     """Each distinct text parsed once: a chunk holds few distinct dates, and factorizing
-    them is cheaper than pandas' own cache, which finds them and then looks every value up."""
+    them is cheaper than pandas' own cache, which finds them and then looks every value up.
+    Text read as categories (contract.read_dtypes) is factorized already."""
     codes, distinct = pd.factorize(values)
+    distinct = np.asarray(distinct, dtype=object)
     with warnings.catch_warnings():
         # pandas 2 warns (pandas 3 raises) on mixed offsets without utc=True: the caller
         # then parses again with utc=True.
