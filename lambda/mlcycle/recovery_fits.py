@@ -61,8 +61,15 @@ def choose_fit(
     features = feature_frame(holdout, cfg)[fresh].reset_index(drop=True)
     fits: dict[str, tuple[Split, object, dict]] = {}
     scores: dict[str, dict] = {}
+    few = int(fresh.sum()) < cfg.promotion.fresh_min_rows
     for name, split in splits.items():
         reason = _unfit_reason(cfg, split)
+        if few and scores:
+            # Too few newest labels to tell a real change from chance: the history fit stands.
+            reason = (
+                f"the newest labels hold {int(fresh.sum())} rows, fewer than "
+                f"promotion.fresh_min_rows {cfg.promotion.fresh_min_rows}"
+            )
         if reason:
             scores[name] = {"fitted_rows": len(split.fit_rows), "not_offered": reason}
             continue

@@ -13,7 +13,11 @@ from mlcycle.recovery_fits import choose_fit, pick
 from mlcycle.training_window import recovery_splits
 from tests.conftest import MODEL_DIR
 
-CFG = load_config(MODEL_DIR / "model_config.yml")
+LOADED = load_config(MODEL_DIR / "model_config.yml")
+# The small worlds below have 120 newest labels: judged as enough, except where a test says so.
+CFG = dataclasses.replace(
+    LOADED, promotion=dataclasses.replace(LOADED.promotion, fresh_min_rows=100)
+)
 
 
 class Shares:
@@ -123,3 +127,15 @@ def test_a_fit_the_plugin_cannot_make_is_not_offered_but_the_history_fit_must_be
     fresh = np.ones(len(splits["weighted"].holdout), dtype=bool)
     with pytest.raises(ValueError, match="need 500 rows, got 480"):
         choose_fit(CFG, Fussy(), splits, fresh)
+
+
+def test_too_few_newest_labels_leave_the_history_fit_alone():
+    frame, recency = _world([0.1, 0.8, 0.1])
+    strict = dataclasses.replace(
+        CFG, promotion=dataclasses.replace(CFG.promotion, fresh_min_rows=121)
+    )
+    chosen = _choose(frame, recency, strict)
+    assert chosen.name == "weighted"
+    assert chosen.scores["newest"]["not_offered"] == (
+        "the newest labels hold 120 rows, fewer than promotion.fresh_min_rows 121"
+    )
