@@ -14,7 +14,13 @@ Each variant is fitted the platform's way (`mlcycle.fitting.fit_and_profile` on 
 typed, joined frame), with the split training would use:
 - `newest1`: the behaviour before issue 11, the newest labelled batch alone;
 - `N=n w=x`: every row, the newest n batches repeated x times, judged on the newest labels
-  (`mlcycle.training_window.recent_weighted_split`); w=1 is an unweighted full retrain.
+  (the `weighted` fit of `mlcycle.training_window.recovery_splits`); w=1 is an unweighted full
+  retrain;
+- with `--select x`: `N=n recent` and `N=n newest` (those n batches alone, the newest alone, on
+  the same holdout) and `best of ...`, the fit the recovery offers (`mlcycle.recovery_fits.pick`
+  on the newest labels' log loss: what the platform does).
+The table's `in_charge` counts the champion's accuracy when the gate would keep it: what a
+recovery leaves in charge.
 The recovery gate's call is measured too: the challenger replaces the champion only if its log
 loss on the newest labels (the holdout's fresh rows) beats the champion's by the margin; the
 table counts how often that call agrees with the test days (ground truth: lower log loss on
@@ -23,7 +29,8 @@ drifted days among those within a quarter point of the champion on clean days.
 
     python bench/bench_recovery.py              # 5 seeds, about 10 minutes here
     python bench/bench_recovery.py --windows 1 3 5 --weights 1 2 3 5 10 --ks 1 2 3
-    python bench/bench_recovery.py --quick      # 1 seed, 2 variants: a smoke run
+    python bench/bench_recovery.py --ks 1 2 3 --weights 3 --select 3   # the recovery's choice
+    python bench/bench_recovery.py --quick      # 1 seed, 2 weights and the choice: a smoke run
 
 The last line is ``recovery_choice=<variant> clean_gap=<pts> drift_gain=<pts>`` for scripts.
 """
@@ -272,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.ks, args.windows, args.weights = [1], [1, 3], [3], [1, 3]
+        args.select = [3]
     variants = [("newest1", 1, 1, "")] + [
         (f"N={n} w={w}", n, w, "weighted") for n in args.windows for w in args.weights
     ]
