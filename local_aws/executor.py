@@ -122,6 +122,8 @@ class Executor:
         # advance() fires once, like a scheduler resuming after a pause.
         self.coalesce_schedules = coalesce_schedules
         self._delayed: list[tuple[datetime, int, str, object, str]] = []
+        # CodeSha256 by layer version ARN: a published layer version never changes.
+        self._layer_code: dict[str, str] = {}
         # The S3 writes since the last look for new objects; None: look at every object.
         self._s3_writes: list[tuple[str, str]] | None = []
         session = boto3.session.Session(
@@ -156,11 +158,13 @@ class Executor:
         task_dir = self.packages.unpacked(config["CodeSha256"])
         layer_dirs = []
         for layer in config.get("Layers", []):
-            _, _, _, _, _, _, layer_name, version = layer["Arn"].split(":")
-            content = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))[
-                "Content"
-            ]
-            layer_dirs.append(self.packages.unpacked(content["CodeSha256"]))
+            if layer["Arn"] not in self._layer_code:
+                _, _, _, _, _, _, layer_name, version = layer["Arn"].split(":")
+                content = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))[
+                    "Content"
+                ]
+                self._layer_code[layer["Arn"]] = content["CodeSha256"]
+            layer_dirs.append(self.packages.unpacked(self._layer_code[layer["Arn"]]))
         invocation = Invocation(config["FunctionName"], source, event, self.clock, attempt=attempt)
         output = None
         if self.stream_logs:

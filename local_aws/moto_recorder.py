@@ -111,7 +111,8 @@ class Recorder:
         """The recording so far, which then starts anew."""
         if self.recording_file is None:
             text = self._call("download-recording", method="GET").decode()
-            self._call("reset-recording")
+            if text:  # most drains find nothing: no reset to ask for
+                self._call("reset-recording")
             return text
         taken = self.recording_file.with_name(self.recording_file.name + ".taken")
         try:
