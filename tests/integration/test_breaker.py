@@ -106,7 +106,13 @@ def test_healthy_probation_batches_close_and_publish(breaker, actions, s3, bucke
     assert again.state["state"] == HALF_OPEN
     closed = breaker.probation_report("b2", True, [], actor="monitor")
     assert closed.state["state"] == CLOSED
-    assert actions.calls[-3:] == ["release ['b1', 'b2']", "enable", "metric CLOSED"]
+    # What is still held meets the champion and the gate now, not at its hold limit.
+    assert actions.calls[-4:] == [
+        "release ['b1', 'b2']",
+        "enable",
+        "metric CLOSED",
+        "score_held(probation=False)",
+    ]
     assert [(e["from"], e["to"]) for e in events(s3, buckets)][-1] == (HALF_OPEN, CLOSED)
 
 
@@ -145,7 +151,7 @@ def test_after_a_label_triggered_trip_only_labelled_verdicts_close_probation(
     closed = breaker.probation_report("b2", True, [], "monitor", labelled=True)
     assert closed.state["state"] == CLOSED
     assert closed.state["probation"]["confirmed"] == ["b2"]
-    assert actions.calls[-3:] == ["release ['b1', 'b2', 'b3']", "enable", "metric CLOSED"]
+    assert actions.calls[-4:-1] == ["release ['b1', 'b2', 'b3']", "enable", "metric CLOSED"]
     assert events(s3, buckets)[-1]["cause"]["labelled"] is True
 
 

@@ -234,14 +234,18 @@ class Breaker(Ledger):
         )
         if result.changed:
             result.effects = self._close_effects(healthy)
-            self.actions.score_held(
-                probation=False
-            )  # batches held while open are scored and published now
-            result.effects.append("held batches scored")
         return result
 
     def _close_effects(self, healthy: list[str]) -> list[str]:
         released = self.actions.release_probation(healthy)
         self.actions.enable_inference()
         self.actions.publish_state(CLOSED)
-        return ["inference rule enabled", f"published {len(released)} probation batch(es)"]
+        # Whatever is still held (waiting on a verdict the close did not need, or refuted by
+        # an earlier candidate) meets the champion and the gate as a new batch would, instead
+        # of waiting for its hold limit.
+        self.actions.score_held(probation=False)
+        return [
+            "inference rule enabled",
+            f"published {len(released)} probation batch(es)",
+            "held batches scored",
+        ]
