@@ -96,6 +96,14 @@ def _zeros(bins: dict[str, ColumnBins]) -> dict[str, np.ndarray]:
     return {name: np.zeros(b.size, dtype="int64") for name, b in bins.items()}
 
 
+def add_label_counts(counts: dict[str, int], labels: np.ndarray) -> None:
+    """Add each predicted label's count to `counts` (by hashing: np.unique sorted a chunk's
+    strings, ten times slower)."""
+    codes, uniques = pd.factorize(np.asarray(labels), use_na_sentinel=False)
+    for label, count in zip(uniques, np.bincount(codes), strict=True):
+        counts[str(label)] = counts.get(str(label), 0) + int(count)
+
+
 @dataclass
 class BatchStats:
     rows: int = 0
@@ -141,9 +149,7 @@ class BatchStats:
         if inputs is not None:
             self.inputs_rows += len(inputs)
             _add_columns(layout.inputs, inputs, self.inputs_nulls, self.inputs_counts)
-        labels, counts = np.unique(np.asarray(predicted).astype(str), return_counts=True)
-        for label, count in zip(labels, counts, strict=True):
-            self.classes[label] = self.classes.get(label, 0) + int(count)
+        add_label_counts(self.classes, predicted)
         if proba is not None and len(proba):
             values = proba.to_numpy(dtype="float64", na_value=np.nan)
             top = np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=1)
