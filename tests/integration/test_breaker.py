@@ -13,6 +13,7 @@ from mlcycle.objectstore import ObjectStore, PreconditionFailed
 class RecordingActions:
     def __init__(self):
         self.calls = []
+        self.awaiting = set()  # scored on probation, not published
 
     def disable_inference(self):
         self.calls.append("disable")
@@ -29,6 +30,9 @@ class RecordingActions:
     def release_probation(self, batch_ids):
         self.calls.append(f"release {batch_ids}")
         return batch_ids
+
+    def awaiting_verdict(self, batch_id):
+        return batch_id in self.awaiting
 
     def reject_batch(self, batch_id, reason):
         self.calls.append(f"reject {batch_id}")
@@ -106,13 +110,7 @@ def test_healthy_probation_batches_close_and_publish(breaker, actions, s3, bucke
     assert again.state["state"] == HALF_OPEN
     closed = breaker.probation_report("b2", True, [], actor="monitor")
     assert closed.state["state"] == CLOSED
-    # What is still held meets the champion and the gate now, not at its hold limit.
-    assert actions.calls[-4:] == [
-        "release ['b1', 'b2']",
-        "enable",
-        "metric CLOSED",
-        "score_held(probation=False)",
-    ]
+    assert actions.calls[-3:] == ["release ['b1', 'b2']", "enable", "metric CLOSED"]
     assert [(e["from"], e["to"]) for e in events(s3, buckets)][-1] == (HALF_OPEN, CLOSED)
 
 
@@ -151,7 +149,7 @@ def test_after_a_label_triggered_trip_only_labelled_verdicts_close_probation(
     closed = breaker.probation_report("b2", True, [], "monitor", labelled=True)
     assert closed.state["state"] == CLOSED
     assert closed.state["probation"]["confirmed"] == ["b2"]
-    assert actions.calls[-4:-1] == ["release ['b1', 'b2', 'b3']", "enable", "metric CLOSED"]
+    assert actions.calls[-3:] == ["release ['b1', 'b2', 'b3']", "enable", "metric CLOSED"]
     assert events(s3, buckets)[-1]["cause"]["labelled"] is True
 
 
@@ -249,3 +247,33 @@ def test_a_trip_records_when_it_happened(breaker):
         or state["tripped_at"] <= state["since"]
     )
     assert state["model_version"] == "v0001"
+
+
+def test_a_verdict_after_the_close_still_decides_the_batch(breaker, actions):
+    breaker.trip(ALARM, actor="alarm")
+    breaker.model_promoted("v0002", actor="training")
+    breaker.probation_report("b1", True, [], actor="monitor", model_version="v0002")
+    closed = breaker.probation_report("b2", True, [], actor="monitor", model_version="v0002")
+    assert closed.state["state"] == CLOSED
+    actions.awaiting = {"b3", "b4"}  # scored on probation too; their verdicts come late
+    actions.calls.clear()
+
+    late = breaker.probation_report("b3", True, [], actor="monitor", model_version="v0002")
+    assert late.state["state"] == CLOSED and actions.calls == ["release ['b3']"]
+    assert breaker.probation_report("b1", False, [], "monitor", "v0001").changed is False
+    refuted = breaker.probation_report(
+        "b4", False, [{"rule": "EarlyPositiveRate"}], "monitor", model_version="v0002"
+    )
+    assert refuted.state["state"] == OPEN and refuted.state["cause"]["batch_id"] == "b4"
+    assert actions.calls[1:3] == ["return b4", "disable"]
+
+
+def test_a_verdict_after_the_close_on_a_published_batch_changes_nothing(breaker, actions):
+    breaker.trip(ALARM, actor="alarm")
+    breaker.model_promoted("v0002", actor="training")
+    breaker.probation_report("b1", True, [], actor="monitor")
+    breaker.probation_report("b2", True, [], actor="monitor")
+    actions.calls.clear()
+    # b1 was published on the close: its later refutation is the monitor's usual verdict's.
+    again = breaker.probation_report("b1", False, [{"rule": "EarlyPositiveRate"}], "monitor")
+    assert again.changed is False and again.state["state"] == CLOSED and actions.calls == []

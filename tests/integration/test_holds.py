@@ -302,3 +302,15 @@ def test_the_probation_check_reads_only_batches_neither_held_nor_published(
     assert swept["waiting"]["reason"] == "on probation: awaiting the verdict on v0001"
     assert not [k for k in read if "old-" in k], read
     assert "old-0" not in swept
+
+
+def test_a_batch_awaits_its_verdict_while_scored_on_probation_and_unpublished(buckets, s3):
+    from mlcycle.breaker.effects import AwsBreakerActions
+    from mlcycle.objectstore import ObjectStore
+
+    actions = AwsBreakerActions(ObjectStore(), buckets, "m")
+    assert actions.awaiting_verdict("b1") is False  # never scored
+    s3.put_object(Bucket=buckets.predictions, Key="probation/b1/_SUCCESS", Body=b"{}")
+    assert actions.awaiting_verdict("b1") is True
+    s3.put_object(Bucket=buckets.predictions, Key="predictions/b1/_SUCCESS", Body=b"{}")
+    assert actions.awaiting_verdict("b1") is False  # published

@@ -119,6 +119,12 @@ class AwsBreakerActions:
     def release_probation(self, batch_ids: list[str]) -> list[str]:
         return release_probation(self.store, self.buckets, batch_ids)
 
+    def awaiting_verdict(self, batch_id: str) -> bool:
+        """Scored on probation and not published."""
+        return self.store.exists(
+            self.buckets.predictions, storage.success_key(batch_id, probation=True)
+        ) and not self.store.exists(self.buckets.predictions, storage.success_key(batch_id))
+
     def release_held(self, batch_id: str) -> None:
         """Infer scores and publishes a batch an operator released (the order is in its note)."""
         invoke_async("INFER_FUNCTION_NAME", {"action": "release", "batch_id": batch_id})

@@ -24,6 +24,7 @@ class BreakerActions(Protocol):
     def request_retrain(self, cause: dict) -> None: ...
     def score_held(self, probation: bool) -> None: ...
     def release_probation(self, batch_ids: list[str]) -> list[str]: ...
+    def awaiting_verdict(self, batch_id: str) -> bool: ...
     def reject_batch(self, batch_id: str, reason: dict) -> None: ...
     def return_to_held(self, batch_id: str, reason: dict) -> None: ...
     def publish_state(self, state: str) -> None: ...
@@ -158,33 +159,34 @@ class Breaker(Ledger):
         still on probation and a refuting one re-opens, while each further day waited holds
         good batches a day longer.
 
-        Only batches judged healthy under the current candidate are published on close. A
+        Only batches judged healthy under the current candidate are published on close; one
+        whose verdict comes after the close is published when healthy and otherwise breaches
+        as on probation (the close needed N verdicts, not this one's). A
         batch that broke an integrity rule is set aside for corrected inputs and not offered
         to the next candidate (bad input would otherwise re-open the breaker forever); one
         that broke a performance rule showed the candidate's fault: it waits in held/ for
         the next one.
         """
         current, _ = self.read()
-        candidate = (current.get("probation") or {}).get("model_version")
-        stale = model_version is not None and model_version != candidate
-        if current["state"] != HALF_OPEN or stale or batch_id in (current.get("rejected") or {}):
-            return Transition(
-                False, current
-            )  # a verdict on another model, or a batch already set aside
+        probation = current.get("probation") or {}
+        stale = model_version is not None and model_version != probation.get("model_version")
+        if stale or batch_id in (current.get("rejected") or {}):
+            return Transition(False, current)  # a verdict on another model, or set aside
+        if current["state"] == CLOSED and probation.get("closed"):
+            # The probation closed before this batch's verdict came: the verdict still
+            # decides, so the batch is published only when it is healthy.
+            if not self.actions.awaiting_verdict(batch_id):
+                return Transition(False, current)  # published: the usual verdicts judge it
+            if healthy:
+                released = self.actions.release_probation([batch_id])
+                return Transition(
+                    False, current, effects=[f"published {len(released)} probation batch(es)"]
+                )
+            return self._breach_on_probation(batch_id, breaches, actor)
+        if current["state"] != HALF_OPEN:
+            return Transition(False, current)
         if not healthy:
-            cause = {"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}
-            if not only_integrity(b.get("rule") or "" for b in breaches):
-                self.actions.return_to_held(batch_id, cause)
-                return self.trip(cause, actor)
-            # The candidate is not at fault: set the batch aside, stay on probation.
-            cause["action"] = HELD_FOR_INPUTS
-            rejected = self._write(
-                lambda s: {**s, "rejected": {**(s.get("rejected") or {}), batch_id: cause}},
-                cause,
-                actor,
-            )
-            self.actions.reject_batch(batch_id, cause)
-            return rejected
+            return self._breach_on_probation(batch_id, breaches, actor)
 
         def change(state: dict) -> dict | None:
             if state["state"] != HALF_OPEN:
@@ -234,18 +236,29 @@ class Breaker(Ledger):
         )
         if result.changed:
             result.effects = self._close_effects(healthy)
+            self.actions.score_held(
+                probation=False
+            )  # batches held while open are scored and published now
+            result.effects.append("held batches scored")
         return result
+
+    def _breach_on_probation(self, batch_id: str, breaches: list[dict], actor: str) -> Transition:
+        cause = {"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}
+        if not only_integrity(b.get("rule") or "" for b in breaches):
+            self.actions.return_to_held(batch_id, cause)
+            return self.trip(cause, actor)
+        # The candidate is not at fault: set the batch aside, stay on probation.
+        cause["action"] = HELD_FOR_INPUTS
+        rejected = self._write(
+            lambda s: {**s, "rejected": {**(s.get("rejected") or {}), batch_id: cause}},
+            cause,
+            actor,
+        )
+        self.actions.reject_batch(batch_id, cause)
+        return rejected
 
     def _close_effects(self, healthy: list[str]) -> list[str]:
         released = self.actions.release_probation(healthy)
         self.actions.enable_inference()
         self.actions.publish_state(CLOSED)
-        # Whatever is still held (waiting on a verdict the close did not need, or refuted by
-        # an earlier candidate) meets the champion and the gate as a new batch would, instead
-        # of waiting for its hold limit.
-        self.actions.score_held(probation=False)
-        return [
-            "inference rule enabled",
-            f"published {len(released)} probation batch(es)",
-            "held batches scored",
-        ]
+        return ["inference rule enabled", f"published {len(released)} probation batch(es)"]
