@@ -10,10 +10,6 @@ moto stores alarms and metric data but never evaluates them. Each call to
   on whole seconds, so consecutive windows neither overlap nor leave gaps). It first waits
   for the current wall-clock second to end, so a datapoint put just before the call is in.
   A datapoint given an explicit timestamp older than the previous evaluation is not seen.
-  With `wait=False` (the executor's own periods: only the functions it runs put metrics) the
-  window ends at the next whole second at once, and the waiting falls to whoever puts next:
-  `await_window_end()` before a function runs, mostly after the executor's own calls in
-  between have taken that time.
 * the alarm keeps its last `EvaluationPeriods` period values; it is in ALARM when at least
   `DatapointsToAlarm` of them breach, else OK. Missing periods follow TreatMissingData:
   notBreaching (good), breaching (bad), ignore (state unchanged), missing (INSUFFICIENT_DATA
@@ -97,24 +93,13 @@ class AlarmEvaluator:
         # live local cloud) each have their own window.
         self.window_start: dict[str, datetime] = {}
         self.history: dict[str, deque] = {}
-        # The wall time (epoch seconds) before which no datapoint may be put: the end of a
-        # window closed without waiting for it.
-        self.closed_until = 0.0
 
-    def _window_end(self, wait: bool) -> datetime:
-        if not wait:
-            end = int(time.time()) + 1
-            self.closed_until = max(self.closed_until, end + 0.01)
-            return datetime.fromtimestamp(end, UTC)
+    def _window_end(self) -> datetime:
         now = time.time()
         time.sleep(
             1.0 - (now % 1.0) + 0.01
         )  # let the current second end: everything put so far is before it
         return datetime.fromtimestamp(int(time.time()), UTC)
-
-    def await_window_end(self) -> None:
-        """Before a datapoint may be put: the last window closed with wait=False has ended."""
-        time.sleep(max(0.0, self.closed_until - time.time()))
 
     def _period_values(
         self, alarms: list[dict], start: datetime, end: datetime
@@ -162,16 +147,12 @@ class AlarmEvaluator:
             result[alarm["AlarmName"]] = _combine(alarm["Statistic"], values)
         return result
 
-    def evaluate(
-        self, query: bool = True, names: set[str] | None = None, wait: bool = True
-    ) -> list[Transition]:
+    def evaluate(self, query: bool = True, names: set[str] | None = None) -> list[Transition]:
         """Close one evaluation period for every metric alarm (or the alarms in `names`);
         return the state changes.
 
         query=False: nothing can have been put since the previous evaluation (the caller
         knows no handler ran), so every alarm gets a missing datapoint without a query.
-        wait=False: the period ends at the next whole second without waiting for it; the
-        caller sees that nothing is put before it does (`await_window_end`).
         """
         # By name: moto lists alarms in creation order, which Terraform's parallel apply
         # varies; CloudWatch evaluates each independently, so any fixed order is faithful.
@@ -191,7 +172,7 @@ class AlarmEvaluator:
         }
         values: dict[str, float | None] = {}
         if query:
-            end = self._window_end(wait)
+            end = self._window_end()
             for start in sorted(set(starts.values())):
                 group = [a for a in alarms if starts[a["AlarmName"]] == start]
                 if end > start:

@@ -166,8 +166,6 @@ class Executor:
                 self._layer_code[layer["Arn"]] = content["CodeSha256"]
             layer_dirs.append(self.packages.unpacked(self._layer_code[layer["Arn"]]))
         invocation = Invocation(config["FunctionName"], source, event, self.clock, attempt=attempt)
-        # Its datapoints must fall after the alarm period closed last.
-        self.alarm_evaluator.await_window_end()
         output = None
         if self.stream_logs:
             self._put_log_lines(invocation, [_start_line(invocation)], create=True)
@@ -476,20 +474,13 @@ class Executor:
         whose effects are pumped. For all alarms at once, metric data is only queried when
         PutMetricData calls arrived since the last period (moto's recorder tells); otherwise
         the period is simply missing data. Alarms evaluated on their own periods always query:
-        the count since the last evaluation says nothing about their windows.
-
-        A period of all alarms ends at the next whole second without waiting for it: only the
-        functions run here put metrics (the tests and the demo), and the next run starts after
-        it. Alarms evaluated on their own periods (the live cloud, where anyone may put a
-        datapoint meanwhile) wait for the second to end."""
+        the count since the last evaluation says nothing about their windows."""
         self._drain()
         query = names is not None or self._metric_puts > 0 or not self.recorder.available
         self._metric_puts = 0
         cloudwatch, sns = self._client["cloudwatch"], self._client["sns"]
         done: list[Invocation] = []
-        for change in self.alarm_evaluator.evaluate(
-            query=query, names=names, wait=names is not None
-        ):
+        for change in self.alarm_evaluator.evaluate(query=query, names=names):
             alarm = change.alarm
             cloudwatch.set_alarm_state(
                 AlarmName=alarm["AlarmName"],

@@ -49,7 +49,7 @@ def aws(stack):
 def executor(stack):
     """Alarms are evaluated only where a test asks.
 
-    The run after an evaluation waits for the wall-clock second it ended to pass.
+    Each evaluation waits for the wall-clock second to end.
     """
     _, url, packages = stack
     return Executor(url, packages, START, auto_alarms=False)

@@ -3,8 +3,6 @@ with exactly its dimensions, whatever their order, and nothing with more."""
 
 from __future__ import annotations
 
-import time
-
 import boto3
 import pytest
 from moto import mock_aws
@@ -96,19 +94,3 @@ def test_one_dimension_alarms_ignore_datapoints_with_more(cloudwatch):
     assert _evaluate(cloudwatch, evaluator) == {}
     _put(cloudwatch, 5, ("ModelName", "booking_status"))
     assert _evaluate(cloudwatch, evaluator) == {"model": ("ALARM", 5.0)}
-
-
-def test_a_period_closed_without_waiting_keeps_the_next_datapoints_for_the_next_one(cloudwatch):
-    model_dim = ("ModelName", "booking_status")
-    _alarm(cloudwatch, "model", _dimensions(model_dim), "Maximum", 1)
-    evaluator = AlarmEvaluator(cloudwatch)
-    _put(cloudwatch, 5, model_dim)
-    started = time.monotonic()
-    changes = evaluator.evaluate(wait=False)
-    assert [(c.new_state, c.value) for c in changes] == [("ALARM", 5.0)]
-    assert time.monotonic() - started < 0.5 and evaluator.closed_until > time.time()
-    evaluator.await_window_end()  # what the executor does before a function runs
-    assert time.time() >= evaluator.closed_until
-    _put(cloudwatch, 0, model_dim)
-    evaluator.evaluate(wait=False)
-    assert evaluator.history["model"][-1] == 0.0  # this period's datapoint alone
