@@ -29,10 +29,14 @@ class RecordingActions:
 
     def release_probation(self, batch_ids):
         self.calls.append(f"release {batch_ids}")
+        self.awaiting -= set(batch_ids)
         return batch_ids
 
     def awaiting_verdict(self, batch_id):
         return batch_id in self.awaiting
+
+    def scored_on_probation(self, version):
+        return sorted(self.awaiting)
 
     def reject_batch(self, batch_id, reason):
         self.calls.append(f"reject {batch_id}")
@@ -277,3 +281,20 @@ def test_a_verdict_after_the_close_on_a_published_batch_changes_nothing(breaker,
     # b1 was published on the close: its later refutation is the monitor's usual verdict's.
     again = breaker.probation_report("b1", False, [{"rule": "EarlyPositiveRate"}], "monitor")
     assert again.changed is False and again.state["state"] == CLOSED and actions.calls == []
+
+
+def test_a_refuted_candidate_sends_every_batch_it_scored_back_to_held(breaker, actions):
+    breaker.trip(ALARM, actor="alarm")
+    breaker.model_promoted("v0002", actor="training")
+    actions.awaiting = {"b1", "b2", "b3"}  # scored on probation by v0002, none published
+    breaker.probation_report("b1", True, [], actor="monitor", model_version="v0002")
+    actions.calls.clear()
+
+    refuted = breaker.probation_report(
+        "b2", False, [{"rule": "RealisedAccuracy"}], "monitor", model_version="v0002"
+    )
+
+    assert refuted.state["state"] == OPEN
+    # b1 was judged healthy, b3 not yet: neither is published by a refuted candidate, and
+    # both wait in held/ for the next one with the breaching b2.
+    assert actions.calls[:3] == ["return b2", "return b1", "return b3"]

@@ -314,3 +314,33 @@ def test_a_batch_awaits_its_verdict_while_scored_on_probation_and_unpublished(bu
     assert actions.awaiting_verdict("b1") is True
     s3.put_object(Bucket=buckets.predictions, Key="predictions/b1/_SUCCESS", Body=b"{}")
     assert actions.awaiting_verdict("b1") is False  # published
+
+
+def test_a_refuted_candidate_returns_every_batch_it_scored_to_held(live, buckets, s3):
+    from handlers import breaker
+
+    _breaker({"action": "open"})
+    breaker.handler({"action": "model_promoted", "version": "v0001"}, None)
+    for batch_id, day in (("first", "2026-01-06"), ("second", "2026-01-07")):
+        _upload(s3, buckets, batch_id, day=day)
+        [scored] = _infer({"batch_id": batch_id})
+        assert scored["status"] == "published" and scored["probation"] is True
+
+    report = {
+        "action": "probation_report",
+        "batch_id": "first",
+        "healthy": False,
+        "breaches": [{"rule": "RealisedAccuracy"}],
+        "model_version": "v0001",
+    }
+    refuted = breaker.handler(report, None)
+
+    assert refuted["state"]["state"] == "OPEN"
+    # Both wait in held/ for the next candidate; neither keeps a probation output that would
+    # stop that candidate from scoring it.
+    assert keys(s3, buckets.predictions, "probation/") == []
+    for batch_id in ("first", "second"):
+        assert keys(s3, buckets.data, f"incoming/{batch_id}/") == []
+        assert keys(s3, buckets.data, f"held/{batch_id}/"), batch_id
+    note = _json(s3, buckets.data, "held/second/held.json")
+    assert note["reason"] == "candidate v0001 refuted by first on probation"

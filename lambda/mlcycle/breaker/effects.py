@@ -119,6 +119,26 @@ class AwsBreakerActions:
     def release_probation(self, batch_ids: list[str]) -> list[str]:
         return release_probation(self.store, self.buckets, batch_ids)
 
+    def scored_on_probation(self, version: str) -> list[str]:
+        """The unpublished batches `version` scored on probation. One listing each for the
+        probation folders and the published batches; a manifest is read only for the rest."""
+        published = storage.published_batches(self.store, self.buckets.predictions)
+        found = []
+        for batch_id in storage.batch_folders(
+            self.store, self.buckets.predictions, storage.PROBATION
+        ):
+            if batch_id in published:
+                continue
+            try:
+                manifest, _ = self.store.get_json(
+                    self.buckets.predictions, storage.success_key(batch_id, probation=True)
+                )
+            except ValueError:
+                continue  # unreadable: the hold sweep pages it
+            if isinstance(manifest, dict) and manifest.get("model_version") == version:
+                found.append(batch_id)
+        return found
+
     def awaiting_verdict(self, batch_id: str) -> bool:
         """Scored on probation and not published."""
         return self.store.exists(
@@ -146,12 +166,13 @@ class AwsBreakerActions:
         """A batch that breached on probation through the candidate's fault (a performance
         rule): its probation output goes, and its inputs wait in held/ for the next candidate
         (they are moved there when the batch came in during probation)."""
+        breaches = reason.get("breaches")
         if not any(self.store.list(self.buckets.data, storage.held_prefix(batch_id))):
             hold(
                 self.store,
                 self.buckets,
                 batch_id,
-                f"breached on probation: {reason.get('breaches') or []}",
+                f"breached on probation: {breaches}" if breaches else reason["reason"],
             )
         # The manifest first: no _SUCCESS ever points at predictions that are gone.
         for key in (

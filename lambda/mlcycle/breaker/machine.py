@@ -25,6 +25,7 @@ class BreakerActions(Protocol):
     def score_held(self, probation: bool) -> None: ...
     def release_probation(self, batch_ids: list[str]) -> list[str]: ...
     def awaiting_verdict(self, batch_id: str) -> bool: ...
+    def scored_on_probation(self, version: str) -> list[str]: ...
     def reject_batch(self, batch_id: str, reason: dict) -> None: ...
     def return_to_held(self, batch_id: str, reason: dict) -> None: ...
     def publish_state(self, state: str) -> None: ...
@@ -169,7 +170,8 @@ class Breaker(Ledger):
         """
         current, _ = self.read()
         probation = current.get("probation") or {}
-        stale = model_version is not None and model_version != probation.get("model_version")
+        candidate = probation.get("model_version")
+        stale = model_version is not None and model_version != candidate
         if stale or batch_id in (current.get("rejected") or {}):
             return Transition(False, current)  # a verdict on another model, or set aside
         if current["state"] == CLOSED and probation.get("closed"):
@@ -182,11 +184,11 @@ class Breaker(Ledger):
                 return Transition(
                     False, current, effects=[f"published {len(released)} probation batch(es)"]
                 )
-            return self._breach_on_probation(batch_id, breaches, actor)
+            return self._breach_on_probation(batch_id, breaches, actor, candidate)
         if current["state"] != HALF_OPEN:
             return Transition(False, current)
         if not healthy:
-            return self._breach_on_probation(batch_id, breaches, actor)
+            return self._breach_on_probation(batch_id, breaches, actor, candidate)
 
         def change(state: dict) -> dict | None:
             if state["state"] != HALF_OPEN:
@@ -242,10 +244,19 @@ class Breaker(Ledger):
             result.effects.append("held batches scored")
         return result
 
-    def _breach_on_probation(self, batch_id: str, breaches: list[dict], actor: str) -> Transition:
+    def _breach_on_probation(
+        self, batch_id: str, breaches: list[dict], actor: str, candidate: str | None
+    ) -> Transition:
         cause = {"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}
         if not only_integrity(b.get("rule") or "" for b in breaches):
             self.actions.return_to_held(batch_id, cause)
+            # Nothing the refuted candidate scored is published: every batch still waiting on
+            # it goes back to held/ too, where the next candidate scores it (a stale probation
+            # output would keep it from being scored again).
+            refuted = {"reason": f"candidate {candidate} refuted by {batch_id} on probation"}
+            for other in self.actions.scored_on_probation(candidate) if candidate else []:
+                if other != batch_id:
+                    self.actions.return_to_held(other, refuted)
             return self.trip(cause, actor)
         # The candidate is not at fault: set the batch aside, stay on probation.
         cause["action"] = HELD_FOR_INPUTS
