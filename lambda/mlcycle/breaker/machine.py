@@ -154,15 +154,15 @@ class Breaker(Ledger):
         model_version: str | None = None,
         labelled: bool = False,
     ) -> Transition:
-        """In HALF_OPEN: a breach re-opens; the Nth healthy batch closes, and when the
-        probation needs labels, only once one of them was judged healthy with its labels
-        (``labelled``: partial ones count). One: every later increment re-judges the batches
-        still on probation and a refuting one re-opens, while each further day waited holds
-        good batches a day longer.
+        """In HALF_OPEN: a breach re-opens; the Nth healthy batch closes. When the probation
+        needs labels, a batch counts only once it was judged healthy with its labels
+        (``labelled``: partial ones count): a label-free verdict often comes first and cannot
+        see the harm that opened the breaker (seeds 1 and 2 closed on one such verdict and
+        re-opened on the same batch's labels minutes later, its predictions published).
 
-        Only batches judged healthy under the current candidate are published on close; one
-        whose verdict comes after the close is published when healthy and otherwise breaches
-        as on probation (the close needed N verdicts, not this one's). A
+        Only the batches that counted are published on close; one whose verdict comes after
+        the close is published when that verdict would have counted and otherwise breaches as
+        on probation (the close needed N verdicts, not this one's). A
         batch that broke an integrity rule is set aside for corrected inputs and not offered
         to the next candidate (bad input would otherwise re-open the breaker forever); one
         that broke a performance rule showed the candidate's fault: it waits in held/ for
@@ -179,6 +179,8 @@ class Breaker(Ledger):
             # decides, so the batch is published only when it is healthy.
             if not self.actions.awaiting_verdict(batch_id):
                 return Transition(False, current)  # published: the usual verdicts judge it
+            if healthy and probation.get("labels_required") and not labelled:
+                return Transition(False, current)  # its labelled verdict decides
             if healthy:
                 released = self.actions.release_probation([batch_id])
                 return Transition(
@@ -197,8 +199,7 @@ class Breaker(Ledger):
             probation["healthy"] = sorted(set(probation["healthy"]) | {batch_id})
             confirmed = set(probation.get("confirmed") or []) | ({batch_id} if labelled else set())
             probation["confirmed"] = sorted(confirmed)
-            unconfirmed = probation.get("labels_required") and not confirmed
-            if len(probation["healthy"]) < probation["required"] or unconfirmed:
+            if len(_counted(probation)) < probation["required"]:
                 return {**state, "probation": probation}
             return {
                 **state,
@@ -213,7 +214,7 @@ class Breaker(Ledger):
             actor,
         )
         if result.changed and result.state["state"] == CLOSED:
-            result.effects = self._close_effects(result.state["probation"]["healthy"])
+            result.effects = self._close_effects(_counted(result.state["probation"]))
         return result
 
     def force(
@@ -273,3 +274,9 @@ class Breaker(Ledger):
         self.actions.enable_inference()
         self.actions.publish_state(CLOSED)
         return ["inference rule enabled", f"published {len(released)} probation batch(es)"]
+
+
+def _counted(probation: dict) -> list[str]:
+    """The healthy batches a probation counts: those judged with their labels when it needs
+    labels, every healthy one otherwise."""
+    return probation["confirmed"] if probation.get("labels_required") else probation["healthy"]
