@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -104,12 +105,22 @@ def _replace_stale(cache_dir: Path, prefix: str, keep: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def _staging(cache_dir: Path, kind: str, key: str) -> Path:
+    """A build's own staging directory: two builds of one recipe at once (two demos in one
+    checkout) each emptied the other's shared one mid-build and crashed."""
+    staging = cache_dir / f".staging-{kind}-{key}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    return staging
+
+
 def _publish(staging: Path, entry: Path) -> None:
     """Move a finished staging directory into place; a crashed build leaves no entry."""
-    if entry.exists():  # another build finished the same recipe first
-        shutil.rmtree(staging)
-    else:
+    try:
         staging.rename(entry)
+    except OSError:
+        if not entry.exists():
+            raise
+        shutil.rmtree(staging)  # another build finished the same recipe first
 
 
 def prepare_dependencies(requirements: Path, cache_dir: Path) -> Dependencies:
@@ -119,8 +130,7 @@ def prepare_dependencies(requirements: Path, cache_dir: Path) -> Dependencies:
     done = entry / "report.json"
     if not done.exists():
         log.info("dependencies: cold build for recipe %s", key)
-        staging = cache_dir / f".staging-deps-{key}"
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = _staging(cache_dir, "deps", key)
         installed = staging / "installed"
         pip_install(installed, "-r", str(requirements), "-c", str(CONSTRAINTS))
         report = {"key": key, "installed_bytes": _tree_size(installed)}
@@ -168,8 +178,7 @@ def prepare_runtime_standin(dev_requirements: Path, cache_dir: Path) -> Path:
     key = hashlib.sha256(f"{requirement}|{sys.version}".encode()).hexdigest()[:16]
     entry = cache_dir / f"runtime-{key}"
     if not (entry / "boto3").is_dir():
-        staging = cache_dir / f".staging-runtime-{key}"
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = _staging(cache_dir, "runtime", key)
         pip_install(staging, requirement)
         compile_own_code(staging, str(entry))
         _publish(staging, entry)
