@@ -150,13 +150,11 @@ def test_after_a_label_triggered_trip_only_labelled_verdicts_close_probation(
     for batch_id in ("b1", "b2", "b3"):  # label-free verdicts cannot see a cancellation wave
         result = breaker.probation_report(batch_id, True, [], actor="monitor")
         assert result.state["state"] == HALF_OPEN
-    one = breaker.probation_report("b2", True, [], "monitor", labelled=True)
-    assert one.state["state"] == HALF_OPEN  # every counted batch is confirmed by its labels
-    closed = breaker.probation_report("b3", True, [], "monitor", labelled=True)
+    closed = breaker.probation_report("b2", True, [], "monitor", labelled=True)
     assert closed.state["state"] == CLOSED
-    assert closed.state["probation"]["confirmed"] == ["b2", "b3"]
-    # b1 was judged without its labels only: it waits for its labelled verdict.
-    assert actions.calls[-3:] == ["release ['b2', 'b3']", "enable", "metric CLOSED"]
+    assert closed.state["probation"]["confirmed"] == ["b2"]
+    # b1 and b3 were judged without their labels only: they wait for their labelled verdicts.
+    assert actions.calls[-3:] == ["release ['b2']", "enable", "metric CLOSED"]
     assert events(s3, buckets)[-1]["cause"]["labelled"] is True
     actions.awaiting = {"b1"}
     actions.calls.clear()
@@ -171,9 +169,7 @@ def test_a_labelled_verdict_alone_does_not_close_before_n_healthy_batches(breake
     breaker.model_promoted("v0002", actor="training")
     first = breaker.probation_report("b1", True, [], "monitor", labelled=True)
     assert first.state["state"] == HALF_OPEN and first.state["probation"]["confirmed"] == ["b1"]
-    assert breaker.probation_report("b2", True, [], "monitor").state["state"] == HALF_OPEN
-    closed = breaker.probation_report("b2", True, [], "monitor", labelled=True)
-    assert closed.state["state"] == CLOSED
+    assert breaker.probation_report("b2", True, [], "monitor").state["state"] == CLOSED
 
 
 def test_a_labelled_breach_on_probation_reopens_and_the_batch_waits_for_the_next_candidate(

@@ -154,15 +154,17 @@ class Breaker(Ledger):
         model_version: str | None = None,
         labelled: bool = False,
     ) -> Transition:
-        """In HALF_OPEN: a breach re-opens; the Nth healthy batch closes. When the probation
-        needs labels, a batch counts only once it was judged healthy with its labels
-        (``labelled``: partial ones count): a label-free verdict often comes first and cannot
-        see the harm that opened the breaker (seeds 1 and 2 closed on one such verdict and
-        re-opened on the same batch's labels minutes later, its predictions published).
+        """In HALF_OPEN: a breach re-opens; the Nth healthy batch closes, and when the
+        probation needs labels, only once one of them was judged healthy with its labels
+        (``labelled``: partial ones count). One, so that a day's wait for labels does not hold
+        good batches a day longer; but only batches judged healthy with their labels are
+        published then: a label-free verdict often comes first and cannot see the harm that
+        opened the breaker (seeds 1 and 2 published batches on one, refuted by the same
+        batches' labels minutes later).
 
-        Only the batches that counted are published on close; one whose verdict comes after
-        the close is published when that verdict would have counted and otherwise breaches as
-        on probation (the close needed N verdicts, not this one's). A
+        Only those batches are published on close; one whose verdict comes after the close is
+        published when healthy (with its labels, when the probation needs them) and otherwise
+        breaches as on probation (the close needed N verdicts, not this one's). A
         batch that broke an integrity rule is set aside for corrected inputs and not offered
         to the next candidate (bad input would otherwise re-open the breaker forever); one
         that broke a performance rule showed the candidate's fault: it waits in held/ for
@@ -199,7 +201,8 @@ class Breaker(Ledger):
             probation["healthy"] = sorted(set(probation["healthy"]) | {batch_id})
             confirmed = set(probation.get("confirmed") or []) | ({batch_id} if labelled else set())
             probation["confirmed"] = sorted(confirmed)
-            if len(_counted(probation)) < probation["required"]:
+            unconfirmed = probation.get("labels_required") and not confirmed
+            if len(probation["healthy"]) < probation["required"] or unconfirmed:
                 return {**state, "probation": probation}
             return {
                 **state,
@@ -277,6 +280,6 @@ class Breaker(Ledger):
 
 
 def _counted(probation: dict) -> list[str]:
-    """The healthy batches a probation counts: those judged with their labels when it needs
-    labels, every healthy one otherwise."""
+    """The healthy batches a close publishes: those judged with their labels when the
+    probation needs labels, every healthy one otherwise."""
     return probation["confirmed"] if probation.get("labels_required") else probation["healthy"]
