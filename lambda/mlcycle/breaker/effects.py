@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Set
+
 import boto3
 
 from mlcycle import storage
@@ -67,6 +69,30 @@ def publish_from_probation(
     return published
 
 
+def unpublished_probation(
+    store: ObjectStore, buckets: Buckets, skip: Set[str] = frozenset()
+) -> Iterator[tuple[str, dict | None, str | None]]:
+    """(batch id, probation manifest, why it is unreadable) of every batch scored on
+    probation and not published, `skip` aside. One listing each for the probation folders
+    and the published batches, instead of a request per batch ever scored on probation; a
+    manifest is read only for the rest."""
+    published = storage.published_batches(store, buckets.predictions)
+    for batch_id in storage.batch_folders(store, buckets.predictions, storage.PROBATION):
+        if batch_id in published or batch_id in skip:
+            continue
+        try:
+            manifest, _ = store.get_json(
+                buckets.predictions, storage.success_key(batch_id, probation=True)
+            )
+        except ValueError as exc:
+            yield batch_id, None, str(exc)
+            continue
+        if manifest is None or isinstance(manifest, dict):
+            yield batch_id, manifest, None
+        else:
+            yield batch_id, None, f"not a JSON object: {type(manifest).__name__}"
+
+
 def release_probation(store: ObjectStore, buckets: Buckets, batch_ids: list[str]) -> list[str]:
     """Publish probation batches judged healthy."""
     marks = {"released_from_probation_at": now_iso()}
@@ -120,24 +146,13 @@ class AwsBreakerActions:
         return release_probation(self.store, self.buckets, batch_ids)
 
     def scored_on_probation(self, version: str) -> list[str]:
-        """The unpublished batches `version` scored on probation. One listing each for the
-        probation folders and the published batches; a manifest is read only for the rest."""
-        published = storage.published_batches(self.store, self.buckets.predictions)
-        found = []
-        for batch_id in storage.batch_folders(
-            self.store, self.buckets.predictions, storage.PROBATION
-        ):
-            if batch_id in published:
-                continue
-            try:
-                manifest, _ = self.store.get_json(
-                    self.buckets.predictions, storage.success_key(batch_id, probation=True)
-                )
-            except ValueError:
-                continue  # unreadable: the hold sweep pages it
-            if isinstance(manifest, dict) and manifest.get("model_version") == version:
-                found.append(batch_id)
-        return found
+        """The unpublished batches `version` scored on probation (an unreadable manifest is
+        the hold sweep's to page)."""
+        return [
+            batch_id
+            for batch_id, manifest, _ in unpublished_probation(self.store, self.buckets)
+            if manifest is not None and manifest.get("model_version") == version
+        ]
 
     def awaiting_verdict(self, batch_id: str) -> bool:
         """Scored on probation and not published."""

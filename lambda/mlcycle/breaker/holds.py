@@ -15,7 +15,11 @@ from functools import partial
 
 from mlcycle import storage
 from mlcycle.batches import HeldBatch, held_batch, held_batches
-from mlcycle.breaker.effects import publish_from_probation, report_held_too_long
+from mlcycle.breaker.effects import (
+    publish_from_probation,
+    report_held_too_long,
+    unpublished_probation,
+)
 from mlcycle.breaker.policy import PUBLISH
 from mlcycle.breaker.state import HALF_OPEN, UNKNOWN, read_state
 from mlcycle.clock import now
@@ -120,29 +124,22 @@ def _waiting_on_probation(
     version = (state.get("probation") or {}).get("model_version")
     if state["state"] != HALF_OPEN or version is None:
         return []
-    # One listing each instead of a request per batch ever scored on probation: only the
-    # batches neither held nor published are read.
     held = set(storage.batch_folders(store, buckets.data, storage.HELD))
-    published = storage.published_batches(store, buckets.predictions)
     found = []
-    for batch_id in storage.batch_folders(store, buckets.predictions, storage.PROBATION):
-        if batch_id in held or batch_id in published:
-            continue
-        try:
-            output, _ = store.get_json(
-                buckets.predictions, storage.success_key(batch_id, probation=True)
-            )
-            if output is None or output.get("model_version") != version:
-                continue
-            limit = dt.datetime.fromisoformat(output["published_at"]) + dt.timedelta(hours=hours)
-        except (ValueError, KeyError, TypeError) as exc:
+    for batch_id, output, unreadable in unpublished_probation(store, buckets, held):
+        if output is not None and output.get("model_version") == version:
+            try:
+                limit = dt.datetime.fromisoformat(output["published_at"])
+            except (ValueError, KeyError, TypeError) as exc:
+                unreadable = str(exc)
+            else:
+                limit += dt.timedelta(hours=hours)
+                if at > limit:
+                    reason = f"on probation: awaiting the verdict on {version}"
+                    found.append(_paged(batch_id, limit, reason))
+        if unreadable is not None:
             # A manifest nobody can read pages now: one broken object must not stop the sweep.
-            found.append(_paged(batch_id, None, f"probation manifest unreadable: {exc}"))
-            continue
-        if at > limit:
-            found.append(
-                _paged(batch_id, limit, f"on probation: awaiting the verdict on {version}")
-            )
+            found.append(_paged(batch_id, None, f"probation manifest unreadable: {unreadable}"))
     return found
 
 
