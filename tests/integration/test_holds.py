@@ -344,3 +344,26 @@ def test_a_refuted_candidate_returns_every_batch_it_scored_to_held(live, buckets
         assert keys(s3, buckets.data, f"held/{batch_id}/"), batch_id
     note = _json(s3, buckets.data, "held/second/held.json")
     assert note["reason"] == "candidate v0001 refuted by first on probation"
+
+
+def test_a_probation_batch_left_unpublished_after_the_probation_pages_past_the_limit(
+    live, buckets, s3, monkeypatch
+):
+    from handlers import breaker
+    from mlcycle.breaker import holds
+
+    paged: list[list[str]] = []
+    monkeypatch.setattr(holds, "report_held_too_long", lambda model, batches: paged.append(batches))
+    _breaker({"action": "open"})
+    breaker.handler({"action": "model_promoted", "version": "v0001"}, None)
+    _upload(s3, buckets, "waiting", day="2026-01-06")
+    [scored] = _infer({"batch_id": "waiting"})
+    assert scored["status"] == "published" and scored["probation"] is True
+    assert _breaker({"action": "close"})["state"]["state"] == "CLOSED"
+
+    swept = _sweep(_config(), buckets)
+
+    # Not published and no longer any probation's: it pages instead of waiting unnoticed.
+    assert swept["waiting"]["status"] == "held_too_long"
+    assert swept["waiting"]["reason"] == "on probation: scored by v0001, no longer the candidate"
+    assert paged == [["waiting"]]

@@ -21,7 +21,7 @@ from mlcycle.breaker.effects import (
     unpublished_probation,
 )
 from mlcycle.breaker.policy import PUBLISH
-from mlcycle.breaker.state import HALF_OPEN, UNKNOWN, read_state
+from mlcycle.breaker.state import UNKNOWN, read_state
 from mlcycle.clock import now
 from mlcycle.config import ModelConfig
 from mlcycle.failures import isolated
@@ -118,24 +118,28 @@ def _why_not_publish(cfg: ModelConfig, state: dict, held: HeldBatch) -> str | No
 def _waiting_on_probation(
     store: ObjectStore, buckets: Buckets, state: dict, at: dt.datetime, hours: float
 ) -> list[dict]:
-    """Batches that came in during probation (scored from incoming/, so not in held/) and
-    still wait past the hold limit for the candidate's verdict, which may need labels that
-    are late: they page like held batches; the verdict or an operator publishes them."""
+    """Batches scored on probation from incoming/ (so not in held/) and still unpublished past
+    the hold limit: they page like held batches; a verdict or an operator publishes them.
+    Whatever the state: after a close, a batch may wait for its labelled verdict, and a batch a
+    refuted candidate was still scoring when it was refuted keeps that candidate's output."""
     version = (state.get("probation") or {}).get("model_version")
-    if state["state"] != HALF_OPEN or version is None:
-        return []
     held = set(storage.batch_folders(store, buckets.data, storage.HELD))
     found = []
     for batch_id, output, unreadable in unpublished_probation(store, buckets, held):
-        if output is not None and output.get("model_version") == version:
+        if output is not None:
             try:
                 limit = dt.datetime.fromisoformat(output["published_at"])
             except (ValueError, KeyError, TypeError) as exc:
                 unreadable = str(exc)
             else:
                 limit += dt.timedelta(hours=hours)
+                scored_by = output.get("model_version")
                 if at > limit:
-                    reason = f"on probation: awaiting the verdict on {version}"
+                    reason = (
+                        f"on probation: awaiting the verdict on {version}"
+                        if scored_by == version
+                        else f"on probation: scored by {scored_by}, no longer the candidate"
+                    )
                     found.append(_paged(batch_id, limit, reason))
         if unreadable is not None:
             # A manifest nobody can read pages now: one broken object must not stop the sweep.
