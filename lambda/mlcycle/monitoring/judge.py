@@ -50,7 +50,7 @@ def judge(
         for o in found
     ]
     if labels is not None and not labels.complete and labels.age_days is not None:
-        history = windows.early_history(
+        history, borrowed = windows.early_history(
             window,
             labels.age_days,
             version,
@@ -58,7 +58,7 @@ def judge(
             limits.get("timing_edges"),
             settings.min_window,
         )
-        early = early_observation(labels, history, settings.min_window)
+        early = early_observation(labels, history, settings.min_window, borrowed)
         if early is not None:
             found.append(early[0])
             normals.append(early[1])

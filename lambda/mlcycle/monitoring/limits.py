@@ -199,7 +199,7 @@ def _label_observations(labels: LabelStats, table: calibration.Table | None) -> 
 class Expected:
     centre: float
     sd: float
-    source: str  # "window", "reference"
+    source: str  # "window", "reference", "earlier versions" (the early rule's, borrowed)
     batches: int = 0
 
 

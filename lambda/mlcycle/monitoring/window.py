@@ -144,12 +144,12 @@ def calibration_entries(window: dict, version: str, newest: int) -> list[dict]:
 
 def early_history(
     window: dict, age: int, version: str, exclude: str, edges: list | None, min_batches: int
-) -> list[dict]:
+) -> tuple[list[dict], bool]:
     """Partial-label counts at this age of the healthy batches the version scored; while it
     has fewer than ``min_batches`` of them, those of earlier versions on the same timing bins
-    too. How soon labels arrive is the world's, and known / expected of a calibrated model is
-    that share whichever version expected: a recovery model on probation is judged at once
-    (the rule's spread measures the mix)."""
+    too (the flag says so). How soon labels arrive is the world's, and known / expected of a
+    calibrated model is that share whichever version expected: a recovery model on probation
+    is judged at once (the rule's spread measures the mix)."""
     own, others = [], []
     for entry in current(window):
         early = entry.get("early", {}).get(f"age{age}")
@@ -162,7 +162,9 @@ def early_history(
             own.append(early)
         elif edges is not None and early.get("edges") == list(edges):
             others.append(early)
-    return own if len(own) >= min_batches else own + others
+    if len(own) >= min_batches:
+        return own, False
+    return own + others, bool(others)
 
 
 def entry(

@@ -1,6 +1,8 @@
 """The early positive rule: partial labels against what recent batches had revealed by the same
 age, bin by bin of the label-timing column."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -83,8 +85,44 @@ def test_a_new_version_borrows_history_on_the_same_timing_bins_until_it_has_its_
     window = {"accepted_since": None, "entries": old + elsewhere + breached}
     # v0003 keeps v0001's bins: its five-batch minimum is made up from v0001's calm batches,
     # never from another version's bins or from a batch the rule itself flagged.
-    assert len(early_history(window, 1, "v0003", "x", edges, 5)) == 6
-    assert early_history(window, 1, "v0003", "x", None, 5) == []
+    borrowed, flag = early_history(window, 1, "v0003", "x", edges, 5)
+    assert (len(borrowed), flag) == (6, True)
+    assert early_history(window, 1, "v0003", "x", None, 5) == ([], False)
     own = [_window_entry(f"e{i:02d}", "v0003", edges) for i in range(21, 26)]
     window["entries"] += own
-    assert len(early_history(window, 1, "v0003", "x", edges, 5)) == 5  # its own suffice now
+    assert early_history(window, 1, "v0003", "x", edges, 5) == (
+        [e["early"]["age1"] for e in own],
+        False,
+    )
+
+
+def test_a_borrowed_range_judges_each_batch_alone_and_starts_no_sequence():
+    # After a lasting change a recovery model's partial labels sit a little off the earlier
+    # versions' timing: three such batches at z +2.5 must not add up to a trip on a fourth.
+    from mlcycle.monitoring.judge import _judge_one
+    from mlcycle.monitoring.rules import TRIP, parse_settings
+
+    rng = np.random.default_rng(3)
+    expected = np.array([100.0, 300.0, 200.0])
+    observation, normal = early_observation(
+        labels(np.rint(SHARE * expected), expected), history(20, rng), 5, borrowed=True
+    )
+    assert normal.source == "earlier versions"
+    offset = 1.0 + 2.5 * normal.sd
+    observation = replace(observation, value=offset)
+    earlier = [
+        {
+            "batch_id": f"p{i}",
+            "model_version": "v0033",
+            "published_at": f"2026-01-2{i}",
+            "z": {"EarlyPositiveRate": 2.5},
+        }
+        for i in range(3)
+    ]
+    window = {"accepted_since": None, "entries": earlier}
+    own = _judge_one(
+        observation, replace(normal, source="window"), window, parse_settings({}), "v0033", "b"
+    )
+    alone = _judge_one(observation, normal, window, parse_settings({}), "v0033", "b")
+    assert own["level"] == TRIP and own["cusum"] > 4  # what seed 3's day 29 met
+    assert alone["level"] < TRIP and alone["cusum"] == 0.0 and alone["basis"] == "earlier versions"
