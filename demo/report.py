@@ -140,7 +140,7 @@ def collect(
         batch: (rec.day, etags) for rec in records for batch, etags in rec.corrections.items()
     }
     days, prev_state = [], "CLOSED"
-    for rec in records:
+    for rec in records[: scenario.days]:
         batch_id = scenario.batch_id(rec.day)
         report = store.get_json(buckets.monitoring, storage.report_key(batch_id))[0] or {}
         rows = (report.get("headline") or {}).get("RowCount")
@@ -191,6 +191,8 @@ def collect(
     return {
         "settings": {
             "days": scenario.days,
+            # The day after the last batch: labels and verdicts, no new batch.
+            "drain_days": len(records) - scenario.days,
             "seed": scenario.seed,
             "label_delay_days": scenario.label_delay_days,
             "rows_per_day": scenario.rows_per_day,

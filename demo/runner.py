@@ -118,7 +118,8 @@ class Run:
             self._put(key, body)
         return self.executor.invoke(self.functions["train"], {"actor": "demo bootstrap"})
 
-    def day(self, day: int) -> demo_report.DayRecord:
+    def day(self, day: int, deliver: bool = True) -> demo_report.DayRecord:
+        """One simulated day: labels, corrections, then (``deliver``) the day's batch."""
         rec = demo_report.DayRecord(day, started=_now())
         ran = self.executor.advance(LABELS_AT)
         arriving = {}
@@ -142,8 +143,9 @@ class Run:
         if rec.corrections:
             ran += self.executor.settle()
         rec.champion_at_upload = self._state()[1]
-        self._deliver(day, self.sc.day_batch(day))
-        ran += self.executor.settle()
+        if deliver:
+            self._deliver(day, self.sc.day_batch(day))
+            ran += self.executor.settle()
         ran += self.executor.advance(dt.timedelta(days=1) - BATCH_AT)
         rec.ended = _now()
         rec.breaker_state, rec.champion = self._state()
@@ -183,6 +185,10 @@ def run(sc: plan.Scenario, out_dir: Path) -> dict:
             rec = r.day(day)
             status = {"status": demo_report.batch_outcome(r.store, r.buckets, sc.batch_id(day))}
             print(_progress(rec, sc, status), flush=True)
+        # The last batches are judged by whether they were published within a day of arriving:
+        # a day without a new batch lets their first labels and verdicts come, as they would.
+        drained = r.day(sc.days + 1, deliver=False)
+        print(f"day {drained.day:2d} (no batch)  " + "; ".join(drained.notes), flush=True)
         r.executor.close()
         print(_workload(r.executor.invocations), flush=True)
         registry = ModelRegistry(r.store, r.buckets.models, cfg.name)

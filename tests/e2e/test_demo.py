@@ -30,7 +30,8 @@ def test_short_demo_catches_the_outage_before_publication_and_loses_nothing(shor
     assert report["published_bad_predictions_after_trip"] == 0
     assert report["false_trips"] == 0 and report["label_delay_days"] == 3
     assert report["outcome"]["lost"] == 0 and sum(report["outcome"].values()) == 8
-    assert len(report["days"]) == 8
+    # A day without a batch follows the last one; it gets no row of its own.
+    assert len(report["days"]) == 8 and report["settings"]["drain_days"] == 1
     first = report["champion_versions"][0]
     assert first["version"] == "v0001" and first["clean_day_accuracy"] > 0.55  # prior: 0.34
     assert report["accuracy_estimate_mae"] is not None and report["accuracy_estimate_mae"] < 0.1
