@@ -21,7 +21,7 @@ labels); "labels" = batch 0 tripped on its complete labels; "benign" trips count
 Models and worlds: `bench/detection_world.py`. Last line, for scripts:
 
     false_trip_rate=<x> benign_trip_rate=<x> coverage093_detection=<x>
-    concept5pt_detection_2days=<x>
+    concept5pt_detection_2days=<x> corruption_after_campaign_labels=<x>
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ OUTAGE_COVERAGE = (0.95, 0.93, 0.90, 0.85)
 MARKETS = ("PL", "AE", "CA", "IN", "US")  # 1%, 2%, 3%, 5%, 16% of bookings
 CORRUPTION_FACTORS = (0.9, 0.8, 0.7, 0.6)
 CAMPAIGN_SHARES = (0.2, 0.35, 0.5, 0.85)
+CAMPAIGN_LEAD = 5  # days from a campaign to a corrupted feature in the compound incident
 CONCEPT_LOSSES = (0.02, 0.05, 0.10)
 SNAPSHOT_DAYS = (25, 20, 15)  # the world's booked/fulfilled boundary is 30 days
 
@@ -71,6 +72,17 @@ def upper95(k: int, n: int) -> float:
 
 def day_of(day: int) -> str:
     return (FIRST_DAY + dt.timedelta(days=day)).isoformat()
+
+
+def moments(day: int) -> list[tuple[int, int | None, bool]]:
+    """(batch day, label age, complete) of what production judges on ``day``: the day's batch
+    at the gate, the label increments of the two batches before it, the complete labels of the
+    batch LABEL_DELAY days old."""
+    out: list[tuple[int, int | None, bool]] = [(day, None, False)]
+    out += [(day - 1 - age, age, False) for age in (0, 1) if day - 1 - age >= 0]
+    if day - LABEL_DELAY >= 0:
+        out.append((day - LABEL_DELAY, None, True))
+    return out
 
 
 class Production:
@@ -89,11 +101,7 @@ class Production:
     def run_day(self, day: int) -> None:
         self.windows[day] = self.window  # what an incident starting today meets
         self.scored[day] = self.platform.score(self.batch(day))
-        moments = [(day, None, False)]
-        moments += [(day - 1 - age, age, False) for age in (0, 1) if day - 1 - age >= 0]
-        if day - LABEL_DELAY >= 0:
-            moments.append((day - LABEL_DELAY, None, True))
-        for batch_day, age, labelled in moments:
+        for batch_day, age, labelled in moments(day):
             result, self.window = self.platform.judge(
                 self.scored[batch_day], self.window, age, labelled
             )
@@ -126,6 +134,33 @@ def follow(platform: Platform, window: dict, first: Scored, second: Scored) -> t
         trips.append(set(result["trips"]))
     rules = set().union(*trips)
     return bool(trips[0]), any(trips[:5]), bool(trips[5]), rules  # type: ignore[return-value]
+
+
+def after_campaign(
+    platform: Platform, run: Production, onset: int, share: float, factor: float
+) -> Outcome:
+    """A two-day campaign CAMPAIGN_LEAD days before a two-day corrupted feature (the demo's
+    days 15-16 and 20-21), every day in between judged as production would: the campaign's
+    batches must not widen the limits the corrupted ones meet."""
+    start = onset - CAMPAIGN_LEAD
+    scored = dict(run.scored)
+    for day in (start, start + 1):
+        scored[day] = platform.score(campaign(run.batch(day), run.seed, share))
+    for day in (onset, onset + 1):
+        scored[day] = platform.score(lead_corrupted(run.batch(day), factor))
+    window, trips = run.windows[start], {}
+    for day in range(start, onset + LABEL_DELAY + 1):
+        for batch_day, age, labelled in moments(day):
+            if batch_day not in scored:
+                scored[batch_day] = platform.score(run.batch(batch_day))
+            result, window = platform.judge(scored[batch_day], window, age, labelled)
+            if batch_day in (onset, onset + 1):
+                trips[(day, batch_day, labelled)] = set(result["trips"])
+    gate = bool(trips[(onset, onset, False)])
+    two_days = any(t for (day, _, _), t in trips.items() if day <= onset + 2)
+    labels = bool(trips[(onset + LABEL_DELAY, onset, True)])
+    loss = 100 * (run.scored[onset].accuracy - scored[onset].accuracy)
+    return Outcome(gate, two_days, labels, loss, math.nan, set().union(*trips.values()))
 
 
 @dataclass
@@ -293,6 +328,18 @@ def main() -> None:
             for d in SNAPSHOT_DAYS
         ],
     }
+    compound = Row(
+        "corruption after a campaign",
+        f"lead x{CORRUPTION_FACTORS[-1]:.1f}, campaign {CAMPAIGN_SHARES[-1]:.2f}",
+        accuracy_text,
+    )
+    compound.outcomes = [
+        after_campaign(platform, run, onset, CAMPAIGN_SHARES[-1], CORRUPTION_FACTORS[-1])
+        for run in runs
+        for onset in onset_days
+        if onset >= CAMPAIGN_LEAD
+    ]
+    families["corruption after a campaign"] = [compound]
     trials = len(runs) * len(onset_days)
     print(f"incidents: {trials} trials a magnitude in {time.perf_counter() - started:.0f}s total")
 
@@ -325,7 +372,8 @@ def main() -> None:
     print(
         f"false_trip_rate={false_trip_rate:.4f} benign_trip_rate={benign_trip_rate:.4f} "
         f"coverage093_detection={coverage093.rate('gate'):.4f} "
-        f"concept5pt_detection_2days={concept5.rate('two_days'):.4f}"
+        f"concept5pt_detection_2days={concept5.rate('two_days'):.4f} "
+        f"corruption_after_campaign_labels={compound.rate('labels'):.4f}"
     )
 
 

@@ -247,6 +247,32 @@ def test_a_warned_batch_counts_when_too_few_quiet_ones_remain():
     assert len(windows.history(window, "NullRate/x", VERSION, "x", 4)) == 6
 
 
+def test_a_model_statistic_never_learns_from_batches_whose_inputs_drifted():
+    # Demo seed 3: a campaign the model handled well (days 15-16 at 0.84) widened the accuracy
+    # range until a corrupted feature at 0.58 passed on complete labels at z -1.3.
+    accuracy = [0.84, 0.84, 0.66, 0.64, 0.67, 0.65, 0.66]
+    entries = [
+        {
+            "batch_id": f"b{i}",
+            "model_version": VERSION,
+            "published_at": f"2024-03-1{i}",
+            "values": {"RealisedAccuracy": a, "NullRate/x": 0.01},
+            "sizes": {"RealisedAccuracy": 2000, "NullRate/x": 2000},
+            "z": {},
+            "levels": {"FeatureDrift": WARN if i < 2 else OK},
+        }
+        for i, a in enumerate(accuracy)
+    ]
+    window = {**windows.empty(), "entries": entries}
+    learnt = [v for v, _ in windows.history(window, "RealisedAccuracy", VERSION, "x", 5)]
+    assert learnt == accuracy[2:]
+    # The data's own statistics still learn from them, and so does every statistic once the
+    # operator accepts the shift as the new normal.
+    assert len(windows.history(window, "NullRate/x", VERSION, "x", 5)) == 7
+    accepted = {**window, "accepted_since": "2024-03-10"}
+    assert len(windows.history(accepted, "RealisedAccuracy", VERSION, "x", 5)) == 7
+
+
 # --- the sequential rule -------------------------------------------------------------------
 
 # Day-to-day coverage of healthy batches: their spread widens the normal range beyond what
