@@ -124,6 +124,16 @@ def _mae(pairs: list[tuple]) -> float | None:
     return round(sum(abs(p[0] - p[1]) for p in pairs) / len(pairs), 4) if pairs else None
 
 
+def _transitions(events: list[dict], day: int) -> list[str]:
+    """The breaker's state changes on ``day``, as the timeline shows them."""
+    return [
+        f"{e['from']} -> {e['to']}: {e['cause'].get('reason')}"
+        + (f" ({e['cause'].get('alarm')})" if e["cause"].get("alarm") else "")
+        for e in events
+        if e["day"] == day and e["from"] != e["to"]
+    ]
+
+
 def collect(
     store: ObjectStore,
     buckets: Buckets,
@@ -146,12 +156,6 @@ def collect(
         rows = (report.get("headline") or {}).get("RowCount")
         corrected_day, corrected = corrections.get(batch_id, (None, None))
         incident = scenario.incident_on(rec.day)
-        day_events = [
-            f"{e['from']} -> {e['to']}: {e['cause'].get('reason')}"
-            + (f" ({e['cause'].get('alarm')})" if e["cause"].get("alarm") else "")
-            for e in events
-            if e["day"] == rec.day and e["from"] != e["to"]
-        ]
         seen = [prev_state] + [e["to"] for e in events if e["day"] == rec.day]
         prev_state = rec.breaker_state
         days.append(
@@ -174,7 +178,7 @@ def collect(
                 "verdicts": _verdicts(store, buckets, batch_id, report),
                 "signals": rec.signals,
                 "labels_complete": bool((report.get("labels") or {}).get("complete")),
-                "events": rec.notes + day_events,
+                "events": rec.notes + _transitions(events, rec.day),
             }
         )
     # Increments reveal the early statuses (cancellations) first: accuracy on them is no
@@ -187,11 +191,22 @@ def collect(
         and d["labels_complete"]
     ]
     clean = [(e, r, i) for e, r, i in pairs if i is None]
+    after = [
+        {
+            "day": rec.day,
+            "champion": rec.champion,
+            "champion_at_upload": rec.champion_at_upload,
+            "breaker_state": rec.breaker_state,
+            "signals": rec.signals,
+            "events": rec.notes + _transitions(events, rec.day),
+        }
+        for rec in records[scenario.days :]
+    ]
     outcomes = [d["batch_status"] for d in days]
     return {
         "settings": {
             "days": scenario.days,
-            # The day after the last batch: labels and verdicts, no new batch.
+            # Days after the last batch (labels and verdicts, no new batch): after_last_day.
             "drain_days": len(records) - scenario.days,
             "seed": scenario.seed,
             "label_delay_days": scenario.label_delay_days,
@@ -200,7 +215,8 @@ def collect(
             "harm_margin": HARM_MARGIN,
         },
         "days": days,
-        **Score(scenario, days, events, oracle).totals(),
+        "after_last_day": after,
+        **Score(scenario, days, events, oracle, after).totals(),
         "published_bad_predictions_after_trip": _bad_after_trip(store, buckets, trips),
         "accuracy_estimate_mae": _mae(pairs),
         # A label-free estimate cannot see a change in behaviour: clean days show its calibration.

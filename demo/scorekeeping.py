@@ -18,6 +18,7 @@ event log and the ground truth (`demo.truth`), so a hand-built run can be scored
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from demo.scenario import Incident, Scenario
@@ -45,14 +46,23 @@ def _names(cause: dict) -> list[str]:
 
 
 class Score:
-    def __init__(self, scenario: Scenario, days: list[dict], events: list[dict], oracle: Oracle):
+    def __init__(
+        self,
+        scenario: Scenario,
+        days: list[dict],
+        events: list[dict],
+        oracle: Oracle,
+        after: Sequence[dict] = (),
+    ):
+        """``after``: the days without a batch that follow the last (their day, signals,
+        breaker state and champion): what was judged, opened and closed then counts too."""
         self.sc, self.days, self.events, self.oracle = scenario, days, events, oracle
         self.by_batch = {d["batch_id"]: d for d in days}
-        self.by_day = {d["day"]: d for d in days}
+        self.by_day = {d["day"]: d for d in [*days, *after]}
         # What the gate and the monitor said about each batch, and on which day: a rescan or
         # late labels judge a batch days after it arrived.
         self.judged: dict[str, list[tuple[int, dict]]] = {}
-        for d in days:
+        for d in self.by_day.values():
             for s in d.get("signals", []):
                 self.judged.setdefault(s["batch_id"], []).append((d["day"], s))
 
@@ -160,7 +170,7 @@ class Score:
         parts = [f"{what}: {', '.join(ids)}" for what, ids in handled.items()]
         if opened is not None:
             before = self.by_day[opened["day"]]["champion_at_upload"]
-            after = self.by_day[recovered or self.days[-1]["day"]]["champion"]
+            after = self.by_day[recovered or max(self.by_day)]["champion"]
             parts.append(
                 f"breaker opened day {opened['day']} ({opened['actor']}), "
                 + (f"retrain {before} -> {after}" if after != before else "champion kept")
@@ -175,7 +185,7 @@ class Score:
             return next(
                 (
                     d["day"]
-                    for d in self.days
+                    for d in self.by_day.values()
                     if d["day"] >= opened["day"] and d["breaker_state"] == "CLOSED"
                 ),
                 None,

@@ -210,3 +210,30 @@ def test_a_trip_on_the_corrected_files_of_an_outage_batch_is_false_and_not_the_o
     assert on_corrected["false"]
     assert score["false_trips"] == 2
     assert days_of(score["incidents"][0]) == (3, None, 4)
+
+
+def test_the_day_after_the_last_batch_counts_its_alarms_and_its_close():
+    # The drift's day-10 batch, published on its day by v2, trips on its first labels the day
+    # after the run's last batch; the retrain's probation closes that day too.
+    days = [day_record(d) for d in range(1, 11)]
+    days[9]["publication"] = {"day": 10, "model_version": "v2", "rows": 2000, "warnings": []}
+    days[9]["breaker_state"] = "CLOSED"
+    after = {
+        "day": 11,
+        "champion": "v3",
+        "champion_at_upload": "v2",
+        "breaker_state": "CLOSED",
+        "signals": [signal("day-10", "monitor", ["EarlyPositiveRate"], version="v2")],
+    }
+    events = [
+        *EVENTS[:-2],
+        event(11, "alarm:early", {"reason": "alarm", "rule": "EarlyPositiveRate"}, "CLOSED"),
+        event(11, "train", {"reason": "promoted"}, "OPEN", "HALF_OPEN"),
+        event(11, "monitor", {"reason": "probation passed"}, "HALF_OPEN", "CLOSED"),
+    ]
+    without = Score(SCENARIO, days, events, FakeOracle()).totals()
+    score = Score(SCENARIO, days, events, FakeOracle(), [after]).totals()
+    late = score["trips"][-1]
+    assert late["day"] == 11 and late["batches"] == ["day-10"] and not late["false"]
+    assert without["trips"][-1]["false"]  # blind to that day, the same alarm looked false
+    assert score["false_trips"] == without["false_trips"] - 1
