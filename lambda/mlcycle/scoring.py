@@ -87,10 +87,11 @@ def score_batch(
             return already(batch_id, done)
         try:
             inputs = revisions.fingerprint(store, buckets, cfg, prefix)
-            if not probation and prefix == storage.incoming_prefix(batch_id):
-                split = sharded(cfg, plugin, store, buckets, batch_id, prefix, version, inputs)
-                if split is not None:
-                    return split
+            split = sharded(
+                cfg, plugin, store, buckets, batch_id, prefix, version, inputs, probation
+            )
+            if split is not None:
+                return split
             reader = revisions.pinned(store, buckets, inputs)
             with frozen_heap():
                 return _score(

@@ -39,7 +39,7 @@ def finish(
     deadline_s: float,
 ) -> dict:
     batch_id, pid, prefix = plan["batch_id"], plan["plan_id"], plan["input_prefix"]
-    done = published_manifest(store, buckets, batch_id)
+    done = published_manifest(store, buckets, batch_id, plan.get("probation", False))
     if done:
         return already(batch_id, done)
     key = storage.source_key(prefix, cfg.input_spec.name)
@@ -55,7 +55,9 @@ def finish(
         index, result = failed[0]
         _discard(store, buckets, plan)
         if result["kind"] == "model":
-            hold(store, buckets, batch_id, f"model integrity: {result['reason']}")
+            # The input is fine, the model is not: keep the batch for a trusted model.
+            if prefix == storage.incoming_prefix(batch_id):
+                hold(store, buckets, batch_id, f"model integrity: {result['reason']}")
             return {"status": "held", "batch_id": batch_id, "error": result["reason"]}
         return _refuse(store, buckets, plan, {**result["reason"], "shard": index})
     if any(r and r["status"] == "inputs_changed" for r in results):
@@ -91,6 +93,7 @@ def _publish(
     file: str,
 ) -> dict:
     batch_id, version = plan["batch_id"], plan["model_version"]
+    probation = plan.get("probation", False)
     try:
         _check_whole_file(store, buckets, results, file)
     except DataContractError as exc:
@@ -122,14 +125,14 @@ def _publish(
     if screen is not None and stats is not None:
         screen.stats = stats
         gate = screen.verdict(batch_id, sum(violations.values()))
-        if gate["trips"]:
+        if gate["trips"] and not probation:  # on probation the breaker judges the verdicts
             _discard(store, buckets, plan)
             return withhold(cfg, store, buckets, batch_id, plan["input_prefix"], version, gate)
     manifest = manifest_of(
         cfg,
         batch_id,
         version,
-        False,
+        probation,
         plan["input_prefix"],
         plan["inputs"],
         tally,
@@ -145,7 +148,7 @@ def _publish(
         shards={"plan": plan["plan_id"], "count": len(results), "planned_at": plan["planned_at"]},
         published_at=now_iso(),
     )
-    published = publish(store, buckets, batch_id, False, manifest)
+    published = publish(store, buckets, batch_id, probation, manifest)
     _discard(store, buckets, plan, keep_parts=True)
     return published
 

@@ -111,13 +111,18 @@ def sharded(
     prefix: str,
     version: str,
     inputs: dict,
+    probation: bool = False,
 ) -> dict | None:
     """Under the batch's lease: plan and dispatch the shards, or advance a plan already made.
-    None when the batch is small enough for this invocation."""
+    None when the batch is small enough for this invocation.
+
+    A probation run (a held batch re-scored by a candidate, or one that came in during
+    probation) is the candidate's own plan: after a refuted candidate the next one scores
+    the same revision afresh."""
     limit = shard_bytes()
     if not limit:  # sharding off: not even a look for a plan
         return None
-    pid = plan_id(inputs)
+    pid = plan_id({"inputs": inputs, "probation_of": version} if probation else inputs)
     plan, _ = store.get_json(buckets.predictions, storage.shard_plan_key(batch_id, pid))
     if plan is not None:
         return finish(cfg, plugin, store, buckets, plan, deadline_seconds())
@@ -141,6 +146,7 @@ def sharded(
         "input_prefix": prefix,
         "inputs": inputs,
         "model_version": version,
+        "probation": probation,
         "header_end": header_end,
         "shards": [s.to_json() for s in shards],
         "attributes": shared,
@@ -195,7 +201,8 @@ def score_shard(
     plan, _ = store.get_json(buckets.predictions, storage.shard_plan_key(batch_id, pid))
     if plan is None or not 0 <= index < len(plan["shards"]):
         return {"status": "no_plan", "batch_id": batch_id, "plan": pid, "shard": index}
-    done = published_manifest(store, buckets, batch_id)
+    probation = plan.get("probation", False)
+    done = published_manifest(store, buckets, batch_id, probation)
     if done:  # a retry or re-delivery after the batch was published
         return already(batch_id, done)
     key = storage.source_key(plan["input_prefix"], cfg.input_spec.name)
@@ -217,7 +224,7 @@ def score_shard(
     # the other's result was there, while the other found the lease taken. So a shard that
     # finds the lease taken, or sees every result only after its own look, tries again.
     for _ in range(FINISH_ATTEMPTS):
-        with lease(store, buckets.predictions, storage.lease_key(batch_id)) as mine:
+        with lease(store, buckets.predictions, storage.lease_key(batch_id, probation)) as mine:
             if mine:
                 done = finish(cfg, plugin, store, buckets, plan, deadline_seconds())
                 if done["status"] != "in_progress":

@@ -185,3 +185,68 @@ def test_a_bad_value_in_one_shard_quarantines_the_batch_with_that_shard_s_reason
     assert final["reason"]["column"] == "day_distance"
     assert final["reason"]["lines"] == [len(lines) - 2]
     assert final["reason"]["shard"] == 2  # the last of three shards held the bad row
+
+
+def test_on_probation_a_large_batch_is_sharded_too_and_a_refuted_candidate_s_parts_go(
+    trained, buckets, s3, monkeypatch, self_invokes
+):
+    """A batch scored by a candidate (held batches re-scored, or one arriving while HALF_OPEN)
+    takes the same sharded path; its probation output is the parts, published as they are on
+    a healthy verdict and removed, plan and all, when the candidate is refuted."""
+    import uuid
+
+    import boto3
+
+    import mlcycle.publication_gate as gate
+    from handlers import breaker, runtime
+    from mlcycle.breaker import effects
+
+    rule = f"rescan-{uuid.uuid4().hex[:8]}"
+    boto3.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 hour)", State="ENABLED")
+    monkeypatch.setenv("INFERENCE_RULE_NAME", rule)
+    monkeypatch.setattr(gate, "invoke_sync", lambda env, payload: breaker.handler(payload, None))
+    monkeypatch.setattr(effects, "invoke_async", lambda env, payload: None)
+    files = sample_batch_files()
+    for batch_id in ("single", "healthy", "refuted"):
+        upload_batch(s3, buckets.data, batch_id, files)
+    breaker.handler({"action": "open", "reason": "test", "actor": "alice"}, None)
+    breaker.handler({"action": "model_promoted", "version": "v0001"}, None)
+    single = _score("single", buckets)
+    assert single["status"] == "published" and single["probation"] is True
+
+    monkeypatch.setenv("MLCYCLE_SHARD_BYTES", str(len(files["bookings"]) // 3))
+    for batch_id in ("healthy", "refuted"):
+        assert _score(batch_id, buckets)["status"] == "sharded"
+        final = _run_shards(self_invokes)[-1]
+        assert final["status"] == "published" and final["probation"] is True, final
+    body = s3.get_object(Bucket=buckets.predictions, Key="probation/healthy/_SUCCESS")["Body"]
+    manifest = json.loads(body.read())
+    one = read_csv(s3, buckets.predictions, "probation/single/predictions.csv")
+    parts = pd.concat([read_csv(s3, buckets.predictions, k) for k in manifest["parts"]])
+    assert len(manifest["parts"]) >= 3 and manifest["probation"] is True
+    pd.testing.assert_frame_equal(
+        parts.drop(columns="batch_id").reset_index(drop=True), one.drop(columns="batch_id")
+    )
+
+    # A healthy verdict publishes the parts as they stand.
+    assert effects.release_probation(runtime.store(), buckets, ["healthy"]) == ["healthy"]
+    published = _manifest(s3, buckets, "healthy")
+    assert published["parts"] == manifest["parts"] and published["probation"] is False
+    assert all(keys(s3, buckets.predictions, part) for part in published["parts"])
+
+    # Refuted: the unpublished batches it scored go back to held/, their outputs gone.
+    report = {
+        "action": "probation_report",
+        "batch_id": "single",
+        "healthy": False,
+        "breaches": [{"rule": "RealisedAccuracy"}],
+        "model_version": "v0001",
+    }
+    assert breaker.handler(report, None)["state"]["state"] == "OPEN"
+    plan = json.loads(
+        s3.get_object(Bucket=buckets.predictions, Key="probation/healthy/_SUCCESS")["Body"].read()
+    )["shards"]["plan"]
+    assert keys(s3, buckets.predictions, "probation/refuted/") == []
+    assert keys(s3, buckets.predictions, "predictions/refuted/") == []
+    assert keys(s3, buckets.data, "held/refuted/") and keys(s3, buckets.data, "held/single/")
+    assert keys(s3, buckets.predictions, f"predictions/healthy/shards/{plan}/")  # published

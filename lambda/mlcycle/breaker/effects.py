@@ -44,22 +44,21 @@ def publish_from_probation(
     """Publish a batch's probation output as it stands, ``marks`` added to its manifest; the
     published manifest, or None when there is no probation output or the batch is published.
 
-    predictions.csv goes first, then the _SUCCESS manifest (a conditional create).
+    predictions.csv goes first, then the _SUCCESS manifest (a conditional create). A sharded
+    run's parts are already under the batch's predictions folder: the manifest lists them.
     """
     manifest, _ = store.get_json(buckets.predictions, storage.success_key(batch_id, probation=True))
     if manifest is None or store.exists(buckets.predictions, storage.success_key(batch_id)):
         return None
-    store.copy(
-        buckets.predictions,
-        storage.predictions_key(batch_id, probation=True),
-        storage.predictions_key(batch_id),
-    )
-    published = {
-        **manifest,
-        "probation": False,
-        "predictions_key": storage.predictions_key(batch_id),
-        **marks,
-    }
+    moved = {}
+    if not manifest.get("parts"):
+        store.copy(
+            buckets.predictions,
+            storage.predictions_key(batch_id, probation=True),
+            storage.predictions_key(batch_id),
+        )
+        moved = {"predictions_key": storage.predictions_key(batch_id)}
+    published = {**manifest, "probation": False, **moved, **marks}
     try:
         store.put_json(
             buckets.predictions, storage.success_key(batch_id), published, if_none_match=True
@@ -189,11 +188,21 @@ class AwsBreakerActions:
                 batch_id,
                 f"breached on probation: {breaches}" if breaches else reason["reason"],
             )
-        # The manifest first: no _SUCCESS ever points at predictions that are gone.
-        for key in (
-            storage.success_key(batch_id, probation=True),
-            storage.predictions_key(batch_id, probation=True),
-        ):
+        # The manifest first: no _SUCCESS ever points at predictions that are gone. A sharded
+        # run's plan goes with its parts, so the next candidate plans afresh.
+        success = storage.success_key(batch_id, probation=True)
+        try:
+            manifest, _ = self.store.get_json(self.buckets.predictions, success)
+        except ValueError:  # unreadable: it goes all the same, and so does predictions.csv
+            manifest = None
+        self.store.delete(self.buckets.predictions, success)
+        keys = [storage.predictions_key(batch_id, probation=True)]
+        shards = manifest.get("shards") if isinstance(manifest, dict) else None
+        plan = shards.get("plan") if isinstance(shards, dict) else None
+        if isinstance(plan, str) and plan:
+            prefix = storage.shards_prefix(batch_id, plan)
+            keys += [o["Key"] for o in self.store.list(self.buckets.predictions, prefix)]
+        for key in keys:
             self.store.delete(self.buckets.predictions, key)
 
     def publish_state(self, state: str) -> None:
