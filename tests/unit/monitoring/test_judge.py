@@ -273,6 +273,26 @@ def test_a_model_statistic_never_learns_from_batches_whose_inputs_drifted():
     assert len(windows.history(accepted, "RealisedAccuracy", VERSION, "x", 5)) == 7
 
 
+def test_the_calibration_table_never_learns_from_batches_whose_inputs_drifted():
+    # Demo seed 6: corrupted lead times (warned, never tripped) kept the model's confidence at
+    # 0.58 accuracy; learnt by the table, they pulled the clean batches' estimate to a trip.
+    entries = [
+        {
+            "batch_id": f"b{i}",
+            "model_version": VERSION,
+            "published_at": f"2024-03-1{i}",
+            "levels": {"FeatureDrift": WARN if i in (3, 4) else OK},
+            "calibration": {"rows": [1000], "correct": [580 if i in (3, 4) else 650]},
+        }
+        for i in range(6)
+    ]
+    window = {**windows.empty(), "entries": entries}
+    learnt = windows.calibration_entries(window, VERSION, 7)
+    assert [c["correct"] for c in learnt] == [[650]] * 4
+    accepted = {**window, "accepted_since": "2024-03-10"}
+    assert len(windows.calibration_entries(accepted, VERSION, 7)) == 6
+
+
 # --- the sequential rule -------------------------------------------------------------------
 
 # Day-to-day coverage of healthy batches: their spread widens the normal range beyond what
