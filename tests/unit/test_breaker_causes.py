@@ -71,9 +71,21 @@ def test_a_gate_trip_on_integrity_rules_only_holds_for_corrected_inputs(world, s
     assert result["event"] == line
 
 
-def test_a_gate_trip_with_any_performance_rule_opens_and_asks_for_a_retrain(world):
+def test_a_gate_trip_on_broken_inputs_holds_for_them_whatever_else_tripped(world):
+    # A 94% outage also cost the estimated accuracy 4 points (z -10): the inputs explain it,
+    # so they are corrected first, and the same champion judges the corrected batch.
     store, invoked, _ = world
     result = call(world, {**OUTAGE, "rules": ["JoinCoverage", "EstimatedAccuracy"]})
+
+    assert (result["changed"], result["state"]["state"]) == (False, CLOSED)
+    assert invoked == [] and rule_state() == "ENABLED"
+    [line] = log_of(store)
+    assert line["cause"]["action"] == HELD_FOR_INPUTS
+
+
+def test_a_gate_trip_on_performance_rules_opens_and_asks_for_a_retrain(world):
+    store, invoked, _ = world
+    result = call(world, {**OUTAGE, "rules": ["EstimatedAccuracy"]})
 
     assert result["state"]["state"] == OPEN and rule_state() == "DISABLED"
     assert result["effects"] == ["inference rule disabled", "retrain requested"]
@@ -119,10 +131,17 @@ def test_a_scheduled_training_while_open_for_broken_inputs_is_no_recovery_run(wo
     assert training_plan(scheduled, cfg, store, BUCKETS).recovery is True
 
 
-def test_an_integrity_breach_on_probation_sets_the_batch_aside_and_stays_half_open(world):
+@pytest.mark.parametrize(
+    "breaches",
+    [
+        [{"rule": "JoinCoverage", "reason": "0.07 below 0.93"}],
+        # broken inputs explain the estimate's drop: the candidate is not at fault
+        [{"rule": "JoinCoverage", "reason": "0.07"}, {"rule": "EstimatedAccuracy", "reason": "-"}],
+    ],
+)
+def test_an_integrity_breach_on_probation_sets_the_batch_aside_and_stays_half_open(world, breaches):
     store, invoked, _ = world
     set_state(store, HALF_OPEN)
-    breaches = [{"rule": "JoinCoverage", "reason": "0.07 below 0.93"}]
     report = {
         "action": "probation_report",
         "batch_id": "b4",
@@ -151,7 +170,7 @@ def test_a_performance_breach_on_probation_still_reopens_and_retrains(world):
         "action": "probation_report",
         "batch_id": "b4",
         "healthy": False,
-        "breaches": [{"rule": "EstimatedAccuracy"}, {"rule": "NullRate"}],
+        "breaches": [{"rule": "EstimatedAccuracy"}, {"rule": "EarlyPositiveRate"}],
         "model_version": "v0003",
     }
     result = call(world, report)
@@ -256,3 +275,25 @@ def test_a_recovery_that_keeps_the_champion_puts_it_on_probation_after_a_perform
     sent.clear()
     gate.champion_kept({**KEPT, "candidates": {"metric": "log_loss"}}, store, BUCKETS)
     assert sent == []
+
+
+def test_a_kept_champion_refuted_on_probation_is_not_put_on_probation_again(world, monkeypatch):
+    # Its held batches, the refuting one among them, would refute it again: the breaker stays
+    # OPEN until a recovery candidate beats it (or an operator acts).
+    from mlcycle.breaker import gate
+
+    store, _, _ = world
+    sent: list[dict] = []
+    monkeypatch.setattr(gate, "invoke_async", lambda env, payload: sent.append(payload))
+    refuted = {
+        "reason": "breach on probation",
+        "batch_id": "day-26",
+        "breaches": [{"rule": "EstimatedAccuracy"}],
+        "candidate": "v0003",
+    }
+    set_state(store, OPEN, cause=refuted)
+    gate.champion_kept(KEPT, store, BUCKETS)
+    assert sent == []
+    set_state(store, OPEN, cause={**refuted, "candidate": "v0004"})  # another was refuted
+    gate.champion_kept(KEPT, store, BUCKETS)
+    assert sent == [{"action": "model_promoted", "version": "v0003", "kept": True}]

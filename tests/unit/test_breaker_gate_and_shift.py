@@ -16,7 +16,7 @@ GATE = {
     "action": "gate_trip",
     "batch_id": "b7",
     "model_version": "v0003",
-    "rules": ["EstimatedAccuracy", "NullRate"],
+    "rules": ["EstimatedAccuracy"],
     "reason": "EstimatedAccuracy 0.52 below its trip limit 0.61",
 }
 
@@ -32,7 +32,7 @@ def test_a_gate_trip_on_a_performance_rule_opens_a_closed_breaker_like_an_alarm_
         "source": "gate",
         "batch_id": "b7",
         "model_version": "v0003",
-        "rules": ["EstimatedAccuracy", "NullRate"],
+        "rules": ["EstimatedAccuracy"],
         "reason": GATE["reason"],
     }
     assert result["changed"] is True and result["state"]["state"] == OPEN

@@ -19,10 +19,12 @@ NO_RETRAIN_FOR_INPUTS = (
 )
 
 
-def only_integrity(names: Iterable[str]) -> bool:
-    """True when there are rules and every one of them is an integrity rule."""
-    names = list(names)
-    return bool(names) and len(integrity_rules(names)) == len(names)
+def inputs_broken(names: Iterable[str]) -> bool:
+    """Whether an integrity rule is among them. What else tripped on the same batch follows
+    from its inputs (hotels missing lower the model's confidence: a 94% source outage also
+    cost the estimated accuracy 4 points, z -10), so the inputs are corrected first and the
+    same champion judges them again."""
+    return bool(integrity_rules(list(names)))
 
 
 def opened_for_inputs(state: dict) -> bool:

@@ -158,7 +158,10 @@ def champion_kept(summary: dict, store: ObjectStore, buckets: Buckets) -> None:
     performance rule opened the breaker, the champion itself goes on probation (a probation
     that needs labels after a label-triggered trip), so the breaker closes on verdicts about
     the batches it holds instead of waiting for an operator, and a champion those verdicts
-    refute opens it again. Opened by an operator or for broken inputs, it stays OPEN."""
+    refute opens it again. Opened by an operator or for broken inputs, it stays OPEN; so it
+    does when this champion was the candidate last refuted: its held batches would refute it
+    again (demo seed 6 went round four times in three days), and a later recovery with newer
+    labels, or an operator, decides."""
     champion, candidates = summary.get("champion"), summary.get("candidates") or {}
     scored = (candidates.get("champion") or {}).get(candidates.get("metric", ""))
     if champion is None or scored is None:
@@ -166,6 +169,14 @@ def champion_kept(summary: dict, store: ObjectStore, buckets: Buckets) -> None:
     state = read_state(store, buckets.monitoring)[0]
     cause = state.get("cause") or {}
     if state["state"] != OPEN or cause.get("manual") or not performance_rules(named_rules(cause)):
+        return
+    if cause.get("candidate") == champion:
+        log(
+            logger,
+            "champion kept, not put on probation again: its probation was refuted",
+            model_version=champion,
+            refuted_by=cause.get("batch_id"),
+        )
         return
     invoke_async(
         "BREAKER_FUNCTION_NAME", {"action": "model_promoted", "version": champion, "kept": True}

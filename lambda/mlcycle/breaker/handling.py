@@ -10,7 +10,7 @@ predictions (performance rules) open it and ask for one.
 from __future__ import annotations
 
 from mlcycle.breaker import operators
-from mlcycle.breaker.causes import HELD_FOR_INPUTS, NO_RETRAIN_FOR_INPUTS, only_integrity
+from mlcycle.breaker.causes import HELD_FOR_INPUTS, NO_RETRAIN_FOR_INPUTS, inputs_broken
 from mlcycle.breaker.effects import AwsBreakerActions
 from mlcycle.breaker.ledger import Transition
 from mlcycle.breaker.machine import Breaker
@@ -52,7 +52,7 @@ def _summary(result: Transition) -> dict:
 
 
 def _alarm(breaker: Breaker, alarm: Alarm, champion: str | None) -> Transition:
-    inputs = alarm.rule is not None and only_integrity([alarm.rule])
+    inputs = alarm.rule is not None and inputs_broken([alarm.rule])
     return breaker.trip(
         alarm.cause(),
         actor=f"alarm:{alarm.name}",
@@ -62,7 +62,7 @@ def _alarm(breaker: Breaker, alarm: Alarm, champion: str | None) -> Transition:
 
 
 def _gate_trip(breaker: Breaker, event: GateTrip) -> Transition:
-    if only_integrity(event.rules):
+    if inputs_broken(event.rules):
         result = breaker.record({**event.cause(), "action": HELD_FOR_INPUTS}, actor="gate")
     else:
         # Only a CLOSED breaker was publishing: in HALF_OPEN the batch went to probation and

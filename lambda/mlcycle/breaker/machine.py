@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from mlcycle.breaker import backoff
-from mlcycle.breaker.causes import HELD_FOR_INPUTS, label_triggered, only_integrity
+from mlcycle.breaker.causes import HELD_FOR_INPUTS, inputs_broken, label_triggered
 from mlcycle.breaker.ledger import Ledger, Transition
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, initial_state
 from mlcycle.clock import now, now_iso
@@ -252,7 +252,9 @@ class Breaker(Ledger):
         self, batch_id: str, breaches: list[dict], actor: str, candidate: str | None
     ) -> Transition:
         cause = {"reason": "breach on probation", "batch_id": batch_id, "breaches": breaches}
-        if not only_integrity(b.get("rule") or "" for b in breaches):
+        if candidate:
+            cause["candidate"] = candidate
+        if not inputs_broken(b.get("rule") or "" for b in breaches):
             self.actions.return_to_held(batch_id, cause)
             # Nothing the refuted candidate scored is published: every batch still waiting on
             # it goes back to held/ too, where the next candidate scores it (a stale probation
