@@ -43,3 +43,15 @@ def keys(s3, bucket: str, prefix: str = "") -> list[str]:
     return sorted(
         o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
     )
+
+
+def refuting_report(batch_id: str, version: str = "v0001") -> dict:
+    """The monitor's probation report on a batch that refutes the candidate (a performance
+    breach)."""
+    return {
+        "action": "probation_report",
+        "batch_id": batch_id,
+        "healthy": False,
+        "breaches": [{"rule": "RealisedAccuracy"}],
+        "model_version": version,
+    }

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from data.generate import make_batch
-from tests.integration.helpers import keys, upload_batch
+from tests.integration.helpers import keys, refuting_report, upload_batch
 
 
 @pytest.fixture
@@ -326,13 +326,7 @@ def test_a_refuted_candidate_returns_every_batch_it_scored_to_held(live, buckets
         [scored] = _infer({"batch_id": batch_id})
         assert scored["status"] == "published" and scored["probation"] is True
 
-    report = {
-        "action": "probation_report",
-        "batch_id": "first",
-        "healthy": False,
-        "breaches": [{"rule": "RealisedAccuracy"}],
-        "model_version": "v0001",
-    }
+    report = refuting_report("first")
     refuted = breaker.handler(report, None)
 
     assert refuted["state"]["state"] == "OPEN"

@@ -7,7 +7,14 @@ import json
 import pandas as pd
 import pytest
 
-from tests.integration.helpers import SCHEDULED, keys, read_csv, sample_batch_files, upload_batch
+from tests.integration.helpers import (
+    SCHEDULED,
+    keys,
+    read_csv,
+    refuting_report,
+    sample_batch_files,
+    upload_batch,
+)
 from tests.integration.test_cycle import s3_event
 
 
@@ -235,13 +242,7 @@ def test_on_probation_a_large_batch_is_sharded_too_and_a_refuted_candidate_s_par
     assert all(keys(s3, buckets.predictions, part) for part in published["parts"])
 
     # Refuted: the unpublished batches it scored go back to held/, their outputs gone.
-    report = {
-        "action": "probation_report",
-        "batch_id": "single",
-        "healthy": False,
-        "breaches": [{"rule": "RealisedAccuracy"}],
-        "model_version": "v0001",
-    }
+    report = refuting_report("single")
     assert breaker.handler(report, None)["state"]["state"] == "OPEN"
     plan = json.loads(
         s3.get_object(Bucket=buckets.predictions, Key="probation/healthy/_SUCCESS")["Body"].read()
