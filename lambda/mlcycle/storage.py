@@ -256,6 +256,12 @@ def shard_lease_key(batch_id: str, plan_id: str, index: int) -> str:
     return f"{shards_prefix(batch_id, plan_id)}{index:05d}/_LEASE"
 
 
+def published_part_key(batch_id: str, index: int) -> str:
+    """A probation run's part, copied on publication: the published output never shares an
+    object with a probation output, which a refuted candidate's cleanup deletes."""
+    return f"{_output_prefix(batch_id, False)}part-{index:05d}.csv"
+
+
 def prediction_keys(manifest: dict) -> list[str]:
     """The prediction files a _SUCCESS manifest covers: the parts of a sharded run, in order,
     or its one predictions.csv."""

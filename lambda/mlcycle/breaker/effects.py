@@ -44,20 +44,23 @@ def publish_from_probation(
     """Publish a batch's probation output as it stands, ``marks`` added to its manifest; the
     published manifest, or None when there is no probation output or the batch is published.
 
-    predictions.csv goes first, then the _SUCCESS manifest (a conditional create). A sharded
-    run's parts are already under the batch's predictions folder: the manifest lists them.
+    The predictions go first (predictions.csv, or a sharded run's parts, each copied), then
+    the _SUCCESS manifest (a conditional create).
     """
     manifest, _ = store.get_json(buckets.predictions, storage.success_key(batch_id, probation=True))
     if manifest is None or store.exists(buckets.predictions, storage.success_key(batch_id)):
         return None
-    moved = {}
-    if not manifest.get("parts"):
-        store.copy(
-            buckets.predictions,
-            storage.predictions_key(batch_id, probation=True),
-            storage.predictions_key(batch_id),
-        )
+    parts = manifest.get("parts") or []
+    if parts:
+        moved: dict = {
+            "parts": [storage.published_part_key(batch_id, i) for i in range(len(parts))]
+        }
+        copies = list(zip(parts, moved["parts"], strict=True))
+    else:
         moved = {"predictions_key": storage.predictions_key(batch_id)}
+        copies = [(storage.predictions_key(batch_id, probation=True), moved["predictions_key"])]
+    for source, target in copies:
+        store.copy(buckets.predictions, source, target)
     published = {**manifest, "probation": False, **moved, **marks}
     try:
         store.put_json(
