@@ -49,6 +49,7 @@ def score_batch(
     input_prefix: str | None = None,
     probation: bool = False,
     version: str | None = None,
+    then: dict | None = None,
 ) -> dict:
     """Score one complete batch with the champion (or `version`) and publish it, once.
 
@@ -57,7 +58,8 @@ def score_batch(
     changed re-upload after publication), held (the model failed its integrity check),
     inputs_changed (re-uploaded while being scored: the new upload triggers its own run)
     or no_model. A batch the gate stops before publication is held (status held, with the
-    verdicts under `gate`).
+    verdicts under `gate`). A batch large enough to be sharded answers sharded; `then` is the
+    infer event its last shard sends once the batch is scored (sharding.py).
     """
     storage.check_batch_id(batch_id)
     prefix = input_prefix or storage.incoming_prefix(batch_id)
@@ -88,7 +90,7 @@ def score_batch(
         try:
             inputs = revisions.fingerprint(store, buckets, cfg, prefix)
             split = sharded(
-                cfg, plugin, store, buckets, batch_id, prefix, version, inputs, probation
+                cfg, plugin, store, buckets, batch_id, prefix, version, inputs, probation, then
             )
             if split is not None:
                 return split

@@ -112,13 +112,16 @@ def sharded(
     version: str,
     inputs: dict,
     probation: bool = False,
+    then: dict | None = None,
 ) -> dict | None:
     """Under the batch's lease: plan and dispatch the shards, or advance a plan already made.
     None when the batch is small enough for this invocation.
 
     A probation run (a held batch re-scored by a candidate, or one that came in during
     probation) is the candidate's own plan: after a refuted candidate the next one scores
-    the same revision afresh."""
+    the same revision afresh. `then`: an infer event the batch's last shard sends when the
+    batch is scored, for a caller whose work continues from the scored batch (a forced
+    release, the hold limit's fallback), since it returned at planning."""
     limit = shard_bytes()
     if not limit:  # sharding off: not even a look for a plan
         return None
@@ -154,6 +157,7 @@ def sharded(
         "attribute_violations": violations,
         "planned_at": now_iso(),
         "deadline": (now().timestamp() + deadline_seconds()),
+        "then": then,
     }
     try:
         store.put_json(
@@ -203,7 +207,9 @@ def score_shard(
         return {"status": "no_plan", "batch_id": batch_id, "plan": pid, "shard": index}
     probation = plan.get("probation", False)
     done = published_manifest(store, buckets, batch_id, probation)
-    if done:  # a retry or re-delivery after the batch was published
+    if done:  # a retry or re-delivery after the batch was published (the continuation too:
+        # the run that finished may have stopped before sending it; it is safe to repeat)
+        _continue(plan)
         return already(batch_id, done)
     key = storage.source_key(plan["input_prefix"], cfg.input_spec.name)
     if not store.exists(buckets.data, key):  # refused or held meanwhile: nothing to score
@@ -227,6 +233,8 @@ def score_shard(
         with lease(store, buckets.predictions, storage.lease_key(batch_id, probation)) as mine:
             if mine:
                 done = finish(cfg, plugin, store, buckets, plan, deadline_seconds())
+                if done["status"] == "published":
+                    _continue(plan)
                 if done["status"] != "in_progress":
                     return done
                 if not _all_reported(store, buckets, plan):
@@ -234,6 +242,11 @@ def score_shard(
                 continue
         time.sleep(FINISH_WAIT_S)
     return scored  # the holder finishes, or the hourly rescan does
+
+
+def _continue(plan: dict) -> None:
+    if plan.get("then"):
+        invoke_async(SELF, plan["then"])
 
 
 def _all_reported(store: ObjectStore, buckets: Buckets, plan: dict) -> bool:

@@ -43,3 +43,24 @@ def breaker_calls(monkeypatch, buckets):
 
     monkeypatch.setattr(gate, "invoke_sync", invoke)
     return calls
+
+
+@pytest.fixture
+def breaker_asks(trained, monkeypatch):
+    """The breaker function answers infer's gate in-process; what it invokes asynchronously
+    (retrain, score_held, release) is recorded, not run."""
+    import uuid
+
+    import boto3
+
+    import mlcycle.publication_gate as gate
+    from handlers import breaker
+    from mlcycle.breaker import effects
+
+    rule = f"rescan-{uuid.uuid4().hex[:8]}"
+    boto3.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 hour)", State="ENABLED")
+    monkeypatch.setenv("INFERENCE_RULE_NAME", rule)
+    monkeypatch.setattr(gate, "invoke_sync", lambda env, payload: breaker.handler(payload, None))
+    asked: list[dict] = []
+    monkeypatch.setattr(effects, "invoke_async", lambda env, payload: asked.append(payload))
+    return asked

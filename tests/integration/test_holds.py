@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from dataclasses import replace
 
 import boto3
@@ -15,23 +14,6 @@ import pytest
 
 from data.generate import make_batch
 from tests.integration.helpers import keys, refuting_report, upload_batch
-
-
-@pytest.fixture
-def live(trained, buckets, s3, monkeypatch):
-    """The breaker function answers infer's gate in-process; its asynchronous invokes (retrain,
-    score_held, release) are recorded, not run."""
-    import mlcycle.publication_gate as gate
-    from handlers import breaker
-    from mlcycle.breaker import effects
-
-    rule = f"rescan-{uuid.uuid4().hex[:8]}"
-    boto3.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 hour)", State="ENABLED")
-    monkeypatch.setenv("INFERENCE_RULE_NAME", rule)
-    monkeypatch.setattr(gate, "invoke_sync", lambda env, payload: breaker.handler(payload, None))
-    invoked: list[dict] = []
-    monkeypatch.setattr(effects, "invoke_async", lambda env, payload: invoked.append(payload))
-    return invoked
 
 
 def _upload(s3, buckets, batch_id, incident=None, day="2026-01-05"):
@@ -106,7 +88,9 @@ def _held_too_long():
     return max((p["Maximum"] for p in stats["Datapoints"]), default=None)
 
 
-def test_an_outage_is_held_for_corrected_inputs_and_the_next_batch_publishes(live, buckets, s3):
+def test_an_outage_is_held_for_corrected_inputs_and_the_next_batch_publishes(
+    breaker_asks, buckets, s3
+):
     _upload(s3, buckets, "outage", "source_outage")
     [outage] = _infer({"batch_id": "outage"})
 
@@ -116,13 +100,15 @@ def test_an_outage_is_held_for_corrected_inputs_and_the_next_batch_publishes(liv
     assert (line["from"], line["to"], line["actor"]) == ("CLOSED", "CLOSED", "gate")
     assert line["cause"]["action"] == "held for corrected inputs"
     assert line["cause"]["batch_id"] == "outage" and "JoinCoverage" in line["cause"]["rules"]
-    assert live == []  # no retrain: the model is fine
+    assert breaker_asks == []  # no retrain: the model is fine
     _upload(s3, buckets, "next", day="2026-01-06")
     [published] = _infer({"batch_id": "next"})
     assert published["status"] == "published" and published["model_version"] == "v0001"
 
 
-def test_past_its_limit_a_held_batch_pages_by_default_and_an_extension_stops_it(live, buckets, s3):
+def test_past_its_limit_a_held_batch_pages_by_default_and_an_extension_stops_it(
+    breaker_asks, buckets, s3
+):
     _held_outage_and_clean(s3, buckets)
     cfg = _config()
     assert _sweep(cfg, buckets, hours=23) == {}  # within the 24 h limit
@@ -142,7 +128,9 @@ def test_past_its_limit_a_held_batch_pages_by_default_and_an_extension_stops_it(
     assert list(_sweep(cfg, buckets)) == ["outage"]
 
 
-def test_the_publish_fallback_uses_the_champion_and_never_an_integrity_hold(live, buckets, s3):
+def test_the_publish_fallback_uses_the_champion_and_never_an_integrity_hold(
+    breaker_asks, buckets, s3
+):
     from handlers import runtime
     from mlcycle import events
     from mlcycle.breaker import holds
@@ -177,7 +165,7 @@ def test_the_publish_fallback_uses_the_champion_and_never_an_integrity_hold(live
     assert after == etag
 
 
-def test_no_publish_fallback_while_the_breaker_state_is_unknown(live, buckets, s3):
+def test_no_publish_fallback_while_the_breaker_state_is_unknown(breaker_asks, buckets, s3):
     _held_outage_and_clean(s3, buckets)
     s3.delete_object(Bucket=buckets.monitoring, Key="breaker/state.json")
 
@@ -188,25 +176,25 @@ def test_no_publish_fallback_while_the_breaker_state_is_unknown(live, buckets, s
     assert keys(s3, buckets.predictions, "predictions/") == []
 
 
-def test_a_release_goes_through_the_gate_unless_forced(live, buckets, s3):
+def test_a_release_goes_through_the_gate_unless_forced(breaker_asks, buckets, s3):
     _held_outage_and_clean(s3, buckets)
     [refused] = _infer({"action": "release", "batch_id": "clean"})  # no order from the breaker
     assert refused["status"] == "held" and refused["reason"].startswith("no release order")
 
     released = _breaker({"action": "release", "batch_id": "clean"})
-    assert live[-1] == {"action": "release", "batch_id": "clean"}
+    assert breaker_asks[-1] == {"action": "release", "batch_id": "clean"}
     assert released["event"]["cause"]["action"] == "release"
-    [clean] = _infer(live[-1])
+    [clean] = _infer(breaker_asks[-1])
     assert clean["status"] == "published" and clean["model_version"] == "v0001"
     assert "release" not in _json(s3, buckets.predictions, "predictions/clean/_SUCCESS")
 
     _breaker({"action": "release", "batch_id": "outage"})
-    [again] = _infer(live[-1])
+    [again] = _infer(breaker_asks[-1])
     assert again["status"] == "held" and "JoinCoverage" in again["gate"]["trips"]
     assert keys(s3, buckets.predictions, "predictions/outage/") == []
 
     _breaker({"action": "release", "batch_id": "outage", "force": True})
-    [forced] = _infer(live[-1])
+    [forced] = _infer(breaker_asks[-1])
     assert forced["status"] == "published" and forced["model_version"] == "v0001"
     manifest = _json(s3, buckets.predictions, "predictions/outage/_SUCCESS")
     assert manifest["release"]["force"] is True and manifest["release"]["actor"] == "alice"
@@ -216,7 +204,7 @@ def test_a_release_goes_through_the_gate_unless_forced(live, buckets, s3):
 
 
 def test_a_batch_waiting_on_probation_past_the_limit_pages_and_is_not_published(
-    live, buckets, s3, monkeypatch
+    breaker_asks, buckets, s3, monkeypatch
 ):
     from handlers import breaker
     from mlcycle.breaker import holds
@@ -249,7 +237,7 @@ def test_a_batch_waiting_on_probation_past_the_limit_pages_and_is_not_published(
 
 
 def test_an_unreadable_probation_manifest_pages_and_the_sweep_goes_on(
-    live, buckets, s3, monkeypatch
+    breaker_asks, buckets, s3, monkeypatch
 ):
     from handlers import breaker
     from mlcycle.breaker import holds
@@ -270,7 +258,7 @@ def test_an_unreadable_probation_manifest_pages_and_the_sweep_goes_on(
 
 
 def test_the_probation_check_reads_only_batches_neither_held_nor_published(
-    live, buckets, s3, monkeypatch
+    breaker_asks, buckets, s3, monkeypatch
 ):
     from handlers import breaker
     from mlcycle.breaker import holds
@@ -316,7 +304,7 @@ def test_a_batch_awaits_its_verdict_while_scored_on_probation_and_unpublished(bu
     assert actions.awaiting_verdict("b1") is False  # published
 
 
-def test_a_refuted_candidate_returns_every_batch_it_scored_to_held(live, buckets, s3):
+def test_a_refuted_candidate_returns_every_batch_it_scored_to_held(breaker_asks, buckets, s3):
     from handlers import breaker
 
     _breaker({"action": "open"})
@@ -341,7 +329,7 @@ def test_a_refuted_candidate_returns_every_batch_it_scored_to_held(live, buckets
 
 
 def test_a_probation_batch_left_unpublished_after_the_probation_pages_past_the_limit(
-    live, buckets, s3, monkeypatch
+    breaker_asks, buckets, s3, monkeypatch
 ):
     from handlers import breaker
     from mlcycle.breaker import holds

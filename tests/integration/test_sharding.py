@@ -2,6 +2,7 @@
 the planning invocation's self-invokes are run as the shard invocations Lambda would start
 (each through the handler, against the emulator's S3)."""
 
+import io
 import json
 
 import pandas as pd
@@ -195,24 +196,14 @@ def test_a_bad_value_in_one_shard_quarantines_the_batch_with_that_shard_s_reason
 
 
 def test_on_probation_a_large_batch_is_sharded_too_and_a_refuted_candidate_s_parts_go(
-    trained, buckets, s3, monkeypatch, self_invokes
+    trained, buckets, s3, monkeypatch, self_invokes, breaker_asks
 ):
     """A batch scored by a candidate (held batches re-scored, or one arriving while HALF_OPEN)
     takes the same sharded path; its probation output is the parts, published as they are on
     a healthy verdict and removed, plan and all, when the candidate is refuted."""
-    import uuid
-
-    import boto3
-
-    import mlcycle.publication_gate as gate
     from handlers import breaker, runtime
     from mlcycle.breaker import effects
 
-    rule = f"rescan-{uuid.uuid4().hex[:8]}"
-    boto3.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 hour)", State="ENABLED")
-    monkeypatch.setenv("INFERENCE_RULE_NAME", rule)
-    monkeypatch.setattr(gate, "invoke_sync", lambda env, payload: breaker.handler(payload, None))
-    monkeypatch.setattr(effects, "invoke_async", lambda env, payload: None)
     files = sample_batch_files()
     for batch_id in ("single", "healthy", "refuted"):
         upload_batch(s3, buckets.data, batch_id, files)
@@ -260,3 +251,76 @@ def test_on_probation_a_large_batch_is_sharded_too_and_a_refuted_candidate_s_par
     )
     again = pd.concat([read_csv(s3, buckets.predictions, k) for k in published["parts"]])
     pd.testing.assert_frame_equal(again, parts)
+
+
+def test_a_forced_release_of_a_sharded_held_batch_completes_when_its_shards_are_done(
+    trained, buckets, s3, monkeypatch, self_invokes, breaker_asks
+):
+    """The release returns at planning ("sharded"); the last shard sends the release again,
+    which publishes the scored parts with the operator's mark, once."""
+    from handlers import breaker, infer
+
+    operator = {"reason": "test", "actor": "alice"}
+    files = sample_batch_files()
+    upload_batch(s3, buckets.data, "big", files)
+    breaker.handler({"action": "open", **operator}, None)
+    assert _score("big", buckets)["status"] == "held"
+
+    monkeypatch.setenv("MLCYCLE_SHARD_BYTES", str(len(files["bookings"]) // 3))
+    breaker.handler({"action": "release", "batch_id": "big", "force": True, **operator}, None)
+    release = {"action": "release", "batch_id": "big"}
+    assert breaker_asks[-1] == release
+    [planned] = infer.handler(release, None)["results"]
+    assert planned["status"] == "sharded" and planned["shards"] >= 3, planned
+    assert "predictions/big/_SUCCESS" not in keys(s3, buckets.predictions, "predictions/big/")
+
+    _run_shards(self_invokes)
+    assert self_invokes == [release]  # the last shard repeats the release
+    [released] = _run_shards(self_invokes)[0]["results"]
+    assert released["status"] == "published" and released["model_version"] == "v0001", released
+    manifest = _manifest(s3, buckets, "big")
+    assert manifest["release"]["force"] is True and manifest["release"]["actor"] == "alice"
+    assert manifest["probation"] is False and len(manifest["parts"]) == planned["shards"]
+    parts = pd.concat([read_csv(s3, buckets.predictions, k) for k in manifest["parts"]])
+    assert len(parts) == manifest["rows"] == len(pd.read_csv(io.BytesIO(files["bookings"])))
+
+    etag = s3.head_object(Bucket=buckets.predictions, Key="predictions/big/_SUCCESS")["ETag"]
+    [again] = infer.handler(release, None)["results"]  # a re-delivered continuation
+    assert again["status"] == "held" and again["reason"].startswith("no release order")
+    after = s3.head_object(Bucket=buckets.predictions, Key="predictions/big/_SUCCESS")["ETag"]
+    assert after == etag
+
+
+def test_the_hold_limit_s_fallback_of_a_sharded_batch_completes_at_the_sweep_its_shards_send(
+    trained, buckets, s3, monkeypatch, self_invokes, breaker_asks
+):
+    import datetime as dt
+    from dataclasses import replace
+
+    from handlers import breaker, runtime
+    from mlcycle import events
+    from mlcycle.breaker import holds
+    from mlcycle.inference import handle
+
+    files = sample_batch_files()
+    upload_batch(s3, buckets.data, "big", files)
+    breaker.handler({"action": "open", "reason": "test", "actor": "alice"}, None)
+    assert _score("big", buckets)["status"] == "held"
+    cfg = runtime.config()
+    cfg = replace(cfg, breaker=replace(cfg.breaker, hold_fallback="publish"))
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
+    monkeypatch.setattr(holds, "now", lambda: later)
+    monkeypatch.setenv("MLCYCLE_SHARD_BYTES", str(len(files["bookings"]) // 3))
+
+    def sweep() -> dict:
+        swept = handle(cfg, runtime.plugin(), runtime.store(), buckets, events.SweepHolds())
+        return {r["batch_id"]: r for r in swept["results"]}
+
+    assert sweep()["big"]["status"] == "sharded"
+    _run_shards(self_invokes)
+    assert self_invokes == [{"action": "sweep_holds"}]
+    assert events.parse_infer_event(self_invokes[0]) == events.SweepHolds()
+    assert sweep()["big"]["status"] == "published"
+    manifest = _manifest(s3, buckets, "big")
+    assert manifest["fallback"]["policy"] == "publish" and manifest["probation"] is False
+    assert manifest["model_version"] == "v0001" and len(manifest["parts"]) >= 3

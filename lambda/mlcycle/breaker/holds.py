@@ -46,12 +46,21 @@ def publish_held(
     mark: str,
     decision: dict,
     over_integrity: bool,
+    then: dict,
 ) -> dict:
     """Score a held batch with the champion and publish it whatever the gate says, with the
     ``decision`` under ``mark`` in the manifest; a gate trip on an integrity rule stops it
-    unless ``over_integrity``."""
+    unless ``over_integrity``. A batch large enough to be sharded answers sharded: its last
+    shard sends ``then``, the infer event that repeats this call, which finds it scored."""
     scored = score_batch(
-        cfg, plugin, store, buckets, batch_id, storage.held_prefix(batch_id), probation=True
+        cfg,
+        plugin,
+        store,
+        buckets,
+        batch_id,
+        storage.held_prefix(batch_id),
+        probation=True,
+        then=then,
     )
     if scored["status"] not in SCORED:
         return scored
@@ -98,7 +107,10 @@ def release(
         )
     prefix = storage.held_prefix(batch_id)
     if order.get("force"):
-        work = partial(publish_held, cfg, plugin, store, buckets, batch_id, "release", order, True)
+        again = {"action": "release", "batch_id": batch_id}
+        work = partial(
+            publish_held, cfg, plugin, store, buckets, batch_id, "release", order, True, again
+        )
     else:
         work = partial(score_batch, cfg, plugin, store, buckets, batch_id, prefix)
     return isolated(cfg, store, buckets, batch_id, prefix, work)
@@ -184,7 +196,16 @@ def sweep(
                 "held_because": held.note.get("reason"),
             }
             work = partial(
-                publish_held, cfg, plugin, store, buckets, held.batch_id, "fallback", flag, False
+                publish_held,
+                cfg,
+                plugin,
+                store,
+                buckets,
+                held.batch_id,
+                "fallback",
+                flag,
+                False,
+                {"action": "sweep_holds"},
             )
             result = isolated(
                 cfg, store, buckets, held.batch_id, storage.held_prefix(held.batch_id), work
