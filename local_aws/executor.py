@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,6 +140,7 @@ class Executor:
         self._sequence = 0
         self._rule_anchor: dict[str, datetime] = {}
         self._metric_puts = 0  # PutMetricData calls seen since the last alarm evaluation
+        self._last_metric_put: float | None = None  # when a drain last found one (epoch s)
         # The recorder file, when moto's requests come concurrently (moto_recorder.py).
         self.recorder = Recorder(endpoint_url, recording_file)
         self.recorder.start()
@@ -358,6 +360,8 @@ class Executor:
     def _drain(self) -> None:
         drained = self.recorder.drain()
         self._metric_puts += drained.metric_puts
+        if drained.metric_puts:
+            self._last_metric_put = time.time()  # the puts were served before the drain
         if self._s3_writes is not None:
             self._s3_writes += drained.s3_writes
         self._queue_async(drained.invokes)
@@ -480,7 +484,8 @@ class Executor:
         self._metric_puts = 0
         cloudwatch, sns = self._client["cloudwatch"], self._client["sns"]
         done: list[Invocation] = []
-        for change in self.alarm_evaluator.evaluate(query=query, names=names):
+        last_put = self._last_metric_put if self.recorder.available else None
+        for change in self.alarm_evaluator.evaluate(query=query, names=names, last_put=last_put):
             alarm = change.alarm
             cloudwatch.set_alarm_state(
                 AlarmName=alarm["AlarmName"],
