@@ -80,8 +80,10 @@ class DiskAttributes:
         spill: KeySpill | None = None
         try:
             for frame, hashes in frames:
-                if spill is None:
-                    columns = [_Column(c, frame[c]) for c in frame.columns.drop(key)]
+                if spill is None:  # the frames held before the source went to disk lack the key
+                    columns = [
+                        _Column(c, frame[c]) for c in frame.columns.drop(key, errors="ignore")
+                    ]
                     dtype = [("hash", "<u8")] + [(f"c{i}", c.dtype) for i, c in enumerate(columns)]
                     spill = KeySpill(np.dtype(dtype))
                 records = np.empty(len(frame), dtype=spill.dtype)

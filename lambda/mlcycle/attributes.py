@@ -21,8 +21,12 @@ from mlcycle.sources import SourceSummary, open_source
 
 
 def memory_rows() -> int:
-    """Rows of an attribute source held in memory; a longer one is joined from local disk."""
-    return int(os.environ.get("MLCYCLE_ATTRIBUTE_MEMORY_ROWS", "250000"))
+    """Rows of an attribute source held in memory; a longer one is joined from local disk.
+
+    Held, a row costs its key hash and a pointer or number per column (16 bytes for hotels:
+    32 MB at the default), and about as much again while the chunks are concatenated: the
+    key strings themselves are dropped as each chunk is read."""
+    return int(os.environ.get("MLCYCLE_ATTRIBUTE_MEMORY_ROWS", "2000000"))
 
 
 @dataclass
@@ -74,7 +78,7 @@ def _in_memory(
 ) -> Attributes:
     column_parts: dict[str, list[np.ndarray | pd.Categorical]] = {}
     for frame, _ in chunks:
-        for col in frame.columns.drop(join_key):
+        for col in frame.columns.drop(join_key, errors="ignore"):
             column_parts.setdefault(col, []).append(_compact_chunk(frame[col]))
     hash_parts = [hashes for _, hashes in chunks]
     hashes = np.concatenate(hash_parts) if hash_parts else np.array([], dtype=np.uint64)
@@ -105,9 +109,9 @@ def _indexed(
     held: list[tuple[pd.DataFrame, np.ndarray]] = []
     rows = 0
     for frame, hashes in chunks:
-        compact = frame.assign(
-            **{c: _compact_chunk(frame[c]) for c in frame.columns.drop(join_key)}
-        )
+        # the key's hashes stand for its strings, a Python object a row
+        values = frame.drop(columns=join_key)
+        compact = values.assign(**{c: _compact_chunk(values[c]) for c in values.columns})
         held.append((compact, hashes))
         rows += len(frame)
         if rows > memory_rows():
