@@ -87,6 +87,7 @@ class ModelConfig:
     retrain_recent_batches: int | None = 3
     breaker: BreakerPolicy = BreakerPolicy()
     monitoring: dict = field(default_factory=dict)
+    monitor_sample_rows: int = 1_000_000  # a larger batch is monitored on a sample this size
     rules: Settings = field(default_factory=lambda: parse_settings({}))
 
     @property
@@ -232,6 +233,11 @@ def _check(cfg: ModelConfig) -> None:
         )
     if cfg.max_attempts < 1:
         raise ConfigError(f"inference.max_attempts must be at least 1, got {cfg.max_attempts}")
+    if cfg.monitor_sample_rows < 1000:
+        raise ConfigError(
+            "monitoring.sample_rows must be at least 1000 (the rates it measures need rows), "
+            f"got {cfg.monitor_sample_rows}"
+        )
     if not 0 < cfg.holdout_fraction < 1:
         raise ConfigError(
             f"training.holdout_fraction must be between 0 and 1, got {cfg.holdout_fraction}"
@@ -286,6 +292,7 @@ def parse_config(raw: dict) -> ModelConfig:
         retrain_recent_batches=int(breaker.get("retrain_recent_batches", 3)) or None,
         breaker=parse_breaker_policy(breaker),
         monitoring=monitoring,
+        monitor_sample_rows=int(monitoring.get("sample_rows", 1_000_000)),
         rules=parse_settings(monitoring),
     )
     _check(cfg)

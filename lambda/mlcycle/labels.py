@@ -17,6 +17,7 @@ import pandas as pd
 from mlcycle import storage
 from mlcycle.config import ModelConfig
 from mlcycle.errors import DataContractError
+from mlcycle.monitor_sample import sampled_csv
 from mlcycle.objectstore import ObjectStore
 
 
@@ -39,16 +40,20 @@ class BatchLabels:
     keys: list[str]
 
 
-def _status_by_key(store: ObjectStore, bucket: str, key: str, cfg: ModelConfig) -> pd.Series:
-    """One labels file as status indexed by join key; a key repeated in the file: first wins."""
+def _status_by_key(
+    store: ObjectStore, bucket: str, key: str, cfg: ModelConfig, share: float | None
+) -> pd.Series:
+    """One labels file as status indexed by join key; a key repeated in the file: first wins.
+    With a `share`, the rows of the monitor's sample only (monitor_sample.py)."""
     where = f"s3://{bucket}/{key}"
+    options = {"dtype": str, "keep_default_na": False, "na_values": [""]}
     try:
-        frame = pd.read_csv(
-            io.BytesIO(store.get_bytes(bucket, key)),
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-        )
+        if share is None:
+            frame = pd.read_csv(io.BytesIO(store.get_bytes(bucket, key)), **options)
+        else:
+            frame = sampled_csv(
+                store.open(bucket, key), share, cfg.join_key, cfg.chunk_rows, **options
+            )
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame()
     for column in (cfg.join_key, cfg.target):
@@ -81,20 +86,26 @@ def _increments(store: ObjectStore, bucket: str, batch_id: str) -> list[tuple[st
 
 
 def read_labels(
-    store: ObjectStore, bucket: str, cfg: ModelConfig, batch_id: str, keys: pd.Series
+    store: ObjectStore,
+    bucket: str,
+    cfg: ModelConfig,
+    batch_id: str,
+    keys: pd.Series,
+    share: float | None = None,
 ) -> BatchLabels | None:
     """The batch's labels for `keys` (join-key values); None when no label object exists.
 
-    A key in several increments takes the newest increment's status.
+    A key in several increments takes the newest increment's status. `share`: the keys are
+    the monitor's sample of the batch, and only its rows are read.
     """
     complete = storage.labels_key(batch_id)
     if store.exists(bucket, complete):
-        status = _status_by_key(store, bucket, complete, cfg)
+        status = _status_by_key(store, bucket, complete, cfg, share)
         return BatchLabels(_aligned(status, keys), True, None, 0, [complete])
     increments = _increments(store, bucket, batch_id)
     if not increments:
         return None
-    status = pd.concat([_status_by_key(store, bucket, key, cfg) for _, key in increments])
+    status = pd.concat([_status_by_key(store, bucket, key, cfg, share) for _, key in increments])
     status = status[~status.index.duplicated(keep="last")]
     return BatchLabels(
         _aligned(status, keys),

@@ -25,6 +25,8 @@ from mlcycle.datasets import feature_frame
 from mlcycle.invoke import invoke_async
 from mlcycle.labels import read_labels
 from mlcycle.logs import bound, get_logger, log
+from mlcycle.monitor_sample import in_sample, sample_share, sampled_csv
+from mlcycle.monitoring.columns import ratio
 from mlcycle.monitoring.report import build_report, headline_metrics
 from mlcycle.monitoring.rules import label_rules
 from mlcycle.monitoring.thresholds import breaches, parse_alarms
@@ -39,11 +41,58 @@ from mlcycle.verdicts import judge_published
 logger = get_logger("mlcycle.monitor")
 
 
-def _features(store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: str) -> pd.DataFrame:
+def _features(
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: str, share: float | None
+) -> pd.DataFrame:
     attributes, _ = read_attributes(store, buckets.data, prefix, cfg)
-    key = storage.source_key(prefix, cfg.input_spec.name)
-    base = open_source(store, buckets.data, key, cfg.input_spec, cfg).read_all()
-    return join(base, attributes, cfg.join_key)[0]
+    try:
+        key = storage.source_key(prefix, cfg.input_spec.name)
+        reader = open_source(store, buckets.data, key, cfg.input_spec, cfg)
+        if share is None:
+            base = reader.read_all()
+        else:
+            key_of = cfg.join_key
+            base = pd.concat(
+                [c.frame[in_sample(c.frame[key_of], share, c.hashes(key_of))] for c in reader],
+                ignore_index=True,
+            )
+        return join(base, attributes, cfg.join_key)[0]
+    finally:
+        for attr in attributes:
+            attr.close()
+
+
+def _predictions(
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, manifest: dict, share: float | None
+) -> pd.DataFrame:
+    """A sharded batch's parts, in order, are one batch."""
+    types = {cfg.join_key: str}
+    if share is None:
+        parts = [
+            pd.read_csv(io.BytesIO(store.get_bytes(buckets.predictions, key)), dtype=types)
+            for key in storage.prediction_keys(manifest)
+        ]
+    else:
+        parts = [
+            sampled_csv(
+                store.open(buckets.predictions, key),
+                share,
+                cfg.join_key,
+                cfg.chunk_rows,
+                dtype=types,
+            )
+            for key in storage.prediction_keys(manifest)
+        ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _counted_whole(report: dict, rows: int, share: float) -> None:
+    """A sampled report's counts are the batch's; its rates and tests are the sample's."""
+    business = report["business"]
+    sampled = business["rows"]
+    report["quality"]["row_count"] = business["rows"] = rows
+    business["volume_ratio"] = ratio(rows, business["expected_rows"])
+    report["sample"] = {"rows": sampled, "of": rows, "share": round(share, 6), "by": "key hash"}
 
 
 def monitor_batch(
@@ -62,21 +111,14 @@ def monitor_batch(
     metadata = ModelRegistry(store, buckets.models, cfg.name).metadata(version)
     profile = metadata["reference_profile"]
     reader, prefix = revisions.locate(store, buckets, cfg, manifest)
-    features = _features(reader, buckets, cfg, prefix)
-    predictions = pd.concat(  # a sharded batch's parts, in order, are one batch
-        [
-            pd.read_csv(
-                io.BytesIO(store.get_bytes(buckets.predictions, key)), dtype={cfg.join_key: str}
-            )
-            for key in storage.prediction_keys(manifest)
-        ],
-        ignore_index=True,
-    )
+    share = sample_share(int(manifest.get("rows") or 0), cfg.monitor_sample_rows)
+    features = _features(reader, buckets, cfg, prefix, share)
+    predictions = _predictions(store, buckets, cfg, manifest, share)
     proba_columns = [f"p_{c}" for c in cfg.classes]
     proba = None
     if manifest.get("confidence_metrics", True):
         proba = predictions[proba_columns].set_axis(cfg.classes, axis=1)
-    labels = read_labels(store, buckets.data, cfg, batch_id, predictions[cfg.join_key])
+    labels = read_labels(store, buckets.data, cfg, batch_id, predictions[cfg.join_key], share)
     predicted = predictions[f"predicted_{cfg.target}"].to_numpy()
     rules = judge_published(
         cfg, store, buckets, manifest, metadata, features, predicted, proba, labels
@@ -98,6 +140,8 @@ def monitor_batch(
         segment_column=cfg.segment_column,
         drift=rules["drift"] if rules else None,
     )
+    if share is not None:
+        _counted_whole(report, int(manifest["rows"]), share)
     at = at or now()
     if rules is not None:
         _calibrated(report, rules)
