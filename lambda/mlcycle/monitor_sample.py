@@ -37,11 +37,12 @@ def in_sample(keys: pd.Series, share: float | None, hashes: np.ndarray | None = 
 def sampled_csv(
     stream: IO[bytes], share: float, key: str, chunk_rows: int, **read_options: object
 ) -> pd.DataFrame:
-    """The rows of a CSV stream in the sample, read a chunk at a time. Without the `key`
-    column, the first chunk as it is: the caller's check of the columns names what is missing."""
+    """The rows of a CSV stream in the sample, read a chunk at a time (a header-only file is one
+    empty chunk). Without the `key` column, the first chunk as it is: the caller's check of the
+    columns names what is missing."""
     kept = []
     for chunk in pd.read_csv(stream, chunksize=chunk_rows, **read_options):
         if key not in chunk.columns:
             return chunk
         kept.append(chunk[in_sample(chunk[key], share)])
-    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
+    return pd.concat(kept, ignore_index=True)
