@@ -171,11 +171,17 @@ class ReleaseHeld:
 
     batch_id: str
 
+    def payload(self) -> dict:
+        return {"action": "release", "batch_id": self.batch_id}
+
 
 @dataclass(frozen=True)
 class SweepHolds:
     """Apply the hold limit's fallback to held batches past their limit (the rescan does too;
     this action runs it alone, for a schedule the breaker never disables)."""
+
+    def payload(self) -> dict:
+        return {"action": "sweep_holds"}
 
 
 InferEvent = S3Notification | Scheduled | ScoreBatch | Rescan | ScoreHeld | ReleaseHeld | SweepHolds

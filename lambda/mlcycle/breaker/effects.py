@@ -10,6 +10,7 @@ from mlcycle import storage
 from mlcycle.breaker.state import STATE_VALUE
 from mlcycle.clock import now_iso
 from mlcycle.cloudwatch import namespace, put_metrics
+from mlcycle.events import ReleaseHeld
 from mlcycle.invoke import invoke_async, setting
 from mlcycle.logs import get_logger, log
 from mlcycle.moves import hold
@@ -164,7 +165,7 @@ class AwsBreakerActions:
 
     def release_held(self, batch_id: str) -> None:
         """Infer scores and publishes a batch an operator released (the order is in its note)."""
-        invoke_async("INFER_FUNCTION_NAME", {"action": "release", "batch_id": batch_id})
+        invoke_async("INFER_FUNCTION_NAME", ReleaseHeld(batch_id).payload())
 
     def reject_batch(self, batch_id: str, reason: dict) -> None:
         """A batch that breached on probation is held with its reason: kept, never published.

@@ -24,6 +24,7 @@ from mlcycle.breaker.policy import PUBLISH
 from mlcycle.breaker.state import UNKNOWN, read_state
 from mlcycle.clock import now
 from mlcycle.config import ModelConfig
+from mlcycle.events import ReleaseHeld, SweepHolds
 from mlcycle.failures import isolated
 from mlcycle.logs import get_logger, log
 from mlcycle.monitoring.rules import integrity_rules
@@ -107,7 +108,7 @@ def release(
         )
     prefix = storage.held_prefix(batch_id)
     if order.get("force"):
-        again = {"action": "release", "batch_id": batch_id}
+        again = ReleaseHeld(batch_id).payload()
         work = partial(
             publish_held, cfg, plugin, store, buckets, batch_id, "release", order, True, again
         )
@@ -205,7 +206,7 @@ def sweep(
                 "fallback",
                 flag,
                 False,
-                {"action": "sweep_holds"},
+                SweepHolds().payload(),
             )
             result = isolated(
                 cfg, store, buckets, held.batch_id, storage.held_prefix(held.batch_id), work
