@@ -21,6 +21,7 @@ import pandas as pd
 
 from mlcycle.config import ModelConfig
 from mlcycle.errors import PluginContractError
+from mlcycle.prior_shift import PriorShifted, most_likely, shifted
 
 _LIBRARY_ROOT = Path(__file__).resolve().parent.parent
 # A function package has model/ beside mlcycle/; the source tree has it beside lambda/.
@@ -90,6 +91,18 @@ class Plugin:
         return model
 
     def predict(self, model: object, features: pd.DataFrame) -> Predictions:
+        if isinstance(model, PriorShifted):
+            inner = self.predict(model.model, features)
+            if inner.proba is None:
+                raise PluginContractError(
+                    str(self.infer_file),
+                    "predict",
+                    "return class probabilities for a model re-weighted by a recovery",
+                    "labels only",
+                )
+            offsets = pd.Series(model.offsets, index=list(model.classes))[self.classes]
+            proba = shifted(inner.proba, offsets.to_numpy())
+            return Predictions(most_likely(proba), proba)
         out = self._predict(model, features)
         where, n = str(self.infer_file), len(features)
         if isinstance(out, pd.DataFrame):
@@ -121,6 +134,8 @@ class Plugin:
         """What the final estimator of a scikit-learn Pipeline sees, for monitoring; None for
         any other model, or when the pipeline's steps cannot say (monitoring must not fail
         a batch the model itself scores)."""
+        if isinstance(model, PriorShifted):
+            model = model.model
         steps = getattr(model, "steps", None)
         if not steps or len(steps) < 2:
             return None
@@ -163,13 +178,8 @@ class Plugin:
                 "return rows that sum to 1",
                 f"row sums from {values.sum(axis=1).min():.3f}",
             )
-        labels = (
-            np.asarray(self.classes, dtype=object)[values.argmax(axis=1)]
-            if n
-            else np.array([], dtype=object)
-        )
         proba.index = pd.RangeIndex(n)
-        return labels, proba
+        return most_likely(proba), proba
 
 
 def load_plugin(cfg: ModelConfig, folder: Path | None = None) -> Plugin:

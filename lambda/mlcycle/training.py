@@ -86,7 +86,11 @@ def fresh_rows(cfg: ModelConfig, holdout: pd.DataFrame) -> np.ndarray:
 
 
 def _recovery_fit(
-    cfg: ModelConfig, plugin: Plugin, data: TrainingSet, recent_batches: int | None
+    cfg: ModelConfig,
+    plugin: Plugin,
+    data: TrainingSet,
+    recent_batches: int | None,
+    registry: ModelRegistry,
 ) -> RecoveryFit | None:
     """A recovery's chosen fit when a labelled batch is in its window; else None (the
     scheduled split)."""
@@ -101,7 +105,18 @@ def _recovery_fit(
         recent_batches,
     )
     holdout = next(iter(splits.values())).holdout
-    return choose_fit(cfg, plugin, splits, fresh_rows(cfg, holdout))
+    return choose_fit(cfg, plugin, splits, fresh_rows(cfg, holdout), _champion_model(registry))
+
+
+def _champion_model(registry: ModelRegistry) -> object | None:
+    """The champion's model, for the recovery to re-weight; None without one that verifies."""
+    champion = registry.champion()
+    if champion is None:
+        return None
+    try:
+        return registry.load(champion)
+    except MLCycleError:
+        return None  # an unverifiable champion vouches for nothing
 
 
 def _arena(cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin, fitted: Fitted) -> Arena:
@@ -163,9 +178,9 @@ def run_training(
     window = FULL_HISTORY if full_history else cfg.history_window
     data = load_training_set(store, buckets, cfg, since, recent_batches, recovery, window)
     _check_target(data.frame[cfg.target], cfg.classes, cfg.min_training_rows)
-    chosen = _recovery_fit(cfg, plugin, data, recent_batches) if recovery else None
-    split = chosen.split if chosen else None
     registry = ModelRegistry(store, buckets.models, cfg.name)
+    chosen = _recovery_fit(cfg, plugin, data, recent_batches, registry) if recovery else None
+    split = chosen.split if chosen else None
     fitted = fit_and_profile(
         cfg,
         plugin,

@@ -10,7 +10,7 @@ import pytest
 
 from data.generate import make_batch, make_training
 from demo.scenario import csv_bytes
-from tests.integration.helpers import upload_batch
+from tests.integration.helpers import read_csv, upload_batch
 
 SEED = 11
 
@@ -50,14 +50,18 @@ def _deliver(s3, buckets, batch_id, day, incident=None):
     return result
 
 
-def _open_breaker():
+def _breaker():
     from mlcycle.breaker.machine import Breaker
     from mlcycle.objectstore import ObjectStore
     from mlcycle.storage import Buckets
     from tests.integration.conftest import _NoEffects
 
     monitoring = Buckets.from_env().monitoring
-    Breaker(ObjectStore(boto3.client("s3")), monitoring, _NoEffects()).trip({"reason": "t"}, "t")
+    return Breaker(ObjectStore(boto3.client("s3")), monitoring, _NoEffects())
+
+
+def _open_breaker():
+    _breaker().trip({"reason": "t"}, "t")
 
 
 def _weak(monkeypatch):
@@ -158,11 +162,12 @@ def test_a_recovery_after_concept_drift_fits_the_drifted_batches_alone_and_takes
     recent = [p["part"] for p in training["parts"] if p.get("recent")]
     assert recent == ["batch drift-05", "batch drift-04", "batch drift-03"]
     assert training["recovery"] and training["recent_batches"] == 3
-    # The weighted history, the recent batches alone and the newest alone met on the holdout:
-    # the history outvotes three drifted batches, so a fit on drifted rows alone won.
+    # The weighted history, the recent batches alone, the newest alone and the champion
+    # re-weighted on the newest met on the holdout: the history outvotes three drifted batches,
+    # so a fit learnt from drifted rows alone won.
     fits = training["fits"]
-    assert set(fits) >= {"weighted", "recent", "newest"} and fits["metric"] == "log_loss", fits
-    assert training["fit"] in ("recent", "newest"), fits
+    assert set(fits) >= {"weighted", "recent", "newest", "priors"}, fits
+    assert fits["metric"] == "log_loss" and training["fit"] != "weighted", fits
     assert fits[training["fit"]]["log_loss"] < fits["weighted"]["log_loss"]
     assert fits["weighted"]["fitted_rows"] > training["rows"]  # recent rows counted 3 times
     assert training["fitted_rows"] == fits[training["fit"]]["fitted_rows"] < training["rows"]
@@ -216,3 +221,35 @@ def test_an_operator_rollback_swaps_champion_and_previous_and_can_be_undone(buck
     line = aliases["history"][-1]
     assert (line["actor"], line["reason"], line["rollback"]) == ("alice", "bad scores", True)
     assert registry.rollback("undo", "alice").champion == v2
+
+
+def test_two_drifted_batches_reweight_the_champion_and_the_store_serves_it_reweighted(
+    world, buckets, s3, told
+):
+    for day in range(1, 4):
+        _deliver(s3, buckets, f"clean-{day:02d}", f"2026-01-{day + 1:02d}")
+    _deliver(s3, buckets, "drift-04", "2026-01-05", "concept_drift")
+    drifted = _deliver(s3, buckets, "drift-05", "2026-01-06", "concept_drift")
+    _open_breaker()
+
+    promoted = _recover()
+
+    training = _json(s3, buckets.models, "models/booking_status/v0002/metadata.json")["training"]
+    assert promoted["status"] == "promoted" and promoted["fit"] == "priors", training["fits"]
+    fits = training["fits"]
+    # A batch is too few rows to relearn the model, enough to learn that cancellations rose.
+    assert fits["priors"]["log_loss"] < fits["newest"]["log_loss"], fits
+    assert fits["priors"]["offsets"]["cancelled"] > 1.5, fits
+    assert training["fitted_rows"] == fits["priors"]["fitted_rows"] == fits["newest"]["fitted_rows"]
+
+    # The champion the model store loads is the re-weighted one: on the same drifted world it
+    # predicts far more cancellations than the champion before it did.
+    _breaker().force("CLOSED", "probation is tested elsewhere", "t")
+    after = _deliver(s3, buckets, "drift-06", "2026-01-07", "concept_drift")
+    assert after["status"] == "published" and after["model_version"] == "v0002", after
+    key = "predictions_key"
+    shares = [
+        (read_csv(s3, buckets.predictions, r[key])["predicted_status"] == "cancelled").mean()
+        for r in (drifted, after)
+    ]
+    assert shares[1] > shares[0] + 0.15, shares

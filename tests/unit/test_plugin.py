@@ -1,12 +1,14 @@
 """The plug-in contract: what train.py / inference.py return is checked, with messages that
 name the file."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from mlcycle.config import load_config
 from mlcycle.errors import PluginContractError
 from mlcycle.plugin import load_plugin
+from mlcycle.prior_shift import PriorShifted
 from tests.conftest import MODEL_DIR
 
 CFG = load_config(MODEL_DIR / "model_config.yml")
@@ -65,6 +67,25 @@ def test_probabilities_are_reordered_to_config_classes_and_labels_derived(tmp_pa
     out = make_plugin(tmp_path, predict_body=body).predict(object(), FEATURES)
     assert list(out.proba.columns) == ["booked", "cancelled", "fulfilled"]
     assert out.labels.tolist() == ["booked", "fulfilled", "cancelled"]
+
+
+def test_a_reweighted_model_is_predicted_by_the_plugin_then_shifted(tmp_path):
+    body = (
+        "return pd.DataFrame({'fulfilled': [0.1, 0.7, 0.2], 'booked': [0.8, 0.2, 0.2], "
+        "'cancelled': [0.1, 0.1, 0.6]})"
+    )
+    plugin = make_plugin(tmp_path, predict_body=body)
+    # Offsets in another class order than the config's: matched by name.
+    model = PriorShifted("inner", ("cancelled", "booked", "fulfilled"), (np.log(8), 0.0, 0.0))
+    out = plugin.predict(model, FEATURES)
+    assert list(out.proba.columns) == ["booked", "cancelled", "fulfilled"]
+    assert out.proba["cancelled"].round(4).tolist() == [0.4706, 0.4706, 0.9231]
+    assert np.allclose(out.proba.sum(axis=1), 1.0)
+    assert out.labels.tolist() == ["booked", "cancelled", "cancelled"]
+
+    labels_only = make_plugin(tmp_path, predict_body="return np.array(['booked'] * 3)")
+    with pytest.raises(PluginContractError, match="labels only"):
+        labels_only.predict(model, FEATURES)
 
 
 def test_label_only_predict_is_accepted_without_probabilities(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from mlcycle.config import load_config
 from mlcycle.errors import DataContractError
 from mlcycle.plugin import Predictions
+from mlcycle.prior_shift import PriorShifted
 from mlcycle.recovery_fits import choose_fit, pick
 from mlcycle.training_window import recovery_splits
 from tests.conftest import MODEL_DIR
@@ -46,10 +47,14 @@ def _world(newest_shares: list[float], days: int = 10, per_day: int = 200) -> tu
     return frame, np.where(day >= days - 3, days - 1 - day, -1)  # 3 labelled batches
 
 
-def _choose(frame, recency, cfg=CFG):
+# The champion before the change: the history's class mix.
+CHAMPION = pd.Series([0.5, 0.2, 0.3], index=CFG.classes)
+
+
+def _choose(frame, recency, cfg=CFG, champion=CHAMPION):
     splits = recovery_splits(frame, recency, "date", 0.2, 3, 3)
     fresh = np.ones(len(next(iter(splits.values())).holdout), dtype=bool)
-    return choose_fit(cfg, Shares(), splits, fresh)
+    return choose_fit(cfg, Shares(), splits, fresh, champion)
 
 
 def test_a_changed_class_mix_is_learned_from_the_newest_batch_alone():
@@ -62,6 +67,12 @@ def test_a_changed_class_mix_is_learned_from_the_newest_batch_alone():
         scores["newest"]["log_loss"] < scores["recent"]["log_loss"] < scores["weighted"]["log_loss"]
     )
     assert scores["newest"]["fitted_rows"] == 80 and len(chosen.split.fitted) == 80
+    # The champion re-weighted on the newest batch comes close: the mix is all that changed.
+    priors = scores["priors"]
+    assert priors["fitted_rows"] == 80 and priors["offsets"]["booked"] == 0.0
+    assert priors["offsets"]["cancelled"] > 1.5 and priors["offsets"]["fulfilled"] < 0
+    assert scores["newest"]["log_loss"] < priors["log_loss"] < scores["recent"]["log_loss"]
+    assert _choose(frame, recency, champion=None).scores.keys() == scores.keys() - {"priors"}
 
 
 def test_an_unchanged_world_keeps_the_weighted_history_fit():
@@ -69,6 +80,7 @@ def test_an_unchanged_world_keeps_the_weighted_history_fit():
     chosen = _choose(frame, recency)
     assert chosen.name == "weighted", chosen.scores
     assert chosen.scores["weighted"]["fitted_rows"] == 1400 + 3 * 480
+    assert "log_loss" in chosen.scores["priors"]  # offered, and not better by the margin
 
 
 def test_a_fit_too_small_or_missing_a_class_is_not_offered():
@@ -117,10 +129,12 @@ def test_a_fit_the_plugin_cannot_make_is_not_offered_but_the_history_fit_must_be
     frame, recency = _world([0.1, 0.8, 0.1])
     splits = recovery_splits(frame, recency, "date", 0.2, 3, 3)
     fresh = np.ones(len(splits["weighted"].holdout), dtype=bool)
-    chosen = choose_fit(CFG, Fussy(), splits, fresh)
-    assert chosen.name == "weighted"
+    chosen = choose_fit(CFG, Fussy(), splits, fresh, CHAMPION)
     assert chosen.scores["recent"]["not_offered"] == "failed: need 500 rows, got 480"
     assert chosen.scores["newest"]["not_offered"] == "failed: need 500 rows, got 80"
+    # Re-weighting the champion needs no fit of the plug-in's on the newest batch.
+    assert chosen.name == "priors" and isinstance(chosen.model, PriorShifted)
+    assert chosen.model.model is CHAMPION and chosen.split is splits["newest"]
 
     frame, recency = _world([0.1, 0.8, 0.1], days=3)  # 600 rows: the history fit is too small
     splits = recovery_splits(frame, recency, "date", 0.2, 1, 3)
@@ -136,6 +150,7 @@ def test_too_few_newest_labels_leave_the_history_fit_alone():
     )
     chosen = _choose(frame, recency, strict)
     assert chosen.name == "weighted"
-    assert chosen.scores["newest"]["not_offered"] == (
-        "the newest labels hold 120 rows, fewer than promotion.fresh_min_rows 121"
-    )
+    for fit in ("newest", "priors"):
+        assert chosen.scores[fit]["not_offered"] == (
+            "the newest labels hold 120 rows, fewer than promotion.fresh_min_rows 121"
+        )
