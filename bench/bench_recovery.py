@@ -16,9 +16,10 @@ typed, joined frame), with the split training would use:
 - `N=n w=x`: every row, the newest n batches repeated x times, judged on the newest labels
   (the `weighted` fit of `mlcycle.training_window.recovery_splits`); w=1 is an unweighted full
   retrain;
-- with `--select x`: `N=n recent` and `N=n newest` (those n batches alone, the newest alone, on
-  the same holdout) and `best of ...`, the fit the recovery offers (`mlcycle.recovery_fits.pick`
-  on the newest labels' log loss: what the platform does).
+- with `--select x`: `N=n recent`, `N=n newest` (those n batches alone, the newest alone, on
+  the same holdout), `N=n priors` (the champion re-weighted to the newest batch's class mix,
+  `mlcycle.prior_shift`) and `best of ...`, the fit the recovery offers
+  (`mlcycle.recovery_fits.pick` on the newest labels' log loss: what the platform does).
 The table's `in_charge` counts the champion's accuracy when the gate would keep it: what a
 recovery leaves in charge.
 The recovery gate's call is measured too: the challenger replaces the champion only if its log
@@ -58,7 +59,7 @@ from mlcycle.datasets import feature_frame
 from mlcycle.evaluation import score
 from mlcycle.fitting import fit_and_profile
 from mlcycle.plugin import Plugin, load_plugin
-from mlcycle.recovery_fits import pick
+from mlcycle.recovery_fits import pick, reweighted_champion
 from mlcycle.sources import SourceReader
 from mlcycle.training import fresh_rows
 from mlcycle.training_window import Split, recovery_splits
@@ -137,7 +138,7 @@ def _on(cfg: ModelConfig, plugin: Plugin, model: object, frame: pd.DataFrame) ->
     return score(frame[cfg.target], plugin.predict(model, feature_frame(frame, cfg)), cfg.classes)
 
 
-def _variant(cfg, plugin, base, batches, recent: int, weight: int, fit: str):
+def _variant(cfg, plugin, base, batches, recent: int, weight: int, fit: str, champion):
     frame = pd.concat([*base, *batches], ignore_index=True)
     # The batches follow the base newest first: batch i has recency i, the base -1.
     recency = np.concatenate(
@@ -145,7 +146,14 @@ def _variant(cfg, plugin, base, batches, recent: int, weight: int, fit: str):
         + [np.full(len(b), i) for i, b in enumerate(batches)]
     )
     splits = recovery_splits(frame, recency, cfg.time_column, cfg.holdout_fraction, weight, recent)
-    return _fit(cfg, plugin, frame, splits[fit])
+    if fit != "priors":
+        return _fit(cfg, plugin, frame, splits[fit])
+    holdout = splits["weighted"].holdout
+    fresh = fresh_rows(cfg, holdout)
+    target = holdout[cfg.target][fresh].reset_index(drop=True)
+    features = feature_frame(holdout, cfg)[fresh].reset_index(drop=True)
+    (split, model, _), _ = reweighted_champion(cfg, plugin, splits, champion, features, target)
+    return fit_and_profile(cfg, plugin, frame, {"hotels": 0.97}, split, None, model)
 
 
 def _fresh_log_loss(cfg, plugin, fitted, champion) -> tuple[float, float]:
@@ -179,7 +187,7 @@ def run(seeds, shifts, ks, variants, select=()) -> list[dict]:
                     if name == "newest1":
                         fitted = _fit(cfg, plugin, batches[0])
                     else:
-                        fitted = _variant(cfg, plugin, base, batches, recent, weight, fit)
+                        fitted = _variant(cfg, plugin, base, batches, recent, weight, fit, champion)
                     got = _on(cfg, plugin, fitted.model, test)
                     challenger_ll, champion_ll = _fresh_log_loss(cfg, plugin, fitted, champion)
                     promote = challenger_ll <= champion_ll - cfg.promotion.min_improvement
@@ -285,11 +293,13 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if args.select:
         n = args.windows[0]
-        variants += [(f"N={n} {fit}", n, args.select[0], fit) for fit in ("recent", "newest")]
+        variants += [
+            (f"N={n} {fit}", n, args.select[0], fit) for fit in ("recent", "newest", "priors")
+        ]
     started = time.monotonic()
     n = args.windows[0]
     select = [f"N={n} w={w}" for w in args.select] + (
-        [f"N={n} recent", f"N={n} newest"] if args.select else []
+        [f"N={n} recent", f"N={n} newest", f"N={n} priors"] if args.select else []
     )
     unknown = set(select) - {name for name, *_ in variants}
     if unknown:

@@ -54,7 +54,7 @@ def pick(values: dict[str, float], metric: str, margin: float) -> str:
     return min(better, key=lambda n: sign * values[n]) if better else first
 
 
-def _prior_fit(
+def reweighted_champion(
     cfg: ModelConfig,
     plugin: Plugin,
     splits: dict[str, Split],
@@ -141,7 +141,7 @@ def choose_fit(
         fit, scores["priors"] = (
             (None, {"not_offered": few})
             if few
-            else _prior_fit(cfg, plugin, splits, champion, features, target)
+            else reweighted_champion(cfg, plugin, splits, champion, features, target)
         )
         if fit is not None:
             fits["priors"] = fit
