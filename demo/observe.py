@@ -79,7 +79,9 @@ def observe(invocations: Iterable[Any], functions: dict[str, str]) -> tuple[list
             message = (inv.error or {}).get("errorMessage", "")
             notes.append(f"{inv.function} FAILED: {message[:80]}")
         elif inv.function == functions["train"] and result.get("version"):
-            notes.append(f"trained {result['version']} ({result['status']})")
+            fit = result.get("fit")
+            how = f", {fit} fit" if fit and fit != "scheduled" else ""
+            notes.append(f"trained {result['version']} ({result['status']}{how})")
         elif inv.function in (functions["infer"], functions["monitor"]):
             make = _gate_signal if inv.function == functions["infer"] else _monitor_signal
             for r in result.get("results", []):

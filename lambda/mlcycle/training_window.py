@@ -62,9 +62,8 @@ def recovery_splits(
     A holdout sized on the whole history would keep the newest days of labels (a fifth of a
     year of history is weeks of batches) out of the fit, exactly the rows that carry a new
     behaviour; sized on the recent rows it is still the newest labels, which is where the
-    recovery's candidates are compared. Rows with the same time go older batch first (the
-    training sources oldest) and otherwise keep their order, so the cut is reproducible and
-    takes the newest batch's rows of a day batches share.
+    recovery's candidates are compared. Rows with the same time keep their order (stable
+    sort), so the cut is reproducible.
 
     `recency` is each row's labelled batch, 0 the newest, -1 the training sources. `weighted`
     fits every row with those of the newest `recent_batches` batches counted `weight` times;
@@ -80,11 +79,7 @@ def recovery_splits(
         raise ValueError(f"recency has {len(recency)} entries for {len(frame)} rows")
     if weight < 1:
         raise ValueError(f"recent weight must be at least 1, got {weight}")
-    # Batches overlap in booking time: a cut that took the batch before's rows of a shared day
-    # judged a change the newest batch shows on rows half from before it (one drifted batch in
-    # bench_recovery: the recent batches alone won, 0.52 on the days after, over 0.71).
-    age = np.where(recency < 0, np.iinfo(np.int64).max, recency)
-    order = np.lexsort((-age, frame[time_column].to_numpy()))
+    order = np.argsort(frame[time_column].to_numpy(), kind="stable")
     ordered = frame.iloc[order].reset_index(drop=True)
     rank = recency[order]
     recent = (rank >= 0) & (rank < recent_batches)

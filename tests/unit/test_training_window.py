@@ -68,22 +68,6 @@ def test_the_cut_is_reproducible_whatever_the_row_order_within_a_day():
     assert len(first.holdout) == 5
 
 
-def test_on_a_day_batches_share_the_holdout_takes_the_newest_batch_rows():
-    # Three batches of bookings made over three days each, one day apart (as the demo's are):
-    # the newest holds the newest day alone, and shares the day before with the batch before.
-    dates = pd.to_datetime(
-        [f"2026-01-{d:02d}" for batch in range(3) for d in range(batch + 1, batch + 4)]
-    ).repeat(10)
-    recency = np.repeat([2, 1, 0], 30)
-    frame = pd.DataFrame({"id": np.arange(90), "date": dates, "status": "booked"})
-    for given in (frame, frame.iloc[::-1].reset_index(drop=True)):  # in any order given
-        ranks = recency if given is frame else recency[::-1]
-        split = recovery_splits(given, ranks, "date", 0.2, 3, 3)["weighted"]
-        held = split.holdout["id"]
-        # 18 rows: the newest day's 10, then 8 of the newest batch's 10 of the day before.
-        assert len(held) == 18 and (held >= 60).all(), sorted(held)
-
-
 def test_the_recent_and_the_newest_batches_alone_are_fitted_on_the_same_holdout():
     frame = _frame()
     splits = recovery_splits(frame, _recency(frame, 3), "date", 0.2, 3, 3)
