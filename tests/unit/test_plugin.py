@@ -117,3 +117,18 @@ def test_missing_file_or_function_is_named(tmp_path):
     (tmp_path / "train.py").unlink()
     with pytest.raises(PluginContractError, match="no such file"):
         load_plugin(CFG, tmp_path)
+
+
+def test_a_reweighted_pipeline_shows_the_inner_pipeline_model_inputs(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression())
+    pipeline.fit(features, ["booked", "cancelled", "booked", "cancelled"])
+    plugin = make_plugin(tmp_path)
+    reweighted = PriorShifted(pipeline, tuple(CFG.classes), (0.0, 1.0, 0.0))
+    inputs = plugin.model_inputs(reweighted, features)
+    assert inputs is not None
+    pd.testing.assert_frame_equal(inputs, plugin.model_inputs(pipeline, features))
