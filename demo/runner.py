@@ -44,6 +44,7 @@ from mlcycle.plugin import load_plugin
 from mlcycle.registry import ModelRegistry
 from mlcycle.scoring import published_manifest
 from mlcycle.storage import Buckets
+from mlcycle.verdicts import arrived_at
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ROOT / "build" / "packages"
@@ -101,13 +102,26 @@ class Run:
     def _dated(self, day: int, through: dt.date) -> dt.date:
         """The increment's name date on the platform's calendar. The handlers' clock is the
         wall clock while the demo compresses a month into minutes, and the early-label rule
-        compares batches by the age of their labels (increment date - publication date), so
-        an increment is named by the batch's real publication date plus its simulated age."""
-        manifest = published_manifest(self.store, self.buckets, self.sc.batch_id(day), True)
-        if manifest is None:  # not published (held): its labels wait like the batch
-            return through
-        published = dt.datetime.fromisoformat(manifest["published_at"]).date()
-        return published + (through - self.sc.date(day))
+        compares batches by the age of their labels (increment date - arrival), so an
+        increment is named by the batch's real arrival date plus its simulated age."""
+        arrived = self._arrived(day)
+        return through if arrived is None else arrived + (through - self.sc.date(day))
+
+    def _arrived(self, day: int) -> dt.date | None:
+        """The real date the platform counts the batch's label age from
+        (`mlcycle.verdicts.arrived_at`): its publication or probation output, or while it waits
+        in held/ without one, when it was held. A held batch's increments named by their
+        simulated date instead mixed two calendars: a batch a refuted candidate returned to
+        held/ had its labels of two days judged as one day's (demo seed 3: a recovery model
+        0.73 accurate on them refuted by the early rule at 1.65)."""
+        batch_id = self.sc.batch_id(day)
+        manifest = published_manifest(self.store, self.buckets, batch_id, True)
+        if manifest is not None:
+            when = arrived_at(self.store, self.buckets, manifest)
+        else:
+            note, _ = self.store.get_json(self.buckets.data, storage.held_note_key(batch_id))
+            when = (note or {}).get("held_at")
+        return None if when is None else dt.datetime.fromisoformat(str(when)).date()
 
     def _state(self) -> tuple[str, str | None]:
         state = read_state(self.store, self.buckets.monitoring)[0]["state"]
