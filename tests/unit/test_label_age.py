@@ -1,6 +1,8 @@
 """How old a batch's partial labels are: counted from its arrival, which for a batch held while
 the breaker was open is when it was held, not when a recovered model scored it."""
 
+import datetime as dt
+
 import pandas as pd
 
 from mlcycle.labels import BatchLabels
@@ -38,3 +40,22 @@ def test_a_batch_scored_from_held_arrived_when_it_was_held(world):
     assert arrived_at(store, BUCKETS, fresh) == "2026-01-27T09:00:00+00:00"
     # Labels up to the 29th are three days old for the held batch, not one.
     assert age_days(_labels("2026-01-29"), arrived_at(store, BUCKETS, held)) == 3
+
+
+def test_the_demo_dates_a_held_batch_increments_from_when_it_was_held(world):
+    """Increments are named on the platform's calendar by arrival plus simulated age, whether
+    the batch was published or waits in held/ (a simulated date would make its age nonsense)."""
+    from demo import scenario_file
+    from demo.runner import Run
+
+    store, _, _ = world
+    run = object.__new__(Run)  # only the store, the buckets and the scenario are read
+    run.store, run.buckets, run.sc = store, BUCKETS, scenario_file.load()
+    through = run.sc.date(26) + dt.timedelta(days=2)
+    assert run._dated(26, through) == through  # not arrived yet: nothing to count from
+    store.put_json(
+        BUCKETS.data,
+        "held/day-26/held.json",
+        {"batch_id": "day-26", "held_at": "2026-12-01T09:00:00+00:00"},
+    )
+    assert str(run._dated(26, through)) == "2026-12-03"
