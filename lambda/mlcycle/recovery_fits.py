@@ -76,13 +76,14 @@ def reweighted_champion(
         return None, {"not_offered": reason}
     base = champion.model if isinstance(champion, PriorShifted) else champion
     rows = newest.fitted
-    proba = plugin.predict(base, feature_frame(rows, cfg)).proba
-    if proba is None:
+    try:
+        proba = plugin.predict(base, feature_frame(rows, cfg)).proba
+        holdout_proba = None if proba is None else plugin.predict(base, features).proba
+    except Exception as exc:  # the plug-in's code, on a champion of an earlier config, say
+        return None, {"not_offered": f"the champion cannot score these rows: {exc}"}
+    if proba is None or holdout_proba is None:
         return None, {"not_offered": "the champion gives labels only, no probabilities"}
     offsets = fit_offsets(proba[cfg.classes], rows[cfg.target])
-    holdout_proba = plugin.predict(base, features).proba
-    # The model gave probabilities for the newest rows: it gives them for these too.
-    assert holdout_proba is not None
     on_holdout = shifted(holdout_proba[cfg.classes], offsets)
     metrics = score(target, Predictions(most_likely(on_holdout), on_holdout), cfg.classes)
     reweighted = PriorShifted(base, tuple(cfg.classes), tuple(float(o) for o in offsets))

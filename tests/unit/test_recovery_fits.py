@@ -96,6 +96,13 @@ def test_a_fit_too_small_or_missing_a_class_is_not_offered():
     assert chosen.name != "newest"
 
 
+def test_a_champion_that_cannot_score_the_rows_is_not_re_weighted():
+    frame, recency = _world([0.1, 0.8, 0.1])
+    chosen = _choose(frame, recency, champion=object())  # a model the plug-in cannot use
+    assert chosen.name == "newest"
+    assert chosen.scores["priors"]["not_offered"].startswith("the champion cannot score these rows")
+
+
 def test_no_fit_to_offer_is_a_contract_error():
     frame, recency = _world([0.1, 0.8, 0.1])
     huge = dataclasses.replace(CFG, min_training_rows=10**6)
