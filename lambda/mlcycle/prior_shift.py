@@ -1,15 +1,14 @@
-"""A recovery fit for a world that changed how often each outcome happens: the history fit,
-its class probabilities re-weighted to the newest batch's mix.
+"""A recovery fit for a world that changed how often each outcome happens: the champion, its
+class probabilities re-weighted to the newest batch's mix.
 
 When an outcome becomes more common for every kind of row (a wave of cancellations), a model
 fitted on the few batches since has too few rows to relearn the rest: on the demo's concept
-drift a fit on the newest batch alone scored 0.69-0.70 on the days after, the history fit
+drift a fit on the newest batch alone scored 0.69-0.70 on the days after, the champion
 re-weighted on that batch 0.71-0.72 (ten later days fitted afresh: 0.70-0.73). Re-weighting
 keeps what the history taught and learns one number per class but one from the newest batch:
 an offset added to the model's log-probabilities, fitted by maximum likelihood (label-shift
 adaptation). In a world that did not change the offsets come out near 0. The recovery's
-holdout decides, as for every fit, whether it is offered.
-"""
+holdout decides, as for every fit, whether it is offered."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ The fits (`mlcycle.training_window.recovery_splits`) share one holdout, so their
 fresh rows are comparable; the winner then meets champion and `previous` on the same rows in
 the recovery gate, with the margin. A world that did not change favours the weighted history
 fit (more rows); one that changed for good favours the newest batches alone, which the
-history would outvote for weeks.
+history would outvote for weeks, or, when what changed is how often each outcome happens, the
+champion re-weighted to the newest batch's class mix (`mlcycle.prior_shift`).
 """
 
 from __future__ import annotations
