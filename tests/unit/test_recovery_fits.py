@@ -103,6 +103,24 @@ def test_a_champion_that_cannot_score_the_rows_is_not_re_weighted():
     assert chosen.scores["priors"]["not_offered"].startswith("the champion cannot score these rows")
 
 
+class LabelsOnly(Shares):
+    """A plug-in that predicts labels and no probabilities."""
+
+    def predict(self, model, features):
+        return Predictions(super().predict(model, features).labels, None)
+
+
+def test_a_labels_only_plugin_has_no_probabilities_to_re_weight():
+    frame, recency = _world([0.1, 0.8, 0.1])
+    splits = recovery_splits(frame, recency, "date", 0.2, 3, 3)
+    fresh = np.ones(len(splits["weighted"].holdout), dtype=bool)
+    chosen = choose_fit(CFG, LabelsOnly(), splits, fresh, CHAMPION)
+    assert chosen.scores["metric"] == "macro_f1" and chosen.name != "priors"
+    assert chosen.scores["priors"]["not_offered"] == (
+        "the champion gives labels only, no probabilities"
+    )
+
+
 def test_no_fit_to_offer_is_a_contract_error():
     frame, recency = _world([0.1, 0.8, 0.1])
     huge = dataclasses.replace(CFG, min_training_rows=10**6)
