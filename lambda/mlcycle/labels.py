@@ -9,7 +9,6 @@ file exists. The complete file is the final word: once it exists, increments are
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,7 +16,7 @@ import pandas as pd
 from mlcycle import storage
 from mlcycle.config import ModelConfig
 from mlcycle.errors import DataContractError
-from mlcycle.monitor_sample import sampled_csv
+from mlcycle.monitor_sample import read_csv_object
 from mlcycle.objectstore import ObjectStore
 
 
@@ -48,12 +47,7 @@ def _status_by_key(
     where = f"s3://{bucket}/{key}"
     options = {"dtype": str, "keep_default_na": False, "na_values": [""]}
     try:
-        if share is None:
-            frame = pd.read_csv(io.BytesIO(store.get_bytes(bucket, key)), **options)
-        else:
-            frame = sampled_csv(
-                store.open(bucket, key), share, cfg.join_key, cfg.chunk_rows, **options
-            )
+        frame = read_csv_object(store, bucket, key, share, cfg.join_key, cfg.chunk_rows, **options)
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame()
     for column in (cfg.join_key, cfg.target):

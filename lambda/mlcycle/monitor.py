@@ -8,7 +8,6 @@ latest one always includes whatever labels exist by then.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from mlcycle.datasets import feature_frame
 from mlcycle.invoke import invoke_async
 from mlcycle.labels import read_labels
 from mlcycle.logs import bound, get_logger, log
-from mlcycle.monitor_sample import in_sample, sample_share, sampled_csv
+from mlcycle.monitor_sample import in_sample, read_csv_object, sample_share
 from mlcycle.monitoring.columns import ratio
 from mlcycle.monitoring.report import build_report, headline_metrics
 from mlcycle.monitoring.rules import label_rules
@@ -67,22 +66,12 @@ def _predictions(
 ) -> pd.DataFrame:
     """A sharded batch's parts, in order, are one batch."""
     types = {cfg.join_key: str}
-    if share is None:
-        parts = [
-            pd.read_csv(io.BytesIO(store.get_bytes(buckets.predictions, key)), dtype=types)
-            for key in storage.prediction_keys(manifest)
-        ]
-    else:
-        parts = [
-            sampled_csv(
-                store.open(buckets.predictions, key),
-                share,
-                cfg.join_key,
-                cfg.chunk_rows,
-                dtype=types,
-            )
-            for key in storage.prediction_keys(manifest)
-        ]
+    parts = [
+        read_csv_object(
+            store, buckets.predictions, key, share, cfg.join_key, cfg.chunk_rows, dtype=types
+        )
+        for key in storage.prediction_keys(manifest)
+    ]
     return pd.concat(parts, ignore_index=True)
 
 

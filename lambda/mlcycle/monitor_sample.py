@@ -11,12 +11,14 @@ run of the monitor (partial labels, then complete ones) sees the same rows.
 
 from __future__ import annotations
 
+import io
 from typing import IO
 
 import numpy as np
 import pandas as pd
 
 from mlcycle.keyspill import key_hashes
+from mlcycle.objectstore import ObjectStore
 
 _SPAN = float(1 << 53)  # the top 53 bits of a hash, as a float without rounding
 
@@ -46,3 +48,18 @@ def sampled_csv(
             return chunk
         kept.append(chunk[in_sample(chunk[key], share)])
     return pd.concat(kept, ignore_index=True)
+
+
+def read_csv_object(
+    store: ObjectStore,
+    bucket: str,
+    key: str,
+    share: float | None,
+    key_column: str,
+    chunk_rows: int,
+    **read_options: object,
+) -> pd.DataFrame:
+    """A CSV object whole (`share` None), or its rows in the sample, streamed."""
+    if share is None:
+        return pd.read_csv(io.BytesIO(store.get_bytes(bucket, key)), **read_options)
+    return sampled_csv(store.open(bucket, key), share, key_column, chunk_rows, **read_options)
