@@ -49,7 +49,7 @@ def _monitor_signal(result: dict) -> dict:
         },
         "model_version": result.get("model_version"),
         "probation": bool(result.get("probation")),
-        "held": False,
+        "held": bool(result.get("held")),  # a batch held for its first labels, judged by them
         # Only the live model's verdicts reach CloudWatch, and so the alarms.
         "live": bool(result.get("live_model", True)),
         "labels": bool(result.get("labels")),
@@ -58,6 +58,8 @@ def _monitor_signal(result: dict) -> dict:
 
 def _note(signal: dict) -> str:
     batch = signal["batch_id"]
+    if signal["by"] == "gate" and signal["held"] and not signal["trips"]:
+        return f"{batch}: held for its first labels, warns {', '.join(signal['warnings'])}"
     if signal["by"] == "gate" and signal["held"]:
         return f"{batch}: gate tripped {', '.join(signal['trips'])}"
     if signal["by"] == "gate":

@@ -151,9 +151,19 @@ class Score:
             s["by"] == "gate" and s.get("held") and s["trips"]
             for _, s in self.judged.get(day["batch_id"], [])
         )
+        labels_held = sorted(
+            {
+                rule
+                for _, s in self.judged.get(day["batch_id"], [])
+                if s["by"] == "monitor" and s.get("held")
+                for rule in s["trips"]
+            }
+        )
         if publication is None:
             if gate_held:
                 return "held at the gate"
+            if labels_held:
+                return f"held by its first labels ({', '.join(labels_held)})"
             return "held, breaker open" if day["batch_status"] == "held" else day["batch_status"]
         if publication.get("corrected"):
             where = " at the gate" if gate_held else ""

@@ -73,7 +73,7 @@ def rule_variables(settings: Settings | None = None) -> dict:
     return {
         rule.name: {"trips": rule.trips, "description": rule.meaning}
         for rule in RULES
-        if settings is None or settings.rule(rule.name).enabled
+        if rule.alarmed and (settings is None or settings.rule(rule.name).enabled)
     }
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from mlcycle import storage
 from mlcycle.clock import now
 from mlcycle.config import ModelConfig
+from mlcycle.errors import MLCycleError
 from mlcycle.monitoring.rules import integrity_rules
 from mlcycle.objectstore import ObjectStore
 from mlcycle.storage import Buckets
@@ -112,6 +113,14 @@ class HeldBatch:
         breached = [b.get("rule") for b in self.note.get("breaches") or [] if b.get("rule")]
         return integrity_rules([*trips, *breached])
 
+    @property
+    def awaiting_labels(self) -> bool:
+        """Held by the gate for its first labels (its inputs drifted), and not decided yet:
+        neither confirmed by them nor held for what they showed, nor released by an operator."""
+        note = self.note
+        decided = note.get("confirmed") or note.get("release") or self.integrity_rules
+        return bool(note.get("awaiting_labels")) and not decided
+
 
 def held_batch(store: ObjectStore, buckets: Buckets, batch_id: str) -> HeldBatch | None:
     """The batch if it is held (its move finished) and not published, else None."""
@@ -121,6 +130,20 @@ def held_batch(store: ObjectStore, buckets: Buckets, batch_id: str) -> HeldBatch
     if store.exists(buckets.predictions, storage.success_key(batch_id)):
         return None
     return HeldBatch(batch_id, note)
+
+
+def change_held_note(
+    store: ObjectStore, buckets: Buckets, batch_id: str, change: Callable[[dict], dict]
+) -> dict:
+    """Change a held batch's note under the ETag it was read with (infer moves and re-holds
+    batches and writes the same note)."""
+
+    def apply(note: dict | None) -> dict:
+        if note is None:
+            raise MLCycleError(f"batch {batch_id} is no longer held")
+        return change(note)
+
+    return store.update_json(buckets.data, storage.held_note_key(batch_id), apply)
 
 
 def held_batches(store: ObjectStore, buckets: Buckets) -> list[HeldBatch]:

@@ -231,6 +231,15 @@ def _check(cfg: ModelConfig) -> None:
         raise ConfigError(
             f"monitoring.label_timing_column '{timing}' is not a numeric feature column"
         )
+    due = cfg.rules.due_column
+    if due is not None:
+        inputs = {c.name: c for c in cfg.input_spec.columns}
+        for key, name in (("label_due_column", due), ("time_column", cfg.time_column)):
+            if name not in inputs or inputs[name].type != "datetime":
+                raise ConfigError(
+                    f"monitoring.label_due_column needs {key} '{name}' to be a datetime column "
+                    f"of the source '{cfg.input_spec.name}' (the overdue labels are counted on it)"
+                )
     if cfg.max_attempts < 1:
         raise ConfigError(f"inference.max_attempts must be at least 1, got {cfg.max_attempts}")
     if cfg.monitor_sample_rows < 1000:

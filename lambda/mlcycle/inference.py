@@ -1,8 +1,9 @@
 """Infer stage: turn a trigger into batch work, which batches, and what happens to each.
 
 Three triggers reach the infer function: an S3 upload under incoming/, the hourly
-rescan (scores every complete, unscored batch, quarantines batches stuck past
-their deadline and applies the fallback to batches held past their limit), and a direct
+rescan (scores every complete, unscored batch, publishes the held batches their first labels
+confirmed, quarantines batches stuck past their deadline and applies the fallback to batches
+held past their limit), and a direct
 `{"batch_id": ...}` request; the breaker adds "score the held batches" and an operator's
 release of one held batch.
 """
@@ -122,6 +123,7 @@ def handle(
             # This batch's trip may have opened the breaker: the batches after it must see that.
             gate = inference_gate(cfg, plugin, store, buckets)
     if trigger == "rescan":
+        results += holds.publish_confirmed(cfg, plugin, store, buckets)
         results += holds.sweep(cfg, plugin, store, buckets)
     summary = _summary(trigger, results)
     failed = [r["batch_id"] for r in results if r["status"] == "error"]

@@ -1,7 +1,8 @@
 """Whether a batch's inputs broke an integrity rule: what keeps its labels out of training.
 
 Two witnesses: the gate's hold note (held/<batch>/held.json, the rules that tripped before
-publication) and the monitor's report (reports/<batch>.json, the rules judged with the
+publication, and those a held batch breached later: on probation, or by its first labels) and
+the monitor's report (reports/<batch>.json, the rules judged with the
 window). The integrity family counts, and so does one more signature in the report: a
 performance trip on drifted inputs (the trip's likely cause names drifted columns). A
 corrupted feature looks like that (a benign shift drifts without harm, a change in behaviour
@@ -51,4 +52,17 @@ def integrity_trips(
     if held_inputs:
         witnesses["gate hold"] = (buckets.data, storage.held_note_key(batch_id), "gate")
     found = {name: _tripped(store, *where) for name, where in witnesses.items()}
+    if held_inputs:
+        found["held batch"] = _breached(store, buckets, batch_id)
     return {name: rules for name, rules in found.items() if rules}
+
+
+def _breached(store: ObjectStore, buckets: Buckets, batch_id: str) -> list[str]:
+    """The integrity rules a held batch breached after the gate: on probation, or its first
+    labels overdue (``first_labels``)."""
+    try:
+        note, _ = store.get_json(buckets.data, storage.held_note_key(batch_id))
+    except ValueError:
+        return [f"unreadable {storage.held_note_key(batch_id)}"]
+    breaches = (note or {}).get("breaches") or []
+    return integrity_rules(str(b.get("rule")) for b in breaches if isinstance(b, dict))

@@ -15,12 +15,14 @@ import pandas as pd
 
 from mlcycle import events, revisions, storage
 from mlcycle.attributes import join, read_attributes
+from mlcycle.batches import held_batch
 from mlcycle.breaker.effects import report_unknown_state
 from mlcycle.breaker.state import UNKNOWN, read_state
 from mlcycle.clock import now
 from mlcycle.cloudwatch import metric_data, namespace, put_metrics, verdict_data
 from mlcycle.config import ModelConfig
 from mlcycle.datasets import feature_frame
+from mlcycle.first_labels import judge_labels, waiting_rows
 from mlcycle.invoke import invoke_async
 from mlcycle.labels import read_labels
 from mlcycle.logs import bound, get_logger, log
@@ -95,7 +97,7 @@ def monitor_batch(
     """Report on a batch and publish its metrics; returns a summary with the threshold breaches."""
     manifest = published_manifest(store, buckets, batch_id, probation=True)
     if manifest is None:
-        return {"status": "not_scored", "batch_id": batch_id}
+        return _held_for_labels(cfg, store, buckets, batch_id)
     version = manifest["model_version"]
     metadata = ModelRegistry(store, buckets.models, cfg.name).metadata(version)
     profile = metadata["reference_profile"]
@@ -177,6 +179,17 @@ def monitor_batch(
         "breaches": found,
         "metrics": {k: round(v, 4) for k, v in headline.items() if np.isfinite(v)},
     }
+
+
+def _held_for_labels(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_id: str) -> dict:
+    """An unscored batch: when it waits in held/ for its first labels, their verdict."""
+    held = held_batch(store, buckets, batch_id)
+    if held is None or not held.awaiting_labels:
+        return {"status": "not_scored", "batch_id": batch_id}
+    share = sample_share(waiting_rows(held), cfg.monitor_sample_rows)
+    features = _features(store, buckets, cfg, storage.held_prefix(batch_id), share)
+    labels = read_labels(store, buckets.data, cfg, batch_id, features[cfg.join_key], share)
+    return judge_labels(cfg, store, buckets, held, features, labels)
 
 
 def _calibrated(report: dict, rules: dict) -> None:

@@ -100,7 +100,7 @@ class Screen:
 
 def tripped(result: dict) -> bool:
     """Whether a batch result is the gate's hold (its trip has opened the breaker)."""
-    return result.get("status") == "held" and bool(result.get("gate"))
+    return result.get("status") == "held" and bool((result.get("gate") or {}).get("trips"))
 
 
 class Withheld(MLCycleError):

@@ -15,6 +15,7 @@ from mlcycle.claims import lease
 from mlcycle.clock import now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.errors import DataContractError, ModelIntegrityError
+from mlcycle.first_labels import AwaitingLabels, awaits_labels, wait_for_labels
 from mlcycle.heap import frozen_heap
 from mlcycle.logs import bound, get_logger, log
 from mlcycle.moves import hold, quarantine
@@ -115,6 +116,8 @@ def score_batch(
             )
         except Withheld as exc:
             return withhold(cfg, store, buckets, batch_id, prefix, version, exc.result)
+        except AwaitingLabels as exc:
+            return wait_for_labels(store, buckets, batch_id, prefix, version, exc.result, exc.rows)
         except ModelIntegrityError as exc:
             # The input is fine, the model is not: keep the batch for a trusted model.
             if prefix == storage.incoming_prefix(batch_id):
@@ -167,6 +170,8 @@ def _score(
             tick = timings.add("gate", tick)
             if gate["trips"] and not probation:
                 raise Withheld(gate)
+            if not probation and awaits_labels(cfg, store, buckets, batch_id, prefix, gate):
+                raise AwaitingLabels(gate, screen.stats.rows)
         size = sink.complete()
     except BaseException:
         sink.abort()  # nothing half-written stays behind under the predictions key

@@ -16,6 +16,7 @@ from mlcycle import storage
 from mlcycle.clock import now, now_iso
 from mlcycle.config import ModelConfig
 from mlcycle.errors import DataContractError
+from mlcycle.first_labels import awaits_labels, wait_for_labels
 from mlcycle.keyspill import ROWS, KeySpill
 from mlcycle.monitoring.batchstats import BatchStats
 from mlcycle.moves import hold, quarantine
@@ -128,6 +129,10 @@ def _publish(
         if gate["trips"] and not probation:  # on probation the breaker judges the verdicts
             _discard(store, buckets, plan)
             return withhold(cfg, store, buckets, batch_id, plan["input_prefix"], version, gate)
+        prefix = plan["input_prefix"]
+        if not probation and awaits_labels(cfg, store, buckets, batch_id, prefix, gate):
+            _discard(store, buckets, plan)
+            return wait_for_labels(store, buckets, batch_id, prefix, version, gate, stats.rows)
     manifest = manifest_of(
         cfg,
         batch_id,

@@ -10,6 +10,7 @@ batch's entry in the window (partial labels of earlier ages stay in it).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats
 from mlcycle.monitoring.judge import judge
 from mlcycle.monitoring.labelstats import LabelStats, label_stats, label_timing
+from mlcycle.monitoring.overdue import Overdue, overdue_rows
 from mlcycle.objectstore import ObjectStore
 from mlcycle.publication_gate import version_of
 from mlcycle.storage import Buckets
@@ -34,6 +36,19 @@ def age_days(labels: BatchLabels, arrived_at: str) -> int | None:
         return None
     arrived = dt.datetime.fromisoformat(arrived_at).date()
     return (dt.date.fromisoformat(labels.as_of) - arrived).days
+
+
+def overdue_of(
+    cfg: ModelConfig, features: pd.DataFrame, labels: BatchLabels, age: int | None
+) -> Overdue | None:
+    """The rows partial labels at ``age`` should cover and lack (``features`` aligned with the
+    labels by position); None at complete labels or without monitoring.label_due_column."""
+    due = cfg.rules.due_column
+    if due is None or age is None:
+        return None
+    return overdue_rows(
+        features[due], features[cfg.time_column], labels.values.notna().to_numpy(), age
+    )
 
 
 def arrived_at(store: ObjectStore, buckets: Buckets, manifest: dict) -> str:
@@ -71,6 +86,7 @@ def judge_published(
     window = read_window(store, buckets.monitoring, cfg.name)
     known = None
     if labels is not None:
+        age = age_days(labels, arrived_at(store, buckets, manifest))
         known = label_stats(
             predicted,
             proba,
@@ -78,9 +94,12 @@ def judge_published(
             cfg.positive_class,
             list(model.layout.confidence_edges),
             labels.complete,
-            age_days(labels, arrived_at(store, buckets, manifest)),
+            age,
             label_timing(features, cfg.rules.timing_column, model.limits),
         )
+        found = overdue_of(cfg, features, labels, age)
+        if found is not None:
+            known = replace(known, due=(found.due, found.overdue))
     result = judge(model, stats, known, window, cfg.rules, manifest["batch_id"])
     remember(store, buckets, cfg, manifest, stats, result, known, model.limits.get("timing_edges"))
     return result

@@ -7,14 +7,15 @@ publishes normally -> the corrected re-upload of the outage batch publishes with
 champion. Then an operator opens the breaker -> rule DISABLED -> the next batch is held ->
 the operator rolls back to the previous champion -> HALF_OPEN -> probation -> CLOSED -> the
 held batch is published with the rolled-back version. Clean batches trip nothing, and a
-covariate shift (a last-minute campaign) is published with a warning and opens nothing: drift
-warns, it does not trip.
+covariate shift (a last-minute campaign) opens nothing: drift warns, it does not trip. Its
+batch waits in held/ for its first labels, which the monitor finds on time, and the next
+rescan publishes it with the warning.
 """
 
 import json
 from datetime import timedelta
 
-from data.generate import make_batch, make_training
+from data.generate import label_increment, make_batch, make_training
 from demo.scenario import csv_bytes
 from local_aws.executor import Executor
 from tests.e2e.conftest import START, retrain_delay
@@ -67,10 +68,21 @@ def test_an_outage_is_held_for_its_inputs_and_an_open_breaker_retrains_probates_
         _upload(s3, data, f"clean-{day:02d}", make_batch(f"2026-02-{day + 1:02d}", 1000, seed=21))
         ex.settle()
         ex.advance(timedelta(hours=1))
-    _upload(
-        s3, data, "campaign", make_batch("2026-02-10", 1000, seed=21, incident="covariate_shift")
-    )
+    campaign = make_batch("2026-02-10", 1000, seed=21, incident="covariate_shift")
+    _upload(s3, data, "campaign", campaign)
     ex.settle()
+    waiting = _json(s3, data, "held/campaign/held.json")
+    assert "FeatureDrift" in waiting["gate"]["warnings"] and not waiting["gate"]["trips"]
+    assert not _keys(s3, predictions, "predictions/campaign/")
+    # The first increment (what became known through the batch's day), named on the
+    # platform's calendar: label age 0.
+    named = waiting["held_at"][:10]
+    increment = csv_bytes(label_increment(campaign, "2026-02-10"))
+    s3.put_object(Bucket=data, Key=f"labels/campaign/{named}.csv", Body=increment)
+    ex.settle()
+    confirmed = _json(s3, data, "held/campaign/held.json")["confirmed"]
+    assert confirmed["overdue"] == 0 and confirmed["due"] > 20, confirmed
+    ex.advance(timedelta(hours=1))  # the hourly rescan publishes it
     manifest = _json(s3, predictions, "predictions/campaign/_SUCCESS")
     assert "FeatureDrift" in manifest["warnings"] and not manifest["gate"]["trips"]
     assert not _keys(s3, monitoring, "breaker/events.jsonl")

@@ -62,6 +62,19 @@ def _raw():
             lambda r: r.update(training={"holdout_fraction": 1.5}),
             "holdout_fraction must be between 0 and 1",
         ),
+        (
+            lambda r: r["monitoring"].update(label_due_column="length_of_stay"),
+            "label_due_column 'length_of_stay' to be a datetime column of the source 'bookings'",
+        ),
+        (
+            lambda r: r["monitoring"].update(label_due_column="country_code"),
+            "label_due_column 'country_code' to be a datetime column of the source 'bookings'",
+        ),
+        (
+            lambda r: r.update(time_column="day_distance"),
+            "needs time_column 'day_distance' to be a datetime column",
+        ),
+        (lambda r: r["monitoring"].update(label_due_column=3), "expected a column name"),
     ],
 )
 def test_bad_config_says_what_to_fix(mutate, message):

@@ -1,5 +1,6 @@
 """What infer does with held batches besides re-scoring them after a recovery: an operator's
-release, and the fallback once a batch has waited past its hold limit.
+release, a batch its first labels confirmed (``first_labels``), and the fallback once a batch
+has waited past its hold limit.
 
 Both may publish over a gate that tripped, so both score the batch as probation output (which
 the gate judges without withholding it) and publish that output with a mark in the manifest
@@ -21,7 +22,7 @@ from mlcycle.breaker.effects import (
     unpublished_probation,
 )
 from mlcycle.breaker.policy import PUBLISH
-from mlcycle.breaker.state import UNKNOWN, read_state
+from mlcycle.breaker.state import CLOSED, UNKNOWN, read_state
 from mlcycle.clock import now
 from mlcycle.config import ModelConfig
 from mlcycle.events import ReleaseHeld, SweepHolds
@@ -115,6 +116,23 @@ def release(
     else:
         work = partial(score_batch, cfg, plugin, store, buckets, batch_id, prefix)
     return isolated(cfg, store, buckets, batch_id, prefix, work)
+
+
+def publish_confirmed(
+    cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets
+) -> list[dict]:
+    """Score and publish, through the gate, the held batches their first labels confirmed;
+    only while the breaker is CLOSED (an OPEN one scores every held batch when it closes)."""
+    if read_state(store, buckets.monitoring)[0]["state"] != CLOSED:
+        return []
+    results = []
+    for held in held_batches(store, buckets):
+        if not held.note.get("confirmed") or held.integrity_rules:
+            continue
+        prefix = storage.held_prefix(held.batch_id)
+        work = partial(score_batch, cfg, plugin, store, buckets, held.batch_id, prefix)
+        results.append(isolated(cfg, store, buckets, held.batch_id, prefix, work))
+    return results
 
 
 def _why_not_publish(cfg: ModelConfig, state: dict, held: HeldBatch) -> str | None:

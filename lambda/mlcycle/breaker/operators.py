@@ -7,10 +7,8 @@ repairs it first.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
-from mlcycle import storage
-from mlcycle.batches import HeldBatch, held_batch
+from mlcycle.batches import HeldBatch, change_held_note, held_batch
 from mlcycle.breaker.effects import AwsBreakerActions
 from mlcycle.breaker.ledger import Transition
 from mlcycle.breaker.machine import Breaker
@@ -18,7 +16,6 @@ from mlcycle.breaker.operator_payloads import ExtendHold, Release, Rollback
 from mlcycle.breaker.state import HALF_OPEN, OPEN, UNKNOWN
 from mlcycle.clock import now, now_iso
 from mlcycle.config import ModelConfig
-from mlcycle.errors import MLCycleError
 from mlcycle.objectstore import ObjectStore
 from mlcycle.registry import Decision, ModelRegistry
 from mlcycle.storage import Buckets
@@ -77,20 +74,6 @@ def rollback(breaker: Breaker, registry: ModelRegistry, event: Rollback) -> Tran
     return result
 
 
-def _note_change(
-    store: ObjectStore, buckets: Buckets, batch_id: str, change: Callable[[dict], dict]
-) -> dict:
-    """Change a held batch's note under the ETag it was read with (infer moves and re-holds
-    batches and writes the same note)."""
-
-    def apply(note: dict | None) -> dict:
-        if note is None:
-            raise MLCycleError(f"batch {batch_id} is no longer held")
-        return change(note)
-
-    return store.update_json(buckets.data, storage.held_note_key(batch_id), apply)
-
-
 def _held(
     breaker: Breaker, store: ObjectStore, buckets: Buckets, batch_id: str
 ) -> tuple[dict, HeldBatch | None, str | None]:
@@ -117,7 +100,7 @@ def release(
     if why:
         return refused(state, why)
     order = {"actor": event.actor, "reason": event.reason, "force": event.force, "at": now_iso()}
-    _note_change(store, buckets, event.batch_id, lambda note: {**note, "release": order})
+    change_held_note(store, buckets, event.batch_id, lambda note: {**note, "release": order})
     cause = {
         "reason": event.reason,
         "manual": True,
@@ -150,7 +133,7 @@ def extend_hold(
         "reason": event.reason,
         "at": now_iso(),
     }
-    _note_change(
+    change_held_note(
         store,
         buckets,
         event.batch_id,

@@ -33,6 +33,9 @@ class LabelStats:
     # Per timing bin: positives known so far and the positives the model expects.
     timing_known: list[int] | None = None
     timing_expected: list[float] | None = None
+    # Partial labels: (rows past their label due date, those still unlabelled); None without
+    # monitoring.label_due_column.
+    due: tuple[int, int] | None = None
 
     def to_json(self) -> dict:
         return {
@@ -47,6 +50,7 @@ class LabelStats:
             "bins": self.bins,
             "timing_known": self.timing_known,
             "timing_expected": self.timing_expected,
+            "due": None if self.due is None else list(self.due),
         }
 
 

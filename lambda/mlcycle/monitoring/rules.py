@@ -46,6 +46,9 @@ class Rule:
     # The sequential rule's trip level when it differs from the global one: the early rule
     # sees one value per batch and must act within two batches.
     cusum_trip: float | None = None
+    # Whether its verdicts go to CloudWatch (a verdict alarm per rule). A rule judged only on
+    # batches held for it has no alarm: its verdict is what happens to the held batch.
+    alarmed: bool = True
 
     @property
     def trips(self) -> bool:
@@ -77,6 +80,16 @@ RULES = (
         "at the same age",
         True,
         3.0,
+    ),
+    Rule(
+        "LabelsOverdue",
+        INTEGRITY,
+        "high",
+        "partial",
+        0.05,
+        "rows past their label due date (monitoring.label_due_column) still unlabelled, "
+        "judged on a drifted batch held for its first labels",
+        alarmed=False,
     ),
     Rule("RealisedAccuracy", PERFORMANCE, "low", "complete", 0.02, "accuracy on labels", True),
     Rule(
@@ -154,6 +167,9 @@ class Settings:
     calibration_min_rows: int = 2_000  # ...when they hold this many labels; else the holdout
     expected_rows: int | None = None
     timing_column: str | None = None  # the feature that sets how soon a label can be known
+    # The input date by which a row's label is known at the latest. When set, a batch whose
+    # inputs drifted waits in held/ for its first labels (``monitoring.overdue``).
+    due_column: str | None = None
 
     def rule(self, name: str) -> RuleSettings:
         return self.rules[name]
@@ -256,9 +272,13 @@ def parse_settings(monitoring: dict) -> Settings:
     timing = monitoring.get("label_timing_column")
     if timing is not None and not isinstance(timing, str):
         raise ConfigError(f"monitoring.label_timing_column: expected a column name, got {timing!r}")
+    due = monitoring.get("label_due_column")
+    if due is not None and not isinstance(due, str):
+        raise ConfigError(f"monitoring.label_due_column: expected a column name, got {due!r}")
     return Settings(
         rules=rules,
         expected_rows=None if expected is None else int(_number("expected_batch_rows", expected)),
         timing_column=timing,
+        due_column=due,
         **globals_,  # type: ignore[arg-type]
     )

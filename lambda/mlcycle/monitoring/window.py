@@ -19,7 +19,8 @@ Format::
                   "z": {statistic: z}, "levels": {rule: 0 | 1 | 2},
                   "counts": {column: [..]}, "inputs_counts": {..}, "classes": {..},
                   "calibration": {"rows": [..], "correct": [..]} | null,
-                  "early": {"age<k>": {"known": [..], "expected": [..], "edges": [..]}}}]}
+                  "early": {"age<k>": {"known": [..], "expected": [..], "edges": [..]}},
+                  "due": {"age<k>": [rows due, rows overdue]}}]}
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 from .batchstats import BatchStats
 from .labelstats import LabelStats
+from .overdue import Overdue
 from .rules import BY_NAME, OK, TRIP, WARN
 
 WINDOW_FORMAT = "mlcycle.window/1"
@@ -182,6 +184,15 @@ def early_history(
     return own + others, bool(others)
 
 
+def overdue_history(window: dict, age: int | None) -> list[Overdue]:
+    """Due and overdue rows at this label age of the batches where nothing tripped, whichever
+    version scored them: how late labels come is the label feed's, not the model's."""
+    if age is None:
+        return []
+    found = (e.get("due", {}).get(f"age{age}") for e in window["entries"] if not _tripped(e))
+    return [Overdue(*counts) for counts in found if counts is not None]
+
+
 def entry(
     batch_id: str,
     version: str,
@@ -214,6 +225,9 @@ def entry(
         "classes": dict(stats.classes),
         "calibration": labels.bins if labels is not None else None,
         "early": early,
+        "due": {}
+        if labels is None or labels.due is None
+        else {f"age{labels.age_days}": list(labels.due)},
     }
 
 
@@ -230,6 +244,7 @@ def upsert(window: dict, entry: dict, keep: int) -> dict:
             "z": {**old["z"], **entry["z"]},
             "calibration": entry.get("calibration") or old.get("calibration"),
             "early": {**old.get("early", {}), **entry.get("early", {})},
+            "due": {**old.get("due", {}), **entry.get("due", {})},
         }
     entries.append(entry)
     entries.sort(key=lambda e: e["published_at"])

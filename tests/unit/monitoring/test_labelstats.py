@@ -75,6 +75,7 @@ def test_json_form():
         "bins",
         "timing_known",
         "timing_expected",
+        "due",
     }
 
 

@@ -58,6 +58,7 @@ def test_only_performance_and_integrity_rules_trip():
         "Volume",
         "EstimatedAccuracy",
         "EarlyPositiveRate",
+        "LabelsOverdue",
         "RealisedAccuracy",
         "PositiveRateGap",
     }

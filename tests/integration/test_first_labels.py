@@ -1,0 +1,148 @@
+"""A batch whose inputs drifted waits for its first labels (moto_server): a campaign is
+confirmed by them and published by the next rescan; a corrupted lead time leaves rows past
+check-out unlabelled, and the batch stays held for corrected inputs, out of training too."""
+
+import datetime as dt
+import io
+import json
+
+import boto3
+
+from data.generate import label_increment, make_batch
+from tests.integration.helpers import SCHEDULED, keys, upload_batch
+
+DAY = "2026-01-05"
+
+
+def _csv(frame) -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return buf.getvalue().encode()
+
+
+def _arrive(s3, buckets, batch_id, batch) -> dict:
+    from handlers import infer
+
+    files = {"bookings": _csv(batch.bookings), "hotels": _csv(batch.hotels)}
+    upload_batch(s3, buckets.data, batch_id, files)
+    [result] = infer.handler({"batch_id": batch_id}, None)["results"]
+    return result
+
+
+def _first_labels(s3, buckets, batch_id, batch) -> dict:
+    """The increment a day after arrival (label age 0: what became known through the batch's
+    day), and the monitor's run on it."""
+    from handlers import monitor
+
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    body = _csv(label_increment(batch, DAY))
+    s3.put_object(Bucket=buckets.data, Key=f"labels/{batch_id}/{today}.csv", Body=body)
+    [result] = monitor.handler({"batch_id": batch_id}, None)["results"]
+    return result
+
+
+def _note(s3, buckets, batch_id) -> dict:
+    body = s3.get_object(Bucket=buckets.data, Key=f"held/{batch_id}/held.json")["Body"].read()
+    return json.loads(body)
+
+
+def _state(s3, buckets) -> str:
+    body = s3.get_object(Bucket=buckets.monitoring, Key="breaker/state.json")["Body"].read()
+    return json.loads(body)["state"]
+
+
+def _clean_history(s3, buckets, batches=10, due=6) -> None:
+    """Ten earlier batches whose first labels covered every row due (as the demo's do)."""
+    entries = [
+        {
+            "batch_id": f"earlier-{i}",
+            "model_version": "v0001",
+            "published_at": f"2026-01-0{i % 4 + 1}T00:00:0{i}+00:00",
+            "levels": {},
+            "due": {"age0": [due, 0]},
+        }
+        for i in range(batches)
+    ]
+    window = {"format": "mlcycle.window/1", "accepted_since": None, "accepted_by": None}
+    body = json.dumps({**window, "entries": entries}).encode()
+    s3.put_object(Bucket=buckets.monitoring, Key="limits/booking_status/window.json", Body=body)
+
+
+def test_a_campaign_waits_for_its_first_labels_then_publishes(trained, buckets, s3, breaker_calls):
+    from handlers import infer
+
+    batch = make_batch(DAY, 1500, seed=4, incident="benign_shift")
+    held = _arrive(s3, buckets, "campaign", batch)
+
+    assert held["status"] == "held" and held["awaiting_labels"], held
+    assert "FeatureDrift" in held["gate"]["warnings"] and held["gate"]["trips"] == []
+    assert breaker_calls == [] and _state(s3, buckets) == "CLOSED"  # nothing tripped
+    assert keys(s3, buckets.predictions, "predictions/campaign/") == []
+    assert _note(s3, buckets, "campaign")["awaiting_labels"]["rows"] == 1500
+
+    judged = _first_labels(s3, buckets, "campaign", batch)
+    assert judged["status"] == "confirmed", judged
+    verdict = judged["verdict"]
+    assert verdict["age_days"] == 0 and verdict["due"] > 50 and verdict["overdue"] == 0
+    assert _note(s3, buckets, "campaign")["confirmed"]["overdue"] == 0
+
+    published = {r["batch_id"]: r for r in infer.handler(SCHEDULED, None)["results"]}
+    assert published["campaign"]["status"] == "published", published
+    manifest = json.loads(
+        s3.get_object(Bucket=buckets.predictions, Key="predictions/campaign/_SUCCESS")[
+            "Body"
+        ].read()
+    )
+    assert manifest["input_prefix"] == "held/campaign/" and manifest["rows"] == 1500
+    assert "FeatureDrift" in manifest["warnings"]
+
+    # Published, its labels are judged as any batch's, and its due rows teach the window.
+    from handlers import monitor
+
+    [monitored] = monitor.handler({"batch_id": "campaign"}, None)["results"]
+    assert monitored["status"] == "monitored" and monitored["labels"], monitored
+    assert monitored["trips"] == [] and "FeatureDrift" in monitored["warnings"]
+    window = json.loads(
+        s3.get_object(Bucket=buckets.monitoring, Key="limits/booking_status/window.json")[
+            "Body"
+        ].read()
+    )
+    [entry] = [e for e in window["entries"] if e["batch_id"] == "campaign"]
+    assert entry["due"] == {"age0": [verdict["due"], 0]}
+
+
+def test_a_corrupted_lead_time_is_held_by_its_overdue_labels(trained, buckets, s3, breaker_calls):
+    from handlers import infer
+    from mlcycle.integrity import integrity_trips
+    from mlcycle.objectstore import ObjectStore
+
+    batch = make_batch(DAY, 1500, seed=4, incident="harmful_shift")
+    held = _arrive(s3, buckets, "corrupted", batch)
+    assert held["status"] == "held" and held["awaiting_labels"], held
+
+    _clean_history(s3, buckets)
+    judged = _first_labels(s3, buckets, "corrupted", batch)
+    assert judged["status"] == "held" and judged["breaches"][0]["rule"] == "LabelsOverdue"
+    verdict = judged["verdict"]
+    assert verdict["overdue"] >= 5 and verdict["overdue"] / verdict["due"] > 0.3, verdict
+    assert verdict["normal_share"] < 0.01 and verdict["chance"] < 1e-6
+    note = _note(s3, buckets, "corrupted")
+    assert [b["rule"] for b in note["breaches"]] == ["LabelsOverdue"] and "confirmed" not in note
+
+    # Never published: not by the rescan, not by the hold limit's fallback; nor trained on.
+    results = infer.handler(SCHEDULED, None)["results"]
+    assert all(r.get("batch_id") != "corrupted" for r in results), results
+    assert keys(s3, buckets.predictions, "predictions/corrupted/") == []
+    trips = integrity_trips(ObjectStore(boto3.client("s3")), buckets, "corrupted", True)
+    assert trips == {"held batch": ["LabelsOverdue"]}
+    assert breaker_calls == [] and _state(s3, buckets) == "CLOSED"
+
+
+def test_before_any_history_the_due_date_is_taken_at_its_word(trained, buckets, s3, breaker_calls):
+    """No batch has measured the label feed yet: the config's due column says labels are known
+    by then, so the normal share is about 1% and the corrupted batch is held all the same."""
+    batch = make_batch(DAY, 1500, seed=4, incident="harmful_shift")
+    _arrive(s3, buckets, "early-days", batch)
+    judged = _first_labels(s3, buckets, "early-days", batch)
+    assert judged["status"] == "held", judged
+    assert judged["verdict"]["history_due"] == 0 and judged["verdict"]["normal_share"] == 0.01
