@@ -18,10 +18,15 @@ two consecutive days, and followed as production would see them:
 
 "gate" = batch 0 tripped at publication; "2 days" = any trip up to day 2 (gate or partial
 labels); "labels" = batch 0 tripped on its complete labels; "benign" trips count every channel.
+"waits" = batch 0's inputs drifted (a FeatureDrift warning at the gate), so it waits in held/
+for its first labels; "held" = it waited and its first increment (age 0, day 1) tripped
+LabelsOverdue, so it is never published (`mlcycle.first_labels`). Clean batches count both
+too: a wait delays a good batch by a day, a hold would lose it until an operator releases it.
 Models and worlds: `bench/detection_world.py`. Last line, for scripts:
 
     false_trip_rate=<x> benign_trip_rate=<x> coverage093_detection=<x>
     concept5pt_detection_2days=<x> corruption_after_campaign_labels=<x>
+    clean_wait_rate=<x> clean_hold_rate=<x> benign_hold_rate=<x> corruption06_held=<x>
 """
 
 from __future__ import annotations
@@ -51,7 +56,9 @@ from detection_world import (
 from scipy.stats import beta
 
 from data.generate import Batch, make_batch
+from mlcycle.first_labels import INPUT_DRIFT
 from mlcycle.monitoring import window as windows
+from mlcycle.monitoring.rules import TRIP
 
 BATCH_ROWS = 2_000
 FIRST_DAY = dt.date(2026, 1, 1)  # the demo's first day; the model learned 2025
@@ -94,6 +101,8 @@ class Production:
         self.scored: dict[int, Scored] = {}
         self.judgements: list[dict] = []
         self.windows: dict[int, dict] = {}
+        self.waits: list[tuple[bool, bool]] = []  # (waited, then held) of every clean batch
+        self.gate: dict[int, dict] = {}
 
     def batch(self, day: int) -> Batch:
         return make_batch(day_of(day), BATCH_ROWS, self.seed)
@@ -102,9 +111,14 @@ class Production:
         self.windows[day] = self.window  # what an incident starting today meets
         self.scored[day] = self.platform.score(self.batch(day))
         for batch_day, age, labelled in moments(day):
-            result, self.window = self.platform.judge(
-                self.scored[batch_day], self.window, age, labelled
-            )
+            scored = self.scored[batch_day]
+            if age == 0:
+                first = self.platform.first_labels(scored, self.window)["level"] == TRIP
+                waited = INPUT_DRIFT in self.gate[batch_day]["warnings"]
+                self.waits.append((waited, waited and first))
+            result, self.window = self.platform.judge(scored, self.window, age, labelled)
+            if age is None and not labelled:
+                self.gate[batch_day] = result
             self.judgements.append(result)
 
 
@@ -116,10 +130,12 @@ class Outcome:
     accuracy_loss: float  # points, batch 0 against its clean self
     measure: float
     rules: set[str]
+    waits: bool
+    held: bool
 
 
-def follow(platform: Platform, window: dict, first: Scored, second: Scored) -> tuple[bool, ...]:
-    """(gate, within two days, complete labels, rules) of a two-day incident."""
+def follow(platform: Platform, window: dict, first: Scored, second: Scored) -> tuple:
+    """(gate, within two days, complete labels, rules, waits, held) of a two-day incident."""
     moments = [
         (first, None, False),
         (second, None, False),
@@ -128,12 +144,15 @@ def follow(platform: Platform, window: dict, first: Scored, second: Scored) -> t
         (second, 0, False),
         (first, None, True),
     ]
-    trips = []
+    trips, warned, held = [], False, False
     for scored, age, labelled in moments:
+        if scored is first and age == 0:
+            held = warned and platform.first_labels(first, window)["level"] == TRIP
         result, window = platform.judge(scored, window, age, labelled)
         trips.append(set(result["trips"]))
+        warned = warned or (scored is first and INPUT_DRIFT in result["warnings"])
     rules = set().union(*trips)
-    return bool(trips[0]), any(trips[:5]), bool(trips[5]), rules  # type: ignore[return-value]
+    return bool(trips[0]), any(trips[:5]), bool(trips[5]), rules, warned, held
 
 
 def after_campaign(
@@ -148,19 +167,24 @@ def after_campaign(
         scored[day] = platform.score(campaign(run.batch(day), run.seed, share))
     for day in (onset, onset + 1):
         scored[day] = platform.score(lead_corrupted(run.batch(day), factor))
-    window, trips = run.windows[start], {}
+    window, trips, warned, held = run.windows[start], {}, False, False
     for day in range(start, onset + LABEL_DELAY + 1):
         for batch_day, age, labelled in moments(day):
             if batch_day not in scored:
                 scored[batch_day] = platform.score(run.batch(batch_day))
+            if batch_day == onset and age == 0:
+                held = warned and platform.first_labels(scored[onset], window)["level"] == TRIP
             result, window = platform.judge(scored[batch_day], window, age, labelled)
             if batch_day in (onset, onset + 1):
                 trips[(day, batch_day, labelled)] = set(result["trips"])
+            if (day, batch_day, age, labelled) == (onset, onset, None, False):
+                warned = INPUT_DRIFT in result["warnings"]
     gate = bool(trips[(onset, onset, False)])
     two_days = any(t for (day, _, _), t in trips.items() if day <= onset + 2)
     labels = bool(trips[(onset + LABEL_DELAY, onset, True)])
     loss = 100 * (run.scored[onset].accuracy - scored[onset].accuracy)
-    return Outcome(gate, two_days, labels, loss, math.nan, set().union(*trips.values()))
+    rules = set().union(*trips.values())
+    return Outcome(gate, two_days, labels, loss, math.nan, rules, warned, held)
 
 
 @dataclass
@@ -184,6 +208,8 @@ class Row:
             f"{self.rate('gate'):.2f}",
             f"{self.rate('two_days'):.2f}",
             f"{self.rate('labels'):.2f}",
+            f"{self.rate('waits'):.2f}",
+            f"{self.rate('held'):.2f}",
             ", ".join(f"{r} {c}" for r, c in rules.most_common(3)) or "-",
         )
 
@@ -259,10 +285,12 @@ def main() -> None:
                 rng = np.random.default_rng([run.seed, onset, *map(ord, family + magnitude)])
                 changed = [make(b, run.seed, rng) for b in pair]
                 scored = [platform.score(b) for b in changed]
-                gate, two, labels, rules = follow(platform, run.windows[onset], *scored)
+                gate, two, labels, rules, waits, held = follow(
+                    platform, run.windows[onset], *scored
+                )
                 loss = 100 * (run.scored[onset].accuracy - scored[0].accuracy)
                 value = measure(pair[0], changed[0]) if measure else math.nan
-                row.outcomes.append(Outcome(gate, two, labels, loss, value, rules))
+                row.outcomes.append(Outcome(gate, two, labels, loss, value, rules, waits, held))
         return row
 
     calibration = [(1000 + i, make_batch(day_of(3 * i), BATCH_ROWS, 1000 + i)) for i in range(8)]
@@ -347,12 +375,29 @@ def main() -> None:
     print()
     print(f"Clean production: trips per rule ({len(judgements)} judgements of {BATCH_ROWS} rows)")
     print_table(rows, ("rule", "trips", "95% upper", "warn rate"))
+    waits = [w for run in runs for w in run.waits]
+    waited, held = sum(w for w, _ in waits), sum(h for _, h in waits)
+    print(
+        f"Clean batches waiting for their first labels: {waited}/{len(waits)}; held by them: "
+        f"{held}/{len(waits)} (95% upper {upper95(held, len(waits)):.4f})"
+    )
     print()
     print("Incidents (two consecutive days; rates over trials)")
     incident_rows = [r for family in families.values() for r in family]
     print_table(
         [r.cells() for r in incident_rows],
-        ("family", "magnitude", "measured", "n", "gate", "2 days", "labels", "rules (trials)"),
+        (
+            "family",
+            "magnitude",
+            "measured",
+            "n",
+            "gate",
+            "2 days",
+            "labels",
+            "waits",
+            "held",
+            "rules (trials)",
+        ),
     )
     print()
     print("Smallest incident caught in >= 95% of trials (gate / within 2 days / with labels):")
@@ -366,6 +411,8 @@ def main() -> None:
         print(f"  {name}: {' / '.join(cells)}")
     benign = [o for r in families["campaign (benign)"] for o in r.outcomes]
     benign_trip_rate = sum(o.gate or o.two_days or o.labels for o in benign) / len(benign)
+    benign_hold_rate = sum(o.held for o in benign) / len(benign)
+    corruption06 = next(r for r in families["corruption"] if r.magnitude == "lead x0.6")
     coverage093 = next(r for r in families["outage"] if r.magnitude == "coverage 0.93")
     concept5 = next(r for r in families["concept drift"] if r.magnitude == "loss 5 pt")
     print(f"run time {time.perf_counter() - started:.0f}s")
@@ -373,7 +420,9 @@ def main() -> None:
         f"false_trip_rate={false_trip_rate:.4f} benign_trip_rate={benign_trip_rate:.4f} "
         f"coverage093_detection={coverage093.rate('gate'):.4f} "
         f"concept5pt_detection_2days={concept5.rate('two_days'):.4f} "
-        f"corruption_after_campaign_labels={compound.rate('labels'):.4f}"
+        f"corruption_after_campaign_labels={compound.rate('labels'):.4f} "
+        f"clean_wait_rate={waited / len(waits):.4f} clean_hold_rate={held / len(waits):.4f} "
+        f"benign_hold_rate={benign_hold_rate:.4f} corruption06_held={corruption06.rate('held'):.4f}"
     )
 
 

@@ -32,7 +32,7 @@ import contextlib
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -52,6 +52,7 @@ from mlcycle.monitoring import window as windows
 from mlcycle.monitoring.batchstats import BatchStats, Layout
 from mlcycle.monitoring.judge import Version, judge
 from mlcycle.monitoring.labelstats import LabelStats, label_stats, label_timing
+from mlcycle.monitoring.overdue import RULE, Overdue, overdue_rows, verdict
 from mlcycle.plugin import load_plugin
 from mlcycle.sources import SourceReader
 
@@ -140,7 +141,7 @@ class Platform:
             frame = label_increment(batch, through.date().isoformat())
         known = frame.drop_duplicates(cfg.join_key).set_index(cfg.join_key)[cfg.target]
         values = pd.Series(known.reindex(scored.keys.to_numpy()).to_numpy())
-        return label_stats(
+        stats = label_stats(
             scored.predicted,
             scored.proba,
             values,
@@ -150,6 +151,21 @@ class Platform:
             age_days=age,
             timing=scored.timing,
         )
+        return stats if age is None else replace(stats, due=astuple(self.overdue(scored, age)))
+
+    def overdue(self, scored: Scored, age: int) -> Overdue:
+        """The batch's rows its increment at ``age`` should cover, and those it lacks."""
+        cfg, bookings = self.cfg, scored.batch.bookings
+        through = pd.Timestamp(scored.batch.day) + pd.Timedelta(days=age)
+        labelled = label_increment(scored.batch, through.date().isoformat())[cfg.join_key]
+        known = bookings[cfg.join_key].isin(labelled).to_numpy()
+        return overdue_rows(bookings[cfg.rules.due_column], bookings[cfg.time_column], known, age)
+
+    def first_labels(self, scored: Scored, window: dict) -> dict:
+        """LabelsOverdue's verdict on the batch's first increment (age 0), as the monitor gives
+        it to a batch held for its first labels."""
+        history = windows.overdue_history(window, 0)
+        return verdict(self.overdue(scored, 0), history, self.cfg.rules.rule(RULE))
 
     def judge(
         self, scored: Scored, window: dict, age: int | None = None, labelled: bool = False

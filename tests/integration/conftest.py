@@ -64,3 +64,14 @@ def breaker_asks(trained, monkeypatch):
     asked: list[dict] = []
     monkeypatch.setattr(effects, "invoke_async", lambda env, payload: asked.append(payload))
     return asked
+
+
+@pytest.fixture
+def self_invokes(monkeypatch):
+    """The shard requests the planning invocation sends to its own function."""
+    import mlcycle.sharding as sharding
+
+    sent = []
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "mlcycle-infer")
+    monkeypatch.setattr(sharding, "invoke_async", lambda env, payload: sent.append(payload))
+    return sent

@@ -10,6 +10,7 @@ import boto3
 
 from data.generate import label_increment, make_batch
 from tests.integration.helpers import SCHEDULED, keys, upload_batch
+from tests.integration.test_sharding import _run_shards, _score
 
 DAY = "2026-01-05"
 
@@ -146,3 +147,23 @@ def test_before_any_history_the_due_date_is_taken_at_its_word(trained, buckets, 
     judged = _first_labels(s3, buckets, "early-days", batch)
     assert judged["status"] == "held", judged
     assert judged["verdict"]["history_due"] == 0 and judged["verdict"]["normal_share"] == 0.01
+
+
+def test_a_sharded_batch_whose_inputs_drifted_waits_too(
+    trained, buckets, s3, monkeypatch, self_invokes, breaker_calls
+):
+    batch = make_batch(DAY, 1500, seed=4, incident="benign_shift")
+    files = {"bookings": _csv(batch.bookings), "hotels": _csv(batch.hotels)}
+    upload_batch(s3, buckets.data, "big-campaign", files)
+    monkeypatch.setenv("MLCYCLE_SHARD_BYTES", str(len(files["bookings"]) // 3))
+    planned = _score("big-campaign", buckets)
+    assert planned["status"] == "sharded", planned
+    results = _run_shards(self_invokes)
+    last = results[-1]
+    assert last["status"] == "held" and last["awaiting_labels"], last
+    assert keys(s3, buckets.predictions, "predictions/big-campaign/_SUCCESS") == []
+    assert not [
+        k for k in keys(s3, buckets.predictions, "predictions/big-campaign/") if "part" in k
+    ]
+    assert _note(s3, buckets, "big-campaign")["awaiting_labels"]["rows"] == 1500
+    assert breaker_calls == []

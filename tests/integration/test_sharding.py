@@ -6,7 +6,6 @@ import io
 import json
 
 import pandas as pd
-import pytest
 
 from tests.integration.helpers import (
     SCHEDULED,
@@ -17,17 +16,6 @@ from tests.integration.helpers import (
     upload_batch,
 )
 from tests.integration.test_cycle import s3_event
-
-
-@pytest.fixture
-def self_invokes(monkeypatch):
-    """The shard requests the planning invocation sends to its own function."""
-    import mlcycle.sharding as sharding
-
-    sent = []
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "mlcycle-infer")
-    monkeypatch.setattr(sharding, "invoke_async", lambda env, payload: sent.append(payload))
-    return sent
 
 
 def _score(batch_id: str, buckets) -> dict:

@@ -237,3 +237,20 @@ def test_the_day_after_the_last_batch_counts_its_alarms_and_its_close():
     assert late["day"] == 11 and late["batches"] == ["day-10"] and not late["false"]
     assert without["trips"][-1]["false"]  # blind to that day, the same alarm looked false
     assert score["false_trips"] == without["false_trips"] - 1
+
+
+def test_a_batch_held_by_its_first_labels_is_detected_by_them_and_costs_nothing():
+    """The outage's batch waits for its first labels (a drift warning, no trip) and they hold
+    it: detected the next day by LabelsOverdue, no breaker, nothing published, nothing bad."""
+    days = [day_record(d) for d in range(1, 11)]
+    waiting = {**signal("day-03", "gate", [], held=True), "warnings": ["FeatureDrift"]}
+    overdue = signal("day-03", "monitor", ["LabelsOverdue"], held=True, labels=True, version="v1")
+    days[2].update(publication=None, corrected_day=None, batch_status="held", signals=[waiting])
+    days[3]["signals"] = [overdue]
+    score = Score(SCENARIO, days, EVENTS[3:], FakeOracle()).totals()
+    outage = score["incidents"][0]
+    assert days_of(outage) == (4, None, None)
+    assert outage["detected_by"].startswith("monitor with labels: day-03 LabelsOverdue")
+    assert outage["action"] == "held by its first labels (LabelsOverdue): day-03"
+    assert outage["rows_published_while_harmful"] == 0
+    assert "day-03" not in score["published_bad_batch_ids"] + score["held_good_batch_ids"]
