@@ -207,9 +207,11 @@ def _calibrated(report: dict, rules: dict) -> None:
 
 
 def batches_needing_a_report(store: ObjectStore, buckets: Buckets) -> list[str]:
-    """Scored batches without a report, or whose labels arrived after the last report.
+    """Scored batches without a report, or whose labels arrived after the last report; and
+    batches held for their first labels that have labels (a lost S3 event must not leave them
+    waiting for the hold limit).
 
-    Listings and their timestamps only, so a sweep costs a few calls however many batches exist.
+    Listings and their timestamps, and the notes of batches in held/ that have labels.
     """
     reports = storage.report_times(store, buckets.monitoring)
     labels = storage.label_update_times(store, buckets.data)
@@ -218,7 +220,12 @@ def batches_needing_a_report(store: ObjectStore, buckets: Buckets) -> list[str]:
         for prefix in (storage.PREDICTIONS, storage.PROBATION)
         for b in storage.batch_folders(store, buckets.predictions, prefix)
     }
-    return sorted(b for b in scored if b not in reports or (b in labels and labels[b] > reports[b]))
+    stale = {b for b in scored if b not in reports or (b in labels and labels[b] > reports[b])}
+    held = set(storage.batch_folders(store, buckets.data, storage.HELD)) & set(labels) - scored
+    waiting = {
+        b for b in held if (found := held_batch(store, buckets, b)) and found.awaiting_labels
+    }
+    return sorted(stale | waiting)
 
 
 def _batch_of(key: str) -> str | None:
