@@ -54,13 +54,18 @@ def overdue_rows(
 ) -> Overdue:
     """Due and overdue rows at label age ``age_days``; ``known`` marks the rows labelled so far
     (aligned with the two date columns by position)."""
-    due_on = pd.to_datetime(due_dates, errors="coerce").dt.normalize().to_numpy()
-    newest = pd.to_datetime(booked, errors="coerce").max()
+    due_on = _days(due_dates).to_numpy()
+    newest = _days(booked).max()
     if pd.isna(newest):
         return Overdue(0, 0)
-    passed = (newest.normalize() + pd.Timedelta(days=age_days + 1)).to_datetime64()
+    passed = (newest + pd.Timedelta(days=age_days + 1)).to_datetime64()
     due = ~pd.isna(due_on) & (due_on <= passed)
     return Overdue(int(due.sum()), int((due & ~np.asarray(known, dtype=bool)).sum()))
+
+
+def _days(values: pd.Series) -> pd.Series:
+    """Calendar days in UTC, with or without a zone in the values (unreadable: missing)."""
+    return pd.to_datetime(values, errors="coerce", utc=True).dt.tz_localize(None).dt.normalize()
 
 
 def normal_share(history: list[Overdue]) -> float:

@@ -21,6 +21,9 @@ def test_a_row_is_due_once_the_increment_passed_its_date():
     assert overdue_rows(check_out, booked, known, 1) == Overdue(due=3, overdue=2)
     # A missing due date is never due; no booking date at all: nothing can be said.
     assert overdue_rows(check_out, pd.Series([None] * 4), known, 5) == Overdue(0, 0)
+    # Times and zones: the UTC calendar day counts.
+    zoned = pd.Series(["2026-01-05T23:30:00+00:00", "2026-01-06T01:00:00+02:00", None, "x"])
+    assert overdue_rows(zoned, booked, known, 0) == Overdue(due=2, overdue=1)
 
 
 def test_the_normal_share_starts_from_the_due_dates_word_and_learns():
