@@ -117,11 +117,16 @@ def judge_labels(
     counts = {k: verdict[k] for k in ("age_days", "due", "overdue", "normal_share", "chance")}
     if verdict["level"] == overdue.TRIP:
         breach = {"rule": overdue.RULE, "reason": verdict["reason"]}
+        why = f"{overdue.RULE}: {verdict['reason']}: held for corrected inputs"
         change_held_note(
             store,
             buckets,
             batch_id,
-            lambda n: {**n, "breaches": [*n.get("breaches", []), {**breach, **decided}]},
+            lambda n: {
+                **n,
+                "reason": why,
+                "breaches": [*n.get("breaches", []), {**breach, **decided}],
+            },
         )
         log(logger, "first labels overdue: held for corrected inputs", batch_id=batch_id, **counts)
         return {**base, "status": "held", "held": True, "breaches": [breach], "verdict": verdict}

@@ -131,6 +131,10 @@ def test_a_corrupted_lead_time_is_held_by_its_overdue_labels(trained, buckets, s
     assert verdict["normal_share"] < 0.01 and verdict["chance"] < 1e-6
     note = _note(s3, buckets, "corrupted")
     assert [b["rule"] for b in note["breaches"]] == ["LabelsOverdue"] and "confirmed" not in note
+    assert (
+        note["reason"].startswith("LabelsOverdue: ")
+        and "held for corrected inputs" in note["reason"]
+    )
 
     # Never published: not by the rescan, not by the hold limit's fallback; nor trained on.
     results = infer.handler(SCHEDULED, None)["results"]
