@@ -173,3 +173,36 @@ def test_a_sharded_batch_whose_inputs_drifted_waits_too(
     ]
     assert _note(s3, buckets, "big-campaign")["awaiting_labels"]["rows"] == 1500
     assert breaker_calls == []
+
+
+def test_a_batch_waiting_for_its_first_labels_is_not_put_on_probation(
+    trained, buckets, s3, breaker_calls
+):
+    """A recovery's probation would publish it on the close without its labels' verdict: it
+    keeps waiting, and once they confirm it the rescan publishes it (the breaker CLOSED)."""
+    from handlers import infer
+    from mlcycle.breaker.gate import score_held
+    from mlcycle.breaker.machine import Breaker
+    from mlcycle.config import load_config
+    from mlcycle.objectstore import ObjectStore
+    from mlcycle.plugin import load_plugin
+    from tests.conftest import MODEL_DIR
+    from tests.integration.conftest import _NoEffects
+
+    batch = make_batch(DAY, 1500, seed=4, incident="benign_shift")
+    assert _arrive(s3, buckets, "campaign", batch)["awaiting_labels"]
+    store = ObjectStore(boto3.client("s3"))
+    breaker = Breaker(store, buckets.monitoring, _NoEffects())
+    breaker.trip({"reason": "test"}, "test")
+    breaker.model_promoted("v0001", "test")
+    assert _state(s3, buckets) == "HALF_OPEN"
+    cfg = load_config(MODEL_DIR / "model_config.yml")
+    assert score_held(cfg, load_plugin(cfg, MODEL_DIR), store, buckets, probation=True) == []
+    assert keys(s3, buckets.predictions, "probation/campaign/") == []
+
+    # Confirmed while HALF_OPEN: the rescan does not publish it until the breaker closes.
+    assert _first_labels(s3, buckets, "campaign", batch)["status"] == "confirmed"
+    assert all(r.get("batch_id") != "campaign" for r in infer.handler(SCHEDULED, None)["results"])
+    breaker.force("CLOSED", "probation over", "test")
+    published = {r.get("batch_id"): r for r in infer.handler(SCHEDULED, None)["results"]}
+    assert published["campaign"]["status"] == "published", published

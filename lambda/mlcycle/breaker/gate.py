@@ -70,7 +70,8 @@ def score_held(
     Only while the state still asks for it (HALF_OPEN for probation, CLOSED to publish): the
     request may be stale by the time it runs. Batches the breaker rejected on probation
     stay held: their input is what was wrong; so do batches the gate held for an integrity
-    breach.
+    breach, and batches waiting for their first labels (``first_labels``: a probation would
+    publish them unjudged; once their labels confirm them the rescan publishes them).
     """
     state, _ = read_state(store, buckets.monitoring)
     if state["state"] != (HALF_OPEN if probation else CLOSED):
@@ -87,8 +88,9 @@ def score_held(
         if batch_id in rejected or published_manifest(store, buckets, batch_id, probation):
             continue
         held = held_batch(store, buckets, batch_id)
-        if held is not None and held.integrity_rules:
-            # Another model would meet the same broken input: it waits for corrected files.
+        if held is not None and (held.integrity_rules or held.awaiting_labels):
+            # Another model would meet the same broken input: it waits for corrected files;
+            # a drifted one waits for the labels that tell a corruption from a real shift.
             continue
         prefix = storage.held_prefix(batch_id)
         result = isolated(
