@@ -114,12 +114,16 @@ class HeldBatch:
         return integrity_rules([*trips, *breached])
 
     @property
-    def awaiting_labels(self) -> bool:
-        """Held by the gate for its first labels (its inputs drifted), and not decided yet:
-        neither confirmed by them nor held for what they showed, nor released by an operator."""
+    def decided(self) -> bool:
+        """Whether something beyond the breaker decided its fate: labels confirmed it, an
+        operator released it, or its input broke an integrity rule."""
         note = self.note
-        decided = note.get("confirmed") or note.get("release") or self.integrity_rules
-        return bool(note.get("awaiting_labels")) and not decided
+        return bool(note.get("confirmed") or note.get("release") or self.integrity_rules)
+
+    @property
+    def awaiting_labels(self) -> bool:
+        """Held for its first labels (its inputs drifted), and not decided yet."""
+        return bool(self.note.get("awaiting_labels")) and not self.decided
 
 
 def held_batch(store: ObjectStore, buckets: Buckets, batch_id: str) -> HeldBatch | None:

@@ -47,14 +47,15 @@ def awaits_labels(
     cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_id: str, prefix: str, gate: dict
 ) -> bool:
     """Whether this scoring of the batch must wait for its first labels instead of publishing:
-    its inputs drifted and labels can show it, and it is a new arrival or one still waiting
-    (a batch held for another reason, then re-scored, is judged by the gate alone)."""
+    its inputs drifted and labels can show it, and nothing has decided it yet (a new arrival,
+    or a batch held while the breaker was open and scored on its close; not one its labels
+    confirmed or an operator released)."""
     if cfg.rules.due_column is None or INPUT_DRIFT not in gate["warnings"]:
         return False
     if prefix == storage.incoming_prefix(batch_id):
         return True
     held = held_batch(store, buckets, batch_id)
-    return held is not None and held.awaiting_labels
+    return held is not None and not held.decided
 
 
 def wait_for_labels(
@@ -66,14 +67,22 @@ def wait_for_labels(
     result: dict,
     rows: int,
 ) -> dict:
-    """Hold the batch (a new arrival; one re-scored from held/ stays there) with the gate's
-    verdicts until its labels decide. Nothing is said to the breaker: nothing tripped."""
+    """Hold the batch with the gate's verdicts until its labels decide (one re-scored from
+    held/ stays there, its note marked; labels already in are judged by the monitor's next
+    sweep). Nothing is said to the breaker: nothing tripped."""
     verdicts = summary(result)
     why = f"inputs drifted ({', '.join(result['warnings'])}): held for its first labels"
+    waiting = {"since": now_iso(), "rows": rows}
+    details = {"gate": verdicts, "model_version": version, "awaiting_labels": waiting}
     if prefix == storage.incoming_prefix(batch_id):
-        waiting = {"since": now_iso(), "rows": rows}
-        details = {"gate": verdicts, "model_version": version, "awaiting_labels": waiting}
         hold(store, buckets, batch_id, why, details)
+    else:
+        change_held_note(
+            store,
+            buckets,
+            batch_id,
+            lambda n: n if n.get("awaiting_labels") else {**n, **details, "reason": why},
+        )
     log(logger, "batch held for its first labels", batch_id=batch_id, warnings=result["warnings"])
     return {
         "status": "held",

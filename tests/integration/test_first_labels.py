@@ -206,3 +206,36 @@ def test_a_batch_waiting_for_its_first_labels_is_not_put_on_probation(
     breaker.force("CLOSED", "probation over", "test")
     published = {r.get("batch_id"): r for r in infer.handler(SCHEDULED, None)["results"]}
     assert published["campaign"]["status"] == "published", published
+
+
+def test_a_drifted_batch_held_while_the_breaker_was_open_waits_for_its_labels_on_the_close(
+    trained, buckets, s3, breaker_calls
+):
+    """Held by the open breaker before anyone judged its drift; scored on the close, it waits
+    for its labels (already in: the monitor's sweep judges them) like a new arrival."""
+    from handlers import infer
+    from mlcycle.breaker.gate import score_held
+    from mlcycle.breaker.machine import Breaker
+    from mlcycle.config import load_config
+    from mlcycle.objectstore import ObjectStore
+    from mlcycle.plugin import load_plugin
+    from tests.conftest import MODEL_DIR
+    from tests.integration.conftest import _NoEffects
+
+    store = ObjectStore(boto3.client("s3"))
+    breaker = Breaker(store, buckets.monitoring, _NoEffects())
+    breaker.trip({"reason": "test"}, "test")
+    batch = make_batch(DAY, 1500, seed=4, incident="harmful_shift")
+    assert _arrive(s3, buckets, "while-open", batch)["status"] == "held"
+    assert "awaiting_labels" not in _note(s3, buckets, "while-open")
+    breaker.force("CLOSED", "incident over", "test")
+    cfg = load_config(MODEL_DIR / "model_config.yml")
+    [scored] = score_held(cfg, load_plugin(cfg, MODEL_DIR), store, buckets, probation=False)
+    assert scored["status"] == "held" and scored["awaiting_labels"], scored
+    assert _note(s3, buckets, "while-open")["awaiting_labels"]["rows"] == 1500
+    assert keys(s3, buckets.predictions, "predictions/while-open/") == []
+
+    _clean_history(s3, buckets)
+    judged = _first_labels(s3, buckets, "while-open", batch, SCHEDULED)
+    assert judged["status"] == "held" and judged["breaches"][0]["rule"] == "LabelsOverdue"
+    assert all(r.get("batch_id") != "while-open" for r in infer.handler(SCHEDULED, None)["results"])
