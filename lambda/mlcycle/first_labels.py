@@ -6,9 +6,9 @@ the date by which a row's label is known (`monitoring.label_due_column`), such a
 published on the warning alone. The gate holds it, and the first label increment decides:
 rows past their due date still unlabelled beyond the normal share (``LabelsOverdue``) hold it
 for corrected inputs like any integrity trip; otherwise it is confirmed, and the next
-inference rescan publishes it through the gate while the breaker is CLOSED (an OPEN breaker
-disables the rescan; its recovery scores every held batch). A batch is late by a day at most
-when labels come daily; when they do not come, the hold limit's fallback applies.
+inference rescan publishes it through the gate while the breaker is CLOSED. A batch is late
+by a day at most when labels come daily; when they do not come, it pages at the hold limit (the
+publish fallback scores it on probation, where it waits again).
 """
 
 from __future__ import annotations
@@ -46,10 +46,12 @@ class AwaitingLabels(MLCycleError):
 def awaits_labels(
     cfg: ModelConfig, store: ObjectStore, buckets: Buckets, batch_id: str, prefix: str, gate: dict
 ) -> bool:
-    """Whether this scoring of the batch must wait for its first labels instead of publishing:
-    its inputs drifted and labels can show it, and nothing has decided it yet (a new arrival,
-    or a batch held while the breaker was open and scored on its close; not one its labels
-    confirmed or an operator released)."""
+    """Whether this scoring of the batch must wait for its first labels instead of publishing
+    or going on probation (a probation's close would publish it unjudged): its inputs drifted
+    and labels can show it, and nothing has decided it yet (a new arrival, or a batch held
+    while the breaker was open; not one its labels confirmed or an operator released). The
+    hold limit's publish fallback scores on probation too, so a batch whose labels never come
+    is paged, not published."""
     if cfg.rules.due_column is None or INPUT_DRIFT not in gate["warnings"]:
         return False
     if prefix == storage.incoming_prefix(batch_id):

@@ -170,7 +170,7 @@ def _score(
             tick = timings.add("gate", tick)
             if gate["trips"] and not probation:
                 raise Withheld(gate)
-            if not probation and awaits_labels(cfg, store, buckets, batch_id, prefix, gate):
+            if not gate["trips"] and awaits_labels(cfg, store, buckets, batch_id, prefix, gate):
                 raise AwaitingLabels(gate, screen.stats.rows)
         size = sink.complete()
     except BaseException:

@@ -130,7 +130,7 @@ def _publish(
             _discard(store, buckets, plan)
             return withhold(cfg, store, buckets, batch_id, plan["input_prefix"], version, gate)
         prefix = plan["input_prefix"]
-        if not probation and awaits_labels(cfg, store, buckets, batch_id, prefix, gate):
+        if not gate["trips"] and awaits_labels(cfg, store, buckets, batch_id, prefix, gate):
             _discard(store, buckets, plan)
             return wait_for_labels(store, buckets, batch_id, prefix, version, gate, stats.rows)
     manifest = manifest_of(

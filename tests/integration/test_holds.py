@@ -349,3 +349,34 @@ def test_a_probation_batch_left_unpublished_after_the_probation_pages_past_the_l
     assert swept["waiting"]["status"] == "held_too_long"
     assert swept["waiting"]["reason"] == "on probation: scored by v0001, no longer the candidate"
     assert paged == [["waiting"]]
+
+
+def test_the_publish_fallback_pages_a_batch_still_waiting_for_its_first_labels(
+    breaker_asks, buckets, s3
+):
+    """Its drifted inputs were never judged by labels: past the limit it pages, unpublished."""
+    _upload(s3, buckets, "campaign", "benign_shift")
+    [waiting] = _infer({"batch_id": "campaign"})
+    assert waiting["status"] == "held" and waiting["awaiting_labels"], waiting
+    swept = _sweep(_config(hold_fallback="publish"), buckets)
+    assert swept["campaign"]["status"] == "held_too_long", swept
+    assert "held for its first labels" in swept["campaign"]["reason"]
+    assert keys(s3, buckets.predictions, "predictions/campaign/") == []
+    assert keys(s3, buckets.predictions, "probation/campaign/") == []
+
+
+def test_a_drifted_arrival_on_probation_waits_for_its_first_labels(breaker_asks, buckets, s3):
+    """A probation's close would publish it without its labels' verdict."""
+    from mlcycle.breaker.machine import Breaker
+    from mlcycle.objectstore import ObjectStore
+    from tests.integration.conftest import _NoEffects
+
+    breaker = Breaker(ObjectStore(boto3.client("s3")), buckets.monitoring, _NoEffects())
+    breaker.trip({"reason": "test"}, "test")
+    breaker.model_promoted("v0001", "test")
+    assert _json(s3, buckets.monitoring, "breaker/state.json")["state"] == "HALF_OPEN"
+    _upload(s3, buckets, "campaign", "benign_shift")
+    [result] = _infer({"batch_id": "campaign"})
+    assert result["status"] == "held" and result["awaiting_labels"], result
+    assert keys(s3, buckets.predictions, "probation/campaign/") == []
+    assert _json(s3, buckets.data, "held/campaign/held.json")["awaiting_labels"]["rows"] == 1500

@@ -2,11 +2,13 @@
 release, a batch its first labels confirmed (``first_labels``), and the fallback once a batch
 has waited past its hold limit.
 
-Both may publish over a gate that tripped, so both score the batch as probation output (which
-the gate judges without withholding it) and publish that output with a mark in the manifest
-saying who or what decided it. Neither ever publishes with anything but the champion, and
-the fallback never publishes a batch whose input broke an integrity rule, nor while the
-breaker state is unknown: those stay held and page the operators (HeldTooLong).
+A forced release and the fallback may publish over a gate that tripped, so both score the
+batch as probation output (which the gate judges without withholding it) and publish that
+output with a mark in the manifest saying who or what decided it. Neither ever publishes with
+anything but the champion, and the fallback never publishes a batch whose input broke an
+integrity rule, nor one whose drifted inputs still wait for their first labels (scored, it
+waits again), nor while the breaker state is unknown: those stay held and page the operators
+(HeldTooLong).
 """
 
 from __future__ import annotations
