@@ -380,3 +380,25 @@ def test_a_drifted_arrival_on_probation_waits_for_its_first_labels(breaker_asks,
     assert result["status"] == "held" and result["awaiting_labels"], result
     assert keys(s3, buckets.predictions, "probation/campaign/") == []
     assert _json(s3, buckets.data, "held/campaign/held.json")["awaiting_labels"]["rows"] == 1500
+
+
+def test_an_operator_releases_a_batch_its_first_labels_held_through_the_gate(
+    breaker_asks, buckets, s3
+):
+    """A label feed that was late, not corrupted inputs: the release publishes it through the
+    gate (its drift no longer makes it wait: an operator decided), with a line in the log."""
+    from mlcycle.batches import change_held_note
+    from mlcycle.objectstore import ObjectStore
+
+    _upload(s3, buckets, "late-labels", "benign_shift")
+    assert _infer({"batch_id": "late-labels"})[0]["awaiting_labels"]
+    breach = {"rule": "LabelsOverdue", "reason": "9 of 20 rows past their label due date"}
+    store = ObjectStore(boto3.client("s3"))
+    change_held_note(store, buckets, "late-labels", lambda n: {**n, "breaches": [breach]})
+
+    _breaker({"action": "release", "batch_id": "late-labels"})
+    [released] = _infer(breaker_asks[-1])
+    assert released["status"] == "published" and released["model_version"] == "v0001", released
+    manifest = _json(s3, buckets.predictions, "predictions/late-labels/_SUCCESS")
+    assert "FeatureDrift" in manifest["warnings"] and not manifest["gate"]["trips"]
+    assert [e["cause"].get("action") for e in _log(s3, buckets)] == ["release"]
