@@ -110,7 +110,7 @@ def judge_labels(
 ) -> dict:
     """The first labels' verdict on a batch waiting for them, written into its note.
 
-    ``features``: the held inputs, aligned by position with ``labels``."""
+    ``features``: the held input source's rows, aligned by position with ``labels``."""
     batch_id = held.batch_id
     base = {
         "batch_id": batch_id,

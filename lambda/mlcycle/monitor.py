@@ -42,22 +42,27 @@ from mlcycle.verdicts import judge_published
 logger = get_logger("mlcycle.monitor")
 
 
+def _inputs(
+    store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: str, share: float | None
+) -> pd.DataFrame:
+    """The input source's rows (those of the sample when ``share`` is given)."""
+    key = storage.source_key(prefix, cfg.input_spec.name)
+    reader = open_source(store, buckets.data, key, cfg.input_spec, cfg)
+    if share is None:
+        return reader.read_all()
+    key_of = cfg.join_key
+    return pd.concat(
+        [c.frame[in_sample(c.frame[key_of], share, c.hashes(key_of))] for c in reader],
+        ignore_index=True,
+    )
+
+
 def _features(
     store: ObjectStore, buckets: Buckets, cfg: ModelConfig, prefix: str, share: float | None
 ) -> pd.DataFrame:
     attributes, _ = read_attributes(store, buckets.data, prefix, cfg)
     try:
-        key = storage.source_key(prefix, cfg.input_spec.name)
-        reader = open_source(store, buckets.data, key, cfg.input_spec, cfg)
-        if share is None:
-            base = reader.read_all()
-        else:
-            key_of = cfg.join_key
-            base = pd.concat(
-                [c.frame[in_sample(c.frame[key_of], share, c.hashes(key_of))] for c in reader],
-                ignore_index=True,
-            )
-        return join(base, attributes, cfg.join_key)[0]
+        return join(_inputs(store, buckets, cfg, prefix, share), attributes, cfg.join_key)[0]
     finally:
         for attr in attributes:
             attr.close()
@@ -187,9 +192,10 @@ def _held_for_labels(cfg: ModelConfig, store: ObjectStore, buckets: Buckets, bat
     if held is None or not held.awaiting_labels:
         return {"status": "not_scored", "batch_id": batch_id}
     share = sample_share(waiting_rows(held), cfg.monitor_sample_rows)
-    features = _features(store, buckets, cfg, storage.held_prefix(batch_id), share)
-    labels = read_labels(store, buckets.data, cfg, batch_id, features[cfg.join_key], share)
-    return judge_labels(cfg, store, buckets, held, features, labels)
+    # The due and booking dates are the input source's: the attribute sources are not read.
+    inputs = _inputs(store, buckets, cfg, storage.held_prefix(batch_id), share)
+    labels = read_labels(store, buckets.data, cfg, batch_id, inputs[cfg.join_key], share)
+    return judge_labels(cfg, store, buckets, held, inputs, labels)
 
 
 def _calibrated(report: dict, rules: dict) -> None:
