@@ -20,16 +20,19 @@ from mlcycle.objectstore import ObjectStore
 from mlcycle.storage import Buckets
 
 
-def _tripped(store: ObjectStore, bucket: str, key: str, part: str) -> list[str]:
-    """The integrity rules the document at `key` records as tripped under `part`.trips.
-
-    An unreadable document counts as a trip: fail closed, never train on what cannot be
-    checked."""
+def _read(store: ObjectStore, bucket: str, key: str) -> tuple[dict, list[str]]:
+    """(the document, []) or, when it cannot be read, ({}, a witness that counts as a trip):
+    fail closed, never train on what cannot be checked."""
     try:
         doc, _ = store.get_json(bucket, key)
     except ValueError:
-        return [f"unreadable {key}"]
-    verdicts = (doc or {}).get(part) or {}
+        return {}, [f"unreadable {key}"]
+    return doc or {}, []
+
+
+def _tripped(doc: dict, part: str) -> list[str]:
+    """The integrity rules ``doc`` records as tripped under `part`.trips."""
+    verdicts = doc.get(part) or {}
     names = verdicts.get("trips") or []
     found = integrity_rules(names)
     drifted = verdicts.get("likely_cause") or []
@@ -45,24 +48,15 @@ def integrity_trips(
     """{witness: the integrity rules it saw trip}, empty for a clean batch.
 
     ``held_inputs``: the labels pair with the inputs under held/. Only then does the hold
-    note speak for them: a corrected re-upload published since is a new revision, judged by
-    its own report.
+    note speak for them (read once: the gate's trips, and the breaches after it, on probation
+    or by its first labels): a corrected re-upload published since is a new revision, judged
+    by its own report.
     """
-    witnesses = {"monitor report": (buckets.monitoring, storage.report_key(batch_id), "rules")}
+    report, unreadable = _read(store, buckets.monitoring, storage.report_key(batch_id))
+    found = {"monitor report": unreadable or _tripped(report, "rules")}
     if held_inputs:
-        witnesses["gate hold"] = (buckets.data, storage.held_note_key(batch_id), "gate")
-    found = {name: _tripped(store, *where) for name, where in witnesses.items()}
-    if held_inputs:
-        found["held batch"] = _breached(store, buckets, batch_id)
+        note, unreadable = _read(store, buckets.data, storage.held_note_key(batch_id))
+        breaches = [str(b.get("rule")) for b in note.get("breaches") or [] if isinstance(b, dict)]
+        found["gate hold"] = unreadable or _tripped(note, "gate")
+        found["held batch"] = integrity_rules(breaches)
     return {name: rules for name, rules in found.items() if rules}
-
-
-def _breached(store: ObjectStore, buckets: Buckets, batch_id: str) -> list[str]:
-    """The integrity rules a held batch breached after the gate: on probation, or its first
-    labels overdue (``first_labels``)."""
-    try:
-        note, _ = store.get_json(buckets.data, storage.held_note_key(batch_id))
-    except ValueError:
-        return [f"unreadable {storage.held_note_key(batch_id)}"]
-    breaches = (note or {}).get("breaches") or []
-    return integrity_rules(str(b.get("rule")) for b in breaches if isinstance(b, dict))
