@@ -135,10 +135,7 @@ class Platform:
     def labels(self, scored: Scored, age: int | None) -> LabelStats:
         """Complete labels (age None), or the increments known ``age`` days after publication."""
         cfg, batch = self.cfg, scored.batch
-        frame = batch.labels
-        if age is not None:
-            through = pd.Timestamp(batch.day) + pd.Timedelta(days=age)
-            frame = label_increment(batch, through.date().isoformat())
+        frame = batch.labels if age is None else increment(batch, age)
         known = frame.drop_duplicates(cfg.join_key).set_index(cfg.join_key)[cfg.target]
         values = pd.Series(known.reindex(scored.keys.to_numpy()).to_numpy())
         stats = label_stats(
@@ -151,14 +148,16 @@ class Platform:
             age_days=age,
             timing=scored.timing,
         )
-        return stats if age is None else replace(stats, due=astuple(self.overdue(scored, age)))
+        if age is None:
+            return stats
+        return replace(stats, due=astuple(self.overdue(scored, age, frame)))
 
-    def overdue(self, scored: Scored, age: int) -> Overdue:
-        """The batch's rows its increment at ``age`` should cover, and those it lacks."""
+    def overdue(self, scored: Scored, age: int, labelled: pd.DataFrame | None = None) -> Overdue:
+        """The batch's rows its increment at ``age`` (``labelled``, when already drawn) should
+        cover, and those it lacks."""
         cfg, bookings = self.cfg, scored.batch.bookings
-        through = pd.Timestamp(scored.batch.day) + pd.Timedelta(days=age)
-        labelled = label_increment(scored.batch, through.date().isoformat())[cfg.join_key]
-        known = bookings[cfg.join_key].isin(labelled).to_numpy()
+        labelled = increment(scored.batch, age) if labelled is None else labelled
+        known = bookings[cfg.join_key].isin(labelled[cfg.join_key]).to_numpy()
         return overdue_rows(bookings[cfg.rules.due_column], bookings[cfg.time_column], known, age)
 
     def first_labels(self, scored: Scored, window: dict) -> dict:
@@ -177,6 +176,12 @@ class Platform:
         result = judge(self.version, scored.stats, known, window, self.cfg.rules, batch_id)
         entry = windows.entry(batch_id, VERSION, batch_id, scored.stats, result, known)
         return result, windows.upsert(window, entry, self.cfg.rules.window_batches)
+
+
+def increment(batch: Batch, age: int) -> pd.DataFrame:
+    """The labels known ``age`` days after the batch's day."""
+    through = pd.Timestamp(batch.day) + pd.Timedelta(days=age)
+    return label_increment(batch, through.date().isoformat())
 
 
 # --- Incidents ----------------------------------------------------------------------------------
