@@ -16,6 +16,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlcycle import storage
+from mlcycle.batches import change_held_note
 from mlcycle.config import ModelConfig
 from mlcycle.errors import MLCycleError
 from mlcycle.invoke import InvokeFailed, invoke_sync
@@ -124,12 +125,18 @@ def withhold(
 
     The hold comes first: a breaker that cannot be reached (throttled, failing) must not send
     the batch round its retries into quarantine. It stays held, its result says the breaker
-    was not told, and the next batch that trips tells it again."""
+    was not told, and the next batch that trips tells it again. A batch scored from held/ (on
+    the close, by the rescan) gets these verdicts in its note: they say why it is held now,
+    and an integrity trip among them keeps it out of training, off the publish fallback and
+    out of the next rescan."""
     verdicts = summary(result)
     reasons = "; ".join(f"{r}: {verdicts['verdicts'][r].get('reason')}" for r in result["trips"])
     why = f"gate tripped before publication: {reasons}"
+    details = {"gate": verdicts, "model_version": version}
     if prefix == storage.incoming_prefix(batch_id):
-        hold(store, buckets, batch_id, why, {"gate": verdicts, "model_version": version})
+        hold(store, buckets, batch_id, why, details)
+    elif prefix == storage.held_prefix(batch_id):
+        change_held_note(store, buckets, batch_id, lambda note: {**note, "reason": why, **details})
     log(logger, "batch withheld", level=30, batch_id=batch_id, trips=result["trips"])
     held = {"status": "held", "batch_id": batch_id, "reason": why, "gate": verdicts}
     try:

@@ -239,3 +239,36 @@ def test_a_drifted_batch_held_while_the_breaker_was_open_waits_for_its_labels_on
     judged = _first_labels(s3, buckets, "while-open", batch, SCHEDULED)
     assert judged["status"] == "held" and judged["breaches"][0]["rule"] == "LabelsOverdue"
     assert all(r.get("batch_id") != "while-open" for r in infer.handler(SCHEDULED, None)["results"])
+
+
+def test_a_confirmed_batch_whose_rescore_trips_an_integrity_rule_stays_held_with_the_trip(
+    trained, buckets, s3, breaker_calls
+):
+    """Its labels confirmed it, but its hotels file lost most rows since (say, a bad copy):
+    the rescan's gate holds it, and its note says why, so it is held for corrected inputs,
+    kept out of training, and not re-scored by every later rescan."""
+    from handlers import infer
+    from mlcycle.integrity import integrity_trips
+    from mlcycle.objectstore import ObjectStore
+
+    batch = make_batch(DAY, 1500, seed=4, incident="benign_shift")
+    assert _arrive(s3, buckets, "campaign", batch)["awaiting_labels"]
+    assert _first_labels(s3, buckets, "campaign", batch)["status"] == "confirmed"
+    s3.put_object(
+        Bucket=buckets.data, Key="held/campaign/hotels.csv", Body=_csv(batch.hotels.head(50))
+    )
+
+    [rescored] = [
+        r for r in infer.handler(SCHEDULED, None)["results"] if r.get("batch_id") == "campaign"
+    ]
+    assert rescored["status"] == "held" and "JoinCoverage" in rescored["gate"]["trips"], rescored
+    note = _note(s3, buckets, "campaign")
+    assert "JoinCoverage" in note["gate"]["trips"] and note["confirmed"]
+    assert note["reason"].startswith("gate tripped before publication: JoinCoverage")
+    trips = integrity_trips(ObjectStore(boto3.client("s3")), buckets, "campaign", True)
+    assert "JoinCoverage" in trips["gate hold"], trips
+    assert [p["rules"] for _, p in breaker_calls] == [rescored["gate"]["trips"]]
+
+    again = infer.handler(SCHEDULED, None)["results"]
+    assert all(r.get("batch_id") != "campaign" for r in again), again
+    assert len(breaker_calls) == 1 and keys(s3, buckets.predictions, "predictions/campaign/") == []
