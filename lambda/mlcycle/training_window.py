@@ -56,14 +56,19 @@ def recovery_splits(
     weight: int,
     recent_batches: int,
 ) -> dict[str, Split]:
-    """The recovery's fits, all judged on one holdout: the newest rows by time, as many as
-    `holdout_fraction` of the recent batches' rows.
+    """The recovery's fits, all judged on one holdout: the newest batch's newest rows by time,
+    as many as `holdout_fraction` of the recent batches' rows and at most half that batch's.
 
     A holdout sized on the whole history would keep the newest days of labels (a fifth of a
     year of history is weeks of batches) out of the fit, exactly the rows that carry a new
     behaviour; sized on the recent rows it is still the newest labels, which is where the
-    recovery's candidates are compared. Rows with the same time keep their order (stable
-    sort), so the cut is reproducible.
+    recovery's candidates are compared. It is drawn from the newest batch alone because
+    batches share booking days: the newest rows by time from every batch were, after a change
+    in behaviour, half rows of the batch before it, and a fit halfway between the two worlds
+    (the recent batches alone) won there over one of the new world (bench/bench_recovery.py,
+    one drifted batch labelled). Half the batch stays fitted, so that the newest batch alone
+    and the re-weighting (`mlcycle.recovery_fits`) have rows. Rows with the same time keep
+    their order (stable sort), so the cut is reproducible.
 
     `recency` is each row's labelled batch, 0 the newest, -1 the training sources. `weighted`
     fits every row with those of the newest `recent_batches` batches counted `weight` times;
@@ -83,14 +88,19 @@ def recovery_splits(
     ordered = frame.iloc[order].reset_index(drop=True)
     rank = recency[order]
     recent = (rank >= 0) & (rank < recent_batches)
-    held = min(max(int(round(holdout_fraction * recent.sum())), 1), len(frame) - 1)
-    cut = len(frame) - held
-    train_part = ordered.iloc[:cut].reset_index(drop=True)
-    holdout = ordered.iloc[cut:].reset_index(drop=True)
+    # Without labelled batches (training sources only) the newest rows of all judge.
+    pool = np.flatnonzero(rank == 0) if (rank == 0).any() else np.arange(len(frame))
+    cap = len(pool) // 2 if (rank == 0).any() else len(frame) - 1
+    held = max(min(int(round(holdout_fraction * recent.sum())), cap), 1)
+    judged = np.zeros(len(frame), dtype=bool)
+    judged[pool[len(pool) - held :]] = True
+    kept = np.flatnonzero(~judged)
+    train_part = ordered.iloc[kept].reset_index(drop=True)
+    holdout = ordered[judged].reset_index(drop=True)
     fits = {
-        "weighted": np.repeat(np.arange(cut), np.where(recent[:cut], weight, 1)),
-        "recent": np.flatnonzero(recent[:cut]),
-        "newest": np.flatnonzero(rank[:cut] == 0),
+        "weighted": np.repeat(np.arange(len(kept)), np.where(recent[kept], weight, 1)),
+        "recent": np.flatnonzero(recent[kept]),
+        "newest": np.flatnonzero(rank[kept] == 0),
     }
     splits: dict[str, Split] = {}
     for name, rows in fits.items():

@@ -15,7 +15,7 @@ from mlcycle.training_window import recovery_splits
 from tests.conftest import MODEL_DIR
 
 LOADED = load_config(MODEL_DIR / "model_config.yml")
-# The small worlds below have 120 newest labels: judged as enough, except where a test says so.
+# The small worlds below have 100 newest labels (half the newest batch): judged as enough, except where a test says so.
 CFG = dataclasses.replace(
     LOADED, promotion=dataclasses.replace(LOADED.promotion, fresh_min_rows=100)
 )
@@ -62,14 +62,14 @@ def test_a_changed_class_mix_is_learned_from_the_newest_batch_alone():
     chosen = _choose(frame, recency)
     assert chosen.name == "newest", chosen.scores
     scores = chosen.scores
-    assert scores["metric"] == "log_loss" and scores["rows"] == 120
+    assert scores["metric"] == "log_loss" and scores["rows"] == 100
     assert (
         scores["newest"]["log_loss"] < scores["recent"]["log_loss"] < scores["weighted"]["log_loss"]
     )
-    assert scores["newest"]["fitted_rows"] == 80 and len(chosen.split.fitted) == 80
+    assert scores["newest"]["fitted_rows"] == 100 and len(chosen.split.fitted) == 100
     # The champion re-weighted on the newest batch comes close: the mix is all that changed.
     priors = scores["priors"]
-    assert priors["fitted_rows"] == 80 and priors["offsets"]["booked"] == 0.0
+    assert priors["fitted_rows"] == 100 and priors["offsets"]["booked"] == 0.0
     assert priors["offsets"]["cancelled"] > 1.5 and priors["offsets"]["fulfilled"] < 0
     assert scores["newest"]["log_loss"] < priors["log_loss"] < scores["recent"]["log_loss"]
     assert _choose(frame, recency, champion=None).scores.keys() == scores.keys() - {"priors"}
@@ -79,16 +79,16 @@ def test_an_unchanged_world_keeps_the_weighted_history_fit():
     frame, recency = _world([0.5, 0.2, 0.3])
     chosen = _choose(frame, recency)
     assert chosen.name == "weighted", chosen.scores
-    assert chosen.scores["weighted"]["fitted_rows"] == 1400 + 3 * 480
+    assert chosen.scores["weighted"]["fitted_rows"] == 1400 + 3 * 500
     assert "log_loss" in chosen.scores["priors"]  # offered, and not better by the margin
 
 
 def test_a_fit_too_small_or_missing_a_class_is_not_offered():
     frame, recency = _world([0.1, 0.8, 0.1])
-    small = dataclasses.replace(CFG, min_training_rows=100)
+    small = dataclasses.replace(CFG, min_training_rows=101)
     chosen = _choose(frame, recency, small)
     assert chosen.name == "recent"
-    assert "fewer than training.min_rows 100" in chosen.scores["newest"]["not_offered"]
+    assert "fewer than training.min_rows 101" in chosen.scores["newest"]["not_offered"]
 
     frame[CFG.target] = np.where(recency == 0, "cancelled", frame[CFG.target])
     chosen = _choose(frame, recency)
@@ -142,11 +142,11 @@ def test_a_fit_on_fewer_batches_must_beat_the_history_fit_by_the_margin(values, 
 
 
 class Fussy(Shares):
-    """A plug-in that cannot fit fewer than 500 rows."""
+    """A plug-in that cannot fit fewer than 600 rows."""
 
     def train(self, features, target, params):
-        if len(target) < 500:
-            raise ValueError(f"need 500 rows, got {len(target)}")
+        if len(target) < 600:
+            raise ValueError(f"need 600 rows, got {len(target)}")
         return super().train(features, target, params)
 
 
@@ -155,8 +155,8 @@ def test_a_fit_the_plugin_cannot_make_is_not_offered_but_the_history_fit_must_be
     splits = recovery_splits(frame, recency, "date", 0.2, 3, 3)
     fresh = np.ones(len(splits["weighted"].holdout), dtype=bool)
     chosen = choose_fit(CFG, Fussy(), splits, fresh, CHAMPION)
-    assert chosen.scores["recent"]["not_offered"] == "failed: need 500 rows, got 480"
-    assert chosen.scores["newest"]["not_offered"] == "failed: need 500 rows, got 80"
+    assert chosen.scores["recent"]["not_offered"] == "failed: need 600 rows, got 500"
+    assert chosen.scores["newest"]["not_offered"] == "failed: need 600 rows, got 100"
     # Re-weighting the champion needs no fit of the plug-in's on the newest batch.
     assert chosen.name == "priors" and isinstance(chosen.model, PriorShifted)
     assert chosen.model.model is CHAMPION and chosen.split is splits["newest"]
@@ -164,18 +164,18 @@ def test_a_fit_the_plugin_cannot_make_is_not_offered_but_the_history_fit_must_be
     frame, recency = _world([0.1, 0.8, 0.1], days=3)  # 600 rows: the history fit is too small
     splits = recovery_splits(frame, recency, "date", 0.2, 1, 3)
     fresh = np.ones(len(splits["weighted"].holdout), dtype=bool)
-    with pytest.raises(ValueError, match="need 500 rows, got 480"):
+    with pytest.raises(ValueError, match="need 600 rows, got 500"):
         choose_fit(CFG, Fussy(), splits, fresh)
 
 
 def test_too_few_newest_labels_leave_the_history_fit_alone():
     frame, recency = _world([0.1, 0.8, 0.1])
     strict = dataclasses.replace(
-        CFG, promotion=dataclasses.replace(CFG.promotion, fresh_min_rows=121)
+        CFG, promotion=dataclasses.replace(CFG.promotion, fresh_min_rows=101)
     )
     chosen = _choose(frame, recency, strict)
     assert chosen.name == "weighted"
     for fit in ("newest", "priors"):
         assert chosen.scores[fit]["not_offered"] == (
-            "the newest labels hold 120 rows, fewer than promotion.fresh_min_rows 121"
+            "the newest labels hold 100 rows, fewer than promotion.fresh_min_rows 101"
         )
