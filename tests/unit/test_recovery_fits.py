@@ -15,7 +15,8 @@ from mlcycle.training_window import recovery_splits
 from tests.conftest import MODEL_DIR
 
 LOADED = load_config(MODEL_DIR / "model_config.yml")
-# The small worlds below have 100 newest labels (half the newest batch): judged as enough, except where a test says so.
+# The small worlds below have 100 newest labels (half the newest batch): judged as enough,
+# except where a test says so.
 CFG = dataclasses.replace(
     LOADED, promotion=dataclasses.replace(LOADED.promotion, fresh_min_rows=100)
 )
