@@ -88,9 +88,11 @@ def recovery_splits(
     ordered = frame.iloc[order].reset_index(drop=True)
     rank = recency[order]
     recent = (rank >= 0) & (rank < recent_batches)
+    newest = np.flatnonzero(rank == 0)
     # Without labelled batches (training sources only) the newest rows of all judge.
-    pool = np.flatnonzero(rank == 0) if (rank == 0).any() else np.arange(len(frame))
-    cap = len(pool) // 2 if (rank == 0).any() else len(frame) - 1
+    pool, cap = (
+        (newest, len(newest) // 2) if len(newest) else (np.arange(len(frame)), len(frame) - 1)
+    )
     held = max(min(int(round(holdout_fraction * recent.sum())), cap), 1)
     judged = np.zeros(len(frame), dtype=bool)
     judged[pool[len(pool) - held :]] = True
