@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -164,14 +165,14 @@ def run_training(
     reason: str = "",
     actor: str = "training",
     recovery: bool = False,
-    veto: Callable[[], str | None] | None = None,
+    veto: Callable[[TrainingSet], str | None] | None = None,
     full_history: bool = False,
 ) -> dict:
-    """``veto()``, asked at the moment of promotion, may refuse it with a reason (a forced run
-    is never vetoed). In ``recovery`` ``recent_batches`` is the weighted window (the config's
-    `breaker.retrain_recent_batches` when not given) inside the history window. Every run
-    reads the configured history window (`training.window_days` / `window_rows`) unless
-    ``full_history``."""
+    """``veto(training set)``, asked at the moment of promotion, may refuse it with a reason
+    (a forced run is never vetoed). In ``recovery`` ``recent_batches`` is the weighted window
+    (the config's `breaker.retrain_recent_batches` when not given) inside the history window.
+    Every run reads the configured history window (`training.window_days` / `window_rows`)
+    unless ``full_history``."""
     started = time.monotonic()
     if recovery:
         recent_batches = recent_batches or cfg.retrain_recent_batches
@@ -238,7 +239,7 @@ def run_training(
         arena = _arena(cfg, registry, plugin, fitted)
         decide = recovery_gate(arena, version) if recovery else scheduled_gate(arena)
         if veto is not None:
-            decide = _vetoed(decide, veto)
+            decide = _vetoed(decide, partial(veto, data))
     decision = registry.settle(version, decide, actor=actor)
     summary: dict[str, Any] = {
         "status": "rolled_back"
@@ -269,9 +270,13 @@ def run_training(
 def _vetoed(
     decide: Callable[[Aliases], Decision], veto: Callable[[], str | None]
 ) -> Callable[[Aliases], Decision]:
+    """A promotion the veto refuses keeps the champion; the scores stay in the result (a
+    recovery that keeps the champion puts it on probation by them: `gate.champion_kept`)."""
+
     def checked(aliases: Aliases) -> Decision:
-        reason = veto()
-        return Decision(False, reason) if reason else decide(aliases)
+        decision = decide(aliases)
+        reason = veto() if decision.promote else None
+        return Decision(False, reason, scores=decision.scores) if reason else decision
 
     return checked
 
@@ -311,7 +316,7 @@ def handle_request(
             reason=plan.reason,
             actor=plan.actor,
             recovery=plan.recovery,
-            veto=gate.probation_veto(store, buckets),
+            veto=gate.promotion_veto(cfg, store, buckets),
             full_history=plan.window == "full",
         )
     except MLCycleError as exc:

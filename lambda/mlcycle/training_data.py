@@ -10,6 +10,7 @@ the run's window (`mlcycle.history_window`): its cost follows the window, not th
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,8 @@ import pandas as pd
 
 from mlcycle import revisions, storage
 from mlcycle.attributes import index_attributes, join
-from mlcycle.batches import inputs_prefix
+from mlcycle.batches import held_batch, inputs_prefix
+from mlcycle.clock import stored_time
 from mlcycle.config import ColumnSpec, ModelConfig, SourceSpec
 from mlcycle.errors import DataContractError
 from mlcycle.history_window import FULL_HISTORY, HistoryWindow, read_newest, within_days
@@ -27,6 +29,7 @@ from mlcycle.revisions import InputsChanged
 from mlcycle.scoring import published_manifest
 from mlcycle.sources import open_source
 from mlcycle.storage import Buckets
+from mlcycle.verdicts import arrived_at
 
 
 @dataclass
@@ -41,6 +44,8 @@ class TrainingSet:
     recency: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     # The window's bounds and how many labelled batches it read and left unread.
     window: dict = field(default_factory=dict)
+    # When the newest labelled batch trained on came in (its publication, or its hold).
+    newest_arrival: dt.datetime | None = None
 
 
 def _read(
@@ -91,6 +96,7 @@ class _Batch:
     part: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     excluded: dict | None = None
+    arrived_at: dt.datetime | None = None
 
     @property
     def rows(self) -> int:
@@ -114,8 +120,11 @@ def _labelled_batch(
         except InputsChanged as exc:
             notes.append(f"{storage.labels_key(batch_id)}: {exc}; skipped")
             return found
+        found.arrived_at = stored_time(arrived_at(store, buckets, manifest))
     else:
         prefix = inputs_prefix(store, buckets, cfg, [storage.held_prefix(batch_id)])
+        held = held_batch(store, buckets, batch_id)
+        found.arrived_at = stored_time(held.note["held_at"]) if held is not None else None
     if prefix is None:
         notes.append(
             f"{storage.labels_key(batch_id)}: no published or held inputs "
@@ -222,6 +231,8 @@ def load_training_set(
             found.parts.append(
                 {**batch.part, "recent": recovery and len(frames) <= (recent_batches or 0)}
             )
+    arrivals = [b.arrived_at for b in batches if b.frame is not None and b.arrived_at]
+    found.newest_arrival = max(arrivals, default=None)
     found.window = {**window.describe(), "batches_read": len(batches), "batches_unread": unread}
     if unread and not alone:
         found.notes.append(

@@ -96,7 +96,7 @@ def test_no_second_recovery_promotes_while_a_candidate_is_on_probation(
 
 
 def test_probation_starting_during_a_run_vetoes_its_promotion(trained, buckets, s3):
-    from mlcycle.breaker.gate import probation_veto
+    from mlcycle.breaker.gate import promotion_veto
     from mlcycle.config import load_config
     from mlcycle.objectstore import ObjectStore
     from mlcycle.plugin import load_plugin
@@ -112,7 +112,7 @@ def test_probation_starting_during_a_run_vetoes_its_promotion(trained, buckets, 
         store,
         buckets,
         recovery=True,
-        veto=probation_veto(store, buckets),
+        veto=promotion_veto(cfg, store, buckets),
     )
     assert result["status"] == "stored_not_promoted" and result["champion"] == "v0001"
     assert result["reason"] == "not promoted: v0001 is on probation"

@@ -253,3 +253,57 @@ def test_two_drifted_batches_reweight_the_champion_and_the_store_serves_it_rewei
         for r in (drifted, after)
     ]
     assert shares[1] > shares[0] + 0.15, shares
+
+
+def test_a_recovery_on_labels_older_than_the_incident_keeps_the_champion_until_newer_ones(
+    world, buckets, s3, told, monkeypatch
+):
+    from handlers import runtime, train
+    from mlcycle import storage
+    from mlcycle.clock import now_iso
+    from mlcycle.monitoring.window import WINDOW_FORMAT
+
+    # A weak champion: on any labels, old or new, a recovery's candidates beat it.
+    usual = runtime.config
+    _weak(monkeypatch)
+    assert train.handler({"force": True, "actor": "alice", "reason": "t"}, None)["champion"] == (
+        "v0002"
+    )
+    monkeypatch.setattr(runtime, "config", usual)
+    for day in range(1, 3):
+        _deliver(s3, buckets, f"clean-{day:02d}", f"2026-01-{day + 1:02d}")
+    # drift-03's partial labels tripped EarlyPositiveRate, whose alarm opened the breaker;
+    # its complete labels are not in yet.
+    tripped = {
+        "batch_id": "drift-03",
+        "published_at": now_iso(),
+        "levels": {"EarlyPositiveRate": 2},
+    }
+    window = {"format": WINDOW_FORMAT, "accepted_since": None, "entries": [tripped]}
+    key = storage.window_key("booking_status")
+    s3.put_object(Bucket=buckets.monitoring, Key=key, Body=json.dumps(window).encode())
+    _breaker().trip({"reason": "alarm", "rule": "EarlyPositiveRate", "family": "performance"}, "t")
+    told.clear()
+
+    kept = _recover()
+
+    assert kept["status"] == "stored_not_promoted" and kept["champion"] == "v0002", kept
+    assert kept["reason"].startswith("not promoted: the newest labels trained on are of a batch")
+    published = _json(s3, buckets.predictions, "predictions/clean-02/_SUCCESS")["published_at"]
+    assert f"came in at {published}, before the batch whose labels opened" in kept["reason"]
+    # The candidates were scored, and beat it; the champion goes on probation all the same, to
+    # be judged by the labels of the batches it holds.
+    scores = kept["candidates"]
+    assert scores["champion"]["log_loss"] > scores["challenger"]["log_loss"] + scores["margin"]
+    assert told == [{"action": "model_promoted", "version": "v0002", "kept": True}]
+
+    told.clear()
+    for day in range(4, 6):  # held while the breaker is open; their labels arrive
+        held = _deliver(s3, buckets, f"drift-{day:02d}", f"2026-01-{day + 1:02d}", "concept_drift")
+        assert held["status"] == "held"
+
+    recovered = _recover()
+
+    assert recovered["status"] in ("promoted", "rolled_back"), recovered
+    assert recovered["champion"] != "v0002"
+    assert told == [{"action": "model_promoted", "version": recovered["champion"]}]

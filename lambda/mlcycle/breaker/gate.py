@@ -16,6 +16,7 @@ from mlcycle import storage
 from mlcycle.batches import held_batch
 from mlcycle.breaker.causes import named_rules, opened_for_inputs
 from mlcycle.breaker.effects import report_unknown_state
+from mlcycle.breaker.incident import predates_incident
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, read_state
 from mlcycle.config import ModelConfig
 from mlcycle.events import TrainRequest
@@ -29,6 +30,8 @@ from mlcycle.plugin import Plugin
 from mlcycle.publication_gate import tripped
 from mlcycle.scoring import published_manifest, score_batch
 from mlcycle.storage import Buckets
+from mlcycle.training_data import TrainingSet
+from mlcycle.window_store import read_window
 
 logger = get_logger("mlcycle.breaker.gate")
 
@@ -136,15 +139,21 @@ def training_plan(
     return request
 
 
-def probation_veto(store: ObjectStore, buckets: Buckets) -> Callable[[], str | None]:
-    """Checked again at the moment of promotion: a run planned while the breaker was OPEN
-    must not promote once another candidate has started probation."""
+def promotion_veto(
+    cfg: ModelConfig, store: ObjectStore, buckets: Buckets
+) -> Callable[[TrainingSet], str | None]:
+    """Checked again at the moment of promotion, with the run's training set: a run planned
+    while the breaker was OPEN must not promote once another candidate has started probation,
+    nor on labels that all predate the incident a label rule opened (`breaker.incident`)."""
 
-    def veto() -> str | None:
+    def veto(data: TrainingSet) -> str | None:
         state = read_state(store, buckets.monitoring)[0]
         if state["state"] == HALF_OPEN:
             return f"not promoted: {state.get('model_version')} is on probation"
-        return None
+        if not (state.get("incident") or {}).get("label_triggered"):
+            return None
+        entries = read_window(store, buckets.monitoring, cfg.name)["entries"]
+        return predates_incident(state, entries, data.newest_arrival)
 
     return veto
 

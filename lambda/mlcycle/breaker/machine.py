@@ -56,6 +56,7 @@ class Breaker(Ledger):
                 "state": OPEN,
                 "cause": cause,
                 "tripped_at": now_iso(),
+                "incident": _incident(None, cause),
                 "repaired": state["problem"],
             }
 
@@ -94,6 +95,7 @@ class Breaker(Ledger):
                 "cause": cause,
                 "probation": None,
                 "tripped_at": now_iso(),
+                "incident": _incident(state, cause),
                 "model_version": model_version or state.get("model_version"),
                 "retrain_requests": requests,
             }
@@ -209,6 +211,7 @@ class Breaker(Ledger):
                 "state": CLOSED,
                 "probation": {**probation, "closed": True},
                 "cause": None,
+                "incident": None,
             }
 
         result = self._write(
@@ -235,7 +238,7 @@ class Breaker(Ledger):
             lambda s: (
                 None
                 if s["state"] == CLOSED
-                else {**s, "state": CLOSED, "probation": None, "cause": cause}
+                else {**s, "state": CLOSED, "probation": None, "cause": cause, "incident": None}
             ),
             cause,
             actor,
@@ -279,6 +282,16 @@ class Breaker(Ledger):
         self.actions.enable_inference()
         self.actions.publish_state(CLOSED)
         return ["inference rule enabled", f"published {len(released)} probation batch(es)"]
+
+
+def _incident(state: dict | None, cause: dict) -> dict:
+    """The incident a trip belongs to: the one under way (a breach on probation continues it,
+    its cause replacing the first), or a new one from this trip. A recovery's labels are
+    measured against its start (`mlcycle.breaker.incident`)."""
+    under_way = (state or {}).get("incident")
+    if under_way and state and state["state"] in (OPEN, HALF_OPEN):
+        return under_way
+    return {"since": now().isoformat(), "label_triggered": label_triggered(cause)}
 
 
 def _counted(probation: dict) -> list[str]:

@@ -31,6 +31,7 @@ def initial_state() -> dict:
         "probation": None,
         "rejected": {},
         "tripped_at": None,
+        "incident": None,
     }
 
 
@@ -55,6 +56,11 @@ def _problem(doc: object) -> str | None:
     requests = doc.get("retrain_requests", [])
     if not isinstance(requests, list) or not all(_is_utc_time(t) for t in requests):
         return "retrain_requests is not a list of times with a zone"
+    incident = doc.get("incident")
+    if incident is not None and not (
+        isinstance(incident, dict) and _is_utc_time(incident.get("since"))
+    ):
+        return "incident is not an object with a since time"
     probation = doc.get("probation")
     if doc["state"] == HALF_OPEN and not (
         isinstance(probation, dict) and isinstance(probation.get("healthy"), list)
