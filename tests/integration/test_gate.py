@@ -96,6 +96,8 @@ def test_no_second_recovery_promotes_while_a_candidate_is_on_probation(
 
 
 def test_probation_starting_during_a_run_vetoes_its_promotion(trained, buckets, s3):
+    import dataclasses
+
     from mlcycle.breaker.gate import promotion_veto
     from mlcycle.config import load_config
     from mlcycle.objectstore import ObjectStore
@@ -105,17 +107,18 @@ def test_probation_starting_during_a_run_vetoes_its_promotion(trained, buckets, 
 
     cfg = load_config(MODEL_DIR / "model_config.yml")
     store = ObjectStore(boto3.client("s3"))
+    plugin = load_plugin(cfg, MODEL_DIR)
+    # A champion of one boosting round: the run's challenger beats it, so only the veto stops it.
+    weak = dataclasses.replace(cfg, params={**cfg.params, "max_iter": 1})
+    assert run_training(weak, plugin, store, buckets, force=True)["champion"] == "v0002"
     _on_probation(s3, buckets)  # as if another recovery had been promoted meanwhile
     result = run_training(
-        cfg,
-        load_plugin(cfg, MODEL_DIR),
-        store,
-        buckets,
-        recovery=True,
-        veto=promotion_veto(cfg, store, buckets),
+        cfg, plugin, store, buckets, recovery=True, veto=promotion_veto(cfg, store, buckets)
     )
-    assert result["status"] == "stored_not_promoted" and result["champion"] == "v0001"
+    assert result["status"] == "stored_not_promoted" and result["champion"] == "v0002"
     assert result["reason"] == "not promoted: v0001 is on probation"
+    scores = result["candidates"]  # what it would have promoted, kept for the record
+    assert scores["challenger"]["log_loss"] < scores["champion"]["log_loss"] - scores["margin"]
 
 
 def test_an_unreadable_window_judges_with_holdout_limits_and_is_set_aside_not_lost(
