@@ -103,6 +103,17 @@ class _Batch:
         return 0 if self.frame is None else len(self.frame)
 
 
+def batch_arrival(
+    store: ObjectStore, buckets: Buckets, batch_id: str, manifest: dict | None
+) -> dt.datetime | None:
+    """When the batch came in (``manifest``: its published or probation manifest, if any): its
+    publication, or the time it was held for one scored from held/ or still waiting there."""
+    if manifest is not None:
+        return stored_time(arrived_at(store, buckets, manifest))
+    held = held_batch(store, buckets, batch_id)
+    return stored_time(held.note["held_at"]) if held is not None else None
+
+
 def _labelled_batch(
     store: ObjectStore, buckets: Buckets, cfg: ModelConfig, batch_id: str
 ) -> _Batch:
@@ -120,11 +131,9 @@ def _labelled_batch(
         except InputsChanged as exc:
             notes.append(f"{storage.labels_key(batch_id)}: {exc}; skipped")
             return found
-        found.arrived_at = stored_time(arrived_at(store, buckets, manifest))
     else:
         prefix = inputs_prefix(store, buckets, cfg, [storage.held_prefix(batch_id)])
-        held = held_batch(store, buckets, batch_id)
-        found.arrived_at = stored_time(held.note["held_at"]) if held is not None else None
+    found.arrived_at = batch_arrival(store, buckets, batch_id, manifest)
     if prefix is None:
         notes.append(
             f"{storage.labels_key(batch_id)}: no published or held inputs "

@@ -258,9 +258,8 @@ def test_two_drifted_batches_reweight_the_champion_and_the_store_serves_it_rewei
 def test_a_recovery_on_labels_older_than_the_incident_keeps_the_champion_until_newer_ones(
     world, buckets, s3, told, monkeypatch
 ):
-    from handlers import runtime, train
+    from handlers import infer, runtime, train
     from mlcycle import storage
-    from mlcycle.clock import now_iso
     from mlcycle.monitoring.window import WINDOW_FORMAT
 
     # A weak champion: on any labels, old or new, a recovery's candidates beat it.
@@ -272,11 +271,16 @@ def test_a_recovery_on_labels_older_than_the_incident_keeps_the_champion_until_n
     monkeypatch.setattr(runtime, "config", usual)
     for day in range(1, 3):
         _deliver(s3, buckets, f"clean-{day:02d}", f"2026-01-{day + 1:02d}")
-    # drift-03's partial labels tripped EarlyPositiveRate, whose alarm opened the breaker;
-    # its complete labels are not in yet.
+    # drift-03 is published; its partial labels trip EarlyPositiveRate, whose alarm opens the
+    # breaker. Its complete labels are not in yet.
+    drifted = make_batch("2026-01-04", 1500, SEED, "concept_drift")
+    files = {"bookings": csv_bytes(drifted.bookings), "hotels": csv_bytes(drifted.hotels)}
+    upload_batch(s3, buckets.data, "drift-03", files)
+    assert infer.handler({"batch_id": "drift-03"}, None)["results"][0]["status"] == "published"
+    published = _json(s3, buckets.predictions, "predictions/drift-03/_SUCCESS")["published_at"]
     tripped = {
         "batch_id": "drift-03",
-        "published_at": now_iso(),
+        "published_at": published,
         "levels": {"EarlyPositiveRate": 2},
     }
     window = {"format": WINDOW_FORMAT, "accepted_since": None, "entries": [tripped]}
@@ -288,9 +292,12 @@ def test_a_recovery_on_labels_older_than_the_incident_keeps_the_champion_until_n
     kept = _recover()
 
     assert kept["status"] == "stored_not_promoted" and kept["champion"] == "v0002", kept
-    assert kept["reason"].startswith("not promoted: the newest labels trained on are of a batch")
-    published = _json(s3, buckets.predictions, "predictions/clean-02/_SUCCESS")["published_at"]
-    assert f"came in at {published}, before the batch whose labels opened" in kept["reason"]
+    clean = _json(s3, buckets.predictions, "predictions/clean-02/_SUCCESS")["published_at"]
+    assert kept["reason"] == (
+        f"not promoted: the newest labels trained on are of a batch that came in at {clean}, "
+        f"before drift-03 ({published}), whose labels showed the incident: they cannot show "
+        "whether a model repairs it"
+    )
     # The candidates were scored, and beat it; the champion goes on probation all the same, to
     # be judged by the labels of the batches it holds.
     scores = kept["candidates"]
@@ -298,9 +305,8 @@ def test_a_recovery_on_labels_older_than_the_incident_keeps_the_champion_until_n
     assert told == [{"action": "model_promoted", "version": "v0002", "kept": True}]
 
     told.clear()
-    for day in range(4, 6):  # held while the breaker is open; their labels arrive
-        held = _deliver(s3, buckets, f"drift-{day:02d}", f"2026-01-{day + 1:02d}", "concept_drift")
-        assert held["status"] == "held"
+    labels = csv_bytes(drifted.labels)
+    s3.put_object(Bucket=buckets.data, Key="labels/drift-03.csv", Body=labels)
 
     recovered = _recover()
 

@@ -14,9 +14,9 @@ from functools import partial
 
 from mlcycle import storage
 from mlcycle.batches import held_batch
+from mlcycle.breaker import incident
 from mlcycle.breaker.causes import named_rules, opened_for_inputs
 from mlcycle.breaker.effects import report_unknown_state
-from mlcycle.breaker.incident import predates_incident
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN, UNKNOWN, read_state
 from mlcycle.config import ModelConfig
 from mlcycle.events import TrainRequest
@@ -30,7 +30,7 @@ from mlcycle.plugin import Plugin
 from mlcycle.publication_gate import tripped
 from mlcycle.scoring import published_manifest, score_batch
 from mlcycle.storage import Buckets
-from mlcycle.training_data import TrainingSet
+from mlcycle.training_data import TrainingSet, batch_arrival
 from mlcycle.window_store import read_window
 
 logger = get_logger("mlcycle.breaker.gate")
@@ -150,10 +150,16 @@ def promotion_veto(
         state = read_state(store, buckets.monitoring)[0]
         if state["state"] == HALF_OPEN:
             return f"not promoted: {state.get('model_version')} is on probation"
-        if not (state.get("incident") or {}).get("label_triggered"):
+        since = incident.labels_since(state)
+        if since is None:
             return None
         entries = read_window(store, buckets.monitoring, cfg.name)["entries"]
-        return predates_incident(state, entries, data.newest_arrival)
+        evidence = incident.evidence_batch(entries, since)
+        if evidence is None:
+            return None  # nothing to compare with: the gate decides as usual
+        manifest = published_manifest(store, buckets, evidence, probation=True)
+        shown = batch_arrival(store, buckets, evidence, manifest)
+        return None if shown is None else incident.predates(data.newest_arrival, evidence, shown)
 
     return veto
 

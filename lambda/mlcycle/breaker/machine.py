@@ -286,12 +286,16 @@ class Breaker(Ledger):
 
 def _incident(state: dict | None, cause: dict) -> dict:
     """The incident a trip belongs to: the one under way (a breach on probation continues it,
-    its cause replacing the first), or a new one from this trip. A recovery's labels are
-    measured against its start (`mlcycle.breaker.incident`)."""
-    under_way = (state or {}).get("incident")
-    if under_way and state and state["state"] in (OPEN, HALF_OPEN):
-        return under_way
-    return {"since": now().isoformat(), "label_triggered": label_triggered(cause)}
+    its cause replacing the first), or a new one from this trip. ``labels_since`` is its first
+    trip that labels found (None while there is none): a recovery's labels are measured against
+    it (`mlcycle.breaker.incident`)."""
+    at, state = now().isoformat(), state or {}
+    under_way = state.get("incident") if state.get("state") in (OPEN, HALF_OPEN) else None
+    if not under_way:
+        under_way = {"since": at, "labels_since": None}
+    if under_way.get("labels_since") is None and label_triggered(cause):
+        return {**under_way, "labels_since": at}
+    return under_way
 
 
 def _counted(probation: dict) -> list[str]:

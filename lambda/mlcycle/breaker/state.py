@@ -58,9 +58,11 @@ def _problem(doc: object) -> str | None:
         return "retrain_requests is not a list of times with a zone"
     incident = doc.get("incident")
     if incident is not None and not (
-        isinstance(incident, dict) and _is_utc_time(incident.get("since"))
+        isinstance(incident, dict)
+        and _is_utc_time(incident.get("since"))
+        and (incident.get("labels_since") is None or _is_utc_time(incident["labels_since"]))
     ):
-        return "incident is not an object with a since time"
+        return "incident is not an object with since (and labels_since) times"
     probation = doc.get("probation")
     if doc["state"] == HALF_OPEN and not (
         isinstance(probation, dict) and isinstance(probation.get("healthy"), list)
