@@ -144,7 +144,7 @@ def promotion_veto(
 ) -> Callable[[TrainingSet], str | None]:
     """Checked again at the moment of promotion, with the run's training set: a run planned
     while the breaker was OPEN must not promote once another candidate has started probation,
-    nor on labels that all predate the incident a label rule opened (`breaker.incident`)."""
+    nor on labels older than the batch whose labels showed the incident (`breaker.incident`)."""
 
     def veto(data: TrainingSet) -> str | None:
         state = read_state(store, buckets.monitoring)[0]
