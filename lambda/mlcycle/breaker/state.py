@@ -8,10 +8,10 @@ the object once (`create_initial`, a conditional create that never overwrites).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from mlcycle import storage
+from mlcycle.clock import stored_time
 from mlcycle.objectstore import ObjectStore, PreconditionFailed
 
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
@@ -36,10 +36,7 @@ def initial_state() -> dict:
 
 
 def _is_utc_time(value: object) -> bool:
-    try:
-        return isinstance(value, str) and dt.datetime.fromisoformat(value).tzinfo is not None
-    except ValueError:
-        return False
+    return stored_time(value) is not None
 
 
 def _problem(doc: object) -> str | None:
