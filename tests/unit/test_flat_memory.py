@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlcycle import keyspill
 from mlcycle.attribute_files import DiskAttributes
 from mlcycle.attributes import _in_memory, join, read_attributes
 from mlcycle.config import ColumnSpec, SourceSpec, load_config
@@ -49,6 +50,30 @@ def test_the_spill_reports_every_repeat_in_row_order():
         spill.add_rows(hashes[:3], 0)
         spill.add_rows(hashes[3:], 3)
         assert spill.repeated_rows() == (3, [2, 4, 5])
+
+
+@pytest.mark.parametrize("held_bytes", [1, 48, None])
+def test_the_spill_sorts_alike_held_in_memory_or_on_disk(held_bytes, tmp_path, monkeypatch):
+    """Past HELD_BYTES records go to the partition files: the same partitions, in hash
+    order, ties in the order added; below it nothing touches the disk."""
+    if held_bytes:
+        monkeypatch.setattr(keyspill, "HELD_BYTES", held_bytes)
+    rng = np.random.default_rng(3)
+    hashes = rng.integers(0, 2**64, size=500, dtype=np.uint64)
+    hashes[rng.integers(0, 500, size=60)] = hashes[:60]  # repeats, some across partitions
+    with KeySpill(directory=str(tmp_path)) as spill:
+        for start in range(0, 500, 7):
+            spill.add_rows(hashes[start : start + 7], start)
+        on_disk = any(tmp_path.iterdir())
+        parts = list(spill.sorted_partitions())
+    assert on_disk == bool(held_bytes)
+    records = np.concatenate(parts)
+    order = np.argsort(hashes, kind="stable")
+    assert (records["hash"] == hashes[order]).all()
+    assert (records["row"] == order).all()
+    tops = [set((p["hash"] >> np.uint64(64 - keyspill.PARTITION_BITS)).tolist()) for p in parts]
+    assert all(len(t) == 1 for t in tops) and len(parts) == len(set.union(*tops))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_key_hashes_are_pandas_default_ones_whatever_the_keys():
