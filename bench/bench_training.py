@@ -5,13 +5,14 @@
 
 A world of `--rows`-row days (2,000 like the scale issue's measurement) over 20,000 base
 training rows, on a moto_server run in this process: each day a batch published with the
-manifest fields training reads (the input revisions scored, written here rather than by
-scoring 730 batches), a clean monitor report and its complete labels, whose LastModified is
-set to the simulated day they arrived (3 days after the batch). At each history length a
-fresh Python process runs the train handler as the schedule does (the configured window) and
-as `{"window": "full"}` does, each into its own model bucket, and reports its wall time (and
-the part spent reading the training set), its peak RSS (imports and the plug-in included:
-about 170 MB) and the S3 requests its client sent (GETs separately). Last line, for scripts:
+manifest fields training reads (the input revisions scored, the publication time; written
+here rather than by scoring 730 batches), a clean monitor report and its complete labels,
+whose LastModified is set to the simulated day they arrived (3 days after the batch). At
+each history length a fresh Python process runs the train handler as the schedule does (the
+configured window) and as `{"window": "full"}` does, each into its own model bucket, and
+reports its wall time (and the part spent reading the training set), its peak RSS (imports
+and the plug-in included: about 170 MB) and the S3 requests its client sent (GETs
+separately). Last line, for scripts:
 
     d<days>_<window|full>_{s,rss_mb,gets,requests}=... per history length
 """
@@ -142,7 +143,13 @@ class World:
                 key = f"{prefix}{source}.csv"
                 put = self.s3.put_object(Bucket=self.data, Key=key, Body=csv_bytes(frame))
                 inputs[source] = {"key": key, "etag": put["ETag"], "version_id": put["VersionId"]}
-            manifest = {"batch_id": batch_id, "input_prefix": prefix, "inputs": inputs}
+            published = (START + dt.timedelta(days=day)).replace(tzinfo=dt.UTC).isoformat()
+            manifest = {
+                "batch_id": batch_id,
+                "input_prefix": prefix,
+                "inputs": inputs,
+                "published_at": published,
+            }
             self._json(self.predictions, f"predictions/{batch_id}/_SUCCESS", manifest)
             self._json(self.monitoring, f"reports/{batch_id}.json", {"rules": {"trips": []}})
             key = f"labels/{batch_id}.csv"

@@ -109,7 +109,13 @@ def batch_arrival(
     """When the batch came in (``manifest``: its published or probation manifest, if any): its
     publication, or the time it was held for one scored from held/ or still waiting there."""
     if manifest is not None:
-        return stored_time(arrived_at(store, buckets, manifest))
+        try:
+            return stored_time(arrived_at(store, buckets, manifest))
+        except KeyError:
+            # A manifest without its publication time (an older release's, one written by
+            # hand) leaves the arrival unknown, not the run failed: the veto then compares the
+            # newest arrival known, an older one, so it refuses more promotions, never fewer.
+            return None
     held = held_batch(store, buckets, batch_id)
     return stored_time(held.note["held_at"]) if held is not None else None
 

@@ -13,7 +13,7 @@ from mlcycle.breaker.gate import promotion_veto
 from mlcycle.breaker.incident import evidence_batch, labels_since, predates
 from mlcycle.breaker.state import CLOSED, HALF_OPEN, OPEN
 from mlcycle.monitoring.window import WINDOW_FORMAT
-from mlcycle.training_data import TrainingSet
+from mlcycle.training_data import TrainingSet, batch_arrival
 from tests.unit.breaker_world import BUCKETS, call, set_state, state_of
 
 DAY = dt.datetime(2026, 1, 20, 9, tzinfo=dt.UTC)
@@ -151,6 +151,13 @@ def test_the_promotion_veto_compares_arrivals_as_the_training_set_counts_them(wo
     assert veto(TrainingSet(None, {}, newest_arrival=_at(27))) == (
         "not promoted: None is on probation"
     )
+
+
+def test_a_manifest_without_its_publication_time_leaves_the_arrival_unknown(world):
+    store = world[0]
+    published = {"batch_id": "day-25", "published_at": _at(25).isoformat()}
+    assert batch_arrival(store, BUCKETS, "day-25", published) == _at(25)
+    assert batch_arrival(store, BUCKETS, "day-25", {"batch_id": "day-25"}) is None
 
 
 class _Quiet:
