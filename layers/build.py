@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -81,23 +82,35 @@ def build(out: Path, *, repo: Path = REPO_ROOT, cache_dir: Path | None = None) -
 
     ``cache_dir`` (default ``<repo>/build/cache``) keeps the prepared dependencies;
     with a warm cache a build only compiles and zips our own code.
+
+    The packages are built beside ``out`` and moved in one file at a time, the manifest
+    last: a deploy reading ``out`` while another build (a demo, a test worker) writes it
+    sees each archive whole, old or new, never a folder emptied mid-build.
     """
     require_lambda_python()
     out = Path(out)
     cache_dir = Path(cache_dir) if cache_dir else repo / "build" / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     deps = prepare_dependencies(repo / "requirements" / "runtime.txt", cache_dir)
-    for stale in ("functions", "bundled"):
-        shutil.rmtree(out / stale, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(deps.layer_zip, out / "layer.zip")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        manifest = _write_packages(staging, repo, deps.layer_zip, deps.root_zip)
+        _move_into(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _write_packages(out: Path, repo: Path, layer_zip: Path, root_zip: Path) -> dict:
+    shutil.copyfile(layer_zip, out / "layer.zip")
     with tempfile.TemporaryDirectory(prefix="lambda-code-") as tmp:
         code = tree_entries(_stage_code(repo, Path(tmp) / "code"))
         first_function = out / "functions" / f"{FUNCTIONS[0]}.zip"
         write_zip(first_function, code)
         first_bundle = out / "bundled" / f"{FUNCTIONS[0]}.zip"
         first_bundle.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(deps.root_zip, first_bundle)
+        shutil.copyfile(root_zip, first_bundle)
         write_zip(first_bundle, code, append=True)
     manifest = {
         "layer": describe(out / "layer.zip", out).as_dict(),
@@ -111,6 +124,23 @@ def build(out: Path, *, repo: Path = REPO_ROOT, cache_dir: Path | None = None) -
     _check_limits(manifest)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
+
+
+def _move_into(staging: Path, out: Path) -> None:
+    """Each built file replaces its namesake in ``out`` (an atomic rename), the manifest
+    last; archives of functions no longer built go."""
+    built = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
+    manifest = Path("manifest.json")
+    for relative in [*(p for p in built if p != manifest), manifest]:
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / relative, out / relative)
+    for folder in ("functions", "bundled"):
+        for stale in (out / folder).glob("*"):
+            if stale.relative_to(out) not in built:
+                if stale.is_dir():
+                    shutil.rmtree(stale)
+                else:  # missing_ok: a build running beside this one may have removed it first
+                    stale.unlink(missing_ok=True)
 
 
 def _summary(manifest: dict) -> str:

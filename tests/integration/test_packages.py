@@ -13,6 +13,7 @@ import base64
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -83,10 +84,26 @@ def test_function_and_layer_fit_the_size_target(packages, capsys):
         assert manifest["bundled"][name]["unzipped_bytes"] <= AWS_UNZIPPED_LIMIT
 
 
-def test_archives_are_reproducible(packages, tmp_path):
-    _, first = packages
-    second = build(tmp_path / "again")
-    shutil.rmtree(tmp_path / "again")
+def test_archives_are_reproducible_and_a_rebuild_replaces_each_file_whole(packages, tmp_path):
+    """Rebuilt over an earlier build (hard links to the first one's files): every file is
+    replaced by a rename, never rewritten where a deploy may be reading it, and an archive
+    no longer built goes."""
+    out, first = packages
+    again = tmp_path / "again"
+    shutil.copytree(out, again, copy_function=os.link)
+    (again / "functions" / "retired.zip").write_bytes(b"an archive of a function since removed")
+    reading = (again / "functions" / "train.zip").open("rb")
+    second = build(again)
+    assert sorted(p.name for p in (again / "functions").iterdir()) == sorted(
+        f"{name}.zip" for name in FUNCTIONS
+    )
+    for file in ("layer.zip", "functions/train.zip", "bundled/train.zip", "manifest.json"):
+        assert not (again / file).samefile(out / file), file
+    with zipfile.ZipFile(reading) as old:
+        assert old.testzip() is None
+    reading.close()
+    assert not list(tmp_path.glob(".again-*"))  # the staging folder is gone
+    shutil.rmtree(again)
     digests = [
         (kind, name, entry["sha256"])
         for kind in ("functions", "bundled")
