@@ -38,8 +38,11 @@ $(STAMP): $(DEPS_STAMP) pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# One worker per core (TEST_WORKERS=0: one process). A file's tests stay on one worker: its
+# module fixtures (a Terraform apply, a demo) are set up once, not on every worker.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Style and types of the Python code, format and validity of the Terraform root module.
 lint: $(STAMP)
