@@ -7,6 +7,7 @@ the endpoint URL differs.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -27,13 +28,10 @@ def free_port() -> int:
 
 
 def _moto_server_command() -> list[str]:
-    beside_python = Path(sys.executable).with_name("moto_server")
-    if beside_python.exists():
-        return [str(beside_python)]
-    found = shutil.which("moto_server")
-    if found:
-        return [found]
-    raise RuntimeError("moto_server not found: run `make setup` (it installs moto[server])")
+    """This Python runs moto_server (local_aws/moto_main.py), if it has moto[server]."""
+    if not all(importlib.util.find_spec(name) for name in ("moto", "flask")):
+        raise RuntimeError("moto_server not found: run `make setup` (it installs moto[server])")
+    return [sys.executable, "-m", "local_aws.moto_main"]
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, timeout_s: float) -> None:
