@@ -13,6 +13,8 @@ for its own run-time directory (see ``layers.bytecode``).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -21,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,33 +131,47 @@ def prepare_dependencies(requirements: Path, cache_dir: Path) -> Dependencies:
     key = recipe_key(requirements)
     entry = cache_dir / f"deps-{key}"
     done = entry / "report.json"
-    if not done.exists():
-        log.info("dependencies: cold build for recipe %s", key)
-        staging = _staging(cache_dir, "deps", key)
-        installed = staging / "installed"
-        pip_install(installed, "-r", str(requirements), "-c", str(CONSTRAINTS))
-        report = {"key": key, "installed_bytes": _tree_size(installed)}
-        report.update(trim_tree(installed).__dict__)
-        for archive, (location, prefix) in ARCHIVES.items():
-            tree = staging / location.strip("/").replace("/", "-")
-            shutil.copytree(installed, tree)
-            report["compiled_modules"] = compile_dependencies(tree, location)
-            report[f"{archive}_unzipped_bytes"] = _tree_size(tree)
-            write_zip(staging / archive, tree_entries(tree, prefix))
-            shutil.rmtree(tree)  # the archives are the product; the tests unzip them
-        shutil.rmtree(installed)
-        (staging / "report.json").write_text(json.dumps(report, indent=2))
-        log.info(
-            "dependencies: %.1f MB installed, %.1f MB removed, %.1f MB stripped, "
-            "layer %.1f MB unzipped",
-            report["installed_bytes"] / 1e6,
-            report["removed_bytes"] / 1e6,
-            report["stripped_bytes"] / 1e6,
-            report["layer.zip_unzipped_bytes"] / 1e6,
-        )
-        _publish(staging, entry)
-        _replace_stale(cache_dir, "deps-", entry)
+    with _building(cache_dir, f"deps-{key}"):
+        if not done.exists():
+            _build_dependencies(requirements, cache_dir, key, entry)
     return Dependencies(entry / "layer.zip", entry / "dependencies.zip")
+
+
+@contextlib.contextmanager
+def _building(cache_dir: Path, name: str) -> Iterator[None]:
+    """One cold build of a recipe at a time: builds started together (test workers, a demo
+    beside them) wait for the first and take its entry instead of each paying for pip."""
+    with open(cache_dir / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, a crash included
+        yield
+
+
+def _build_dependencies(requirements: Path, cache_dir: Path, key: str, entry: Path) -> None:
+    log.info("dependencies: cold build for recipe %s", key)
+    staging = _staging(cache_dir, "deps", key)
+    installed = staging / "installed"
+    pip_install(installed, "-r", str(requirements), "-c", str(CONSTRAINTS))
+    report = {"key": key, "installed_bytes": _tree_size(installed)}
+    report.update(trim_tree(installed).__dict__)
+    for archive, (location, prefix) in ARCHIVES.items():
+        tree = staging / location.strip("/").replace("/", "-")
+        shutil.copytree(installed, tree)
+        report["compiled_modules"] = compile_dependencies(tree, location)
+        report[f"{archive}_unzipped_bytes"] = _tree_size(tree)
+        write_zip(staging / archive, tree_entries(tree, prefix))
+        shutil.rmtree(tree)  # the archives are the product; the tests unzip them
+    shutil.rmtree(installed)
+    (staging / "report.json").write_text(json.dumps(report, indent=2))
+    log.info(
+        "dependencies: %.1f MB installed, %.1f MB removed, %.1f MB stripped, "
+        "layer %.1f MB unzipped",
+        report["installed_bytes"] / 1e6,
+        report["removed_bytes"] / 1e6,
+        report["stripped_bytes"] / 1e6,
+        report["layer.zip_unzipped_bytes"] / 1e6,
+    )
+    _publish(staging, entry)
+    _replace_stale(cache_dir, "deps-", entry)
 
 
 def pinned(requirements: Path, name: str) -> str:
