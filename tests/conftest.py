@@ -20,22 +20,23 @@ MODEL_DIR = ROOT / "model"
 VIO_DATA = ROOT.parent / "shared" / "vio-data"
 
 
-# The longest files (each 70-140 s of a 400-s `make test` with two workers, 2026-12-01) go
-# first: workers take files in collection order, so the short ones fill in around these
-# rather than one worker running a long file alone at the end.
+# The longest files go first (70-140 s each of a 400-s `make test` with two workers on
+# 2026-12-01; test_packages pays for the cold dependency build in a fresh clone): workers take
+# files in collection order, so the short ones fill in around these rather than one worker
+# running a long file alone at the end.
 LONGEST_FIRST = (
-    "integration/test_stack.py",
-    "e2e/test_demo.py",
-    "e2e/test_breaker_cycle.py",
-    "e2e/test_cli.py",
-    "integration/test_executor.py",
-    "integration/test_packages.py",
+    "tests/integration/test_stack.py",
+    "tests/e2e/test_demo.py",
+    "tests/e2e/test_breaker_cycle.py",
+    "tests/e2e/test_cli.py",
+    "tests/integration/test_executor.py",
+    "tests/integration/test_packages.py",
 )
 
 
 def pytest_collection_modifyitems(items):
     def rank(item) -> int:
-        path = item.path.relative_to(ROOT / "tests").as_posix()
+        path = item.nodeid.split("::")[0]  # relative to the rootdir, wherever the item is
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: a file's tests keep their order
