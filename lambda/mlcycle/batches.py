@@ -10,7 +10,7 @@ with its note (held.json) until it is published or its hold limit passes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 
 from mlcycle import storage
@@ -66,16 +66,16 @@ def past_deadline(status: BatchStatus, cfg: ModelConfig, at: dt.datetime | None 
 
 
 def scan_incoming(
-    store: ObjectStore, buckets: Buckets, scored: Callable[[str], bool]
+    store: ObjectStore, buckets: Buckets, scored: Set[str]
 ) -> tuple[list[str], list[str]]:
-    """(unscored batch ids with an upload, keys that name no batch) under incoming/: what the
-    rescan works through when S3 events were lost. Uploads that name no batch are objects
-    directly under incoming/, in folders whose names are not batch ids, or nested deeper or
-    not .csv inside a batch folder."""
+    """(batch ids with an upload and not in `scored`, keys that name no batch) under
+    incoming/: what the rescan works through when S3 events were lost. Uploads that name no
+    batch are objects directly under incoming/, in folders whose names are not batch ids, or
+    nested deeper or not .csv inside a batch folder."""
     folders, invalid = store.list_level(buckets.data, storage.INCOMING)
     batches = []
     for folder in folders:
-        if storage.BATCH_ID.match(folder) and scored(folder):
+        if storage.BATCH_ID.match(folder) and folder in scored:
             continue
         keys = [o["Key"] for o in store.list(buckets.data, storage.incoming_prefix(folder))]
         valid = [k for k in keys if storage.parse_incoming_key(k)]
@@ -126,14 +126,20 @@ class HeldBatch:
         return bool(self.note.get("awaiting_labels")) and not self.decided
 
 
-def held_batch(store: ObjectStore, buckets: Buckets, batch_id: str) -> HeldBatch | None:
-    """The batch if it is held (its move finished) and not published, else None."""
+def _moved_to_held(store: ObjectStore, buckets: Buckets, batch_id: str) -> HeldBatch | None:
+    """The batch with its note if its move into held/ finished, published or not."""
     note, _ = store.get_json(buckets.data, storage.held_note_key(batch_id))
     if note is None or not note.get("complete", True) or "held_at" not in note:
         return None
-    if store.exists(buckets.predictions, storage.success_key(batch_id)):
-        return None
     return HeldBatch(batch_id, note)
+
+
+def held_batch(store: ObjectStore, buckets: Buckets, batch_id: str) -> HeldBatch | None:
+    """The batch if it is held (its move finished) and not published, else None."""
+    held = _moved_to_held(store, buckets, batch_id)
+    if held is None or store.exists(buckets.predictions, storage.success_key(batch_id)):
+        return None
+    return held
 
 
 def change_held_note(
@@ -151,8 +157,13 @@ def change_held_note(
 
 
 def held_batches(store: ObjectStore, buckets: Buckets) -> list[HeldBatch]:
+    """Every batch held and not published. A published batch keeps its held/ folder, so the
+    published ones are known from one listing and only the others' notes are read: infer's
+    sweeps would otherwise read two objects for every batch ever held."""
+    published = storage.published_batches(store, buckets.predictions)
     found = (
-        held_batch(store, buckets, b)
+        _moved_to_held(store, buckets, b)
         for b in storage.batch_folders(store, buckets.data, storage.HELD)
+        if b not in published
     )
     return [held for held in found if held is not None]

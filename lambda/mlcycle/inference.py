@@ -24,7 +24,7 @@ from mlcycle.moves import finish_interrupted, quarantine, set_aside_invalid
 from mlcycle.objectstore import ObjectStore
 from mlcycle.plugin import Plugin
 from mlcycle.publication_gate import tripped
-from mlcycle.scoring import published_manifest, score_batch
+from mlcycle.scoring import score_batch
 from mlcycle.storage import Buckets
 
 logger = get_logger("mlcycle.inference")
@@ -81,7 +81,7 @@ def _batches(
     if isinstance(event, events.ScoreBatch):
         return "request", [event.batch_id], []
     unscored, invalid = scan_incoming(
-        store, buckets, lambda b: published_manifest(store, buckets, b) is not None
+        store, buckets, storage.published_batches(store, buckets.predictions)
     )
     return "rescan", unscored, invalid
 

@@ -257,23 +257,31 @@ def test_an_unreadable_probation_manifest_pages_and_the_sweep_goes_on(
     assert paged and {"broken", "outage"} <= set(paged[0])
 
 
-def test_the_probation_check_reads_only_batches_neither_held_nor_published(
+def test_a_rescan_reads_nothing_of_the_batches_published_long_since(
     breaker_asks, buckets, s3, monkeypatch
 ):
-    from handlers import breaker
+    """Their folders stay in incoming/, held/ and probation/: one listing of the published
+    batches must tell the rescan, the sweep and the probation check to pass them by."""
+    from handlers import breaker, runtime
+    from mlcycle import events
     from mlcycle.breaker import holds
+    from mlcycle.inference import handle
     from mlcycle.objectstore import ObjectStore
 
     monkeypatch.setattr(holds, "report_held_too_long", lambda model, batches: None)
     _breaker({"action": "open"})
     breaker.handler({"action": "model_promoted", "version": "v0001"}, None)
     manifest = json.dumps({"model_version": "v0001", "published_at": "2026-01-01T00:00:00+00:00"})
-    for n in range(5):  # scored on earlier probations, published long since
+    note = json.dumps({"held_at": "2026-01-01T00:00:00+00:00", "reason": "gate"})
+    for n in range(5):  # held, scored on earlier probations, published long since
         for folder in ("probation", "predictions"):
             s3.put_object(
                 Bucket=buckets.predictions, Key=f"{folder}/old-{n}/_SUCCESS", Body=manifest
             )
+        s3.put_object(Bucket=buckets.data, Key=f"incoming/old-{n}/bookings.csv", Body=b"x")
+        s3.put_object(Bucket=buckets.data, Key=f"held/old-{n}/held.json", Body=note)
     s3.put_object(Bucket=buckets.predictions, Key="probation/waiting/_SUCCESS", Body=manifest)
+    s3.put_object(Bucket=buckets.data, Key="held/stuck/held.json", Body=note)
     read: list[str] = []
     get_json, exists = ObjectStore.get_json, ObjectStore.exists
     monkeypatch.setattr(
@@ -285,11 +293,14 @@ def test_the_probation_check_reads_only_batches_neither_held_nor_published(
         ObjectStore, "exists", lambda self, b, k: read.append(k) or exists(self, b, k)
     )
 
-    swept = _sweep(_config(), buckets)
+    rescan = handle(_config(), runtime.plugin(), runtime.store(), buckets, events.Rescan())
 
+    swept = {r["batch_id"]: r for r in rescan["results"]}
     assert swept["waiting"]["reason"] == "on probation: awaiting the verdict on v0001"
+    assert swept["stuck"]["reason"] == "breaker.hold_fallback is page"
+    assert "held/stuck/held.json" in read
     assert not [k for k in read if "old-" in k], read
-    assert "old-0" not in swept
+    assert not [b for b in swept if b.startswith("old-")], swept
 
 
 def test_a_batch_awaits_its_verdict_while_scored_on_probation_and_unpublished(buckets, s3):
