@@ -154,9 +154,17 @@ class Executor:
 
     # --- running functions -------------------------------------------------------------
 
-    def _run(self, function: str, event: object, source: str, attempt: int = 1) -> Invocation:
+    def _run(
+        self,
+        function: str,
+        event: object,
+        source: str,
+        attempt: int = 1,
+        config: dict | None = None,
+    ) -> Invocation:
+        """`config`: the function's configuration, when the caller just read it."""
         lam = self._client["lambda"]
-        config = lam.get_function(FunctionName=function)["Configuration"]
+        config = config or lam.get_function(FunctionName=function)["Configuration"]
         task_dir = self.packages.unpacked(config["CodeSha256"])
         layer_dirs = []
         for layer in config.get("Layers", []):
@@ -236,12 +244,14 @@ class Executor:
 
     def knows(self, function_name: str) -> bool:
         """Whether the emulator has this function (by name or ARN)."""
+        return self._configuration(_function_name(function_name)) is not None
+
+    def _configuration(self, name: str) -> dict | None:
         lam = self._client["lambda"]
         try:
-            lam.get_function(FunctionName=_function_name(function_name))
+            return lam.get_function(FunctionName=name)["Configuration"]
         except lam.exceptions.ResourceNotFoundException:
-            return False
-        return True
+            return None
 
     def enqueue(self, function_name: str, event: object) -> None:
         """An asynchronous invoke (InvocationType Event): delivered by the next pump, with
@@ -274,7 +284,8 @@ class Executor:
         """An asynchronous delivery: retried as the event invoke config says, then to the DLQ."""
         name = _function_name(function)
         lam = self._client["lambda"]
-        if not self.knows(name):
+        config = self._configuration(name)
+        if config is None:
             log.warning("%s event for unknown function %s dropped", source, name)
             return Invocation(
                 name,
@@ -292,7 +303,7 @@ class Executor:
             invoke_config = {}
         attempts = 1 + int(invoke_config.get("MaximumRetryAttempts", 2))
         for attempt in range(1, attempts + 1):
-            invocation = self._run(name, event, source, attempt)
+            invocation = self._run(name, event, source, attempt, config)
             if invocation.ok:
                 return invocation
         self._dead_letter(name, event, invocation, invoke_config, attempts)
