@@ -141,6 +141,11 @@ class Executor:
         self._rule_anchor: dict[str, datetime] = {}
         self._metric_puts = 0  # PutMetricData calls seen since the last alarm evaluation
         self._last_metric_put: float | None = None  # when a drain last found one (epoch s)
+        # Whether the recording may hold work: only a handler run or a client outside the
+        # executor adds any (async invokes, S3 writes, metric puts), so it is read at the start
+        # of each public call and after each run, not again while only the executor itself
+        # has made requests (most reads found nothing else).
+        self._unread = True
         # The recorder file, when moto's requests come concurrently (moto_recorder.py).
         self.recorder = Recorder(endpoint_url, recording_file)
         self.recorder.start()
@@ -195,6 +200,7 @@ class Executor:
             self.enforce_timeouts,
             output,
         )
+        self._unread = True
         self.invocations.append(invocation)
         if self.stream_logs:
             self._put_log_lines(invocation, _end_lines(invocation))
@@ -369,6 +375,9 @@ class Executor:
         self._pending.extend((function, payload, source) for _, _, function, payload, source in due)
 
     def _drain(self) -> None:
+        if not self._unread:
+            return
+        self._unread = False
         drained = self.recorder.drain()
         self._metric_puts += drained.metric_puts
         if drained.metric_puts:
@@ -378,10 +387,12 @@ class Executor:
         self._queue_async(drained.invokes)
 
     def _collect(self) -> None:
+        unread = self._unread
         self._drain()
         self._release_due()
         if not self.recorder.available:
-            self._new_object_events()
+            if unread:
+                self._new_object_events()
         elif self._s3_writes is None or self._s3_writes:
             written, self._s3_writes = self._s3_writes, []
             self._new_object_events(written)
@@ -393,6 +404,10 @@ class Executor:
     def pump(self) -> list[Invocation]:
         """Deliver S3 notifications and handlers' async invokes, one at a time, until none
         are left."""
+        self._unread = True
+        return self._pump()
+
+    def _pump(self) -> list[Invocation]:
         done: list[Invocation] = []
         self._collect()
         while self._pending:
@@ -453,6 +468,7 @@ class Executor:
         are delivered when the clock reaches their completion time. With
         coalesce_schedules, a rule fires at most once per call.
         """
+        self._unread = True
         target = self.clock + delta
         done: list[Invocation] = []
         fired: set[str] = set()
@@ -475,9 +491,9 @@ class Executor:
                     self._fire(rule)
                     if self.coalesce_schedules:
                         fired.add(rule["Name"])
-            done += self.pump()
+            done += self._pump()
             if self.auto_alarms:
-                done += self.evaluate_alarms()
+                done += self._evaluate_alarms()
         self.clock = target
         return done
 
@@ -490,6 +506,10 @@ class Executor:
         PutMetricData calls arrived since the last period (moto's recorder tells); otherwise
         the period is simply missing data. Alarms evaluated on their own periods always query:
         the count since the last evaluation says nothing about their windows."""
+        self._unread = True
+        return self._evaluate_alarms(names)
+
+    def _evaluate_alarms(self, names: set[str] | None = None) -> list[Invocation]:
         self._drain()
         query = names is not None or self._metric_puts > 0 or not self.recorder.available
         self._metric_puts = 0
@@ -530,14 +550,15 @@ class Executor:
                                 topic, sub["SubscriptionArn"], subject, message, self.clock
                             )
                             self._pending.append((sub["Endpoint"], event, "sns"))
-        done += self.pump()
+        done += self._pump()
         return done
 
     def settle(self, max_rounds: int = 20) -> list[Invocation]:
         """pump + evaluate_alarms until a round runs nothing: the system has come to rest."""
+        self._unread = True
         done: list[Invocation] = []
         for _ in range(max_rounds):
-            ran = self.pump() + self.evaluate_alarms()
+            ran = self._pump() + self._evaluate_alarms()
             done += ran
             if not ran:
                 return done

@@ -157,6 +157,28 @@ def test_an_upload_under_incoming_reaches_infer_as_an_s3_event(stack, aws, execu
     assert executor.pump() == []  # delivered once
 
 
+def test_the_recording_is_read_once_per_call_and_after_each_run(stack, aws, executor):
+    """Between runs only the executor's own requests reach the recording: no second read. A
+    write made between two calls still arrives at the next one."""
+    outputs, _, _ = stack
+    takes = []
+    take = executor.recorder._take
+    executor.recorder._take = lambda: takes.append(1) or take()
+    executor.settle()  # whatever earlier tests left
+    takes.clear()
+
+    assert executor.settle() == [] and executor.evaluate_alarms() == []
+    assert len(takes) == 2  # one per call (five before: each pump and evaluation read it)
+
+    aws("s3").put_object(
+        Bucket=outputs["data_bucket"], Key="incoming/b-2/bookings.csv", Body=b"hotel_id\n1\n"
+    )
+    takes.clear()
+    ran = executor.settle()
+    assert _runs(ran) == [("infer", "s3")]
+    assert len(takes) == 2  # at the start, and after infer's run
+
+
 def test_labels_and_published_batches_reach_monitor(stack, aws, executor):
     outputs, _, _ = stack
     s3 = aws("s3")
