@@ -6,7 +6,8 @@ moto's own app (the one `moto_server` serves), with three changes measured on th
 * It is served by waitress, not werkzeug's development server. werkzeug answers every
   request with `Connection: close`, so each boto3 call opened a new connection and the server
   started a thread for it: a tenth of moto's time, and the clients' reconnects besides.
-  waitress keeps connections open and reads each request body whole before the next.
+  waitress keeps connections open and reads each request body whole before the next (with
+  one bug worked around: `_NoContinueWhenComplete`).
 * moto 5.2 matches each request's Host header against the names of its own service packages,
   listing moto's folder (170 entries, an isdir each) on every request. Our Host is always
   127.0.0.1:port, so the scan always comes back empty-handed; it was a quarter of a request's
@@ -15,8 +16,8 @@ moto's own app (the one `moto_server` serves), with three changes measured on th
 * moto loads a service's botocore model once, but each load makes a new botocore loader that
   lists every service's data folder again: one loader serves them all.
 
-Each request is logged as `METHOD PATH STATUS [X-Amz-Target]` on stdout (the emulator's log
-file).
+Each request is logged as `METHOD PATH[?QUERY] STATUS [X-Amz-Target]` on stdout (the
+emulator's log file).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from moto import backends
 from moto.core import utils as moto_utils
 from moto.core.loaders import create_loader
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from waitress.channel import HTTPChannel
 
 _SERVICE_PACKAGES = tuple(backends.list_of_moto_modules())
 backends.list_of_moto_modules = lambda: _SERVICE_PACKAGES
@@ -37,17 +39,26 @@ _LOADER = create_loader()
 moto_utils.create_loader = lambda: _LOADER
 
 
+class _NoContinueWhenComplete(HTTPChannel):
+    """waitress 3.0.2 answers `Expect: 100-continue` by sending 100 Continue and marking the
+    request incomplete, even when its whole body has arrived or it has none (botocore's
+    PutObject of an empty file): such a request then waits for a body that never comes, and
+    the client times out. A complete request needs no 100 Continue: it is served at once."""
+
+    def send_continue(self):
+        if self.request.completed:
+            self.request.expect_continue = False
+            return
+        super().send_continue()
+
+
 def _logged(app):
     def logged_app(environ, start_response):
         def start(status, headers, exc_info=None):
+            query = environ.get("QUERY_STRING")
+            path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
             target = environ.get("HTTP_X_AMZ_TARGET", "")
-            print(
-                environ["REQUEST_METHOD"],
-                environ.get("PATH_INFO", ""),
-                status[:3],
-                target,
-                flush=True,
-            )
+            print(environ["REQUEST_METHOD"], path, status[:3], target, flush=True)
             return start_response(status, headers, exc_info)
 
         return app(environ, start)
@@ -64,7 +75,12 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     app = DomainDispatcherApplication(create_backend_app)
     # The live local cloud's sandboxes send requests at the same time.
-    waitress.serve(_logged(app), host=args.host, port=args.port, threads=8, ident="moto")
+    server = waitress.create_server(
+        _logged(app), host=args.host, port=args.port, threads=8, ident="moto"
+    )
+    server.channel_class = _NoContinueWhenComplete
+    server.print_listen("moto_server on http://{}:{}")
+    server.run()
 
 
 if __name__ == "__main__":

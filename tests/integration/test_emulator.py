@@ -1,10 +1,15 @@
-"""The moto_server `running_emulator` starts: connections kept open, every request logged."""
+"""The moto_server `running_emulator` starts: connections kept open, every request logged, an
+empty upload stored at once."""
 
 from __future__ import annotations
 
 import http.client
 from urllib.parse import urlparse
 
+import boto3
+from botocore.config import Config
+
+from deployment.emulator_env import EMULATOR_ENV
 from local_aws.emulator import running_emulator
 
 
@@ -30,3 +35,22 @@ def test_the_emulator_keeps_a_connection_open_and_logs_each_request(tmp_path):
         ["HEAD", "/kept-open-2", "404"],
         ["HEAD", "/kept-open-1", "404"],
     ]
+
+
+def test_an_empty_upload_is_stored_at_once(emulator_url):
+    """botocore sends `Expect: 100-continue` with every PutObject, an empty body too: the
+    server must answer it without waiting for a body that never comes."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=emulator_url,
+        region_name=EMULATOR_ENV["AWS_REGION"],
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(read_timeout=5, retries={"max_attempts": 1}),
+    )
+    s3.create_bucket(Bucket="empty-uploads")
+    s3.put_object(Bucket="empty-uploads", Key="empty.csv", Body=b"")
+    s3.put_object(Bucket="empty-uploads", Key="full.csv", Body=b"x" * 100_000)
+
+    assert s3.get_object(Bucket="empty-uploads", Key="empty.csv")["Body"].read() == b""
+    assert len(s3.get_object(Bucket="empty-uploads", Key="full.csv")["Body"].read()) == 100_000
