@@ -6,10 +6,7 @@ from __future__ import annotations
 import http.client
 from urllib.parse import urlparse
 
-import boto3
-from botocore.config import Config
-
-from deployment.emulator_env import EMULATOR_ENV
+from deployment.clients import client
 from local_aws.emulator import running_emulator
 
 
@@ -40,14 +37,7 @@ def test_the_emulator_keeps_a_connection_open_and_logs_each_request(tmp_path):
 def test_an_empty_upload_is_stored_at_once(emulator_url):
     """botocore sends `Expect: 100-continue` with every PutObject, an empty body too: the
     server must answer it without waiting for a body that never comes."""
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=emulator_url,
-        region_name=EMULATOR_ENV["AWS_REGION"],
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(read_timeout=5, retries={"max_attempts": 1}),
-    )
+    s3 = client("s3", emulator_url, read_timeout=5)
     s3.create_bucket(Bucket="empty-uploads")
     s3.put_object(Bucket="empty-uploads", Key="empty.csv", Body=b"")
     s3.put_object(Bucket="empty-uploads", Key="full.csv", Body=b"x" * 100_000)
