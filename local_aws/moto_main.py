@@ -7,7 +7,7 @@ moto's own app (the one `moto_server` serves), with three changes measured on th
   request with `Connection: close`, so each boto3 call opened a new connection and the server
   started a thread for it: a tenth of moto's time, and the clients' reconnects besides.
   waitress keeps connections open and reads each request body whole before the next (with
-  one bug worked around: `_NoContinueWhenComplete`).
+  one bug worked around: `_ContinueWithoutWaiting`).
 * moto 5.2 matches each request's Host header against the names of its own service packages,
   listing moto's folder (170 entries, an isdir each) on every request. Our Host is always
   127.0.0.1:port, so the scan always comes back empty-handed; it was a quarter of a request's
@@ -39,17 +39,17 @@ _LOADER = create_loader()
 moto_utils.create_loader = lambda: _LOADER
 
 
-class _NoContinueWhenComplete(HTTPChannel):
-    """waitress 3.0.2 answers `Expect: 100-continue` by sending 100 Continue and marking the
+class _ContinueWithoutWaiting(HTTPChannel):
+    """waitress 3.0.2 answers `Expect: 100-continue` with 100 Continue and then marks the
     request incomplete, even when its whole body has arrived or it has none (botocore's
-    PutObject of an empty file): such a request then waits for a body that never comes, and
-    the client times out. A complete request needs no 100 Continue: it is served at once."""
+    PutObject of an empty file): such a request waits for a body that never comes, and the
+    client times out. The 100 Continue is still sent (botocore reads the final answer of a
+    request that expected one wrongly when none came), but a complete request is served."""
 
     def send_continue(self):
-        if self.request.completed:
-            self.request.expect_continue = False
-            return
+        completed = self.request.completed
         super().send_continue()
+        self.request.completed = completed
 
 
 def _logged(app):
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> None:
     server = waitress.create_server(
         _logged(app), host=args.host, port=args.port, threads=8, ident="moto"
     )
-    server.channel_class = _NoContinueWhenComplete
+    server.channel_class = _ContinueWithoutWaiting
     server.print_listen("moto_server on http://{}:{}")
     server.run()
 

@@ -1,5 +1,5 @@
 """The moto_server `running_emulator` starts: connections kept open, every request logged, an
-empty upload stored at once."""
+upload served at once, empty or not."""
 
 from __future__ import annotations
 
@@ -34,13 +34,23 @@ def test_the_emulator_keeps_a_connection_open_and_logs_each_request(tmp_path):
     ]
 
 
-def test_an_empty_upload_is_stored_at_once(emulator_url):
-    """botocore sends `Expect: 100-continue` with every PutObject, an empty body too: the
-    server must answer it without waiting for a body that never comes."""
-    s3 = client("s3", emulator_url, read_timeout=5)
-    s3.create_bucket(Bucket="empty-uploads")
-    s3.put_object(Bucket="empty-uploads", Key="empty.csv", Body=b"")
-    s3.put_object(Bucket="empty-uploads", Key="full.csv", Body=b"x" * 100_000)
+def test_uploads_empty_or_not_are_each_served_at_once(tmp_path):
+    """botocore sends `Expect: 100-continue` with every PutObject, an empty body's too: the
+    server must serve it without waiting for a body that never comes, and leave the kept-open
+    connection fit for the next upload. A request that timed out would be sent again: each
+    upload must reach the server once."""
+    log = tmp_path / "moto_server.log"
+    bodies = [b"", b"x", b"", b"y" * 100_000, b""]
+    with running_emulator(log_path=log) as url:
+        s3 = client("s3", url, read_timeout=5)
+        s3.create_bucket(Bucket="uploads")
+        for n, body in enumerate(bodies):
+            s3.put_object(Bucket="uploads", Key=f"{n}.csv", Body=body)
+        stored = [
+            s3.get_object(Bucket="uploads", Key=f"{n}.csv")["Body"].read()
+            for n in range(len(bodies))
+        ]
 
-    assert s3.get_object(Bucket="empty-uploads", Key="empty.csv")["Body"].read() == b""
-    assert len(s3.get_object(Bucket="empty-uploads", Key="full.csv")["Body"].read()) == 100_000
+    assert stored == bodies
+    puts = [line.split()[1] for line in log.read_text().splitlines() if line.startswith("PUT ")]
+    assert puts == ["/uploads"] + [f"/uploads/{n}.csv" for n in range(len(bodies))]
