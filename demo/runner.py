@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +71,16 @@ def _progress(rec: demo_report.DayRecord, sc: plan.Scenario, status: dict) -> st
 
 
 class Run:
-    def __init__(self, sc: plan.Scenario, cfg: ModelConfig, url: str, outputs: dict, out_dir: Path):
+    def __init__(
+        self,
+        sc: plan.Scenario,
+        cfg: ModelConfig,
+        url: str,
+        outputs: dict,
+        out_dir: Path,
+        recording: Path | None = None,
+    ):
+        """`recording`: the emulator's request recording file (read there, not over HTTP)."""
         self.sc, self.cfg, self.url, self.out_dir = sc, cfg, url, out_dir
         names = outputs["buckets"]
         self.buckets = Buckets(
@@ -85,6 +95,8 @@ class Run:
             self.start,
             async_delays={self.functions["train"]: RETRAIN_TAKES},
             coalesce_schedules=True,
+            recording_file=recording,
+            quiet_between_calls=True,
         )
         self.records: list[demo_report.DayRecord] = []
 
@@ -178,7 +190,12 @@ def run(sc: plan.Scenario, out_dir: Path) -> dict:
         flush=True,
     )
     build(PACKAGES)
-    with running_emulator(log_path=out_dir / "moto_server.log") as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="demo-") as scratch,
+        running_emulator(
+            log_path=out_dir / "moto_server.log", recording_file=Path(scratch) / "recording.jsonl"
+        ) as url,
+    ):
         state_dir = out_dir / "terraform"
         shutil.rmtree(state_dir, ignore_errors=True)
         outputs = deploy.apply(url, "layer", state_dir=state_dir, quiet=True)
@@ -187,7 +204,7 @@ def run(sc: plan.Scenario, out_dir: Path) -> dict:
             + ", ".join(sorted(outputs["function_names"].values())),
             flush=True,
         )
-        r = Run(sc, cfg, url, outputs, out_dir)
+        r = Run(sc, cfg, url, outputs, out_dir, Path(scratch) / "recording.jsonl")
         first = r.bootstrap()
         print(
             f"first training: {first.get('version')} {first.get('status')} "

@@ -151,8 +151,22 @@ class AlarmEvaluator:
             result[alarm["AlarmName"]] = _combine(alarm["Statistic"], values)
         return result
 
+    def metric_alarms(self) -> list[dict]:
+        """Every metric alarm as DescribeAlarms lists it."""
+        return [
+            a
+            for page in self.cloudwatch.get_paginator("describe_alarms").paginate(
+                AlarmTypes=["MetricAlarm"]
+            )
+            for a in page.get("MetricAlarms", [])
+        ]
+
     def evaluate(
-        self, query: bool = True, names: set[str] | None = None, last_put: float | None = None
+        self,
+        query: bool = True,
+        names: set[str] | None = None,
+        last_put: float | None = None,
+        alarms: list[dict] | None = None,
     ) -> list[Transition]:
         """Close one evaluation period for every metric alarm (or the alarms in `names`);
         return the state changes.
@@ -160,16 +174,14 @@ class AlarmEvaluator:
         query=False: nothing can have been put since the previous evaluation (the caller
         knows no handler ran), so every alarm gets a missing datapoint without a query.
         `last_put`: when metric data was last put, if the caller knows (see _window_end).
+        `alarms`: metric_alarms() as the caller last read it, states included.
         """
         # By name: moto lists alarms in creation order, which Terraform's parallel apply
         # varies; CloudWatch evaluates each independently, so any fixed order is faithful.
         alarms = sorted(
             (
                 a
-                for page in self.cloudwatch.get_paginator("describe_alarms").paginate(
-                    AlarmTypes=["MetricAlarm"]
-                )
-                for a in page.get("MetricAlarms", [])
+                for a in (self.metric_alarms() if alarms is None else alarms)
                 if names is None or a["AlarmName"] in names
             ),
             key=lambda a: a["AlarmName"],

@@ -35,6 +35,7 @@ from botocore.config import Config
 from deployment.emulator_env import EMULATOR_ENV
 from local_aws import lambda_events
 from local_aws.alarms import AlarmEvaluator, reason_data
+from local_aws.control_plane import ControlPlane
 from local_aws.moto_recorder import Recorder
 from local_aws.runtime import Invocation, PackageStore, run_handler
 from local_aws.s3_notifications import NotificationScanner
@@ -99,6 +100,7 @@ class Executor:
         coalesce_schedules: bool = False,
         recording_file: Path | None = None,
         stream_logs: bool = False,
+        quiet_between_calls: bool = False,
     ):
         self.endpoint_url = endpoint_url
         self.region = region
@@ -146,10 +148,13 @@ class Executor:
         # of each public call and after each run, not again while only the executor itself
         # has made requests (most reads found nothing else).
         self._unread = True
-        # The recorder file, when moto's requests come concurrently (moto_recorder.py).
-        self.recorder = Recorder(endpoint_url, recording_file)
+        # The recorder file, read where moto runs beside us (moto_recorder.py);
+        # quiet_between_calls: the executor's runs and its caller between calls are moto's only
+        # clients (the demo), so no request is in flight at a drain.
+        self.recorder = Recorder(endpoint_url, recording_file, concurrent=not quiet_between_calls)
         self.recorder.start()
         self.alarm_evaluator = AlarmEvaluator(self._client["cloudwatch"])
+        self.control = ControlPlane(self._client, self.alarm_evaluator.metric_alarms)
         if deliver_existing_objects:
             self._s3_writes = None  # the first pump lists the buckets whatever the recorder saw
         else:
@@ -169,7 +174,14 @@ class Executor:
     ) -> Invocation:
         """`config`: the function's configuration, when the caller just read it."""
         lam = self._client["lambda"]
-        config = config or lam.get_function(FunctionName=function)["Configuration"]
+        if config is None:
+            self._drain()  # a function Terraform just updated runs its new code
+        # An unknown function: Lambda's own ResourceNotFoundException, from get_function.
+        config = (
+            config
+            or self.control.function(function)
+            or lam.get_function(FunctionName=function)["Configuration"]
+        )
         task_dir = self.packages.unpacked(config["CodeSha256"])
         layer_dirs = []
         for layer in config.get("Layers", []):
@@ -242,6 +254,7 @@ class Executor:
 
     def run(self, function_name: str, event: object) -> Invocation:
         """One synchronous run, failed or not (what Lambda's Invoke API answers from)."""
+        self._unread = True
         return self._run(function_name, event, "direct")
 
     def client(self, service: str):
@@ -250,14 +263,12 @@ class Executor:
 
     def knows(self, function_name: str) -> bool:
         """Whether the emulator has this function (by name or ARN)."""
+        self._unread = True
         return self._configuration(_function_name(function_name)) is not None
 
     def _configuration(self, name: str) -> dict | None:
-        lam = self._client["lambda"]
-        try:
-            return lam.get_function(FunctionName=name)["Configuration"]
-        except lam.exceptions.ResourceNotFoundException:
-            return None
+        self._drain()
+        return self.control.function(name)
 
     def enqueue(self, function_name: str, event: object) -> None:
         """An asynchronous invoke (InvocationType Event): delivered by the next pump, with
@@ -289,7 +300,6 @@ class Executor:
     def _deliver_async(self, function: str, event: object, source: str) -> Invocation:
         """An asynchronous delivery: retried as the event invoke config says, then to the DLQ."""
         name = _function_name(function)
-        lam = self._client["lambda"]
         config = self._configuration(name)
         if config is None:
             log.warning("%s event for unknown function %s dropped", source, name)
@@ -303,22 +313,24 @@ class Executor:
                     "errorMessage": f"Function not found: {name}",
                 },
             )
-        try:
-            invoke_config = lam.get_function_event_invoke_config(FunctionName=name)
-        except lam.exceptions.ResourceNotFoundException:
-            invoke_config = {}
+        invoke_config = self.control.invoke_config(name)
         attempts = 1 + int(invoke_config.get("MaximumRetryAttempts", 2))
         for attempt in range(1, attempts + 1):
             invocation = self._run(name, event, source, attempt, config)
             if invocation.ok:
                 return invocation
-        self._dead_letter(name, event, invocation, invoke_config, attempts)
+        self._dead_letter(config, event, invocation, invoke_config, attempts)
         return invocation
 
     def _dead_letter(
-        self, name: str, event: object, invocation: Invocation, invoke_config: dict, attempts: int
+        self,
+        config: dict,
+        event: object,
+        invocation: Invocation,
+        invoke_config: dict,
+        attempts: int,
     ) -> None:
-        config = self._client["lambda"].get_function_configuration(FunctionName=name)
+        name = config["FunctionName"]
         record = lambda_events.async_failure_record(
             config["FunctionArn"], event, invocation.error or {}, attempts, self.clock
         )
@@ -379,6 +391,7 @@ class Executor:
             return
         self._unread = False
         drained = self.recorder.drain()
+        self.control.forget(drained.reconfigured if self.recorder.available else None)
         self._metric_puts += drained.metric_puts
         if drained.metric_puts:
             self._last_metric_put = time.time()  # the puts were served before the drain
@@ -419,13 +432,9 @@ class Executor:
     # --- schedules ----------------------------------------------------------------------
 
     def _schedule_rules(self) -> list[dict]:
-        events = self._client["events"]
-        rules = [
-            r
-            for page in events.get_paginator("list_rules").paginate()
-            for r in page.get("Rules", [])
-            if r.get("ScheduleExpression")
-        ]
+        """As of the last drain: a rule the breaker disabled in the run before is seen so."""
+        self._drain()
+        rules = self.control.schedule_rules()
         for rule in rules:
             self._rule_anchor.setdefault(rule["Arn"], self.clock)
         return rules
@@ -436,8 +445,7 @@ class Executor:
         )
 
     def _fire(self, rule: dict) -> None:
-        events = self._client["events"]
-        for target in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
+        for target in self.control.targets(rule["Name"]):
             if ":lambda:" not in target["Arn"]:
                 log.warning(
                     "rule %s: target %s is not a Lambda function; skipped",
@@ -461,8 +469,8 @@ class Executor:
     def advance(self, delta: timedelta) -> list[Invocation]:
         """Move the virtual clock; every ENABLED schedule rule fires at each due time on the way.
 
-        Rule states are read again before each firing: a rule a handler (the breaker)
-        DISABLED on the way does not fire any more. After each firing the S3 events and
+        Rule states are as of the last run: a rule a handler (the breaker) DISABLED on the
+        way does not fire any more. After each firing the S3 events and
         async invokes it caused are delivered and (auto_alarms) the alarms evaluated.
         Asynchronous invocations of a function with a modelled run time (async_delays)
         are delivered when the clock reaches their completion time. With
@@ -486,11 +494,9 @@ class Executor:
             for _, rule in sorted(
                 (d for d in due if d[0] == self.clock), key=lambda d: d[1]["Name"]
             ):
-                current = self._client["events"].describe_rule(Name=rule["Name"])
-                if current.get("State") == "ENABLED":
-                    self._fire(rule)
-                    if self.coalesce_schedules:
-                        fired.add(rule["Name"])
+                self._fire(rule)
+                if self.coalesce_schedules:
+                    fired.add(rule["Name"])
             done += self._pump()
             if self.auto_alarms:
                 done += self._evaluate_alarms()
@@ -516,7 +522,12 @@ class Executor:
         cloudwatch, sns = self._client["cloudwatch"], self._client["sns"]
         done: list[Invocation] = []
         last_put = self._last_metric_put if self.recorder.available else None
-        for change in self.alarm_evaluator.evaluate(query=query, names=names, last_put=last_put):
+        changes = self.alarm_evaluator.evaluate(
+            query=query, names=names, last_put=last_put, alarms=self.control.metric_alarms()
+        )
+        if changes:
+            self.control.forget({"monitoring"})  # the states set below
+        for change in changes:
             alarm = change.alarm
             cloudwatch.set_alarm_state(
                 AlarmName=alarm["AlarmName"],

@@ -16,11 +16,14 @@ What moto does with `lambda.invoke(InvocationType='Event')` (moto 5.2, server mo
   (and the legacy `invoke-async`), then runs those invocations itself. It also counts
   PutMetricData calls, so alarms are only queried when metrics actually arrived, and notes
   the S3 writes (PUT and POST: their host and path), so only the objects written are looked
-  up for notifications, not every version in the buckets.
+  up for notifications, not every version in the buckets. And it names the services whose
+  configuration a request may have changed (`RECONFIGURABLE`): the executor keeps what it read
+  of rules, functions and alarms until then (control_plane.py).
 The recording holds every request body (S3 uploads too), so it is reset at each drain.
 Between a download and a reset, a request served meanwhile would be lost: where requests
 come concurrently (the live local cloud, live.py) the recorder is given the file, which moto
-opens anew for every entry, and drains it by renaming it away instead.
+opens anew for every entry, and drains it by renaming it away instead. The demo gives it the
+file too, with nothing in flight at a drain: no request to moto at all (1,300 a demo).
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ from urllib.parse import unquote, urlparse
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _INVOKE_ASYNC = re.compile(r"^/2014-11-13/functions/(?P<name>[^/]+)/invoke-async/?$")
+_SIGNING_SERVICE = re.compile(r"Credential=[^/,]*/[^/,]*/[^/,]*/(?P<service>[^/,]*)/aws4_request")
+_QUERY_ACTION = re.compile(rb"(?:^|&)Action=(?P<action>[A-Za-z]+)")
+# The services whose configuration the executor keeps (by SigV4 signing name).
+RECONFIGURABLE = ("events", "lambda", "monitoring")
+# Their calls that change nothing of it, besides reads (Get*, List*, Describe*) and invokes.
+_CHANGES_NOTHING = ("PutMetricData", "PutEvents")
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ class Drained:
     # (Host header, URL path) of each S3 PUT/POST request: only they create objects (a DELETE
     # makes a delete marker, which no ObjectCreated notification announces).
     s3_writes: list[tuple[str, str]] = field(default_factory=list)
+    # The RECONFIGURABLE services a recorded request may have reconfigured.
+    reconfigured: set[str] = field(default_factory=set)
 
 
 def _is_put_metric_data(path: str, headers: dict, raw: bytes) -> bool:
@@ -62,6 +73,30 @@ def _is_put_metric_data(path: str, headers: dict, raw: bytes) -> bool:
         or headers.get("x-amz-target", "").endswith(".PutMetricData")  # awsJson
         or b"Action=PutMetricData" in raw
     )  # query
+
+
+def _operation(path: str, headers: dict, raw: bytes) -> str | None:
+    """The API operation of an RPC-style request (awsJson target, rpc-v2-cbor path, or query
+    Action); None for a REST request (Lambda's)."""
+    if headers.get("x-amz-target"):
+        return headers["x-amz-target"].rsplit(".", 1)[-1]
+    if "/operation/" in path:
+        return path.rsplit("/", 1)[-1]
+    action = _QUERY_ACTION.search(raw)
+    return action.group("action").decode() if action else None
+
+
+def _reconfigures(service: str, method: str, path: str, headers: dict, raw: bytes) -> bool:
+    """Whether a request to `service` may change its configuration: anything but a read, an
+    invoke or a metric put (an operation not told apart counts as a change)."""
+    if service == "lambda":
+        return method not in ("GET", "HEAD") and not (
+            _INVOKE.match(path) or _INVOKE_ASYNC.match(path)
+        )
+    operation = _operation(path, headers, raw)
+    return operation is None or not (
+        operation.startswith(("Get", "List", "Describe")) or operation in _CHANGES_NOTHING
+    )
 
 
 def _function_name(raw: str) -> str:
@@ -86,9 +121,14 @@ def _entries(text: str) -> Iterator[dict]:
 
 
 class Recorder:
-    def __init__(self, endpoint_url: str, recording_file: Path | None = None):
+    def __init__(
+        self, endpoint_url: str, recording_file: Path | None = None, concurrent: bool = True
+    ):
+        """`concurrent`: requests may be in flight when the recording is drained (False: the
+        drainer's own runs, finished by then, are moto's only clients between drains)."""
         self.base = endpoint_url.rstrip("/") + "/moto-api/recorder"
         self.recording_file = recording_file
+        self.concurrent = concurrent
         self.available = True
 
     def _call(self, action: str, method: str = "POST") -> bytes:
@@ -119,7 +159,8 @@ class Recorder:
             os.rename(self.recording_file, taken)
         except FileNotFoundError:
             return ""
-        time.sleep(0.05)  # an entry whose writer opened the file before the rename lands
+        if self.concurrent:
+            time.sleep(0.05)  # an entry whose writer opened the file before the rename lands
         text = taken.read_text()
         taken.unlink()
         return text
@@ -133,13 +174,20 @@ class Recorder:
         for entry in _entries(self._take()):
             headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
             path = urlparse(entry.get("url", "")).path
-            s3 = "/s3/aws4_request" in headers.get("authorization", "")
-            if s3 and entry.get("method") in ("PUT", "POST"):
-                drained.s3_writes.append((headers.get("host", ""), path))
-            if entry.get("method") != "POST":
+            signed = _SIGNING_SERVICE.search(headers.get("authorization", ""))
+            service = signed.group("service") if signed else None
+            if service == "s3":
+                if entry.get("method") in ("PUT", "POST"):
+                    drained.s3_writes.append((headers.get("host", ""), path))
                 continue
             body = entry.get("body") or ""
             raw = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
+            if service in RECONFIGURABLE and _reconfigures(
+                service, entry.get("method", ""), path, headers, raw
+            ):
+                drained.reconfigured.add(service)
+            if entry.get("method") != "POST":
+                continue
             if _is_put_metric_data(path, headers, raw):
                 drained.metric_puts += 1
                 continue

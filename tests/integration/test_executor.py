@@ -179,6 +179,36 @@ def test_the_recording_is_read_once_per_call_and_after_each_run(stack, aws, exec
     assert len(takes) == 2  # at the start, and after infer's run
 
 
+def _calls(executor, *services) -> list[str]:
+    """The API calls the executor's own clients of `services` make from now on."""
+    made: list[str] = []
+    for service in services:
+        executor.client(service).meta.events.register(
+            "before-call", lambda model, **_: made.append(model.name)
+        )
+    return made
+
+
+def test_the_wiring_is_read_again_only_after_a_request_may_have_changed_it(
+    stack, aws, executor, names
+):
+    outputs, _, _ = stack
+    executor.advance(timedelta(hours=1))  # rules, targets and functions read once
+    made = _calls(executor, "events", "lambda")
+    assert _runs(executor.advance(timedelta(hours=1))) == [("infer", "schedule")]
+    assert made == []
+
+    aws("lambda").update_function_configuration(
+        FunctionName=names["infer"], Description="changed by an operator"
+    )
+    aws("events").enable_rule(Name=outputs["inference_rule_name"])  # a write, however idle
+    assert ("infer", "schedule") in _runs(executor.advance(timedelta(hours=1)))
+    assert {"ListRules", "ListTargetsByRule", "GetFunction"} <= set(made)
+    made.clear()
+    assert ("infer", "schedule") in _runs(executor.advance(timedelta(hours=1)))
+    assert made == []
+
+
 def test_labels_and_published_batches_reach_monitor(stack, aws, executor):
     outputs, _, _ = stack
     s3 = aws("s3")
