@@ -127,6 +127,7 @@ class Executor:
         self._delayed: list[tuple[datetime, int, str, object, str]] = []
         # CodeSha256 by layer version ARN: a published layer version never changes.
         self._layer_code: dict[str, str] = {}
+        self._log_streams: set[tuple[str, str]] = set()  # (group, stream) created
         # The S3 writes since the last look for new objects; None: look at every object.
         self._s3_writes: list[tuple[str, str]] | None = []
         session = boto3.session.Session(
@@ -193,10 +194,10 @@ class Executor:
                 self._layer_code[layer["Arn"]] = content["CodeSha256"]
             layer_dirs.append(self.packages.unpacked(self._layer_code[layer["Arn"]]))
         invocation = Invocation(config["FunctionName"], source, event, self.clock, attempt=attempt)
-        output = None
+        output = started = None
         if self.stream_logs:
-            self._put_log_lines(invocation, [_start_line(invocation)], create=True)
             output = lambda lines: self._put_log_lines(invocation, lines)  # noqa: E731
+            started = lambda run: self._put_log_lines(run, [_start_line(run)])  # noqa: E731
         run_handler(
             config,
             task_dir,
@@ -211,13 +212,14 @@ class Executor:
             self._answer_sync_invoke,
             self.enforce_timeouts,
             output,
+            started,
         )
         self._unread = True
         self.invocations.append(invocation)
         if self.stream_logs:
             self._put_log_lines(invocation, _end_lines(invocation))
         else:
-            self._put_log_lines(invocation, log_lines(invocation), create=True)
+            self._put_log_lines(invocation, log_lines(invocation))
         if not invocation.ok:
             log.warning(
                 "%s (%s) failed: %s",
@@ -227,16 +229,16 @@ class Executor:
             )
         return invocation
 
-    def _put_log_lines(
-        self, invocation: Invocation, lines: list[str], create: bool = False
-    ) -> None:
-        """Best effort: lines into the function's log group, as Lambda would write them."""
+    def _put_log_lines(self, invocation: Invocation, lines: list[str]) -> None:
+        """Best effort: lines into the function's log group, in its sandbox's stream, as Lambda
+        would write them."""
         logs = self._client["logs"]
-        group, stream = f"/aws/lambda/{invocation.function}", f"local/{invocation.request_id}"
+        group, stream = f"/aws/lambda/{invocation.function}", invocation.log_stream
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         try:
-            if create:
+            if (group, stream) not in self._log_streams:
                 logs.create_log_stream(logGroupName=group, logStreamName=stream)
+                self._log_streams.add((group, stream))
             logs.put_log_events(
                 logGroupName=group,
                 logStreamName=stream,

@@ -107,6 +107,7 @@ class Invocation:
     duration_s: float = 0.0
     attempt: int = 1
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_stream: str = ""  # its sandbox's, in the function's log group
 
     @property
     def ok(self) -> bool:
@@ -163,10 +164,18 @@ def run_handler(
     serve: Serve,
     enforce_timeout: bool = True,
     output: Callable[[list[str]], None] | None = None,
+    started: Callable[[Invocation], None] | None = None,
 ) -> Invocation:
     """Run the handler of `config` (get_function's Configuration) on `event` in a sandbox;
     fill `invocation`. `serve` answers the synchronous invokes the handler makes; `output`,
-    when given, gets the lines the handler writes while it runs."""
+    when given, gets the lines the handler writes while it runs; `started`, the invocation
+    once its sandbox (and so its log stream) is chosen, before the handler runs."""
+
+    def chosen(log_stream: str) -> None:
+        invocation.log_stream = log_stream
+        if started:
+            started(invocation)
+
     name = config["FunctionName"]
     path = [str(task_dir)]
     for layer in layer_dirs:
@@ -232,6 +241,7 @@ def run_handler(
             invocation.request_id,
             timeout_s if enforce_timeout else None,
             serve,
+            chosen,
         )
         if tail:
             tail.close()

@@ -5,7 +5,9 @@ versions (versioned buckets: every overwrite is a new version, as S3 would notif
 and matches them against each configuration's events and prefix/suffix filters. Told which
 objects were written since the last look (moto's request recorder), it lists the versions of
 those keys only: a month of the demo leaves thousands of versions in the notifying buckets,
-and listing them all after every write was most of the executor's own time.
+and listing them all after every write was most of the executor's own time. The bucket list
+and each bucket's notifications are kept until a write on a bucket itself (or one not
+understood): every change to them is one, and after it every bucket is looked at again.
 """
 
 from __future__ import annotations
@@ -44,11 +46,21 @@ class NotificationScanner:
     def __init__(self, s3):
         self.s3 = s3
         self.seen: set[tuple[str, str, str]] = set()
+        self._buckets: set[str] | None = None
+        self._notifications: dict[str, list[dict]] = {}
+
+    def _names(self, fresh: bool = False) -> set[str]:
+        if fresh or self._buckets is None:
+            self._buckets = {b["Name"] for b in self.s3.list_buckets().get("Buckets", [])}
+            self._notifications = {}
+        return self._buckets
 
     def _configs(self, bucket: str) -> list[dict]:
-        return self.s3.get_bucket_notification_configuration(Bucket=bucket).get(
-            "LambdaFunctionConfigurations", []
-        )
+        if bucket not in self._notifications:
+            self._notifications[bucket] = self.s3.get_bucket_notification_configuration(
+                Bucket=bucket
+            ).get("LambdaFunctionConfigurations", [])
+        return self._notifications[bucket]
 
     def _versions(self, bucket: str, key: str | None = None):
         listing = {"Bucket": bucket} if key is None else {"Bucket": bucket, "Prefix": key}
@@ -63,9 +75,9 @@ class NotificationScanner:
         """(function ARN, bucket, object version, notification id) per match, oldest first.
         `written`: the (Host header, path) of the S3 writes since the last call; None looks
         at every version in every bucket."""
-        names = {b["Name"] for b in self.s3.list_buckets().get("Buckets", [])}
-        objects = [written_object(host, path, names) for host, path in written or []]
+        objects = [written_object(host, path, self._names()) for host, path in written or []]
         everything = written is None or None in objects
+        names = self._names(fresh=everything)
         keys: dict[str, set[str]] = {}
         for bucket, key in filter(None, objects):
             keys.setdefault(bucket, set()).add(key)

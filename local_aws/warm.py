@@ -41,6 +41,8 @@ class Sandbox:
         )
         os.close(write_fd)
         self.control = os.fdopen(read_fd, "r")
+        # One log stream per execution environment, as on Lambda: its handler's context says so.
+        self.log_stream = env["AWS_LAMBDA_LOG_STREAM_NAME"]
 
     def call(self, request: dict, timeout_s: float | None, serve: Serve) -> bool:
         """Send one invocation; False when it did not finish in time or the process died.
@@ -92,8 +94,10 @@ class WarmPool:
         request_id: str,
         timeout_s: float | None,
         serve: Serve,
+        on_start: Callable[[str], None],
     ) -> float:
-        """Run one invocation in an idle sandbox for `key`; returns seconds taken. A timeout or
+        """Run one invocation in an idle sandbox for `key`; returns seconds taken. `on_start`
+        gets the sandbox's log stream before the invocation is sent. A timeout or
         crash discards the sandbox (the next call starts cold), as Lambda does. A function
         invoked synchronously by a running invocation of itself gets a second sandbox, as
         Lambda runs concurrent invocations in separate containers."""
@@ -101,6 +105,7 @@ class WarmPool:
         sandbox = idle.pop() if idle else None
         if sandbox is None or sandbox.process.poll() is not None:
             sandbox = Sandbox(self.python, WORKER, env, cwd)
+        on_start(sandbox.log_stream)
         started = time.monotonic()
         request = {
             "event_path": str(event_path),

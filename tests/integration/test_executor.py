@@ -686,10 +686,31 @@ def test_a_streamed_run_leaves_lambdas_log_lines_in_its_group(stack, aws, names)
         executor.close()
     run = executor.invocations[-1]
     events = aws("logs").get_log_events(
-        logGroupName=f"/aws/lambda/{names['train']}", logStreamName=f"local/{run.request_id}"
+        logGroupName=f"/aws/lambda/{names['train']}", logStreamName=run.log_stream
     )["events"]
     messages = [e["message"] for e in events]
     assert messages[0] == f"START RequestId: {run.request_id} Version: $LATEST"
     assert "[ERROR] RuntimeError: streamed" in messages
     assert messages[-2:][0] == f"END RequestId: {run.request_id}"
     assert messages[-1].startswith(f"REPORT RequestId: {run.request_id}\tDuration: ")
+
+
+def test_runs_in_one_warm_sandbox_share_its_log_stream(stack, aws, executor, names):
+    first, second = (executor.run(names["train"], {}) for _ in range(2))
+    assert first.ok and second.ok
+    assert first.log_stream == second.log_stream
+    assert "/[$LATEST]" in first.log_stream  # Lambda's stream name: date/[version]id
+    streams = aws("logs").describe_log_streams(
+        logGroupName=f"/aws/lambda/{names['train']}", logStreamNamePrefix=first.log_stream
+    )["logStreams"]
+    assert [s["logStreamName"] for s in streams] == [first.log_stream]
+    messages = [
+        e["message"]
+        for e in aws("logs").get_log_events(
+            logGroupName=f"/aws/lambda/{names['train']}", logStreamName=first.log_stream
+        )["events"]
+    ]
+    starts = [m for m in messages if m.startswith("START RequestId: ")]
+    assert starts[-2:] == [
+        f"START RequestId: {run.request_id} Version: $LATEST" for run in (first, second)
+    ]

@@ -23,6 +23,7 @@ class FakeS3:
         self.configs = configs
         self.versions: dict[str, list[dict]] = {name: [] for name in configs}
         self.listed = 0
+        self.configuration_reads = 0
 
     def put(self, bucket: str, key: str) -> None:
         n = sum(len(v) for v in self.versions.values())
@@ -32,9 +33,11 @@ class FakeS3:
         )  # fmt: skip
 
     def list_buckets(self):
+        self.configuration_reads += 1
         return {"Buckets": [{"Name": name} for name in self.versions]}
 
     def get_bucket_notification_configuration(self, Bucket):
+        self.configuration_reads += 1
         return {"LambdaFunctionConfigurations": self.configs[Bucket]}
 
     def get_paginator(self, _operation):
@@ -94,3 +97,20 @@ def test_written_object_reads_both_addressing_styles():
     assert written_object("data-2.s3.local:1", "/k/x.csv", buckets) == ("data-2", "k/x.csv")
     assert written_object("h:1", "/data", buckets) is None
     assert written_object("h:1", "/unknown/k", buckets) is None
+
+
+def test_buckets_and_notifications_are_read_again_after_a_write_on_a_bucket_only():
+    s3, targeted, _ = _scanners()
+    targeted.new_objects(None)
+    s3.configuration_reads = 0
+    for day in range(3):
+        s3.put("data", f"incoming/day-{day}/bookings.csv")
+        found = targeted.new_objects([("h:1", f"/data/incoming/day-{day}/bookings.csv")])
+        assert [v["Key"] for _, _, v, _ in found] == [f"incoming/day-{day}/bookings.csv"]
+    assert s3.configuration_reads == 0
+
+    s3.configs["data"] = []  # PUT /data?notification: no function is notified any more
+    assert targeted.new_objects([("h:1", "/data")]) == []
+    s3.put("data", "incoming/day-3/bookings.csv")
+    assert targeted.new_objects([("h:1", "/data/incoming/day-3/bookings.csv")]) == []
+    assert s3.configuration_reads == 3  # the bucket list and each bucket's notifications
