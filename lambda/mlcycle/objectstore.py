@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,16 +69,26 @@ class ObjectStore:
         view.pins = {**self.pins, **pins}
         return view
 
-    def head(self, bucket: str, key: str) -> dict | None:
-        """{"etag", "version_id"} of the current object, or None when there is none."""
+    def _head_object(self, bucket: str, key: str) -> dict | None:
         try:
-            obj = self.s3.head_object(Bucket=bucket, Key=key)
+            return self.s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
+
+    def head(self, bucket: str, key: str) -> dict | None:
+        """{"etag", "version_id"} of the current object, or None when there is none."""
+        obj = self._head_object(bucket, key)
+        if obj is None:
+            return None
         version = obj.get("VersionId")
         return {"etag": obj["ETag"], "version_id": None if version in (None, "null") else version}
+
+    def written_at(self, bucket: str, key: str) -> dt.datetime | None:
+        """When the current object was written (S3's LastModified), or None when there is none."""
+        obj = self._head_object(bucket, key)
+        return None if obj is None else obj["LastModified"]
 
     def size(self, bucket: str, key: str) -> int:
         """Bytes in the object (the pinned revision when there is a pin)."""

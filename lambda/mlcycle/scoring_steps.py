@@ -44,11 +44,21 @@ class Timings:
 def published_manifest(
     store: ObjectStore, buckets: Buckets, batch_id: str, probation: bool = False
 ) -> dict | None:
-    """The batch's _SUCCESS manifest (published, or in probation when asked), if any."""
+    """The batch's _SUCCESS manifest (published, or in probation when asked), if any.
+
+    A manifest without its publication time (an older release's, one written by hand) gets
+    the time its _SUCCESS object was written, which is when the batch was published: label
+    ages, the monitoring window and the breaker's incident all count from it, and a monitor
+    run failed on the missing field instead."""
     for key in [storage.success_key(batch_id)] + (
         [storage.success_key(batch_id, True)] if probation else []
     ):
         doc, _ = store.get_json(buckets.predictions, key)
+        if doc and not isinstance(doc.get("published_at"), str):
+            written = store.written_at(buckets.predictions, key)
+            if written is None:  # removed since: not published there any more
+                continue
+            doc = {**doc, "published_at": written.isoformat()}
         if doc:
             return doc
     return None

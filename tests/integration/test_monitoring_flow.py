@@ -212,3 +212,28 @@ def test_a_cancellation_wave_trips_from_early_labels(trained, buckets, s3, break
     verdict = report["rules"]["verdicts"]["EarlyPositiveRate"]
     assert verdict["value"] > 1.3 and verdict["basis"] == "window" and verdict["z"] > 5
     assert report["labels"]["complete"] is False
+
+
+def test_a_manifest_without_its_publication_time_counts_from_when_it_was_written(
+    trained, buckets, s3
+):
+    """An older release's manifest, or one written by hand: the monitor failed on it."""
+    from mlcycle import storage
+
+    publish("undated-1", make_batch("2026-01-05", 1500, seed=4), buckets, s3)
+    key = "predictions/undated-1/_SUCCESS"
+    manifest = json.loads(s3.get_object(Bucket=buckets.predictions, Key=key)["Body"].read())
+    del manifest["published_at"]
+    s3.put_object(Bucket=buckets.predictions, Key=key, Body=json.dumps(manifest).encode())
+    written = s3.head_object(Bucket=buckets.predictions, Key=key)["LastModified"]
+
+    result = monitor("undated-1")
+
+    assert result["status"] == "monitored", result
+    window = json.loads(
+        s3.get_object(Bucket=buckets.monitoring, Key=storage.window_key("booking_status"))[
+            "Body"
+        ].read()
+    )
+    [entry] = [e for e in window["entries"] if e["batch_id"] == "undated-1"]
+    assert entry["published_at"] == written.isoformat()
