@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from local_aws.moto_recorder import RECONFIGURABLE
+
 
 class ControlPlane:
     def __init__(self, clients: dict, metric_alarms: Callable[[], list[dict]]):
@@ -25,9 +27,9 @@ class ControlPlane:
         self._alarms: list[dict] | None = None
 
     def forget(self, services: Iterable[str] | None = None) -> None:
-        """Drop what was read of `services` (SigV4 names: events, lambda, monitoring); None:
-        of every one."""
-        services = {"events", "lambda", "monitoring"} if services is None else set(services)
+        """Drop what was read of `services` (SigV4 names, as in RECONFIGURABLE); None: of
+        every one."""
+        services = set(RECONFIGURABLE if services is None else services)
         if "events" in services:
             self._rules, self._targets = None, {}
         if "lambda" in services:
