@@ -54,7 +54,7 @@ def published_manifest(
         [storage.success_key(batch_id, True)] if probation else []
     ):
         doc, _ = store.get_json(buckets.predictions, key)
-        if doc and not isinstance(doc.get("published_at"), str):
+        if isinstance(doc, dict) and doc and not isinstance(doc.get("published_at"), str):
             written = store.written_at(buckets.predictions, key)
             if written is None:  # removed since: not published there any more
                 continue
