@@ -96,25 +96,41 @@ class ObjectStore:
         extra = {"VersionId": pin["version_id"]} if pin and pin.get("version_id") else {}
         return int(self.s3.head_object(Bucket=bucket, Key=key, **extra)["ContentLength"])
 
-    def open(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> Any:
-        """A streaming body: readers pull it in chunks, memory does not grow with the file.
-        `start`/`end` (one past the last byte) read a byte range of it."""
+    def _get_object(self, bucket: str, key: str, extra: dict) -> dict:
+        """GetObject of the object, or of its pinned revision (PreconditionFailed when that
+        changed or is gone)."""
         pin = self.pins.get((bucket, key))
-        extra = {}
-        if start or end is not None:
-            extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         if pin and pin.get("version_id"):
-            extra["VersionId"] = pin["version_id"]
+            extra = {**extra, "VersionId": pin["version_id"]}
         elif pin:
-            extra["IfMatch"] = pin["etag"]
+            extra = {**extra, "IfMatch": pin["etag"]}
         try:
-            return self.s3.get_object(Bucket=bucket, Key=key, **extra)["Body"]
+            return self.s3.get_object(Bucket=bucket, Key=key, **extra)
         except ClientError as exc:
             if pin and exc.response["Error"]["Code"] in (*CONFLICT_CODES, "NoSuchVersion"):
                 raise PreconditionFailed(
                     f"s3://{bucket}/{key} is not the object recorded ({pin}): it changed or is gone"
                 ) from None
             raise
+
+    def open(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> Any:
+        """A streaming body: readers pull it in chunks, memory does not grow with the file.
+        `start`/`end` (one past the last byte) read a byte range of it."""
+        extra = {}
+        if start or end is not None:
+            extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        return self._get_object(bucket, key, extra)["Body"]
+
+    def open_unless(self, bucket: str, key: str, etag: str | None) -> tuple[Any, str]:
+        """(streaming body, ETag) as `open` reads it, or (None, `etag`) when the object still
+        has ETag `etag`: S3 answers that conditional GET (If-None-Match) without the bytes."""
+        try:
+            obj = self._get_object(bucket, key, {"IfNoneMatch": etag} if etag else {})
+        except ClientError as exc:
+            if etag and exc.response["Error"]["Code"] in ("304", "NotModified"):
+                return None, etag
+            raise
+        return obj["Body"], obj["ETag"]
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return self.open(bucket, key).read()

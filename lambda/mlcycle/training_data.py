@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mlcycle import revisions, storage
+from mlcycle import read_cache, revisions, storage
 from mlcycle.attributes import index_attributes, join
 from mlcycle.batches import held_batch, inputs_prefix
 from mlcycle.clock import stored_time
@@ -27,7 +27,6 @@ from mlcycle.integrity import integrity_trips
 from mlcycle.objectstore import ObjectStore
 from mlcycle.revisions import InputsChanged
 from mlcycle.scoring import published_manifest
-from mlcycle.sources import open_source
 from mlcycle.storage import Buckets
 from mlcycle.verdicts import arrived_at
 
@@ -51,9 +50,8 @@ class TrainingSet:
 def _read(
     store: ObjectStore, bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig, notes: list[str]
 ) -> pd.DataFrame:
-    reader = open_source(store, bucket, key, spec, cfg)
-    frame = reader.read_all()
-    notes += reader.summary.notes
+    frame, found = read_cache.SOURCES.read(store, bucket, key, spec, cfg)
+    notes += found
     return frame
 
 
