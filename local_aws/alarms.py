@@ -5,11 +5,15 @@ moto stores alarms and metric data but never evaluates them. Each call to
 
 * the period's datapoint is the alarm's statistic over the datapoints *received since the
   previous evaluation*. The handlers stamp metrics with the wall clock while the executor's
-  clock is virtual, so wall-clock windows of `Period` seconds would be meaningless; instead
-  the evaluator queries [previous query end, now) in wall time (moto filters start <= t < end
-  on whole seconds, so consecutive windows neither overlap nor leave gaps). It first waits
-  for the current wall-clock second to end, so a datapoint put just before the call is in.
-  A datapoint given an explicit timestamp older than the previous evaluation is not seen.
+  clock is virtual, so wall-clock windows of `Period` seconds would be meaningless. Where the
+  caller hands over the PutMetricData requests moto's recorder saw since the previous
+  evaluation (`recorded`), the statistic is taken over their datapoints, in the order they
+  came. Otherwise the evaluator queries [previous query end, now) in wall time (moto filters
+  start <= t < end on whole seconds, so consecutive windows neither overlap nor leave gaps),
+  after waiting for the current wall-clock second to end, so a datapoint put just before the
+  call is in: the SDK sends whole seconds, and a window closed early would leave out a
+  datapoint put later in the same second. A datapoint given an explicit timestamp older than
+  the previous query is not seen.
 * the alarm keeps its last `EvaluationPeriods` period values; it is in ALARM when at least
   `DatapointsToAlarm` of them breach, else OK. Missing periods follow TreatMissingData:
   notBreaching (good), breaching (bad), ignore (state unchanged), missing (INSUFFICIENT_DATA
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -74,6 +79,72 @@ def _combine(stat: str, values: dict[str, list[float]]) -> float | None:
         count = sum(values["SampleCount"])
         return sum(values["Sum"]) / count if count else None
     raise ValueError(f"statistic {stat} is not supported by the local alarm evaluator")
+
+
+def _dimension_set(dimensions: list[dict]) -> frozenset[tuple[str, str]]:
+    return frozenset((d["Name"], d["Value"]) for d in dimensions)
+
+
+class _Samples:
+    """Count, sum, minimum and maximum of datapoints in any of PutMetricData's forms."""
+
+    def __init__(self) -> None:
+        self.count, self.sum = 0.0, 0.0
+        self.low, self.high = math.inf, -math.inf
+
+    def _take(self, count: float, total: float, low: float, high: float) -> None:
+        self.count, self.sum = self.count + count, self.sum + total
+        self.low, self.high = min(self.low, low), max(self.high, high)
+
+    def add(self, datum: dict) -> None:
+        if "StatisticValues" in datum:
+            s = datum["StatisticValues"]
+            self._take(s["SampleCount"], s["Sum"], s["Minimum"], s["Maximum"])
+        elif "Values" in datum:
+            counts = datum.get("Counts") or [1.0] * len(datum["Values"])
+            for value, count in zip(datum["Values"], counts, strict=True):
+                self._take(count, value * count, value, value)
+        elif "Value" in datum:
+            self._take(1.0, datum["Value"], datum["Value"], datum["Value"])
+
+    def statistic(self, stat: str) -> float | None:
+        if not self.count:
+            return None
+        return {
+            "Maximum": self.high,
+            "Minimum": self.low,
+            "Sum": self.sum,
+            "SampleCount": self.count,
+            "Average": self.sum / self.count,
+        }[stat]
+
+
+def recorded_values(alarms: list[dict], recorded: list[dict]) -> dict[str, float | None]:
+    """Each alarm's statistic over the datapoints of the recorded PutMetricData requests
+    (their JSON bodies): its namespace, metric name and exactly its dimensions, and its
+    unit when it names one."""
+    result: dict[str, float | None] = {}
+    for alarm in alarms:
+        stat = alarm.get("Statistic")
+        if stat not in ("Maximum", "Minimum", "Sum", "SampleCount", "Average"):
+            raise ValueError(
+                f"alarm {alarm['AlarmName']}: extended statistics and metric math are not "
+                "supported locally"
+            )
+        dimensions = _dimension_set(alarm.get("Dimensions", []))
+        samples = _Samples()
+        for request in recorded:
+            if request.get("Namespace") != alarm["Namespace"]:
+                continue
+            for datum in request.get("MetricData", []):
+                if (
+                    datum.get("MetricName") == alarm["MetricName"]
+                    and _dimension_set(datum.get("Dimensions", [])) == dimensions
+                    and alarm.get("Unit") in (None, datum.get("Unit", "None"))
+                ):
+                    samples.add(datum)
+        result[alarm["AlarmName"]] = samples.statistic(stat)
+    return result
 
 
 def _orders(dimensions: list[dict]) -> list[list[dict]]:
@@ -167,6 +238,7 @@ class AlarmEvaluator:
         names: set[str] | None = None,
         last_put: float | None = None,
         alarms: list[dict] | None = None,
+        recorded: list[dict] | None = None,
     ) -> list[Transition]:
         """Close one evaluation period for every metric alarm (or the alarms in `names`);
         return the state changes.
@@ -175,6 +247,8 @@ class AlarmEvaluator:
         knows no handler ran), so every alarm gets a missing datapoint without a query.
         `last_put`: when metric data was last put, if the caller knows (see _window_end).
         `alarms`: metric_alarms() as the caller last read it, states included.
+        `recorded`: every PutMetricData request body since the previous evaluation, if the
+        caller has them all: the period is taken from them, without a query or a wait.
         """
         # By name: moto lists alarms in creation order, which Terraform's parallel apply
         # varies; CloudWatch evaluates each independently, so any fixed order is faithful.
@@ -190,7 +264,12 @@ class AlarmEvaluator:
             a["AlarmName"]: self.window_start.get(a["AlarmName"], self.started) for a in alarms
         }
         values: dict[str, float | None] = {}
-        if query:
+        if query and recorded is not None:
+            values = recorded_values(alarms, recorded)
+            # A query after this one (the alarms in `names`) starts after what was counted.
+            after = datetime.fromtimestamp(int(time.time()) + 1, UTC)
+            self.window_start.update({a["AlarmName"]: after for a in alarms})
+        elif query:
             end = self._window_end(last_put)
             for start in sorted(set(starts.values())):
                 group = [a for a in alarms if starts[a["AlarmName"]] == start]

@@ -144,6 +144,9 @@ class Executor:
         self._rule_anchor: dict[str, datetime] = {}
         self._metric_puts = 0  # PutMetricData calls seen since the last alarm evaluation
         self._last_metric_put: float | None = None  # when a drain last found one (epoch s)
+        # Their bodies, while every one could be read (None: one could not, or an evaluation
+        # of some alarms only took a period of its own): the next period for all alarms.
+        self._metric_data: list[dict] | None = []
         # Whether the recording may hold work: only a handler run or a client outside the
         # executor adds any (async invokes, S3 writes, metric puts), so it is read at the start
         # of each public call and after each run, not again while only the executor itself
@@ -397,6 +400,10 @@ class Executor:
         self._metric_puts += drained.metric_puts
         if drained.metric_puts:
             self._last_metric_put = time.time()  # the puts were served before the drain
+        if drained.undecoded_puts:
+            self._metric_data = None
+        elif self._metric_data is not None:
+            self._metric_data += drained.metric_data
         if self._s3_writes is not None:
             self._s3_writes += drained.s3_writes
         self._queue_async(drained.invokes)
@@ -510,10 +517,11 @@ class Executor:
     def evaluate_alarms(self, names: set[str] | None = None) -> list[Invocation]:
         """One evaluation period for every alarm, or for the alarms in `names` (see alarms.py);
         transitions are set in the emulator and delivered over SNS to the subscribed functions,
-        whose effects are pumped. For all alarms at once, metric data is only queried when
-        PutMetricData calls arrived since the last period (moto's recorder tells); otherwise
-        the period is simply missing data. Alarms evaluated on their own periods always query:
-        the count since the last evaluation says nothing about their windows."""
+        whose effects are pumped. For all alarms at once, the period is made of the
+        datapoints of the PutMetricData calls moto's recorder saw since the last period (none:
+        missing data), or queried from moto when one of them could not be read. Alarms
+        evaluated on their own periods always query: what arrived since the last evaluation
+        says nothing about their windows."""
         self._unread = True
         return self._evaluate_alarms(names)
 
@@ -524,8 +532,14 @@ class Executor:
         cloudwatch, sns = self._client["cloudwatch"], self._client["sns"]
         done: list[Invocation] = []
         last_put = self._last_metric_put if self.recorder.available else None
+        recorded = self._metric_data if names is None and self.recorder.available else None
+        self._metric_data = [] if names is None else None
         changes = self.alarm_evaluator.evaluate(
-            query=query, names=names, last_put=last_put, alarms=self.control.metric_alarms()
+            query=query,
+            names=names,
+            last_put=last_put,
+            alarms=self.control.metric_alarms(),
+            recorded=recorded,
         )
         if changes:
             self.control.forget({"monitoring"})  # the states set below

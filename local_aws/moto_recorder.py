@@ -13,8 +13,8 @@ What moto does with `lambda.invoke(InvocationType='Event')` (moto 5.2, server mo
   (MOTO_RECORDER_FILEPATH, set by emulator.running_emulator). That is the readable record:
   the executor starts it, and after each handler run drains it for
   `POST /2015-03-31/functions/<name>/invocations` with `X-Amz-Invocation-Type: Event`
-  (and the legacy `invoke-async`), then runs those invocations itself. It also counts
-  PutMetricData calls, so alarms are only queried when metrics actually arrived, and notes
+  (and the legacy `invoke-async`), then runs those invocations itself. It also reads the
+  PutMetricData calls, whose datapoints make the alarms' periods (alarms.py), and notes
   the S3 writes (PUT and POST: their host and path), so only the objects written are looked
   up for notifications, not every version in the buckets. And it names the services whose
   configuration a request may have changed (`RECONFIGURABLE`): the executor keeps what it read
@@ -29,6 +29,7 @@ file too, with nothing in flight at a drain: no request to moto at all (1,300 a 
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import re
@@ -59,7 +60,11 @@ class AsyncInvoke:
 @dataclass
 class Drained:
     invokes: list[AsyncInvoke] = field(default_factory=list)
-    metric_puts: int = 0  # PutMetricData calls (their CBOR bodies are not read, only counted)
+    metric_puts: int = 0  # PutMetricData calls
+    # Their bodies as sent in JSON (the awsJson protocol), for the alarm periods (alarms.py);
+    # `undecoded_puts` counts the others (CBOR, query, unreadable).
+    metric_data: list[dict] = field(default_factory=list)
+    undecoded_puts: int = 0
     # (Host header, URL path) of each S3 PUT/POST request: only they create objects (a DELETE
     # makes a delete marker, which no ObjectCreated notification announces).
     s3_writes: list[tuple[str, str]] = field(default_factory=list)
@@ -73,6 +78,19 @@ def _is_put_metric_data(path: str, headers: dict, raw: bytes) -> bool:
         or headers.get("x-amz-target", "").endswith(".PutMetricData")  # awsJson
         or b"Action=PutMetricData" in raw
     )  # query
+
+
+def _json_metric_data(headers: dict, raw: bytes) -> dict | None:
+    """An awsJson PutMetricData body (gunzipped: the SDK compresses large ones), or None."""
+    if not headers.get("x-amz-target", "").endswith(".PutMetricData"):
+        return None
+    try:
+        if headers.get("content-encoding", "").strip().lower() == "gzip":
+            raw = gzip.decompress(raw)
+        body = json.loads(raw)
+    except (OSError, EOFError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _operation(path: str, headers: dict, raw: bytes) -> str | None:
@@ -190,6 +208,11 @@ class Recorder:
                 continue
             if _is_put_metric_data(path, headers, raw):
                 drained.metric_puts += 1
+                body = _json_metric_data(headers, raw)
+                if body is None:
+                    drained.undecoded_puts += 1
+                else:
+                    drained.metric_data.append(body)
                 continue
             match = _INVOKE.match(path)
             if match and headers.get("x-amz-invocation-type") != "Event":

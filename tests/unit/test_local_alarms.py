@@ -1,5 +1,6 @@
 """The local alarm evaluator on moto's in-process CloudWatch: an alarm sees the datapoints put
-with exactly its dimensions, whatever their order, and nothing with more."""
+with exactly its dimensions, whatever their order, and nothing with more; recorded puts make a
+period without a query or a wait."""
 
 from __future__ import annotations
 
@@ -94,3 +95,73 @@ def test_one_dimension_alarms_ignore_datapoints_with_more(cloudwatch):
     assert _evaluate(cloudwatch, evaluator) == {}
     _put(cloudwatch, 5, ("ModelName", "booking_status"))
     assert _evaluate(cloudwatch, evaluator) == {"model": ("ALARM", 5.0)}
+
+
+def _datum(value=None, unit=None, *pairs, **forms) -> dict:
+    datum = {"MetricName": "RuleVerdict", "Dimensions": _dimensions(*pairs), **forms}
+    if value is not None:
+        datum["Value"] = value
+    if unit:
+        datum["Unit"] = unit
+    return datum
+
+
+MODEL, RULE = ("ModelName", "booking_status"), ("Rule", "JoinCoverage")
+
+
+def test_recorded_puts_make_the_period_in_every_form_of_datapoint(cloudwatch, monkeypatch):
+    for stat in ("Maximum", "Minimum", "Sum", "SampleCount", "Average"):
+        _alarm(cloudwatch, stat, _dimensions(RULE, MODEL), stat, 99)
+    recorded = [
+        {
+            "Namespace": NAMESPACE,
+            "MetricData": [
+                _datum(2.0, None, MODEL, RULE),
+                _datum(None, None, RULE, MODEL, Values=[1.0, 4.0], Counts=[3.0, 1.0]),
+                _datum(
+                    None,
+                    None,
+                    MODEL,
+                    RULE,
+                    StatisticValues={"SampleCount": 2, "Sum": 1.0, "Minimum": 0.0, "Maximum": 1.0},
+                ),
+                # not the alarms' metric: more dimensions, another namespace below
+                _datum(50.0, None, MODEL, RULE, ("ModelVersion", "v0001")),
+            ],
+        },
+        {"Namespace": "Other", "MetricData": [_datum(60.0, None, MODEL, RULE)]},
+    ]
+    monkeypatch.setattr(cloudwatch, "get_metric_data", lambda **kw: pytest.fail("queried moto"))
+    monkeypatch.setattr("local_aws.alarms.time.sleep", lambda s: pytest.fail("waited"))
+    evaluator = AlarmEvaluator(cloudwatch)
+    evaluator.evaluate(recorded=recorded)
+    last = {name: h[-1] for name, h in evaluator.history.items()}
+    # 1 + 3x1 + 1x4 + (2 samples summing to 1) = 7 samples, sum 2 + 3 + 4 + 1 = 10
+    assert last == {
+        "Maximum": 4.0,
+        "Minimum": 0.0,
+        "Sum": 10.0,
+        "SampleCount": 7.0,
+        "Average": 10.0 / 7.0,
+    }
+    evaluator.evaluate(recorded=[])
+    assert all(h[-1] is None for h in evaluator.history.values())  # nothing put: missing
+
+
+def test_a_recorded_datapoint_counts_for_an_alarm_with_a_unit_only_in_that_unit(cloudwatch):
+    cloudwatch.put_metric_alarm(
+        AlarmName="seconds",
+        Namespace=NAMESPACE,
+        MetricName="RuleVerdict",
+        Dimensions=_dimensions(MODEL),
+        Statistic="Maximum",
+        Unit="Seconds",
+        Period=300,
+        EvaluationPeriods=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        Threshold=1,
+    )
+    evaluator = AlarmEvaluator(cloudwatch)
+    data = [_datum(5.0, "Count", MODEL), _datum(2.0, "Seconds", MODEL), _datum(9.0, None, MODEL)]
+    evaluator.evaluate(recorded=[{"Namespace": NAMESPACE, "MetricData": data}])
+    assert evaluator.history["seconds"][-1] == 2.0

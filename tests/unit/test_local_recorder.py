@@ -2,6 +2,7 @@
 reconfigured, besides the S3 writes, metric puts and async invokes."""
 
 import base64
+import gzip
 import json
 
 import pytest
@@ -74,3 +75,28 @@ def test_reads_invokes_metric_puts_and_data_reconfigure_nothing(tmp_path):
 )
 def test_a_write_names_its_service(tmp_path, entry, service):
     assert _drained(tmp_path, *READS_AND_DATA, entry).reconfigured == {service}
+
+
+def _metric_put(body: bytes, **headers) -> dict:
+    entry = _entry(
+        "monitoring", "POST", "/", "GraniteServiceVersion20100801.PutMetricData", body=body
+    )
+    entry["headers"].update(headers)
+    return entry
+
+
+def test_json_metric_puts_are_read_whole_and_the_others_counted(tmp_path):
+    body = {"Namespace": "MLCycle/m", "MetricData": [{"MetricName": "RuleVerdict", "Value": 2}]}
+    raw = json.dumps(body).encode()
+    drained = _drained(
+        tmp_path,
+        _metric_put(raw),
+        _metric_put(gzip.compress(raw), **{"Content-Encoding": "gzip"}),  # the SDK's large ones
+        _metric_put(b"{not json"),
+        _entry(
+            "monitoring", "POST", "/service/GraniteServiceVersion20100801/operation/PutMetricData"
+        ),
+    )
+    assert drained.metric_puts == 4
+    assert drained.metric_data == [body, body]
+    assert drained.undecoded_puts == 2
