@@ -47,6 +47,7 @@ COMPARE = {
     "LessThanOrEqualToThreshold": lambda v, t: v <= t,
 }
 MAX_QUERIES = 500  # per GetMetricData call
+MAX_DATUMS = 1000  # per PutMetricData call
 MAX_DIMENSIONS = 4  # 24 orders: more is not a shape this stack's alarms have
 SYMBOL = {
     "GreaterThanThreshold": "greater than",
@@ -119,10 +120,31 @@ class _Samples:
         }[stat]
 
 
+def _numbers(datum: dict) -> list:
+    return [
+        *([datum["Value"]] if "Value" in datum else []),
+        *datum.get("Values", []),
+        *datum.get("Counts", []),
+        *(datum.get("StatisticValues") or {}).values(),
+    ]
+
+
+def _accepted(request: dict) -> bool:
+    """Whether CloudWatch stores the call: it refuses a whole call of more than 1,000 datums
+    or with a value that is not a finite number (the recording holds refused calls too)."""
+    data = request.get("MetricData") or []
+    return 0 < len(data) <= MAX_DATUMS and all(
+        isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n)
+        for datum in data
+        for n in _numbers(datum)
+    )
+
+
 def recorded_values(alarms: list[dict], recorded: list[dict]) -> dict[str, float | None]:
     """Each alarm's statistic over the datapoints of the recorded PutMetricData requests
-    (their JSON bodies): its namespace, metric name and exactly its dimensions, and its
-    unit when it names one."""
+    (their JSON bodies) CloudWatch would have stored: its namespace, metric name and exactly
+    its dimensions, and its unit when it names one."""
+    recorded = [r for r in recorded if _accepted(r)]
     result: dict[str, float | None] = {}
     for alarm in alarms:
         stat = alarm.get("Statistic")

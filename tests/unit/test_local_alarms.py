@@ -165,3 +165,17 @@ def test_a_recorded_datapoint_counts_for_an_alarm_with_a_unit_only_in_that_unit(
     data = [_datum(5.0, "Count", MODEL), _datum(2.0, "Seconds", MODEL), _datum(9.0, None, MODEL)]
     evaluator.evaluate(recorded=[{"Namespace": NAMESPACE, "MetricData": data}])
     assert evaluator.history["seconds"][-1] == 2.0
+
+
+def test_a_recorded_call_cloudwatch_would_refuse_counts_for_nothing(cloudwatch):
+    _alarm(cloudwatch, "trip", _dimensions(MODEL, RULE), "Maximum", 2)
+    evaluator = AlarmEvaluator(cloudwatch)
+    good, bad = _datum(1.0, None, MODEL, RULE), _datum(float("nan"), None, MODEL, RULE)
+    evaluator.evaluate(
+        recorded=[
+            {"Namespace": NAMESPACE, "MetricData": [_datum(5.0, None, MODEL, RULE), bad]},
+            {"Namespace": NAMESPACE, "MetricData": [_datum(6.0, None, MODEL, RULE)] * 1001},
+            {"Namespace": NAMESPACE, "MetricData": [good]},
+        ]
+    )
+    assert evaluator.history["trip"][-1] == 1.0
