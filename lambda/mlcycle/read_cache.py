@@ -23,7 +23,7 @@ import pandas as pd
 
 from mlcycle.config import ModelConfig, SourceSpec
 from mlcycle.objectstore import ObjectStore
-from mlcycle.sources import SourceReader
+from mlcycle.sources import source_reader
 
 # A share of the function's memory: training holds its window, the fit and this at once.
 MEMORY_SHARE = 1 / 8
@@ -64,7 +64,7 @@ class ReadCache:
                 if slot in self._entries:
                     self._entries.move_to_end(slot)
             return kept.frame.copy(), list(kept.notes)
-        reader = SourceReader(body, spec, f"s3://{bucket}/{key}", cfg.join_key, cfg.chunk_rows)
+        reader = source_reader(body, bucket, key, spec, cfg)
         frame = reader.read_all()
         self._keep(slot, _Entry(etag, frame, tuple(reader.summary.notes), _size(frame)))
         return frame.copy(), list(reader.summary.notes)

@@ -172,10 +172,16 @@ def check_unique(spill: KeySpill, file: str, column: str) -> None:
         )
 
 
+def source_reader(
+    stream: IO[bytes], bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig
+) -> SourceReader:
+    """A chunked, contract-checked reader over `stream`, the body of s3://bucket/key (errors
+    name that address)."""
+    return SourceReader(stream, spec, f"s3://{bucket}/{key}", cfg.join_key, cfg.chunk_rows)
+
+
 def open_source(
     store: ObjectStore, bucket: str, key: str, spec: SourceSpec, cfg: ModelConfig
 ) -> SourceReader:
     """A chunked, contract-checked reader over s3://bucket/key (errors name that address)."""
-    return SourceReader(
-        store.open(bucket, key), spec, f"s3://{bucket}/{key}", cfg.join_key, cfg.chunk_rows
-    )
+    return source_reader(store.open(bucket, key), bucket, key, spec, cfg)
