@@ -144,7 +144,15 @@ def recorded_values(alarms: list[dict], recorded: list[dict]) -> dict[str, float
     """Each alarm's statistic over the datapoints of the recorded PutMetricData requests
     (their JSON bodies) CloudWatch would have stored: its namespace, metric name and exactly
     its dimensions, and its unit when it names one."""
-    recorded = [r for r in recorded if _accepted(r)]
+    by_metric: dict[tuple, list[dict]] = {}
+    for request in (r for r in recorded if _accepted(r)):
+        for datum in request.get("MetricData", []):
+            metric = (
+                request.get("Namespace"),
+                datum.get("MetricName"),
+                _dimension_set(datum.get("Dimensions", [])),
+            )
+            by_metric.setdefault(metric, []).append(datum)
     result: dict[str, float | None] = {}
     for alarm in alarms:
         stat = alarm.get("Statistic")
@@ -153,18 +161,15 @@ def recorded_values(alarms: list[dict], recorded: list[dict]) -> dict[str, float
                 f"alarm {alarm['AlarmName']}: extended statistics and metric math are not "
                 "supported locally"
             )
-        dimensions = _dimension_set(alarm.get("Dimensions", []))
+        metric = (
+            alarm["Namespace"],
+            alarm["MetricName"],
+            _dimension_set(alarm.get("Dimensions", [])),
+        )
         samples = _Samples()
-        for request in recorded:
-            if request.get("Namespace") != alarm["Namespace"]:
-                continue
-            for datum in request.get("MetricData", []):
-                if (
-                    datum.get("MetricName") == alarm["MetricName"]
-                    and _dimension_set(datum.get("Dimensions", [])) == dimensions
-                    and alarm.get("Unit") in (None, datum.get("Unit", "None"))
-                ):
-                    samples.add(datum)
+        for datum in by_metric.get(metric, []):
+            if alarm.get("Unit") in (None, datum.get("Unit", "None")):
+                samples.add(datum)
         result[alarm["AlarmName"]] = samples.statistic(stat)
     return result
 
