@@ -62,6 +62,7 @@ class Oracle:
         self._accuracy: dict[tuple[str, int, str], float] = {}
         self._truth: dict[tuple[int, str | None], Truth] = {}
         self._worlds: dict[Incident, object] = {}
+        self._models: dict[str, object] = {}
 
     def _batch(self, day: int, variant: str) -> Batch:
         if variant == "delivered":
@@ -125,9 +126,15 @@ class Oracle:
         key = (version, day, variant)
         if key not in self._accuracy:
             features, statuses = self._features(day, variant)
-            predicted = self.plugin.predict(self.registry.load(version), features).labels
+            predicted = self.plugin.predict(self._model(version), features).labels
             self._accuracy[key] = round(float(np.mean(predicted == statuses)), 4)
         return self._accuracy[key]
+
+    def _model(self, version: str) -> object:
+        """Each version verified and loaded once: a champion is scored on many days."""
+        if version not in self._models:
+            self._models[version] = self.registry.load(version)
+        return self._models[version]
 
     def world_accuracy(self, day: int) -> float:
         """What a model of the behaviour in force achieves on the day's batch."""
