@@ -1,0 +1,33 @@
+"""local_aws.moto_main: the times it has turned into text once are the text moto gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from moto.core.serialize import TimestampSerializer
+
+from local_aws import moto_main
+
+FORMATS = ["iso8601", "iso8601_zeroed", "rfc822", "unixtimestamp"]
+STORED = ["2026-01-05T06:00:01.000Z", "2026-01-05T06:00:01.250000Z", "2026-01-05 06:00:01"]
+
+
+@pytest.mark.parametrize("timestamp_format", FORMATS)
+@pytest.mark.parametrize("value", STORED)
+def test_a_stored_time_is_the_text_moto_gives_each_time(value, timestamp_format):
+    serializer = TimestampSerializer(timestamp_format)
+    moto_text = moto_main._timestamp_text(serializer, value, timestamp_format)
+    assert serializer._convert_timestamp_to_str(value, timestamp_format) == moto_text
+    assert serializer._convert_timestamp_to_str(value, timestamp_format) == moto_text
+
+
+def test_a_stored_time_is_parsed_once_and_other_values_every_time():
+    moto_main._stored_time_text.cache_clear()
+    serializer = TimestampSerializer("iso8601")
+    for _ in range(3):
+        serializer._convert_timestamp_to_str(STORED[0], "iso8601")
+    assert moto_main._stored_time_text.cache_info().misses == 1
+    when = datetime(2026, 1, 5, 6, 0, 1, tzinfo=UTC)
+    assert serializer._convert_timestamp_to_str(when, "iso8601") == "2026-01-05T06:00:01Z"
+    assert moto_main._stored_time_text.cache_info().currsize == 1
