@@ -41,8 +41,12 @@ class ObjectStore:
                 return False
             raise
 
-    def list(self, bucket: str, prefix: str) -> Iterator[dict]:
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    def list(self, bucket: str, prefix: str, one_level: bool = False) -> Iterator[dict]:
+        """The objects under `prefix`; `one_level`: only those directly under it (the keys
+        of its subfolders are not sent)."""
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, **({"Delimiter": "/"} if one_level else {})
+        ):
             yield from page.get("Contents", [])
 
     def list_level(self, bucket: str, prefix: str) -> tuple[builtins.list[str], builtins.list[str]]:

@@ -344,9 +344,11 @@ def label_update_times(store: ObjectStore, bucket: str) -> dict[str, dt.datetime
 def batch_times(
     store: ObjectStore, bucket: str, prefix: str, suffix: str
 ) -> dict[str, dt.datetime]:
-    """{batch_id: LastModified} of `<prefix><batch_id><suffix>` objects (labels/, reports/)."""
+    """{batch_id: LastModified} of `<prefix><batch_id><suffix>` objects (labels/, reports/).
+    One level: the folders beside them (label increments, a report's monitor-run markers:
+    several a batch) are not listed."""
     found: dict[str, dt.datetime] = {}
-    for obj in store.list(bucket, prefix):
+    for obj in store.list(bucket, prefix, one_level=True):
         name = obj["Key"][len(prefix) :]
         if name.endswith(suffix) and BATCH_ID.match(name[: -len(suffix)]):
             found[name[: -len(suffix)]] = obj["LastModified"]

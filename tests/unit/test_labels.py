@@ -80,11 +80,16 @@ class ListedStore:
 
     def __init__(self, objects):
         self.objects = objects
+        self.sent = 0
 
-    def list(self, bucket, prefix):
-        return [
-            {"Key": k, "LastModified": t} for k, t in self.objects.items() if k.startswith(prefix)
+    def list(self, bucket, prefix, one_level=False):
+        found = [
+            {"Key": k, "LastModified": t}
+            for k, t in self.objects.items()
+            if k.startswith(prefix) and not (one_level and "/" in k[len(prefix) :])
         ]
+        self.sent += len(found)
+        return found
 
 
 def test_label_update_times_take_the_newest_object_of_each_batch():
@@ -105,10 +110,31 @@ def test_label_update_times_take_the_newest_object_of_each_batch():
         "b3": day,
     }
     # Training reads the complete file of each batch it lists: increments are not listed.
+    listed.sent = 0
     assert storage.label_times(listed, BUCKET) == {
         "b1": day + dt.timedelta(hours=1),
         "b3": day,
     }
+    assert listed.sent == 2
+
+
+def test_report_times_list_the_reports_and_not_the_monitor_run_markers_beside_them(store):
+    for batch_id in ("b1", "b2"):
+        store.put_json(BUCKET, storage.report_key(batch_id), {})
+        for n in range(30):
+            store.put_json(BUCKET, storage.monitor_run_key(batch_id, f"k{n}", None, "e"), {})
+    store.put_json(BUCKET, "reports/b3.txt", {})
+    listed = []
+    store.s3.meta.events.register(
+        "after-call.s3.ListObjectsV2",
+        lambda parsed, **_: listed.extend(parsed.get("Contents", [])),
+    )
+    assert set(storage.report_times(store, BUCKET)) == {"b1", "b2"}
+    assert sorted(o["Key"] for o in listed) == [
+        "reports/b1.json",
+        "reports/b2.json",
+        "reports/b3.txt",
+    ]
 
 
 def test_no_label_object_means_no_labels(store):
