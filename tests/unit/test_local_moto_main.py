@@ -1,11 +1,17 @@
-"""local_aws.moto_main: the times it has turned into text once are the text moto gives."""
+"""local_aws.moto_main: the times it has turned into text once are the text moto gives; the
+recording keeps every request's body but an S3 one's."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
 from moto.core.serialize import TimestampSerializer
+from moto.moto_api._internal.recorder.models import Recorder
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
 from local_aws import moto_main
 
@@ -31,3 +37,24 @@ def test_a_stored_time_is_parsed_once_and_other_values_every_time():
     when = datetime(2026, 1, 5, 6, 0, 1, tzinfo=UTC)
     assert serializer._convert_timestamp_to_str(when, "iso8601") == "2026-01-05T06:00:01Z"
     assert moto_main._stored_time_text.cache_info().currsize == 1
+
+
+def test_an_s3_request_is_recorded_without_its_body_and_the_handler_still_reads_it(tmp_path):
+    recorder = Recorder()
+    recorder._location, recorder._user_enabled = str(tmp_path / "recording.jsonl"), True
+    sent = {"s3": b"hotel_id,status\nh1,booked\n", "lambda": b'{"batch_id": "b1"}'}
+    for service, body in sent.items():
+        credential = f"Credential=test/20261202/us-east-1/{service}/aws4_request"
+        request = Request(
+            EnvironBuilder(
+                method="PUT",
+                path="/bucket/key",
+                data=body,
+                headers={"Authorization": f"AWS4-HMAC-SHA256 {credential}, Signature=00"},
+            ).get_environ()
+        )
+        recorder._record_request(request)
+        assert request.get_data() == body
+    lines = (tmp_path / "recording.jsonl").read_text().splitlines()
+    recorded = [base64.b64decode(json.loads(line)["body"]) for line in lines]
+    assert recorded == [b"", sent["lambda"]]
