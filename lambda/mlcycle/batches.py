@@ -156,14 +156,21 @@ def change_held_note(
     return store.update_json(buckets.data, storage.held_note_key(batch_id), apply)
 
 
-def held_batches(store: ObjectStore, buckets: Buckets) -> list[HeldBatch]:
+def held_batches(
+    store: ObjectStore, buckets: Buckets, listed: tuple[Set[str], list[str]] | None = None
+) -> list[HeldBatch]:
     """Every batch held and not published. A published batch keeps its held/ folder, so the
     published ones are known from one listing and only the others' notes are read: infer's
-    sweeps would otherwise read two objects for every batch ever held."""
-    published = storage.published_batches(store, buckets.predictions)
-    found = (
-        _moved_to_held(store, buckets, b)
-        for b in storage.batch_folders(store, buckets.data, storage.HELD)
-        if b not in published
-    )
+    sweeps would otherwise read two objects for every batch ever held. `listed`: the published
+    batches and the held/ folders, when the caller has just listed them."""
+    published, folders = listed or held_listings(store, buckets)
+    found = (_moved_to_held(store, buckets, b) for b in folders if b not in published)
     return [held for held in found if held is not None]
+
+
+def held_listings(store: ObjectStore, buckets: Buckets) -> tuple[set[str], list[str]]:
+    """(published batch ids, held/ folders): the two listings `held_batches` reads."""
+    return (
+        storage.published_batches(store, buckets.predictions),
+        storage.batch_folders(store, buckets.data, storage.HELD),
+    )

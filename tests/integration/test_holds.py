@@ -413,3 +413,37 @@ def test_an_operator_releases_a_batch_its_first_labels_held_through_the_gate(
     manifest = _json(s3, buckets.predictions, "predictions/late-labels/_SUCCESS")
     assert "FeatureDrift" in manifest["warnings"] and not manifest["gate"]["trips"]
     assert [e["cause"].get("action") for e in _log(s3, buckets)] == ["release"]
+
+
+def test_a_sweep_lists_the_published_batches_and_the_held_folders_once(
+    breaker_asks, buckets, s3, monkeypatch
+):
+    """Its look at held batches and at batches waiting on probation go by the same listings."""
+    from handlers import runtime
+    from mlcycle.breaker import holds
+
+    monkeypatch.setattr(holds, "report_held_too_long", lambda model, batches: None)
+    manifest = json.dumps({"model_version": "v0001", "published_at": "2026-01-01T00:00:00+00:00"})
+    note = json.dumps({"held_at": "2026-01-01T00:00:00+00:00", "reason": "gate"})
+    s3.put_object(Bucket=buckets.predictions, Key="probation/waiting/_SUCCESS", Body=manifest)
+    s3.put_object(Bucket=buckets.data, Key="held/stuck/held.json", Body=note)
+    listed: list[str] = []
+    runtime.store().s3.meta.events.register(
+        "before-parameter-build.s3.ListObjectsV2",
+        lambda params, **_: listed.append(f"{params['Bucket']}/{params['Prefix']}"),
+        unique_id="count-listings",
+    )
+    try:
+        swept = _sweep(_config(), buckets)
+    finally:
+        runtime.store().s3.meta.events.unregister(
+            "before-parameter-build.s3.ListObjectsV2", unique_id="count-listings"
+        )
+    assert swept["stuck"]["status"] == swept["waiting"]["status"] == "held_too_long"
+    assert sorted(listed) == sorted(
+        [
+            f"{buckets.predictions}/predictions/",
+            f"{buckets.data}/held/",
+            f"{buckets.predictions}/probation/",
+        ]
+    )

@@ -73,13 +73,17 @@ def publish_from_probation(
 
 
 def unpublished_probation(
-    store: ObjectStore, buckets: Buckets, skip: Set[str] = frozenset()
+    store: ObjectStore,
+    buckets: Buckets,
+    skip: Set[str] = frozenset(),
+    published: Set[str] | None = None,
 ) -> Iterator[tuple[str, dict | None, str | None]]:
     """(batch id, probation manifest, why it is unreadable) of every batch scored on
     probation and not published, `skip` aside. One listing each for the probation folders
-    and the published batches, instead of a request per batch ever scored on probation; a
-    manifest is read only for the rest."""
-    published = storage.published_batches(store, buckets.predictions)
+    and the published batches (`published`: when the caller has just listed them), instead of
+    a request per batch ever scored on probation; a manifest is read only for the rest."""
+    if published is None:
+        published = storage.published_batches(store, buckets.predictions)
     for batch_id in storage.batch_folders(store, buckets.predictions, storage.PROBATION):
         if batch_id in published or batch_id in skip:
             continue

@@ -17,7 +17,7 @@ import datetime as dt
 from functools import partial
 
 from mlcycle import storage
-from mlcycle.batches import HeldBatch, held_batch, held_batches
+from mlcycle.batches import HeldBatch, held_batch, held_batches, held_listings
 from mlcycle.breaker.effects import (
     publish_from_probation,
     report_held_too_long,
@@ -149,16 +149,22 @@ def _why_not_publish(cfg: ModelConfig, state: dict, held: HeldBatch) -> str | No
 
 
 def _waiting_on_probation(
-    store: ObjectStore, buckets: Buckets, state: dict, at: dt.datetime, hours: float
+    store: ObjectStore,
+    buckets: Buckets,
+    state: dict,
+    at: dt.datetime,
+    hours: float,
+    listed: tuple[set[str], list[str]],
 ) -> list[dict]:
     """Batches scored on probation from incoming/ (so not in held/) and still unpublished past
     the hold limit: they page like held batches; a verdict or an operator publishes them.
     Whatever the state: after a close, a batch may wait for its labelled verdict, and a batch a
-    refuted candidate was still scoring when it was refuted keeps that candidate's output."""
+    refuted candidate was still scoring when it was refuted keeps that candidate's output.
+    `listed`: the published batches and the held/ folders."""
     version = (state.get("probation") or {}).get("model_version")
-    held = set(storage.batch_folders(store, buckets.data, storage.HELD))
+    published, held = listed
     found = []
-    for batch_id, output, unreadable in unpublished_probation(store, buckets, held):
+    for batch_id, output, unreadable in unpublished_probation(store, buckets, set(held), published):
         if output is not None:
             try:
                 limit = dt.datetime.fromisoformat(output["published_at"])
@@ -203,9 +209,11 @@ def sweep(
     """
     at = at or now()
     hours = cfg.breaker.max_hold_hours
-    overdue = [h for h in held_batches(store, buckets) if at > h.limit(hours)]
+    # Both looks at what waits go by the same two listings: nothing is published in between.
+    listed = held_listings(store, buckets)
+    overdue = [h for h in held_batches(store, buckets, listed) if at > h.limit(hours)]
     state, _ = read_state(store, buckets.monitoring)
-    results = _waiting_on_probation(store, buckets, state, at, hours)
+    results = _waiting_on_probation(store, buckets, state, at, hours, listed)
     for held in overdue:
         why = _why_not_publish(cfg, state, held)
         if why is None:
