@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import re
 import sys
 
 import waitress
@@ -41,6 +40,8 @@ from moto.core.serialize import TimestampSerializer
 from moto.moto_api._internal.recorder.models import Recorder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from waitress.channel import HTTPChannel
+
+from local_aws.moto_recorder import signing_service
 
 _SERVICE_PACKAGES = tuple(backends.list_of_moto_modules())
 backends.list_of_moto_modules = lambda: _SERVICE_PACKAGES
@@ -63,11 +64,10 @@ def _time_text(serializer: TimestampSerializer, value, timestamp_format: str):
 
 TimestampSerializer._convert_timestamp_to_str = _time_text  # type: ignore[method-assign]
 _record_request = Recorder._record_request
-_S3_SIGNED = re.compile(r"Credential=[^/,]*/[^/,]*/[^/,]*/s3/aws4_request")
 
 
 def _record_without_s3_bodies(recorder: Recorder, request, body: bytes | None = None) -> None:
-    if body is None and _S3_SIGNED.search(request.headers.get("Authorization", "")):
+    if body is None and signing_service(request.headers.get("Authorization", "")) == "s3":
         body = b""  # given a body, the recorder leaves the request's own unread
     _record_request(recorder, request, body)
 

@@ -45,6 +45,14 @@ _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _INVOKE_ASYNC = re.compile(r"^/2014-11-13/functions/(?P<name>[^/]+)/invoke-async/?$")
 _SIGNING_SERVICE = re.compile(r"Credential=[^/,]*/[^/,]*/[^/,]*/(?P<service>[^/,]*)/aws4_request")
 _QUERY_ACTION = re.compile(rb"(?:^|&)Action=(?P<action>[A-Za-z]+)")
+
+
+def signing_service(authorization: str) -> str | None:
+    """The SigV4 signing name (s3, lambda, monitoring...) an Authorization header names."""
+    signed = _SIGNING_SERVICE.search(authorization)
+    return signed.group("service") if signed else None
+
+
 # The services whose configuration the executor keeps (by SigV4 signing name).
 RECONFIGURABLE = ("events", "lambda", "monitoring")
 # Their calls that change nothing of it, besides reads (Get*, List*, Describe*) and invokes.
@@ -192,8 +200,7 @@ class Recorder:
         for entry in _entries(self._take()):
             headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
             path = urlparse(entry.get("url", "")).path
-            signed = _SIGNING_SERVICE.search(headers.get("authorization", ""))
-            service = signed.group("service") if signed else None
+            service = signing_service(headers.get("authorization", ""))
             if service == "s3":
                 if entry.get("method") in ("PUT", "POST"):
                     drained.s3_writes.append((headers.get("host", ""), path))
