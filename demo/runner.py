@@ -140,6 +140,8 @@ class Run:
         return state, ModelRegistry(self.store, self.buckets.models, self.cfg.name).champion()
 
     def bootstrap(self) -> dict:
+        # Every function's imports run beside the first training instead of in each first run.
+        self.executor.prewarm(list(self.functions.values()))
         for key, body in plan.training_files(self.sc).items():
             self._put(key, body)
         return self.executor.invoke(self.functions["train"], {"actor": "demo bootstrap"})

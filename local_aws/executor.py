@@ -37,7 +37,7 @@ from local_aws import lambda_events
 from local_aws.alarms import AlarmEvaluator, reason_data
 from local_aws.control_plane import ControlPlane
 from local_aws.moto_recorder import Recorder
-from local_aws.runtime import Invocation, PackageStore, run_handler
+from local_aws.runtime import Invocation, PackageStore, SandboxSpec, run_handler, sandbox_spec
 from local_aws.s3_notifications import NotificationScanner
 from local_aws.schedules import parse_schedule
 from local_aws.warm import WarmPool
@@ -186,30 +186,14 @@ class Executor:
             or self.control.function(function)
             or lam.get_function(FunctionName=function)["Configuration"]
         )
-        task_dir = self.packages.unpacked(config["CodeSha256"])
-        layer_dirs = []
-        for layer in config.get("Layers", []):
-            if layer["Arn"] not in self._layer_code:
-                _, _, _, _, _, _, layer_name, version = layer["Arn"].split(":")
-                content = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))[
-                    "Content"
-                ]
-                self._layer_code[layer["Arn"]] = content["CodeSha256"]
-            layer_dirs.append(self.packages.unpacked(self._layer_code[layer["Arn"]]))
         invocation = Invocation(config["FunctionName"], source, event, self.clock, attempt=attempt)
         output = started = None
         if self.stream_logs:
             output = lambda lines: self._put_log_lines(invocation, lines)  # noqa: E731
             started = lambda run: self._put_log_lines(run, [_start_line(run)])  # noqa: E731
         run_handler(
-            config,
-            task_dir,
-            layer_dirs,
-            self.packages.runtime_dir(),
+            self._sandbox_spec(config),
             self.pool,
-            self.endpoint_url,
-            self.region,
-            CREDENTIALS,
             event,
             invocation,
             self._answer_sync_invoke,
@@ -231,6 +215,42 @@ class Executor:
                 invocation.error.get("errorMessage"),
             )
         return invocation
+
+    def _sandbox_spec(self, config: dict) -> SandboxSpec:
+        """The sandbox that runs `config`'s deployed code and layers."""
+        lam = self._client["lambda"]
+        task_dir = self.packages.unpacked(config["CodeSha256"])
+        layer_dirs = []
+        for layer in config.get("Layers", []):
+            if layer["Arn"] not in self._layer_code:
+                _, _, _, _, _, _, layer_name, version = layer["Arn"].split(":")
+                content = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))[
+                    "Content"
+                ]
+                self._layer_code[layer["Arn"]] = content["CodeSha256"]
+            layer_dirs.append(self.packages.unpacked(self._layer_code[layer["Arn"]]))
+        return sandbox_spec(
+            config,
+            task_dir,
+            layer_dirs,
+            self.packages.runtime_dir(),
+            self.pool,
+            self.endpoint_url,
+            self.region,
+            CREDENTIALS,
+        )
+
+    def prewarm(self, function_names: list[str]) -> None:
+        """Start a sandbox for each function now, its handler imported, as Lambda's provisioned
+        concurrency does: their first runs start warm. They start side by side, so a caller
+        that goes on meanwhile (the demo's first training) overlaps their imports."""
+        self._drain()
+        for name in function_names:
+            config = self.control.function(_function_name(name))
+            if config is None:
+                raise ValueError(f"prewarm: no function {name!r} is deployed")
+            spec = self._sandbox_spec(config)
+            self.pool.prestart(spec.identity, spec.env, spec.cwd)
 
     def _put_log_lines(self, invocation: Invocation, lines: list[str]) -> None:
         """Best effort: lines into the function's log group, in its sandbox's stream, as Lambda

@@ -150,7 +150,17 @@ class OutputTail:
         self._read(final=True)
 
 
-def run_handler(
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What a function's sandbox runs: its identity (the pool key), environment and folder."""
+
+    identity: str
+    env: dict
+    cwd: str
+    timeout_s: int
+
+
+def sandbox_spec(
     config: dict,
     task_dir: Path,
     layer_dirs: list[Path],
@@ -159,23 +169,9 @@ def run_handler(
     endpoint_url: str,
     region: str,
     credentials: dict,
-    event: object,
-    invocation: Invocation,
-    serve: Serve,
-    enforce_timeout: bool = True,
-    output: Callable[[list[str]], None] | None = None,
-    started: Callable[[Invocation], None] | None = None,
-) -> Invocation:
-    """Run the handler of `config` (get_function's Configuration) on `event` in a sandbox;
-    fill `invocation`. `serve` answers the synchronous invokes the handler makes; `output`,
-    when given, gets the lines the handler writes while it runs; `started`, the invocation
-    once its sandbox (and so its log stream) is chosen, before the handler runs."""
-
-    def chosen(log_stream: str) -> None:
-        invocation.log_stream = log_stream
-        if started:
-            started(invocation)
-
+) -> SandboxSpec:
+    """The sandbox of `config` (get_function's Configuration): a new one for other code or
+    configuration."""
     name = config["FunctionName"]
     path = [str(task_dir)]
     for layer in layer_dirs:
@@ -223,6 +219,31 @@ def run_handler(
         ],
         sort_keys=True,
     )
+    env.update(HOME=str(pool.home), TMPDIR=str(pool.home))
+    return SandboxSpec(identity, env, str(task_dir), timeout_s)
+
+
+def run_handler(
+    spec: SandboxSpec,
+    pool: WarmPool,
+    event: object,
+    invocation: Invocation,
+    serve: Serve,
+    enforce_timeout: bool = True,
+    output: Callable[[list[str]], None] | None = None,
+    started: Callable[[Invocation], None] | None = None,
+) -> Invocation:
+    """Run the handler of `spec` on `event` in a sandbox; fill `invocation`. `serve` answers
+    the synchronous invokes the handler makes; `output`, when given, gets the lines the handler
+    writes while it runs; `started`, the invocation once its sandbox (and so its log stream) is
+    chosen, before the handler runs."""
+
+    def chosen(log_stream: str) -> None:
+        invocation.log_stream = log_stream
+        if started:
+            started(invocation)
+
+    timeout_s = spec.timeout_s
     with tempfile.TemporaryDirectory(prefix="lambda-") as tmp:
         event_path, result_path, log_path = (
             Path(tmp) / "event.json",
@@ -232,9 +253,9 @@ def run_handler(
         event_path.write_text(json.dumps(event))
         tail = OutputTail(log_path, output) if output else None
         invocation.duration_s = pool.run(
-            identity,
-            {**env, "HOME": str(pool.home), "TMPDIR": str(pool.home)},
-            str(task_dir),
+            spec.identity,
+            spec.env,
+            spec.cwd,
             event_path,
             result_path,
             log_path,

@@ -75,8 +75,26 @@ class Context:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
-handler, import_error = None, None
-module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+def _load_handler():
+    """(the handler, None), or (None, the error every invocation answers with)."""
+    module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), function_name), None
+    except Exception as exc:
+        return None, {
+            "errorType": "Runtime.ImportModuleError",
+            "errorMessage": f"Unable to import module '{module_name}': {exc}",
+            "stackTrace": traceback.format_exception(exc),
+        }
+
+
+# Lambda's init phase: the handler is imported as the sandbox starts, before its first
+# invocation comes, so a sandbox started ahead of it (warm.WarmPool.prestart) is warm by then.
+handler, import_error = _load_handler()
+# What the import wrote is in the sandbox's own output (warm.Sandbox.startup_output). It leads
+# the first invocation's output, as Lambda logs the init phase in the sandbox's first stream,
+# and is taken out of the startup output, which the pool adds to a run that kills the sandbox.
+init_output = os.dup(1)
 for line in sys.stdin:
     request = json.loads(line)
     sys.stdout.flush()
@@ -86,15 +104,12 @@ for line in sys.stdin:
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
-    if handler is None and import_error is None:
-        try:
-            handler = getattr(importlib.import_module(module_name), function_name)
-        except Exception as exc:
-            import_error = {
-                "errorType": "Runtime.ImportModuleError",
-                "errorMessage": f"Unable to import module '{module_name}': {exc}",
-                "stackTrace": traceback.format_exception(exc),
-            }
+    if init_output is not None:
+        with open(init_output, "r+b") as said:  # closes the duplicate
+            said.seek(0)
+            os.write(1, said.read())
+            said.truncate(0)
+        init_output = None
     if import_error:
         out = import_error
     else:

@@ -126,6 +126,11 @@ class WarmPool:
             sandbox.close()
         return time.monotonic() - started
 
+    def prestart(self, key: str, env: dict, cwd: str) -> None:
+        """An idle sandbox for `key`, started now: it imports its handler while the caller goes
+        on, and the next run for `key` takes it."""
+        self.sandboxes.setdefault(key, []).append(Sandbox(self.python, WORKER, env, cwd))
+
     def close(self) -> None:
         for idle in self.sandboxes.values():
             for sandbox in idle:

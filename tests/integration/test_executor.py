@@ -714,3 +714,27 @@ def test_runs_in_one_warm_sandbox_share_its_log_stream(stack, aws, executor, nam
     assert starts[-2:] == [
         f"START RequestId: {run.request_id} Version: $LATEST" for run in (first, second)
     ]
+
+
+def test_a_prewarmed_sandbox_has_imported_its_handler_before_its_first_run(executor, names):
+    executor.prewarm([names["monitor"]])
+    time.sleep(3)  # the import, well done by now
+    sent = time.time()
+    first, second = (executor.run(names["monitor"], {}) for _ in range(2))
+    assert first.ok and second.ok
+    assert first.result["imported_at"] < sent  # not imported on the way to the run
+    assert first.log_stream == second.log_stream  # the prewarmed sandbox served both
+    # The init phase's output leads the first run's output only.
+    assert first.logs.startswith("placeholder monitor imported\n")
+    assert "imported" not in second.logs
+
+
+def test_what_an_import_says_reaches_a_cold_first_run_once(executor, names):
+    first, second = (executor.run(names["breaker"], {}) for _ in range(2))
+    assert first.logs.count("placeholder breaker imported") == 1
+    assert "imported" not in second.logs
+
+
+def test_prewarming_an_unknown_function_is_refused(executor):
+    with pytest.raises(ValueError, match="no function 'nope' is deployed"):
+        executor.prewarm(["nope"])
