@@ -19,8 +19,10 @@ model sees here what it saw in production.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,9 +30,9 @@ import pandas as pd
 from data.generate import Batch, make_batch
 from demo.scenario import Incident, Scenario
 from mlcycle.attributes import attributes_from_frames, join
-from mlcycle.config import ModelConfig, SourceSpec
+from mlcycle.config import ModelConfig, SourceSpec, load_config
 from mlcycle.datasets import feature_frame
-from mlcycle.plugin import Plugin
+from mlcycle.plugin import Plugin, load_plugin
 from mlcycle.registry import ModelRegistry
 from mlcycle.sources import SourceReader
 
@@ -51,11 +53,32 @@ class Truth:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+@dataclass(frozen=True)
+class Prepared:
+    inputs: dict[tuple[int, str], tuple[pd.DataFrame, np.ndarray]]
+    worlds: dict[Incident, object]
+
+
+def prepared(scenario: Scenario, config_path: Path) -> Prepared:
+    """`Oracle.prepare` in a process of its own: the demo starts it as the days begin, and
+    it has its answers ready (seconds of CPU on a core the run leaves idle) when the report
+    is made."""
+    # One thread: the run has the other core. Read when scikit-learn loads, below.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    cfg = load_config(config_path)
+    return Oracle(scenario, cfg, None, load_plugin(cfg, config_path.parent)).prepare()
+
+
 class Oracle:
-    """Scores the scenario's batches with registered versions; every answer is cached."""
+    """Scores the scenario's batches with registered versions; every answer is cached.
+    ``registry``: None scores nothing registered (`prepare` alone)."""
 
     def __init__(
-        self, scenario: Scenario, cfg: ModelConfig, registry: ModelRegistry, plugin: Plugin
+        self,
+        scenario: Scenario,
+        cfg: ModelConfig,
+        registry: ModelRegistry | None,
+        plugin: Plugin,
     ):
         self.sc, self.cfg, self.registry, self.plugin = scenario, cfg, registry, plugin
         self._inputs: dict[tuple[int, str], tuple[pd.DataFrame, np.ndarray]] = {}
@@ -111,6 +134,25 @@ class Oracle:
         statuses = truth.reindex(joined[cfg.join_key].astype(str)).to_numpy()
         return feature_frame(joined, cfg), statuses
 
+    def prepare(self) -> Prepared:
+        """Everything it scores that the run does not decide: each day's inputs in the variants
+        it is judged in, and the models of the changed worlds."""
+        for day in range(1, self.sc.days + 1):
+            self._features(day, "concept")
+            incident = self.sc.incident_on(day)
+            if incident is None:
+                continue
+            self._features(day, "delivered")
+            if incident.type == CONCEPT:
+                self._world_model(incident)
+            else:
+                self._features(day, "clean")
+        return Prepared(self._inputs, self._worlds)
+
+    def adopt(self, prepared: Prepared) -> None:
+        self._inputs.update(prepared.inputs)
+        self._worlds.update(prepared.worlds)
+
     def _features(self, day: int, variant: str) -> tuple[pd.DataFrame, np.ndarray]:
         if (day, variant) not in self._inputs:
             self._inputs[day, variant] = self._typed(self._batch(day, variant))
@@ -133,6 +175,8 @@ class Oracle:
     def _model(self, version: str) -> object:
         """Each version verified and loaded once: a champion is scored on many days."""
         if version not in self._models:
+            if self.registry is None:
+                raise ValueError(f"{version}: this oracle has no model store to load it from")
             self._models[version] = self.registry.load(version)
         return self._models[version]
 

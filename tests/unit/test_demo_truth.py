@@ -3,9 +3,10 @@ in force, not of the old world's accuracy, which a changed behaviour may never a
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from demo.scenario import Incident, Scenario
-from demo.truth import Oracle
+from demo.truth import Oracle, prepared
 from mlcycle.config import load_config
 from mlcycle.plugin import load_plugin
 from tests.conftest import MODEL_DIR
@@ -41,3 +42,31 @@ def test_concept_drift_harms_the_old_model_and_not_one_that_learnt_the_new_behav
     assert old.accuracy < oracle.world_accuracy(3) - 0.02
     assert not new.harmful and "model of the changed behaviour" in new.why
     assert not oracle.truth(1, "old").harmful  # a clean day is no harm
+
+
+def test_an_oracle_given_the_prepared_inputs_answers_alike_without_drawing_them_again():
+    cfg = load_config(MODEL_DIR / "model_config.yml")
+    plugin = load_plugin(cfg, MODEL_DIR)
+    computed = Oracle(SCENARIO, cfg, None, plugin)
+    computed.registry = Models(computed, plugin)
+    adopted = Oracle(SCENARIO, cfg, None, plugin)
+    adopted.registry = computed.registry
+    adopted.adopt(prepared(SCENARIO, MODEL_DIR / "model_config.yml"))
+
+    def drawn_again(batch):
+        raise AssertionError("the prepared inputs were drawn again")
+
+    adopted._typed = drawn_again
+    for day in range(1, SCENARIO.days + 1):
+        for version in ("old", "new"):
+            assert adopted.truth(day, version) == computed.truth(day, version)
+    assert adopted.clean_day_accuracy("new", [1, 2, 3, 4]) == computed.clean_day_accuracy(
+        "new", [1, 2, 3, 4]
+    )
+
+
+def test_an_oracle_without_a_model_store_refuses_to_score_a_version():
+    cfg = load_config(MODEL_DIR / "model_config.yml")
+    oracle = Oracle(SCENARIO, cfg, None, load_plugin(cfg, MODEL_DIR))
+    with pytest.raises(ValueError, match="v0001: this oracle has no model store"):
+        oracle.truth(3, "v0001")
