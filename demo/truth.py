@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,9 @@ class Truth:
 @dataclass(frozen=True)
 class Prepared:
     inputs: dict[tuple[int, str], tuple[pd.DataFrame, np.ndarray]]
-    worlds: dict[Incident, object]
+    # Pickled here, loaded by `Oracle.adopt`: a model's pickle names the plug-in's modules,
+    # which only an oracle (given the plug-in) is sure to find.
+    worlds: dict[Incident, bytes]
 
 
 def prepared(scenario: Scenario, config_path: Path) -> Prepared:
@@ -147,11 +150,12 @@ class Oracle:
                 self._world_model(incident)
             else:
                 self._features(day, "clean")
-        return Prepared(self._inputs, self._worlds)
+        return Prepared(self._inputs, {i: pickle.dumps(m) for i, m in self._worlds.items()})
 
     def adopt(self, prepared: Prepared) -> None:
         self._inputs.update(prepared.inputs)
-        self._worlds.update(prepared.worlds)
+        # Our own worker's models of the scenario, not data from outside.
+        self._worlds.update({i: pickle.loads(m) for i, m in prepared.worlds.items()})
 
     def _features(self, day: int, variant: str) -> tuple[pd.DataFrame, np.ndarray]:
         if (day, variant) not in self._inputs:
