@@ -123,8 +123,11 @@ def handle(
             # This batch's trip may have opened the breaker: the batches after it must see that.
             gate = inference_gate(cfg, plugin, store, buckets)
     if trigger == "rescan":
-        results += holds.publish_confirmed(cfg, plugin, store, buckets)
-        results += holds.sweep(cfg, plugin, store, buckets)
+        looked = holds.waiting(store, buckets)
+        confirmed = holds.publish_confirmed(cfg, plugin, store, buckets, looked)
+        results += confirmed
+        # A batch it published (or tried to) waits no longer as looked: the sweep looks again.
+        results += holds.sweep(cfg, plugin, store, buckets, looked=None if confirmed else looked)
     summary = _summary(trigger, results)
     failed = [r["batch_id"] for r in results if r["status"] == "error"]
     if failed and trigger != "rescan":

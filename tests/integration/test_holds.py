@@ -447,3 +447,72 @@ def test_a_sweep_lists_the_published_batches_and_the_held_folders_once(
             f"{buckets.predictions}/probation/",
         ]
     )
+
+
+@pytest.fixture
+def requested(monkeypatch):
+    """The prefixes the functions' store lists and the keys it gets, in order."""
+    from handlers import runtime
+
+    seen: list[str] = []
+    events = runtime.store().s3.meta.events
+    hooks = {
+        "ListObjectsV2": lambda params, **_: seen.append(f"list {params['Prefix']}"),
+        "GetObject": lambda params, **_: seen.append(params["Key"]),
+    }
+    for operation, hook in hooks.items():
+        events.register(f"before-parameter-build.s3.{operation}", hook, unique_id=operation)
+    yield seen
+    for operation in hooks:
+        events.unregister(f"before-parameter-build.s3.{operation}", unique_id=operation)
+
+
+def test_a_rescan_looks_at_what_waits_once_when_it_publishes_nothing_confirmed(
+    breaker_asks, buckets, s3, monkeypatch, requested
+):
+    """Its publication of confirmed batches and its sweep go by one look at held/."""
+    from handlers import runtime
+    from mlcycle import events
+    from mlcycle.breaker import holds
+    from mlcycle.inference import handle
+
+    monkeypatch.setattr(holds, "report_held_too_long", lambda model, batches: None)
+    note = json.dumps({"held_at": "2026-01-01T00:00:00+00:00", "reason": "gate"})
+    s3.put_object(Bucket=buckets.data, Key="held/stuck/held.json", Body=note)
+
+    rescan = handle(_config(), runtime.plugin(), runtime.store(), buckets, events.Rescan())
+
+    assert [r["status"] for r in rescan["results"]] == ["held_too_long"]
+    assert requested.count("held/stuck/held.json") == 1, requested
+    assert requested.count("list held/") == 1, requested
+    # One for the rescan's new batches, one for its look at what waits.
+    assert requested.count("list predictions/") == 2, requested
+
+
+def test_a_batch_the_rescan_published_on_its_labels_is_not_swept_as_held(
+    breaker_asks, buckets, s3, monkeypatch
+):
+    """Its sweep looks again after a confirmed batch was published: a day past the hold
+    limit, the published batch is not paged."""
+    from handlers import runtime
+    from mlcycle import events
+    from mlcycle.breaker import holds
+    from mlcycle.inference import handle
+
+    monkeypatch.setattr(holds, "report_held_too_long", lambda model, batches: None)
+    _held_outage_and_clean(s3, buckets)
+    _breaker({"action": "close"})
+    note = _json(s3, buckets.data, "held/clean/held.json")
+    s3.put_object(
+        Bucket=buckets.data,
+        Key="held/clean/held.json",
+        Body=json.dumps({**note, "confirmed": {"overdue": 0}}).encode(),
+    )
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
+    monkeypatch.setattr(holds, "now", lambda: later)
+
+    rescan = handle(_config(), runtime.plugin(), runtime.store(), buckets, events.Rescan())
+
+    statuses = [(r["batch_id"], r["status"]) for r in rescan["results"]]
+    assert ("clean", "published") in statuses and ("outage", "held_too_long") in statuses
+    assert [s for b, s in statuses if b == "clean"] == ["published"], statuses

@@ -14,6 +14,7 @@ waits again), nor while the breaker state is unknown: those stay held and page t
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import partial
 
 from mlcycle import storage
@@ -120,15 +121,35 @@ def release(
     return isolated(cfg, store, buckets, batch_id, prefix, work)
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """One look at what waits: the published batches, the held/ folders, and the notes of the
+    held batches not published."""
+
+    published: set[str]
+    folders: list[str]
+    held: list[HeldBatch]
+
+
+def waiting(store: ObjectStore, buckets: Buckets) -> Waiting:
+    published, folders = held_listings(store, buckets)
+    return Waiting(published, folders, held_batches(store, buckets, (published, folders)))
+
+
 def publish_confirmed(
-    cfg: ModelConfig, plugin: Plugin, store: ObjectStore, buckets: Buckets
+    cfg: ModelConfig,
+    plugin: Plugin,
+    store: ObjectStore,
+    buckets: Buckets,
+    looked: Waiting | None = None,
 ) -> list[dict]:
     """Score and publish, through the gate, the held batches their first labels confirmed;
-    only while the breaker is CLOSED (an OPEN one scores every held batch when it closes)."""
+    only while the breaker is CLOSED (an OPEN one scores every held batch when it closes).
+    `looked`: what waits, when the caller has just looked."""
     if read_state(store, buckets.monitoring)[0]["state"] != CLOSED:
         return []
     results = []
-    for held in held_batches(store, buckets):
+    for held in (looked or waiting(store, buckets)).held:
         if not held.note.get("confirmed") or held.integrity_rules:
             continue
         prefix = storage.held_prefix(held.batch_id)
@@ -201,19 +222,23 @@ def sweep(
     store: ObjectStore,
     buckets: Buckets,
     at: dt.datetime | None = None,
+    looked: Waiting | None = None,
 ) -> list[dict]:
     """Apply the fallback to every batch held past its limit; one result per such batch.
+    `looked`: what waits, when the caller has just looked and published nothing since.
 
     Safe to repeat: a published batch is no longer held, and one that stays held is paged
     again at the next sweep.
     """
     at = at or now()
     hours = cfg.breaker.max_hold_hours
-    # Both looks at what waits go by the same two listings: nothing is published in between.
-    listed = held_listings(store, buckets)
-    overdue = [h for h in held_batches(store, buckets, listed) if at > h.limit(hours)]
+    # Both looks at what waits go by the same look: nothing is published in between.
+    looked = looked or waiting(store, buckets)
+    overdue = [h for h in looked.held if at > h.limit(hours)]
     state, _ = read_state(store, buckets.monitoring)
-    results = _waiting_on_probation(store, buckets, state, at, hours, listed)
+    results = _waiting_on_probation(
+        store, buckets, state, at, hours, (looked.published, looked.folders)
+    )
     for held in overdue:
         why = _why_not_publish(cfg, state, held)
         if why is None:
