@@ -150,21 +150,28 @@ def _labelled_batch(
         notes.append(f"batch {batch_id}: excluded, its inputs are suspect ({said})")
         found.excluded = {"batch_id": batch_id, "integrity_trips": broken}
         return found
-    labels = _read(store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg, notes)
-    base = _read(
-        reader,
-        buckets.data,
-        storage.source_key(prefix, cfg.input_spec.name),
-        cfg.input_spec,
-        cfg,
-        notes,
+    cache = read_cache.SOURCES
+    labels = cache.checked(
+        store, buckets.data, storage.labels_key(batch_id), _labels_spec(cfg), cfg
     )
-    base = base.merge(labels[[cfg.join_key, cfg.target]], on=cfg.join_key, how="inner")
+    base = cache.checked(
+        reader, buckets.data, storage.source_key(prefix, cfg.input_spec.name), cfg.input_spec, cfg
+    )
     attrs = {
-        s.name: _read(reader, buckets.data, storage.source_key(prefix, s.name), s, cfg, notes)
+        s.name: cache.checked(reader, buckets.data, storage.source_key(prefix, s.name), s, cfg)
         for s in cfg.attribute_sources
     }
-    found.frame, coverage = _joined(cfg, base, attrs)
+    parts = (labels, base, *attrs.values())
+    for part in parts:
+        notes += part.notes
+
+    def join() -> tuple[pd.DataFrame, dict[str, float]]:
+        labelled = base.frame.merge(
+            labels.frame[[cfg.join_key, cfg.target]], on=cfg.join_key, how="inner"
+        )
+        return _joined(cfg, labelled, {name: a.frame for name, a in attrs.items()})
+
+    found.frame, coverage = cache.joined(("labelled batch", cfg.target), parts, join)
     found.part = {"part": f"batch {batch_id}", "rows": found.rows, "coverage": coverage}
     return found
 

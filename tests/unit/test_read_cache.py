@@ -120,3 +120,48 @@ def test_a_source_larger_than_the_budget_is_not_kept(kept):
     for _ in range(2):
         cache.read(store, BUCKETS.data, KEY, _spec(cfg), cfg)
     assert len(parses) == 2 and cache.used == 0
+
+
+def _joined(cache, store, cfg, made: list) -> tuple:
+    part = cache.checked(store, BUCKETS.data, KEY, _spec(cfg), cfg)
+
+    def join():
+        made.append(part.identity)
+        return part.frame.assign(matched=True), {"hotels": 1.0}
+
+    return cache.joined("test join", (part,), join)
+
+
+def test_a_join_of_unchanged_sources_is_made_once_and_each_caller_gets_its_own_copy(kept):
+    store, cfg, cache, parses = kept
+    _put(store, HOTELS)
+    made: list = []
+    first, coverage = _joined(cache, store, cfg, made)
+    first.loc[0, "country_code"] = "XX"
+    coverage["hotels"] = 0.0
+    again, coverage = _joined(cache, store, cfg, made)
+    assert list(again["country_code"]) == ["DE", "FR"] and coverage == {"hotels": 1.0}
+    assert len(made) == len(parses) == 1
+
+
+def test_a_join_is_made_again_when_one_of_its_sources_changed(kept):
+    store, cfg, cache, _ = kept
+    _put(store, HOTELS)
+    made: list = []
+    _joined(cache, store, cfg, made)
+    _put(store, HOTELS.replace(b"FR", b"IT"))
+    again, _ = _joined(cache, store, cfg, made)
+    assert list(again["country_code"]) == ["DE", "IT"]
+    assert len(made) == 2 and made[0] != made[1]
+
+
+def test_a_join_and_its_sources_share_the_budget(kept):
+    store, cfg, _, _ = kept
+    _put(store, HOTELS)
+    frame, _ = ReadCache(budget_bytes=10**6).read(store, BUCKETS.data, KEY, _spec(cfg), cfg)
+    size = int(frame.memory_usage(deep=True, index=True).sum())
+    cache = ReadCache(budget_bytes=size + 10)  # room for the source, not for its join too
+    made: list = []
+    for _ in range(2):
+        _joined(cache, store, cfg, made)
+    assert cache.used <= cache.budget and len(made) == 2
