@@ -23,22 +23,25 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from data.generate import Batch, label_increment
 from demo import report as demo_report
 from demo import report_html, scenario_file, truth
 from demo import scenario as plan
+from demo.early_start import EarlyStart
 from demo.observe import observe
 from demo.timeline import timeline
 from demo.truth import Oracle
 from deployment import deploy
 from deployment.clients import client
 from deployment.emulator_env import EMULATOR_ENV
+from handlers import FUNCTIONS
 from layers.build import build
 from local_aws.emulator import running_emulator
 from local_aws.executor import Executor
+from local_aws.sandboxes import Sandboxes
 from mlcycle import storage
 from mlcycle.breaker.state import read_state
 from mlcycle.config import ModelConfig, load_config
@@ -81,8 +84,10 @@ class Run:
         outputs: dict,
         out_dir: Path,
         recording: Path | None = None,
+        sandboxes: Sandboxes | None = None,
     ):
-        """`recording`: the emulator's request recording file (read there, not over HTTP)."""
+        """`recording`: the emulator's request recording file (read there, not over HTTP);
+        `sandboxes`: the functions' sandboxes, when they were started beforehand."""
         self.sc, self.cfg, self.url, self.out_dir = sc, cfg, url, out_dir
         names = outputs["buckets"]
         self.buckets = Buckets(
@@ -99,6 +104,8 @@ class Run:
             coalesce_schedules=True,
             recording_file=recording,
             quiet_between_calls=True,
+            region=EMULATOR_ENV["AWS_REGION"],
+            sandboxes=sandboxes,
         )
         self.records: list[demo_report.DayRecord] = []
 
@@ -142,8 +149,6 @@ class Run:
         return state, ModelRegistry(self.store, self.buckets.models, self.cfg.name).champion()
 
     def bootstrap(self) -> dict:
-        # Every function's imports run beside the first training instead of in each first run.
-        self.executor.prewarm(list(self.functions.values()))
         for key, body in plan.training_files(self.sc).items():
             self._put(key, body)
         return self.executor.invoke(self.functions["train"], {"actor": "demo bootstrap"})
@@ -204,14 +209,27 @@ def run(sc: plan.Scenario, out_dir: Path) -> dict:
     ):
         state_dir = out_dir / "terraform"
         shutil.rmtree(state_dir, ignore_errors=True)
-        outputs = deploy.apply(url, "layer", state_dir=state_dir, quiet=True)
+        lam = client("lambda", url)
+        sandboxes = Sandboxes(lam, url, PACKAGES)
+        truth_inputs: list[Future] = []
+
+        def prepare_truth() -> None:
+            truth_inputs.append(oracle_worker.submit(truth.prepared, sc, MODEL_CONFIG))
+
+        early = EarlyStart(sandboxes, lam, len(FUNCTIONS), prepare_truth)
+        early.start()
+        try:
+            outputs = deploy.apply(url, "layer", state_dir=state_dir, quiet=True)
+        finally:
+            early.finish()
+        if not truth_inputs:
+            prepare_truth()
         print(
             f"stack applied to {url} in {time.monotonic() - started:.0f}s: "
             + ", ".join(sorted(outputs["function_names"].values())),
             flush=True,
         )
-        r = Run(sc, cfg, url, outputs, out_dir, Path(scratch) / "recording.jsonl")
-        truth_inputs = oracle_worker.submit(truth.prepared, sc, MODEL_CONFIG)
+        r = Run(sc, cfg, url, outputs, out_dir, Path(scratch) / "recording.jsonl", sandboxes)
         first = r.bootstrap()
         print(
             f"first training: {first.get('version')} {first.get('status')} "
@@ -231,7 +249,7 @@ def run(sc: plan.Scenario, out_dir: Path) -> dict:
         print(_workload(r.executor.invocations), flush=True)
         registry = ModelRegistry(r.store, r.buckets.models, cfg.name)
         oracle = Oracle(sc, cfg, registry, load_plugin(cfg, MODEL_CONFIG.parent))
-        oracle.adopt(truth_inputs.result())
+        oracle.adopt(truth_inputs[0].result())
         with _as_deployed(url, outputs["model_signing_key_arn"]):
             report = demo_report.collect(r.store, r.buckets, cfg.name, sc, r.records, oracle)
     report["seconds"] = round(time.monotonic() - started, 1)

@@ -32,18 +32,16 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from deployment.emulator_env import EMULATOR_ENV
 from local_aws import lambda_events
 from local_aws.alarms import AlarmEvaluator, reason_data
 from local_aws.control_plane import ControlPlane
 from local_aws.moto_recorder import Recorder
-from local_aws.runtime import Invocation, PackageStore, SandboxSpec, run_handler, sandbox_spec
+from local_aws.runtime import Invocation, run_handler
 from local_aws.s3_notifications import NotificationScanner
+from local_aws.sandboxes import CREDENTIALS, Sandboxes
 from local_aws.schedules import parse_schedule
-from local_aws.warm import WarmPool
 
 log = logging.getLogger("local_aws.executor")
-CREDENTIALS = {k: EMULATOR_ENV[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
 
 
 class InvocationError(RuntimeError):
@@ -96,6 +94,7 @@ class Executor:
         enforce_timeouts: bool = True,
         python: str = sys.executable,
         warm: bool = True,
+        sandboxes: Sandboxes | None = None,
         async_delays: dict[str, timedelta] | None = None,
         coalesce_schedules: bool = False,
         recording_file: Path | None = None,
@@ -112,12 +111,7 @@ class Executor:
         # not when it ends.
         self.stream_logs = stream_logs
         self.enforce_timeouts = enforce_timeouts
-        self.python = python
         self.invocations: list[Invocation] = []
-        packages_dir = Path(packages_dir)
-        cache = Path(cache_dir) if cache_dir else packages_dir.parent / "executor-cache"
-        self.packages = PackageStore(packages_dir, cache)
-        self.pool = WarmPool(python, cache / "sandboxes", warm=warm)
         # A function's modelled run time on the virtual clock (a retrain takes hours in
         # production): its asynchronous invocations complete that much later.
         self.async_delays = async_delays or {}
@@ -125,8 +119,6 @@ class Executor:
         # advance() fires once, like a scheduler resuming after a pause.
         self.coalesce_schedules = coalesce_schedules
         self._delayed: list[tuple[datetime, int, str, object, str]] = []
-        # CodeSha256 by layer version ARN: a published layer version never changes.
-        self._layer_code: dict[str, str] = {}
         self._log_streams: set[tuple[str, str]] = set()  # (group, stream) created
         # The S3 writes since the last look for new objects; None: look at every object.
         self._s3_writes: list[tuple[str, str]] | None = []
@@ -138,6 +130,10 @@ class Executor:
             s: session.client(s, endpoint_url=endpoint_url, config=config)
             for s in ("s3", "lambda", "events", "sns", "sqs", "cloudwatch", "logs")
         }
+        # Built beforehand when the caller started sandboxes early (the demo, during its apply).
+        self.sandboxes = sandboxes or Sandboxes(
+            self._client["lambda"], endpoint_url, packages_dir, cache_dir, python, warm
+        )
         self._pending: deque[tuple[str, object, str]] = deque()
         self.notifications = NotificationScanner(self._client["s3"])
         self._sequence = 0
@@ -192,8 +188,8 @@ class Executor:
             output = lambda lines: self._put_log_lines(invocation, lines)  # noqa: E731
             started = lambda run: self._put_log_lines(run, [_start_line(run)])  # noqa: E731
         run_handler(
-            self._sandbox_spec(config),
-            self.pool,
+            self.sandboxes.spec(config),
+            self.sandboxes.pool,
             event,
             invocation,
             self._answer_sync_invoke,
@@ -215,42 +211,6 @@ class Executor:
                 invocation.error.get("errorMessage"),
             )
         return invocation
-
-    def _sandbox_spec(self, config: dict) -> SandboxSpec:
-        """The sandbox that runs `config`'s deployed code and layers."""
-        lam = self._client["lambda"]
-        task_dir = self.packages.unpacked(config["CodeSha256"])
-        layer_dirs = []
-        for layer in config.get("Layers", []):
-            if layer["Arn"] not in self._layer_code:
-                _, _, _, _, _, _, layer_name, version = layer["Arn"].split(":")
-                content = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))[
-                    "Content"
-                ]
-                self._layer_code[layer["Arn"]] = content["CodeSha256"]
-            layer_dirs.append(self.packages.unpacked(self._layer_code[layer["Arn"]]))
-        return sandbox_spec(
-            config,
-            task_dir,
-            layer_dirs,
-            self.packages.runtime_dir(),
-            self.pool,
-            self.endpoint_url,
-            self.region,
-            CREDENTIALS,
-        )
-
-    def prewarm(self, function_names: list[str]) -> None:
-        """Start a sandbox for each function now, its handler imported, as Lambda's provisioned
-        concurrency does: their first runs start warm. They start side by side, so a caller
-        that goes on meanwhile (the demo's first training) overlaps their imports."""
-        self._drain()
-        for name in function_names:
-            config = self.control.function(_function_name(name))
-            if config is None:
-                raise ValueError(f"prewarm: no function {name!r} is deployed")
-            spec = self._sandbox_spec(config)
-            self.pool.prestart(spec.identity, spec.env, spec.cwd)
 
     def _put_log_lines(self, invocation: Invocation, lines: list[str]) -> None:
         """Best effort: lines into the function's log group, in its sandbox's stream, as Lambda
@@ -441,7 +401,7 @@ class Executor:
 
     def close(self) -> None:
         """Stop the warm sandboxes."""
-        self.pool.close()
+        self.sandboxes.close()
 
     def pump(self) -> list[Invocation]:
         """Deliver S3 notifications and handlers' async invokes, one at a time, until none

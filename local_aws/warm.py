@@ -127,9 +127,11 @@ class WarmPool:
         return time.monotonic() - started
 
     def prestart(self, key: str, env: dict, cwd: str) -> None:
-        """An idle sandbox for `key`, started now: it imports its handler while the caller goes
-        on, and the next run for `key` takes it."""
-        self.sandboxes.setdefault(key, []).append(Sandbox(self.python, WORKER, env, cwd))
+        """An idle sandbox for `key`, started now unless one is idle already: it imports its
+        handler while the caller goes on, and the next run for `key` takes it."""
+        idle = self.sandboxes.setdefault(key, [])
+        if not idle:
+            idle.append(Sandbox(self.python, WORKER, env, cwd))
 
     def close(self) -> None:
         for idle in self.sandboxes.values():
