@@ -220,8 +220,11 @@ def run(sc: plan.Scenario, out_dir: Path) -> dict:
         early.start()
         try:
             outputs = deploy.apply(url, "layer", state_dir=state_dir, quiet=True)
-        finally:
+        except BaseException:
             early.finish()
+            sandboxes.close()  # started for a stack that is not there
+            raise
+        early.finish()
         if not truth_inputs:
             prepare_truth()
         print(
