@@ -175,17 +175,18 @@ def _waiting_on_probation(
     state: dict,
     at: dt.datetime,
     hours: float,
-    listed: tuple[set[str], list[str]],
+    looked: Waiting,
 ) -> list[dict]:
     """Batches scored on probation from incoming/ (so not in held/) and still unpublished past
     the hold limit: they page like held batches; a verdict or an operator publishes them.
     Whatever the state: after a close, a batch may wait for its labelled verdict, and a batch a
     refuted candidate was still scoring when it was refuted keeps that candidate's output.
-    `listed`: the published batches and the held/ folders."""
+    `looked`: its published batches and held/ folders are passed by."""
     version = (state.get("probation") or {}).get("model_version")
-    published, held = listed
     found = []
-    for batch_id, output, unreadable in unpublished_probation(store, buckets, set(held), published):
+    for batch_id, output, unreadable in unpublished_probation(
+        store, buckets, set(looked.folders), looked.published
+    ):
         if output is not None:
             try:
                 limit = dt.datetime.fromisoformat(output["published_at"])
@@ -232,13 +233,12 @@ def sweep(
     """
     at = at or now()
     hours = cfg.breaker.max_hold_hours
-    # Both looks at what waits go by the same look: nothing is published in between.
+    # Held batches and batches waiting on probation are found in one look: nothing is
+    # published in between.
     looked = looked or waiting(store, buckets)
     overdue = [h for h in looked.held if at > h.limit(hours)]
     state, _ = read_state(store, buckets.monitoring)
-    results = _waiting_on_probation(
-        store, buckets, state, at, hours, (looked.published, looked.folders)
-    )
+    results = _waiting_on_probation(store, buckets, state, at, hours, looked)
     for held in overdue:
         why = _why_not_publish(cfg, state, held)
         if why is None:
