@@ -99,7 +99,16 @@ class LambdaFront:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # An answer leaves in one write (flushed after each request), not its head and body apart:
+    # the AWS provider under load then gave up on 200s whose body came a moment after their
+    # head, and retried them, creates too (a KMS alias created twice failed an apply).
+    wbufsize = 1 << 16
     server: InvokeProxy
+
+    def handle_expect_100(self) -> bool:
+        super().handle_expect_100()
+        self.wfile.flush()  # the client waits for it before it sends the body
+        return True
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
