@@ -1,7 +1,7 @@
 """moto_server as `running_emulator` starts it: `python -m local_aws.moto_main -H HOST -p PORT`.
 
-moto's own app (the one `moto_server` serves), with five changes measured on the 30-day demo
-(about 20,000 requests):
+moto's own app (the one `moto_server` serves), with six changes (five measured on the 30-day
+demo, about 20,000 requests, the last on Terraform's applies):
 
 * It is served by waitress, not werkzeug's development server. werkzeug answers every
   request with `Connection: close`, so each boto3 call opened a new connection and the server
@@ -20,6 +20,9 @@ moto's own app (the one `moto_server` serves), with five changes measured on the
 * moto's request recorder (what the executor reads async invokes, metric puts and S3 writes
   from) writes every request body base64-encoded, the files put to S3 too. Of an S3 request
   the executor reads the method, host and path alone: its body is not recorded.
+* waitress sends an answer's head as soon as it is built and its body in a second send. The
+  AWS provider (Terraform) under load gave up on about one answer an apply that came so and
+  sent the request again, a create too. The head now waits for the body (up to 64 KB).
 
 Each request is logged as `METHOD PATH[?QUERY] STATUS [X-Amz-Target]` on stdout (the
 emulator's log file).
@@ -104,6 +107,18 @@ def _logged(app):
     return logged_app
 
 
+def server(host: str, port: int):
+    """moto's app under waitress, not yet serving (`run()` serves)."""
+    app = DomainDispatcherApplication(create_backend_app)
+    # The live local cloud's sandboxes send requests at the same time.
+    served = waitress.create_server(_logged(app), host=host, port=port, threads=8, ident="moto")
+    served.channel_class = _ContinueWithoutWaiting
+    # An answer's head waits for its body (up to 64 KB, or the answer's end): sent apart, the
+    # AWS provider under load gave up on a few answers and sent their requests again.
+    served.adj.send_bytes = 1 << 16
+    return served
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -111,14 +126,9 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     # moto builds some URLs it returns (SQS queue URLs) from this.
     os.environ.setdefault("MOTO_PORT", str(args.port))
-    app = DomainDispatcherApplication(create_backend_app)
-    # The live local cloud's sandboxes send requests at the same time.
-    server = waitress.create_server(
-        _logged(app), host=args.host, port=args.port, threads=8, ident="moto"
-    )
-    server.channel_class = _ContinueWithoutWaiting
-    server.print_listen("moto_server on http://{}:{}")
-    server.run()
+    served = server(args.host, args.port)
+    served.print_listen("moto_server on http://{}:{}")
+    served.run()
 
 
 if __name__ == "__main__":

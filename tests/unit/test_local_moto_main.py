@@ -1,10 +1,13 @@
 """local_aws.moto_main: the times it has turned into text once are the text moto gives; the
-recording keeps every request's body but an S3 one's."""
+recording keeps every request's body but an S3 one's; an answer leaves in one send."""
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+import socket
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -58,3 +61,34 @@ def test_an_s3_request_is_recorded_without_its_body_and_the_handler_still_reads_
     lines = (tmp_path / "recording.jsonl").read_text().splitlines()
     recorded = [base64.b64decode(json.loads(line)["body"]) for line in lines]
     assert recorded == [b"", sent["lambda"]]
+
+
+def test_an_answer_leaves_in_one_send_head_and_body_together(monkeypatch):
+    served = moto_main.server("127.0.0.1", 0)
+    port = int(served.effective_port)
+    sent: list[bytes] = []
+    send = socket.socket.send
+
+    def recorded(sock, data, *args):
+        if sock.getsockname()[1] == port:  # the server's side only
+            sent.append(bytes(data))
+        return send(sock, data, *args)
+
+    monkeypatch.setattr(socket.socket, "send", recorded)
+    threading.Thread(target=served.run, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for target in ("TrentService.ListKeys", "TrentService.ListAliases"):
+            credential = "Credential=test/20261202/us-east-1/kms/aws4_request"
+            connection.request("POST", "/", body=b"{}", headers={
+                "X-Amz-Target": target,
+                "Content-Type": "application/x-amz-json-1.1",
+                "Authorization": f"AWS4-HMAC-SHA256 {credential}, Signature=00",
+            })  # fmt: skip
+            answer = connection.getresponse()
+            assert answer.status == 200 and b"Truncated" in answer.read()
+        connection.close()
+    finally:
+        served.close()
+    assert len(sent) == 2
+    assert all(one.startswith(b"HTTP/1.1 200 ") and one.endswith(b"}") for one in sent)
