@@ -7,15 +7,14 @@ surface hours later as a broken report or, worse, as published garbage.
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
+import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -80,13 +79,15 @@ class Plugin:
                 str(self.train_file), "train", "return a fitted model object", "None"
             )
         try:
-            joblib.dump(model, io.BytesIO())
+            # The model store keeps the model's pickle (registry.model_bytes).
+            with open(os.devnull, "wb") as discard:
+                pickle.dump(model, discard, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # any pickling failure is the plug-in's, whatever its type
             raise PluginContractError(
                 str(self.train_file),
                 "train",
-                "return a joblib-serialisable model",
-                f"{type(model).__name__} that fails to serialise ({exc})",
+                "return a picklable model",
+                f"{type(model).__name__} that fails to pickle ({exc})",
             ) from None
         return model
 

@@ -3,10 +3,16 @@
 Immutable versions, sha256-verified loading, aliases that never lose an update.
 """
 
+import io
+import pickle
 import threading
+import zlib
 
+import joblib
+import numpy as np
 import pytest
 
+from mlcycle import registry as registry_module
 from mlcycle.errors import ModelIntegrityError
 from mlcycle.objectstore import ObjectStore
 from mlcycle.registry import Decision, ModelRegistry
@@ -32,6 +38,28 @@ def test_versions_are_numbered_and_immutable(registry, s3, buckets):
         ObjectStore().put_bytes(
             buckets.models, "models/m/v0001/model.joblib", b"overwrite", if_none_match=True
         )
+
+
+def test_a_model_file_is_a_compressed_pickle_and_files_joblib_wrote_still_load(
+    registry, s3, buckets, monkeypatch
+):
+    model = {"trees": [np.arange(i, i + 50, dtype="float64") for i in range(600)]}
+    version, _ = registry.register(model, {})
+    raw = s3.get_object(Bucket=buckets.models, Key=f"models/m/{version}/model.joblib")["Body"]
+    raw = raw.read()
+    for read in (pickle.loads(zlib.decompress(raw)), joblib.load(io.BytesIO(raw))):
+        assert len(read["trees"]) == 600
+        assert all(np.array_equal(a, b) for a, b in zip(read["trees"], model["trees"], strict=True))
+
+    def joblib_file(obj) -> bytes:  # how versions were written before
+        buf = io.BytesIO()
+        joblib.dump(obj, buf, compress=3)
+        return buf.getvalue()
+
+    monkeypatch.setattr(registry_module, "model_bytes", joblib_file)
+    older, _ = registry.register(model, {})
+    loaded = ModelRegistry(ObjectStore(), buckets.models, "m").load(older)
+    assert len(loaded["trees"]) == 600 and np.array_equal(loaded["trees"][-1], model["trees"][-1])
 
 
 def test_tampered_model_file_is_refused(registry, s3, buckets):
