@@ -19,7 +19,9 @@ demo, about 20,000 requests, the last on Terraform's applies):
   shows it: a quarter of a listing's time. The text of a time in a format is computed once.
 * moto's request recorder (what the executor reads async invokes, metric puts and S3 writes
   from) writes every request body base64-encoded, the files put to S3 too. Of an S3 request
-  the executor reads the method, host and path alone: its body is not recorded.
+  the executor reads the method, host and path alone: its body is not recorded. A GET or
+  HEAD (most of the demo's requests: S3 reads and listings) is not recorded at all: the
+  executor skips them (moto_recorder.Recorder.drain).
 * waitress sends an answer's head as soon as it is built and its body in a second send. The
   AWS provider (Terraform) under load gave up on about one answer an apply that came so and
   sent the request again, a create too. The head now waits for the body (up to 64 KB).
@@ -69,13 +71,15 @@ TimestampSerializer._convert_timestamp_to_str = _time_text  # type: ignore[metho
 _record_request = Recorder._record_request
 
 
-def _record_without_s3_bodies(recorder: Recorder, request, body: bytes | None = None) -> None:
+def _record_writes(recorder: Recorder, request, body: bytes | None = None) -> None:
+    if request.method in ("GET", "HEAD"):
+        return
     if body is None and signing_service(request.headers.get("Authorization", "")) == "s3":
         body = b""  # given a body, the recorder leaves the request's own unread
     _record_request(recorder, request, body)
 
 
-Recorder._record_request = _record_without_s3_bodies  # type: ignore[method-assign]
+Recorder._record_request = _record_writes  # type: ignore[method-assign]
 
 
 class _ContinueWithoutWaiting(HTTPChannel):

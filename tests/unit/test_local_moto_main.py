@@ -1,5 +1,5 @@
 """local_aws.moto_main: the times it has turned into text once are the text moto gives; the
-recording keeps every request's body but an S3 one's; an answer leaves in one send."""
+recording keeps every write's body but an S3 one's, and no read; an answer leaves in one send."""
 
 from __future__ import annotations
 
@@ -42,25 +42,31 @@ def test_a_stored_time_is_parsed_once_and_other_values_every_time():
     assert moto_main._stored_time_text.cache_info().currsize == 1
 
 
-def test_an_s3_request_is_recorded_without_its_body_and_the_handler_still_reads_it(tmp_path):
+def test_an_s3_request_is_recorded_without_its_body_and_a_read_not_at_all(tmp_path):
     recorder = Recorder()
     recorder._location, recorder._user_enabled = str(tmp_path / "recording.jsonl"), True
-    sent = {"s3": b"hotel_id,status\nh1,booked\n", "lambda": b'{"batch_id": "b1"}'}
-    for service, body in sent.items():
+    sent = [
+        ("s3", "PUT", b"hotel_id,status\nh1,booked\n"),
+        ("s3", "GET", b""),
+        ("s3", "HEAD", b""),
+        ("lambda", "GET", b""),
+        ("lambda", "POST", b'{"batch_id": "b1"}'),
+    ]
+    for service, method, body in sent:
         credential = f"Credential=test/20261202/us-east-1/{service}/aws4_request"
         request = Request(
             EnvironBuilder(
-                method="PUT",
+                method=method,
                 path="/bucket/key",
                 data=body,
                 headers={"Authorization": f"AWS4-HMAC-SHA256 {credential}, Signature=00"},
             ).get_environ()
         )
         recorder._record_request(request)
-        assert request.get_data() == body
-    lines = (tmp_path / "recording.jsonl").read_text().splitlines()
-    recorded = [base64.b64decode(json.loads(line)["body"]) for line in lines]
-    assert recorded == [b"", sent["lambda"]]
+        assert request.get_data() == body  # the handler still reads it
+    entries = [json.loads(line) for line in (tmp_path / "recording.jsonl").read_text().splitlines()]
+    recorded = [(e["method"], base64.b64decode(e["body"])) for e in entries]
+    assert recorded == [("PUT", b""), ("POST", sent[-1][2])]
 
 
 def test_an_answer_leaves_in_one_send_head_and_body_together(monkeypatch):
