@@ -108,6 +108,13 @@ class Run:
             sandboxes=sandboxes,
         )
         self.records: list[demo_report.DayRecord] = []
+        self._batches: dict[int, Batch] = {}
+
+    def _batch(self, day: int) -> Batch:
+        """The batch delivered on `day`, drawn once: its labels are sent on later days."""
+        if day not in self._batches:
+            self._batches[day] = self.sc.day_batch(day)
+        return self._batches[day]
 
     def _put(self, key: str, body: bytes) -> str:
         return self.store.put_bytes(self.buckets.data, key, body)
@@ -160,13 +167,13 @@ class Run:
         arriving = {}
         labelled = self.sc.labels_due(day)
         if labelled:
-            labels = self.sc.day_batch(labelled).labels
+            labels = self._batch(labelled).labels
             arriving[storage.labels_key(self.sc.batch_id(labelled))] = labels
         for partly, through, after in self.sc.increments_due(day):
             key = storage.label_increment_key(
                 self.sc.batch_id(partly), self._dated(partly, through).isoformat()
             )
-            arriving[key] = label_increment(self.sc.day_batch(partly), through, after)
+            arriving[key] = label_increment(self._batch(partly), through, after)
         for key, frame in arriving.items():
             self._put(key, plan.csv_bytes(frame))
         if arriving:
@@ -179,7 +186,7 @@ class Run:
             ran += self.executor.settle()
         rec.champion_at_upload = self._state()[1]
         if deliver:
-            self._deliver(day, self.sc.day_batch(day))
+            self._deliver(day, self._batch(day))
             ran += self.executor.settle()
         ran += self.executor.advance(dt.timedelta(days=1) - BATCH_AT)
         rec.ended = _now()
