@@ -9,10 +9,10 @@ rollback can itself be undone.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import pickle
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -47,30 +47,16 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class _Deflating:
-    """A file pickle writes to: what it is given leaves compressed, so the uncompressed
-    pickle is never held whole."""
-
-    def __init__(self) -> None:
-        self.out, self._deflate = io.BytesIO(), zlib.compressobj(3)
-
-    def write(self, data: bytes | memoryview) -> int:
-        self.out.write(self._deflate.compress(data))
-        return len(data)
-
-    def finish(self) -> bytes:
-        self.out.write(self._deflate.flush())
-        return self.out.getvalue()
-
-
 def model_bytes(model: object) -> bytes:
-    """A model file: its pickle, zlib-compressed, which `joblib.load` reads as it reads the
-    files `joblib.dump` wrote before. joblib writes each array apart: for the example's
-    booster (hundreds of small trees) its file took 90 ms to write and 78 ms to load, this
-    one 31 and 22, the same size."""
-    file = _Deflating()
-    pickle.dump(model, file, protocol=pickle.HIGHEST_PROTOCOL)
-    return file.finish()
+    """A model file: its pickle, gzip-compressed as it is written (the uncompressed pickle is
+    never held whole), which `joblib.load` reads as it reads the files `joblib.dump` wrote
+    before. joblib writes each array apart: for the example's booster (hundreds of small
+    trees) its file took 90 ms to write and 78 ms to load, this one about a third of each,
+    the same size. mtime 0: the same model gives the same bytes."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=3, mtime=0) as file:
+        pickle.dump(model, file, protocol=pickle.HIGHEST_PROTOCOL)
+    return out.getvalue()
 
 
 def _number(version: str) -> int:

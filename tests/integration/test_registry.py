@@ -3,10 +3,10 @@
 Immutable versions, sha256-verified loading, aliases that never lose an update.
 """
 
+import gzip
 import io
 import pickle
 import threading
-import zlib
 
 import joblib
 import numpy as np
@@ -47,7 +47,7 @@ def test_a_model_file_is_a_compressed_pickle_and_files_joblib_wrote_still_load(
     version, _ = registry.register(model, {})
     raw = s3.get_object(Bucket=buckets.models, Key=f"models/m/{version}/model.joblib")["Body"]
     raw = raw.read()
-    for read in (pickle.loads(zlib.decompress(raw)), joblib.load(io.BytesIO(raw))):
+    for read in (pickle.loads(gzip.decompress(raw)), joblib.load(io.BytesIO(raw))):
         assert len(read["trees"]) == 600
         assert all(np.array_equal(a, b) for a, b in zip(read["trees"], model["trees"], strict=True))
 
